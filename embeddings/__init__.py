@@ -1,0 +1,43 @@
+"""Turn text into vectors. Depends on nothing else in zhiwen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from embeddings.base import Embedder, ModelNotFoundError, Vectors
+from embeddings.locate import DEFAULT_MODEL, resolve_model
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "Embedder",
+    "ModelNotFoundError",
+    "Vectors",
+    "load_embedder",
+    "resolve_model",
+]
+
+
+def load_embedder(
+    model: str = DEFAULT_MODEL,
+    *,
+    cache_path: Path | None = None,
+    device: str = "cpu",
+    backend: str = "torch",
+    query_prefix: str = "",
+    document_prefix: str = "",
+) -> Embedder:
+    """Construct an embedder (cheap: the model loads on first use). Fails fast with
+    ModelNotFoundError when the model is not on this machine."""
+    from embeddings.cache import EmbeddingCache
+    from embeddings.sentence import SentenceTransformerEmbedder
+
+    resolve_model(model)  # fail early with a clear message, before any work is done
+    cache = EmbeddingCache(cache_path) if cache_path is not None else None
+    return SentenceTransformerEmbedder(
+        model,
+        device=device,
+        cache=cache,
+        backend=backend,
+        query_prefix=query_prefix,
+        document_prefix=document_prefix,
+    )

@@ -1,0 +1,265 @@
+"""The index on disk: a self-describing directory, written atomically, checked on load.
+
+Layout (``FORMAT_VERSION`` 1)::
+
+    meta.json      format_version, model, dim, normalized, chunker, tokenizer, corpus hash,
+                   sources (file -> sha256), counts, created_at
+    reports.jsonl  one report a line (doc_id, title, text, meta)
+    chunks.jsonl   one chunk a line, in FAISS-id / BM25-row order
+    dense.faiss    FAISS index (inner product, ids = chunk ordinals)
+    bm25/          bm25s files (its params.index.json reloads it with the same k1, b)
+    userdict.txt   the jieba user words the BM25 tokens were made with
+
+``index_dir`` itself is a symlink to a snapshot folder beside it (``<name>.snapshots/<id>``); a new
+snapshot is written completely, fsynced, and then the link is swapped with one atomic rename, so
+a crash leaves either the old or the new index, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from indexer.types import Chunk, Report, Sentence
+
+if TYPE_CHECKING:
+    from embeddings import Embedder
+    from indexer.search import Searcher
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+FILES = ("meta.json", "reports.jsonl", "chunks.jsonl", "dense.faiss", "bm25", "userdict.txt")
+
+
+class IndexLoadError(RuntimeError):
+    """The index cannot be served; the message names the file and shows expected vs found."""
+
+
+# -- (de)serialisation --------------------------------------------------------------------------
+def report_to_json(report: Report) -> dict[str, Any]:
+    return asdict(report)
+
+
+def report_from_json(data: dict[str, Any]) -> Report:
+    return Report(data["doc_id"], data["title"], data["text"], dict(data.get("meta") or {}))
+
+
+def chunk_to_json(chunk: Chunk) -> dict[str, Any]:
+    data = asdict(chunk)
+    data["sentences"] = [[s.start, s.end, s.text, s.kind] for s in chunk.sentences]
+    return data
+
+
+def chunk_from_json(data: dict[str, Any]) -> Chunk:
+    sentences = tuple(Sentence(int(a), int(b), str(t), k) for a, b, t, k in data.get("sentences", []))
+    return Chunk(
+        chunk_id=data["chunk_id"],
+        doc_id=data["doc_id"],
+        start=int(data["start"]),
+        end=int(data["end"]),
+        text=data["text"],
+        title=data.get("title", ""),
+        context=data.get("context", ""),
+        sentences=sentences,
+    )
+
+
+def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise IndexLoadError(f"{path.name}: line {n} is not valid JSON ({exc.msg})") from exc
+    return rows
+
+
+def _fsync_tree(root: Path) -> None:
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            with path.open("rb") as fh:
+                os.fsync(fh.fileno())
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# -- writing ------------------------------------------------------------------------------------
+def snapshots_dir(index_dir: Path) -> Path:
+    return index_dir.parent / f"{index_dir.name}.snapshots"
+
+
+def write_index(
+    index_dir: Path,
+    *,
+    reports: Sequence[Report],
+    chunks: Sequence[Chunk],
+    vectors: npt.NDArray[np.float32],
+    token_lists: Sequence[list[str]],
+    user_words: Sequence[str],
+    meta: dict[str, Any],
+    vector_index: str = "auto",
+    keep: int = 2,
+) -> Path:
+    """Write a complete index snapshot and atomically point ``index_dir`` at it."""
+    from indexer.dense import DenseIndex
+    from indexer.keyword import KeywordIndex
+    from indexer.tokenize import Tokenizer
+
+    if len(chunks) != len(vectors) or len(chunks) != len(token_lists):
+        raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors / {len(token_lists)} token lists")
+    index_dir = Path(index_dir)
+    snaps = snapshots_dir(index_dir)
+    snaps.mkdir(parents=True, exist_ok=True)
+    snap_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    tmp = snaps / f".tmp-{snap_id}"
+    tmp.mkdir()
+    try:
+        _write_jsonl(tmp / "reports.jsonl", (report_to_json(r) for r in reports))
+        _write_jsonl(tmp / "chunks.jsonl", (chunk_to_json(c) for c in chunks))
+        DenseIndex.build(vectors, kind=vector_index).save(tmp / "dense.faiss")
+        tokenizer = Tokenizer(user_words)
+        KeywordIndex.build(token_lists, tokenizer).save(tmp / "bm25")
+        (tmp / "userdict.txt").write_text("\n".join(tokenizer.user_words) + "\n", encoding="utf-8")
+        meta = {
+            **meta,
+            "format_version": FORMAT_VERSION,
+            "normalized": True,
+            "metric": "inner_product",
+            "counts": {"reports": len(reports), "chunks": len(chunks)},
+            "dim": int(vectors.shape[1]) if vectors.ndim == 2 and len(vectors) else meta.get("dim"),
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "snapshot": snap_id,
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+        _fsync_tree(tmp)
+        final = snaps / snap_id
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _point_at(index_dir, final)
+    _prune(snaps, keep=keep, current=final)
+    return final
+
+
+def _point_at(index_dir: Path, target: Path) -> None:
+    """Atomically make ``index_dir`` a symlink to ``target`` (relative, so the tree can move)."""
+    rel = os.path.relpath(target, index_dir.parent)
+    if index_dir.exists() and not index_dir.is_symlink():
+        # A real directory from elsewhere: move it aside first (the only non-atomic step).
+        aside = index_dir.parent / f".{index_dir.name}.replaced-{uuid.uuid4().hex[:6]}"
+        index_dir.rename(aside)
+        shutil.rmtree(aside, ignore_errors=True)
+    link_tmp = index_dir.parent / f".{index_dir.name}.link-{uuid.uuid4().hex[:8]}"
+    os.symlink(rel, link_tmp)
+    os.replace(link_tmp, index_dir)
+    fd = os.open(index_dir.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _prune(snaps: Path, keep: int, current: Path) -> None:
+    done = sorted((p for p in snaps.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
+    for old in done[:-keep] if keep > 0 else []:
+        if old != current:
+            shutil.rmtree(old, ignore_errors=True)
+    for stale in snaps.glob(".tmp-*"):
+        if time.time() - stale.stat().st_mtime > 3600:
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+# -- reading ------------------------------------------------------------------------------------
+def read_meta(index_dir: Path) -> dict[str, Any]:
+    """meta.json of an index, or IndexLoadError naming what is wrong."""
+    path = Path(index_dir) / "meta.json"
+    if not Path(index_dir).exists():
+        raise IndexLoadError(f"index directory {index_dir} does not exist; build it with `zhiwen index`")
+    if not path.is_file():
+        raise IndexLoadError(f"meta.json: missing in {index_dir}")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexLoadError(f"meta.json: unreadable ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise IndexLoadError("meta.json: expected a JSON object")
+    found = meta.get("format_version")
+    if found != FORMAT_VERSION:
+        raise IndexLoadError(
+            f"meta.json: format_version expected {FORMAT_VERSION}, found {found!r}; rebuild with `zhiwen index --force`"
+        )
+    return meta
+
+
+def load_index(index_dir: Path, embedder: Embedder, *, check_model: bool = True) -> Searcher:
+    """Load and verify an index: every file present and readable, counts agree, model/dim match."""
+    from indexer.dense import DenseIndex
+    from indexer.keyword import KeywordIndex
+    from indexer.search import Searcher
+    from indexer.tokenize import Tokenizer, read_user_words
+
+    root = Path(index_dir).resolve()
+    meta = read_meta(root)
+    for name in FILES:
+        if not (root / name).exists():
+            raise IndexLoadError(f"{name}: missing in {root}")
+    if check_model and meta.get("model") != embedder.name:
+        raise IndexLoadError(
+            f"meta.json: model expected {embedder.name!r} (configured), found {meta.get('model')!r} "
+            f"(index built with it); rebuild with `zhiwen index --force` or configure that model"
+        )
+    counts = meta.get("counts") or {}
+    reports = [report_from_json(r) for r in _read_jsonl(root / "reports.jsonl")]
+    chunks = [chunk_from_json(c) for c in _read_jsonl(root / "chunks.jsonl")]
+    _expect("reports.jsonl", "reports", counts.get("reports"), len(reports))
+    _expect("chunks.jsonl", "chunks", counts.get("chunks"), len(chunks))
+    try:
+        dense = DenseIndex.load(root / "dense.faiss")
+    except Exception as exc:  # FAISS raises RuntimeError with C++ text for any corruption
+        raise IndexLoadError(f"dense.faiss: unreadable ({str(exc).splitlines()[0][:200]})") from exc
+    _expect("dense.faiss", "vectors", len(chunks), dense.size)
+    if check_model:
+        dim = embedder.dim
+        _expect("dense.faiss", "dimension (model " + embedder.name + ")", dim, dense.dim)
+        _expect("meta.json", "dim", dim, meta.get("dim"))
+    try:
+        user_words = read_user_words((root / "userdict.txt").read_text(encoding="utf-8"))
+        keyword = KeywordIndex.load(root / "bm25", Tokenizer(user_words), len(chunks))
+    except (OSError, ValueError, KeyError) as exc:
+        raise IndexLoadError(f"bm25: unreadable ({exc})") from exc
+    _expect("bm25", "documents", len(chunks), keyword.num_docs)
+    doc_ids = {r.doc_id for r in reports}
+    orphans = {c.doc_id for c in chunks} - doc_ids
+    if orphans:
+        raise IndexLoadError(f"chunks.jsonl: chunks of unknown reports {sorted(orphans)[:5]}")
+    return Searcher(reports, chunks, keyword, dense, embedder, meta, path=root)
+
+
+def _expect(file: str, what: str, expected: Any, found: Any) -> None:
+    if expected != found:
+        raise IndexLoadError(f"{file}: {what} expected {expected}, found {found}")

@@ -1,0 +1,47 @@
+"""Answer types and the composer interface shared by the extractive and LLM composers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from indexer.types import Hit, Report
+
+NOT_FOUND = "资料中未找到"
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One cited span: ``reports[doc_id].text[start:end] == quote``."""
+
+    n: int
+    doc_id: str
+    title: str
+    quote: str
+    start: int
+    end: int
+    supported: bool = True
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A composed answer. Each sentence of ``text`` ends with one or more ``[n]`` markers that
+    refer to ``citations``; ``passages`` are the retrieved hits it was composed from."""
+
+    text: str
+    answerable: bool
+    citations: tuple[Citation, ...]
+    passages: tuple[Hit, ...]
+    composer: str = "extractive"
+    warnings: tuple[str, ...] = ()
+
+
+class Composer(Protocol):
+    """Turns a question and its retrieved passages into a cited answer."""
+
+    name: str
+
+    def compose(
+        self, question: str, hits: Sequence[Hit], reports: Mapping[str, Report]
+    ) -> Answer: ...
