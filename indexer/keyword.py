@@ -52,6 +52,20 @@ class KeywordIndex:
         bm25 = bm25s.BM25.load(str(directory), show_progress=False, mmap=False)
         return cls(bm25, tokenizer, size)
 
+    def doc_freq(self, token: str) -> int:
+        """Number of chunks containing ``token`` (0 when unknown)."""
+        tid = self.bm25.vocab_dict.get(token)
+        indptr = self.bm25.scores["indptr"]
+        if tid is None or tid + 1 >= len(indptr):
+            return 0
+        return int(indptr[tid + 1] - indptr[tid])
+
+    def idf(self, token: str) -> float:
+        """BM25 (Lucene) inverse document frequency; unknown tokens get the highest value."""
+        n = max(self.size, 1)
+        df = self.doc_freq(token)
+        return float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
+
     @property
     def num_docs(self) -> int:
         return int(self.bm25.scores["num_docs"])

@@ -105,5 +105,10 @@ class Tokenizer:
                     out.append(number.group(0))
         return out
 
+    def words(self, text: str) -> list[str]:
+        """Plain (accurate-mode) jieba words, punctuation dropped; for phrase analysis."""
+        text = unicodedata.normalize("NFKC", text).lower()
+        return [w for w in self._tok().lcut(text, HMM=True) if w.strip() and not _PUNCT_OR_SPACE.match(w)]
+
     def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:
         return [self.tokens(t) for t in texts]
