@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Bump when cleaning/chunking logic changes so existing indexes are rebuilt, not reused.
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 2
 EMBED_BATCH = 64
 
 
@@ -97,7 +97,7 @@ def build_index(
     embedder: Embedder,
     *,
     max_chars: int = 300,
-    overlap: int = 60,
+    overlap: int = 100,
     user_words: Sequence[str] = (),
     force: bool = False,
     progress: bool = False,
@@ -134,15 +134,17 @@ def build_index(
     reports: list[Report] = []
     chunks: list[Chunk] = []
     vectors: list[npt.NDArray[np.float32]] = []
+    sentence_vectors: list[npt.NDArray[np.float32]] = []
     skipped: dict[str, str] = {}
     reused = 0
     if keep and old_meta is not None:
         old_skipped = old_meta.get("skipped", {})
         skipped.update({k: v for k, v in old_skipped.items() if k in keep})
-        r, c, v = _reuse(index_dir, keep)
+        r, c, v, sv = _reuse(index_dir, keep)
         reports += r
         chunks += c
         vectors += v
+        sentence_vectors += sv
         reused = len(c)
 
     todo = [name for name in sources if name not in keep]
@@ -165,6 +167,7 @@ def build_index(
     embedded_before = getattr(embedder, "model_calls", 0)
     if new_chunks:
         vectors.append(embed_chunks(embedder, new_chunks, progress=progress))
+        sentence_vectors.append(embed_sentences(embedder, new_chunks, progress=progress))
     chunks += new_chunks
     embedded = getattr(embedder, "model_calls", 0) - embedded_before
 
@@ -176,7 +179,7 @@ def build_index(
         "skipped": skipped,
         "chunker": params["chunker"] | {"max_tokens": max_tokens},
     }
-    path = _write(index_dir, reports, chunks, vectors, embedder, meta, user_words, vector_index)
+    path = _write(index_dir, reports, chunks, vectors, sentence_vectors, embedder, meta, user_words, vector_index)
     return BuildStats(
         len(sources), len(reports), len(chunks), embedded, reused, added, changed, removed,
         skipped, False, time.perf_counter() - t0, str(path),
@@ -189,7 +192,7 @@ def build_index_from_reports(
     embedder: Embedder,
     *,
     max_chars: int = 300,
-    overlap: int = 60,
+    overlap: int = 100,
     user_words: Sequence[str] = (),
     progress: bool = False,
     vector_index: str = "auto",
@@ -203,10 +206,11 @@ def build_index_from_reports(
         chunks += _chunk(report, max_chars, overlap, token_len, max_tokens)
     before = getattr(embedder, "model_calls", 0)
     vectors = [embed_chunks(embedder, chunks, progress=progress)] if chunks else []
+    sentence_vectors = [embed_sentences(embedder, chunks, progress=progress)] if chunks else []
     params = build_params(embedder.name, max_chars, overlap, user_words)
     meta = {"model": embedder.name, "params": params, "sources": {}, "corpus_hash": "", "skipped": {},
             "chunker": params["chunker"] | {"max_tokens": max_tokens}}
-    path = _write(index_dir, list(reports), chunks, vectors, embedder, meta, user_words, vector_index)
+    path = _write(index_dir, list(reports), chunks, vectors, sentence_vectors, embedder, meta, user_words, vector_index)
     return BuildStats(0, len(reports), len(chunks), getattr(embedder, "model_calls", 0) - before, 0,
                       seconds=time.perf_counter() - t0, path=str(path))
 
@@ -218,6 +222,21 @@ def embed_chunks(embedder: Embedder, chunks: Sequence[Chunk], *, progress: bool 
         for i in _progress(range(0, len(texts), EMBED_BATCH), progress, "embedding", unit="batch")
     ]
     return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+def embed_sentences(embedder: Embedder, chunks: Sequence[Chunk], *, progress: bool = False) -> npt.NDArray[np.float32]:
+    """Vectors of every chunk's sentences, chunk after chunk (each distinct text embedded once)."""
+    texts = [s.text for c in chunks for s in c.sentences]
+    unique = list(dict.fromkeys(texts))
+    if not unique:
+        return np.zeros((0, embedder.dim), np.float32)
+    parts = [
+        embedder.encode_documents(unique[i : i + EMBED_BATCH * 2])
+        for i in _progress(range(0, len(unique), EMBED_BATCH * 2), progress, "sentences", unit="batch")
+    ]
+    matrix = np.concatenate(parts)
+    row = {t: i for i, t in enumerate(unique)}
+    return matrix[[row[t] for t in texts]].astype(np.float32, copy=False)
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -247,8 +266,10 @@ def _check_unique(reports: Sequence[Report]) -> None:
         seen[r.doc_id] = src
 
 
-def _reuse(index_dir: Path, keep: set[str]) -> tuple[list[Report], list[Chunk], list[npt.NDArray[np.float32]]]:
-    """Reports, chunks and vectors of the unchanged sources from the current index."""
+def _reuse(
+    index_dir: Path, keep: set[str]
+) -> tuple[list[Report], list[Chunk], list[npt.NDArray[np.float32]], list[npt.NDArray[np.float32]]]:
+    """Reports, chunks, chunk vectors and sentence vectors of the unchanged sources."""
     from indexer.dense import DenseIndex
     from indexer.store import _read_jsonl, chunk_from_json, report_from_json
 
@@ -259,11 +280,17 @@ def _reuse(index_dir: Path, keep: set[str]) -> tuple[list[Report], list[Chunk], 
     rows = np.array([i for i, c in enumerate(all_chunks) if c.doc_id in ids], dtype=np.int64)
     chunks = [all_chunks[i] for i in rows]
     vectors = [DenseIndex.load(root / "dense.faiss").vectors(rows)] if len(rows) else []
-    return reports, chunks, vectors
+    offsets = np.concatenate([[0], np.cumsum([len(c.sentences) for c in all_chunks])]).astype(np.int64)
+    old_sentences = np.load(root / "sentences.npy", mmap_mode="r", allow_pickle=False)
+    sent_rows = [np.arange(offsets[i], offsets[i + 1]) for i in rows]
+    sentence_vectors = (
+        [np.asarray(old_sentences[np.concatenate(sent_rows)], np.float32)] if sent_rows else []
+    )
+    return reports, chunks, vectors, sentence_vectors
 
 
 def _write(index_dir: Path, reports: list[Report], chunks: list[Chunk], vectors: list[npt.NDArray[np.float32]],
-           embedder: Embedder, meta: dict[str, Any], extra_words: Sequence[str], vector_index: str) -> Path:
+           sentence_vectors: list[npt.NDArray[np.float32]], embedder: Embedder, meta: dict[str, Any], extra_words: Sequence[str], vector_index: str) -> Path:
     from indexer.store import write_index
     from indexer.tokenize import Tokenizer, derive_user_words
 
@@ -272,9 +299,11 @@ def _write(index_dir: Path, reports: list[Report], chunks: list[Chunk], vectors:
     tokenizer = Tokenizer(words)
     token_lists = tokenizer.tokenize_many(c.index_text for c in chunks)
     matrix = np.concatenate(vectors) if vectors else np.zeros((0, embedder.dim), np.float32)
+    sentences = np.concatenate(sentence_vectors) if sentence_vectors else np.zeros((0, matrix.shape[1]), np.float32)
     meta = {**meta, "dim": int(matrix.shape[1]) if len(matrix) else embedder.dim, "tokenizer": {
         "kind": "jieba-search", "user_words": len(words), "fingerprint": tokenizer.fingerprint}}
-    return write_index(index_dir, reports=reports, chunks=chunks, vectors=matrix, token_lists=token_lists,
+    return write_index(index_dir, reports=reports, chunks=chunks, vectors=matrix, sentence_vectors=sentences,
+                       token_lists=token_lists,
                        user_words=words, meta=meta, vector_index=vector_index)
 
 

@@ -141,7 +141,7 @@ def _sections(sentences: Sequence[Sentence]) -> list[tuple[str, list[Sentence]]]
 def chunk_report(
     report: Report,
     max_chars: int = 300,
-    overlap: int = 60,
+    overlap: int = 100,
     token_len: Callable[[str], int] | None = None,
     max_tokens: int | None = None,
 ) -> list[Chunk]:

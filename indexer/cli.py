@@ -22,13 +22,50 @@ def register(subparsers: Any) -> None:
     p.add_argument("--index", type=Path, help="index directory (default: var/index)")
     p.add_argument("--model", help="sentence-transformers model name or local path (default: m3e-small)")
     p.add_argument("--max-chars", type=int, default=None, help="target chunk size in characters (300)")
-    p.add_argument("--overlap", type=int, default=None, help="chunk overlap in characters (60)")
+    p.add_argument("--overlap", type=int, default=None, help="chunk overlap in characters (100)")
     p.add_argument("--user-words", type=Path, help="extra terms for the keyword tokenizer, one a line")
     p.add_argument("--force", action="store_true", help="rebuild everything, ignoring the current index")
     p.add_argument("--strict", action="store_true", help="exit with status 1 when any file was skipped")
     p.add_argument("--check", action="store_true", help="only report whether the index is up to date (exit 1 if not)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="recover from a crashed update: drop temporary snapshots and files, replay the "
+        "journal, fall back to (or rebuild) a snapshot that verifies, then update incrementally",
+    )
     p.set_defaults(func=run)
+
+    # live changes (same code path as the HTTP write endpoints; safe while `zhiwen serve` runs)
+    add = subparsers.add_parser(
+        "add",
+        help="add or replace reports: store .txt files in the corpus and update the index",
+        description="Copy each FILE into the corpus folder as <doc_id>.txt (doc_id: the file name "
+        "without .txt, or --id) and update the index in one new snapshot; only these reports are "
+        "embedded. Crash-safe; a running server picks the change up within seconds.",
+    )
+    add.add_argument("files", nargs="+", type=Path, metavar="FILE", help=".txt report (UTF-8 or GBK)")
+    add.add_argument("--id", dest="doc_id", help="doc_id for a single FILE (default: its name)")
+    add.add_argument("--new", action="store_true", help="fail if a doc_id already exists")
+    _live_options(add)
+    add.set_defaults(func=run_add)
+
+    remove = subparsers.add_parser(
+        "remove",
+        help="delete reports from the corpus and the index",
+        description="Delete <DOC_ID>.txt from the corpus folder and its passages from the index, "
+        "in one new snapshot. Crash-safe; a running server picks the change up within seconds.",
+    )
+    remove.add_argument("doc_ids", nargs="+", metavar="DOC_ID")
+    _live_options(remove)
+    remove.set_defaults(func=run_remove)
+
+
+def _live_options(p: Any) -> None:
+    p.add_argument("--corpus", type=Path, help="folder of .txt reports (default: data/reports)")
+    p.add_argument("--index", type=Path, help="index directory (default: var/index)")
+    p.add_argument("--model", help="model the index was built with (default: m3e-small)")
+    p.add_argument("--wait", type=float, default=60.0, help="seconds to wait for another writer (60)")
 
 
 def _setting(args: argparse.Namespace, name: str, default: Any) -> Any:
@@ -38,14 +75,14 @@ def _setting(args: argparse.Namespace, name: str, default: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from embeddings import ModelNotFoundError, load_embedder
-    from indexer.build import build_index, build_params, is_up_to_date
+    from indexer.build import build_params, is_up_to_date
     from indexer.tokenize import read_user_words
 
     corpus = args.corpus or Path(_setting(args, "corpus_dir", "data/reports"))
     index = args.index or Path(_setting(args, "index_dir", "var/index"))
     model = args.model or _setting(args, "model", "m3e-small")
     max_chars = args.max_chars or _setting(args, "chunk_max_chars", 300)
-    overlap = args.overlap if args.overlap is not None else _setting(args, "chunk_overlap", 60)
+    overlap = args.overlap if args.overlap is not None else _setting(args, "chunk_overlap", 100)
     words_file = args.user_words or _setting(args, "user_words_path", None)
     words: list[str] = []
     if words_file:
@@ -61,13 +98,24 @@ def run(args: argparse.Namespace) -> int:
         fresh = is_up_to_date(corpus, index, build_params(model, max_chars, overlap, words))
         print("index is up to date" if fresh else "index is missing or stale")
         return 0 if fresh else 1
+    from indexer.journal import WriterBusy
+    from indexer.store import IndexLoadError
+    from indexer.update import LiveIndex
+
     try:
         embedder = load_embedder(model, cache_path=Path(_setting(args, "cache_path", "var/cache/embeddings.sqlite")))
-        stats = build_index(
-            corpus, index, embedder, max_chars=max_chars, overlap=overlap, user_words=words,
-            force=args.force, progress=not args.quiet and sys.stderr.isatty(),
-        )
-    except ModelNotFoundError as exc:
+        # under the writer lock, settling the journal (see indexer/update.py)
+        live = LiveIndex(Path(corpus), Path(index), embedder, max_chars=max_chars, overlap=overlap,
+                         user_words=words, lock_timeout=60.0)
+        if args.repair:
+            report = live.repair(progress=not args.quiet and sys.stderr.isatty())
+            for action in report.actions:
+                print(f"repair: {action}")
+            print(f"index {index} verifies: {report.reports} reports, {report.chunks} chunks "
+                  f"(version {report.version})")
+            return 0
+        stats = live.rebuild(force=args.force, progress=not args.quiet and sys.stderr.isatty())
+    except (ModelNotFoundError, WriterBusy, IndexLoadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for name, reason in sorted(stats.skipped.items()):
@@ -81,3 +129,85 @@ def run(args: argparse.Namespace) -> int:
             f"-{len(stats.removed)} files, {len(stats.skipped)} skipped) in {stats.seconds:.1f}s"
         )
     return 1 if args.strict and stats.skipped else 0
+
+
+# -- live changes -------------------------------------------------------------------------------
+def _live(args: argparse.Namespace) -> Any:
+    """The writer for ``zhiwen add``/``remove``, configured like ``zhiwen index``."""
+    import os
+
+    from embeddings import load_embedder
+    from indexer.tokenize import read_user_words
+    from indexer.update import LiveIndex, pause_hook
+
+    words_file = _setting(args, "user_words_path", None)
+    words = read_user_words(Path(words_file).read_text(encoding="utf-8")) if words_file else []
+    model = args.model or _setting(args, "model", "m3e-small")
+    embedder = load_embedder(model, cache_path=Path(_setting(args, "cache_path", "var/cache/embeddings.sqlite")))
+    # test hook shared with the server (service/kb.py): pause the writer at a named stage
+    stages = os.environ.get("ZHIWEN_TEST_PAUSE_AT", "")
+    marker = os.environ.get("ZHIWEN_TEST_PAUSE_MARKER", "")
+    pause = pause_hook(stages.split(","), Path(marker) if marker else None) if stages.strip() else None
+    return LiveIndex(
+        Path(args.corpus or _setting(args, "corpus_dir", "data/reports")),
+        Path(args.index or _setting(args, "index_dir", "var/index")),
+        embedder,
+        max_chars=_setting(args, "chunk_max_chars", 300),
+        overlap=_setting(args, "chunk_overlap", 100),
+        user_words=words,
+        pause=pause,
+        lock_timeout=args.wait,
+    )
+
+
+def _run_changes(args: argparse.Namespace, changes: list[Any]) -> int:
+    from embeddings import ModelNotFoundError
+    from indexer.journal import WriterBusy
+    from indexer.store import IndexLoadError
+    from indexer.update import UpdateError
+
+    try:
+        result = _live(args).apply(changes)
+    except (UpdateError, WriterBusy, IndexLoadError, ModelNotFoundError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for name, action in result.files.items():
+        print(f"{action} {name}")
+    print(
+        f"index version {result.version}: {result.reports} reports, {result.chunks} chunks "
+        f"(reports +{len(result.reports_added)} ~{len(result.reports_updated)} "
+        f"-{len(result.reports_removed)}; chunks +{result.chunks_added} -{result.chunks_removed}, "
+        f"{result.embedded} embedded) in {result.seconds:.1f}s"
+    )
+    return 0
+
+
+def run_add(args: argparse.Namespace) -> int:
+    from indexer.reading import ReadError, read_text
+    from indexer.update import InvalidDocument, Put, validate_doc_id
+
+    if args.doc_id and len(args.files) > 1:
+        print("error: --id names one file; give one FILE with it", file=sys.stderr)
+        return 2
+    changes = []
+    for path in args.files:
+        if path.suffix.lower() != ".txt":
+            print(f"error: {path}: only .txt files can be added", file=sys.stderr)
+            return 2
+        try:
+            doc_id = validate_doc_id(args.doc_id or path.stem)
+            text = read_text(path)
+        except InvalidDocument as exc:
+            print(f"error: {path}: {exc} (name it with --id)", file=sys.stderr)
+            return 2
+        except ReadError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        changes.append(Put(doc_id, text, must="new" if args.new else "any"))
+    return _run_changes(args, changes)
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    from indexer.update import Delete
+
+    return _run_changes(args, [Delete(d) for d in args.doc_ids])

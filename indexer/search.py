@@ -28,8 +28,11 @@ log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "keyword", "dense"]
 MODES: tuple[str, ...] = ("hybrid", "keyword", "dense")
-DEFAULT_DENSE_WEIGHT = 0.3
+DEFAULT_DENSE_WEIGHT = 0.4
 RRF_K = 60
+DEFAULT_CONFIDENCE_TAU = 0.4
+DEFAULT_RERANK_ALPHA = 0.3
+EVIDENCE_SEMANTIC_WEIGHT = 0.3
 
 
 class Searcher:
@@ -45,6 +48,7 @@ class Searcher:
         meta: dict[str, Any],
         *,
         path: Path | None = None,
+        sentence_vectors: npt.NDArray[np.floating[Any]] | None = None,
     ) -> None:
         self.reports: dict[str, Report] = {r.doc_id: r for r in reports}
         self.chunks: list[Chunk] = list(chunks)
@@ -54,6 +58,20 @@ class Searcher:
         self.meta = meta
         self.path = path
         self._lock = threading.Lock()
+        counts = np.array([len(c.sentences) for c in self.chunks], dtype=np.int64)
+        self._sent_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        total = int(self._sent_offsets[-1])
+        self.sentence_vectors = sentence_vectors if sentence_vectors is not None and len(sentence_vectors) == total else None
+
+    def sentence_vectors_for(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        """Sentence vectors of the chunks at ``rows`` (chunk after chunk), e.g. to carry them over
+        into a new snapshot without re-embedding."""
+        dim = self.dense.dim
+        if self.sentence_vectors is None or len(rows) == 0:
+            n = sum(len(self.chunks[int(i)].sentences) for i in rows)
+            return np.zeros((n, dim), np.float32)
+        idx = np.concatenate([np.arange(self._sent_offsets[i], self._sent_offsets[i + 1]) for i in rows])
+        return np.asarray(self.sentence_vectors[idx], np.float32)
 
     def get_report(self, doc_id: str) -> Report | None:
         return self.reports.get(doc_id)
@@ -66,7 +84,11 @@ class Searcher:
         *,
         fusion: str = "weighted",
         dense_weight: float = DEFAULT_DENSE_WEIGHT,
+        confidence_tau: float = DEFAULT_CONFIDENCE_TAU,
         candidates: int = 100,
+        rerank: bool = True,
+        rerank_alpha: float = DEFAULT_RERANK_ALPHA,
+        rerank_depth: int = 20,
     ) -> list[Hit]:
         """Top ``top_k`` chunks for ``query``; ``mode`` picks keyword-only, dense-only or hybrid."""
         if mode not in MODES:
@@ -86,8 +108,10 @@ class Searcher:
         assert qvec is not None
         d_ids, d_scores = self.dense.search(qvec, pool_size)
         if mode == "dense":
+            best, per_sentence = self._small_to_big(d_ids, d_scores, qvec)
+            order = np.argsort(-best, kind="stable")[:top_k]
             return [
-                self._hit(int(i), float(s), {"dense": float(s)}) for i, s in zip(d_ids[:top_k], d_scores[:top_k], strict=False)
+                self._hit(int(d_ids[j]), float(best[j]), {"dense": float(best[j])}, per_sentence[j]) for j in order
             ]
         assert kw_all is not None
         k_ids = _top(kw_all, pool_size)
@@ -99,23 +123,75 @@ class Searcher:
         if len(missing):
             for i, s in zip(missing.tolist(), (self.dense.vectors(missing) @ qvec).tolist(), strict=False):
                 dense_by_id[i] = s
-        de = np.array([dense_by_id[int(i)] for i in pool], dtype=np.float32)
+        de, per_sentence = self._small_to_big(pool, np.array([dense_by_id[int(i)] for i in pool], np.float32), qvec)
         if fusion == "rrf":
             fused = _rrf(kw, de)
         elif fusion == "weighted":
-            fused = (1.0 - dense_weight) * _max_norm(kw) + dense_weight * _minmax(de)
+            confidence = self.keyword_confidence(query, kw_all)
+            weight = adaptive_weight(dense_weight, confidence, confidence_tau)
+            fused = (1.0 - weight) * _max_norm(kw) + weight * _minmax(de)
         else:
             raise ValueError(f"fusion must be 'weighted' or 'rrf', got {fusion!r}")
-        order = np.lexsort((-de, -kw, -fused))[:top_k]  # ties: keyword, then dense
-        return [
-            self._hit(int(pool[j]), float(fused[j]), {"keyword": float(kw[j]), "dense": float(de[j]), "fused": float(fused[j])})
+        depth = max(top_k, rerank_depth) if rerank else top_k
+        order = np.lexsort((-de, -kw, -fused))[:depth]  # ties: keyword, then dense
+        hits = [
+            self._hit(
+                int(pool[j]), float(fused[j]),
+                {"keyword": float(kw[j]), "dense": float(de[j]), "fused": float(fused[j])}, per_sentence[j],
+            )
             for j in order
         ]
+        if rerank and fusion == "weighted":
+            from indexer.evidence import analyse_question, evidence_rerank
 
-    def _hit(self, i: int, score: float, scores: dict[str, float]) -> Hit:
+            info = analyse_question(query, self.keyword.tokenizer, self.keyword.idf)
+            hits = evidence_rerank(
+                info, hits, self.reports, semantic_weight=adaptive_weight(EVIDENCE_SEMANTIC_WEIGHT, confidence, confidence_tau),
+                alpha=rerank_alpha,
+            )
+        return hits[:top_k]
+
+    def keyword_confidence(self, query: str, kw_all: npt.NDArray[np.float32] | None = None) -> float:
+        """How much of the query the best keyword match covers: top BM25 score over the sum of
+        the query terms' IDFs (the score of a chunk holding each term once at average length)."""
+        scores = self.keyword.scores(query) if kw_all is None else kw_all
+        tokens = dict.fromkeys(self.keyword.tokenizer.tokens(query))
+        bound = sum(self.keyword.idf(t) for t in tokens)
+        return float(scores.max()) / bound if bound > 0 and len(scores) else 0.0
+
+    def _small_to_big(
+        self, ids: npt.NDArray[np.int64], chunk_scores: npt.NDArray[np.float32], qvec: npt.NDArray[np.float32]
+    ) -> tuple[npt.NDArray[np.float32], list[tuple[float, ...]]]:
+        """Dense score of each chunk = max(chunk cosine, best sentence cosine), and the sentence
+        cosines themselves: a paraphrase matching one sentence is not diluted by the rest."""
+        if self.sentence_vectors is None or len(ids) == 0:
+            return chunk_scores.astype(np.float32), [() for _ in ids]
+        starts, ends = self._sent_offsets[ids], self._sent_offsets[ids + 1]
+        rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
+        sims = np.asarray(self.sentence_vectors[rows], np.float32) @ qvec if len(rows) else np.zeros(0, np.float32)
+        best = chunk_scores.astype(np.float32).copy()
+        per_sentence: list[tuple[float, ...]] = []
+        pos = 0
+        for j, (a, b) in enumerate(zip(starts, ends, strict=True)):
+            part = sims[pos : pos + (b - a)]
+            pos += b - a
+            per_sentence.append(tuple(float(x) for x in part))
+            if len(part):
+                best[j] = max(best[j], float(part.max()))
+        return best, per_sentence
+
+    def _hit(self, i: int, score: float, scores: dict[str, float], sentence_scores: tuple[float, ...] = ()) -> Hit:
         full = {"keyword": 0.0, "dense": 0.0, "fused": score}
         full.update(scores)
-        return Hit(chunk=self.chunks[i], score=score, scores=full)
+        return Hit(chunk=self.chunks[i], score=score, scores=full, sentence_scores=sentence_scores)
+
+
+def adaptive_weight(base: float, confidence: float, tau: float) -> float:
+    """Dense weight for one query: ``base`` while keyword evidence is solid (confidence ≥ tau),
+    rising towards 1 as it vanishes — paraphrased questions share no words with their answer."""
+    if tau <= 0:
+        return base
+    return base + (1.0 - base) * max(0.0, 1.0 - confidence / tau)
 
 
 def _top(scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64]:

@@ -7,6 +7,8 @@ Layout (``FORMAT_VERSION`` 1)::
     reports.jsonl  one report a line (doc_id, title, text, meta)
     chunks.jsonl   one chunk a line, in FAISS-id / BM25-row order
     dense.faiss    FAISS index (inner product, ids = chunk ordinals)
+    sentences.npy  float16 vectors of every chunk's sentences, chunk after chunk (small-to-big:
+                   a chunk's dense score is its best sentence's when that beats the chunk's)
     bm25/          bm25s files (its params.index.json reloads it with the same k1, b)
     userdict.txt   the jieba user words the BM25 tokens were made with
 
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-FILES = ("meta.json", "reports.jsonl", "chunks.jsonl", "dense.faiss", "bm25", "userdict.txt")
+FILES = ("meta.json", "reports.jsonl", "chunks.jsonl", "dense.faiss", "sentences.npy", "bm25", "userdict.txt")
 
 
 class IndexLoadError(RuntimeError):
@@ -118,6 +120,7 @@ def write_index(
     reports: Sequence[Report],
     chunks: Sequence[Chunk],
     vectors: npt.NDArray[np.float32],
+    sentence_vectors: npt.NDArray[np.float32] | None = None,
     token_lists: Sequence[list[str]],
     user_words: Sequence[str],
     meta: dict[str, Any],
@@ -131,6 +134,11 @@ def write_index(
 
     if len(chunks) != len(vectors) or len(chunks) != len(token_lists):
         raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors / {len(token_lists)} token lists")
+    n_sentences = sum(len(c.sentences) for c in chunks)
+    if sentence_vectors is None:
+        sentence_vectors = np.zeros((n_sentences, vectors.shape[1] if vectors.ndim == 2 else 0), np.float32)
+    if len(sentence_vectors) != n_sentences:
+        raise ValueError(f"{n_sentences} chunk sentences but {len(sentence_vectors)} sentence vectors")
     index_dir = Path(index_dir)
     snaps = snapshots_dir(index_dir)
     snaps.mkdir(parents=True, exist_ok=True)
@@ -141,6 +149,8 @@ def write_index(
         _write_jsonl(tmp / "reports.jsonl", (report_to_json(r) for r in reports))
         _write_jsonl(tmp / "chunks.jsonl", (chunk_to_json(c) for c in chunks))
         DenseIndex.build(vectors, kind=vector_index).save(tmp / "dense.faiss")
+        with (tmp / "sentences.npy").open("wb") as fh:
+            np.save(fh, np.asarray(sentence_vectors, np.float16), allow_pickle=False)
         tokenizer = Tokenizer(user_words)
         KeywordIndex.build(token_lists, tokenizer).save(tmp / "bm25")
         (tmp / "userdict.txt").write_text("\n".join(tokenizer.user_words) + "\n", encoding="utf-8")
@@ -149,7 +159,7 @@ def write_index(
             "format_version": FORMAT_VERSION,
             "normalized": True,
             "metric": "inner_product",
-            "counts": {"reports": len(reports), "chunks": len(chunks)},
+            "counts": {"reports": len(reports), "chunks": len(chunks), "sentences": n_sentences},
             "dim": int(vectors.shape[1]) if vectors.ndim == 2 and len(vectors) else meta.get("dim"),
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "snapshot": snap_id,
@@ -243,6 +253,13 @@ def load_index(index_dir: Path, embedder: Embedder, *, check_model: bool = True)
     except Exception as exc:  # FAISS raises RuntimeError with C++ text for any corruption
         raise IndexLoadError(f"dense.faiss: unreadable ({str(exc).splitlines()[0][:200]})") from exc
     _expect("dense.faiss", "vectors", len(chunks), dense.size)
+    try:
+        sentence_vectors = np.load(root / "sentences.npy", mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise IndexLoadError(f"sentences.npy: unreadable ({exc})") from exc
+    _expect("sentences.npy", "sentence vectors", sum(len(c.sentences) for c in chunks), len(sentence_vectors))
+    if len(sentence_vectors):
+        _expect("sentences.npy", "dimension", dense.dim, sentence_vectors.shape[1])
     if check_model:
         dim = embedder.dim
         _expect("dense.faiss", "dimension (model " + embedder.name + ")", dim, dense.dim)
@@ -257,7 +274,7 @@ def load_index(index_dir: Path, embedder: Embedder, *, check_model: bool = True)
     orphans = {c.doc_id for c in chunks} - doc_ids
     if orphans:
         raise IndexLoadError(f"chunks.jsonl: chunks of unknown reports {sorted(orphans)[:5]}")
-    return Searcher(reports, chunks, keyword, dense, embedder, meta, path=root)
+    return Searcher(reports, chunks, keyword, dense, embedder, meta, path=root, sentence_vectors=sentence_vectors)
 
 
 def _expect(file: str, what: str, expected: Any, found: Any) -> None:

@@ -75,3 +75,6 @@ class Hit:
     chunk: Chunk
     score: float
     scores: dict[str, float] = field(default_factory=dict)
+    # cosine of the query with each of chunk.sentences (empty when the index has no sentence
+    # vectors or the hit came from keyword-only search)
+    sentence_scores: tuple[float, ...] = ()

@@ -1,167 +1,33 @@
-"""Extractive answers: pick the sentences of the retrieved passages that answer the question.
+"""Extractive answers: quote the sentences of the retrieved passages that answer the question.
 
-How a sentence is scored (all pure functions below, documented in README "How answers are made"):
-
-* **focus terms** — the question's search-mode tokens without question words and stopwords.
-  Terms naming a place that the sentence's report is about (its title or place metadata) are
-  *anchors*: they pick the report, and a sentence inherits them from its report ("街道党工委书记…"
-  in the 九水街道 report covers "九水街道").
-* **coverage** — the share of focus-term characters found in the sentence (or inherited).
-* **overlap** — the share of the question's character bigrams found in the sentence, which also
-  credits partial and paraphrased wording.
-* **answer type** — a bonus when the sentence carries what the question asks for: a number for
-  多少/几, a person for 谁/叫什么名字, a quoted name for 叫什么/什么品牌, a place for 哪个街道.
-* **retrieval prior** — a small bonus for sentences of higher-ranked passages; photo captions are
-  down-weighted so running text wins when both say the same.
-
-Abstention: the question is refused ("资料中未找到…") when the best sentence covers less than
-``min_coverage`` of the non-anchor focus terms — i.e. what the question asks *about* is not in the
-passages even if its place is. The threshold was set on the dev set's answerable and
-unanswerable questions (see README) and checked on CMRC 2018, where every question is answerable.
+Sentences are scored by ``indexer.evidence`` (focus-term coverage, bigram overlap, answer type,
+retrieval rank, meaning). Abstention: the question is refused ("资料中未找到…") when none of the
+three best sentences covers ``min_coverage`` of the non-anchor focus terms — what the question asks
+*about* is not in the passages even if its place is. The threshold is the midpoint between the dev
+set's highest unanswerable and lowest correctly answered coverage (README "How answers are made").
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from indexer.tokenize import STOPWORDS, Tokenizer
-from indexer.types import Hit, Report, Sentence
+from indexer.evidence import Candidate, QuestionInfo, analyse_question, score_candidates
+from indexer.search import adaptive_weight
+from indexer.tokenize import Tokenizer
+from indexer.types import Hit, Report
 from service.answering.types import NOT_FOUND, Answer, Citation
 
 log = logging.getLogger(__name__)
 
-_NUM_Q = re.compile(r"多少|几[个天年次名所处件家项条期人位次户]?|多大|多高|多长|多久|多远|比例|百分之|数量|面积|产值|金额")
-_PERSON_Q = re.compile(r"谁|叫什么名字|名字是|姓名")
-_NAME_Q = re.compile(r"叫什么|什么名称|名称是|什么品牌|品牌|什么称号|称号|荣誉|什么平台|哪个平台|口号|什么模式|思路|什么党组织")
-_PLACE_Q = re.compile(r"哪个(?P<kind>街道|社区|区|镇|村|乡)|哪(?:些|一个|一)?(?P<kind2>街道|社区)")
-_NUMBER = re.compile(
-    r"\d+(?:[.:：]\d+)?\s*(?:%|％)?|[一二三四五六七八九十百千万两]+(?:个|天|年|次|名|所|处|件|家|项|条|期|位|户|轮|批|种|大|支)"
-)
-_QUOTED = re.compile(r"[“「『\"][^”」』\"]{2,20}[”」』\"]")
-_PERSON_HINT = re.compile(r"(?:书记|主任|经理|局长|区长|部长|记者|院长|校长|负责人|总经理|主席)[\u4e00-\u9fff]{2,3}")
-_PLACE_NAME = re.compile(r"[\u4e00-\u9fff]{2,6}(?:街道|社区|区|镇|村|乡)")
 _WS = re.compile(r"\s+")
-
-CAPTION_WEIGHT = 0.75
-# Words that name the answer slot rather than the topic ("叫什么名字"): an answer sentence says
-# "书记陆兆纲", not "名字", so they are not required for coverage.
-SLOT_WORDS = frozenset("名字 名称 姓名 数量 数目 时间 日期 地点 内容 方式 办法 情况 原因".split())
-
-
-def _norm(text: str) -> str:
-    return _WS.sub("", unicodedata.normalize("NFKC", text)).lower()
-
-
-def _bigrams(text: str) -> set[str]:
-    chars = [c for c in text if c.isalnum()]
-    return {a + b for a, b in itertools.pairwise(chars)}
-
-
-@dataclass(frozen=True)
-class QuestionInfo:
-    """What the question asks: focus terms, anchor candidates and the expected answer type."""
-
-    text: str
-    terms: tuple[str, ...]
-    bigrams: frozenset[str]
-    wants: str  # number | person | name | place | other
-    place_kind: str  # 街道/社区/… for "哪个街道" questions, else ""
-    weights: tuple[float, ...] = ()  # per term: IDF in the index (rare terms matter more)
-    noun: str = ""  # the noun the question word asks about: 哪个平台 -> 平台
-
-
-_ASKED = re.compile(r"(?:哪个|哪些|哪一个|哪一|哪几个|哪家|哪种|什么|何种)(?:样的|的)?([\u4e00-\u9fff]{1,4})")
-
-
-def _asked_noun(question: str, tokenizer: Tokenizer) -> str:
-    """The word right after 哪个/什么…, cut with jieba so 哪个平台反映 gives 平台."""
-    m = _ASKED.search(question)
-    if not m:
-        return ""
-    words = tokenizer.words(question[m.start(1) :])
-    noun = words[0] if words else ""
-    return noun if len(noun) >= 2 and noun not in STOPWORDS else ""
-
-
-def analyse_question(
-    question: str, tokenizer: Tokenizer, idf: Callable[[str], float] | None = None
-) -> QuestionInfo:
-    q = unicodedata.normalize("NFKC", question).strip()
-    terms = tuple(dict.fromkeys(t for t in tokenizer.tokens(q) if t not in STOPWORDS and t not in SLOT_WORDS))
-    # Without an index, longer terms count more; with one, rarer terms do.
-    weights = tuple(max(idf(t), 0.05) if idf else float(len(t)) for t in terms)
-    stripped = q
-    for word in sorted(STOPWORDS, key=len, reverse=True):
-        if len(word) > 1:
-            stripped = stripped.replace(word, " ")
-    place = _PLACE_Q.search(q)
-    if place:
-        wants, kind = "place", place.group("kind") or place.group("kind2") or ""
-    elif _PERSON_Q.search(q):
-        wants, kind = "person", ""
-    elif _NUM_Q.search(q):
-        wants, kind = "number", ""
-    elif _NAME_Q.search(q):
-        wants, kind = "name", ""
-    else:
-        wants, kind = "other", ""
-    return QuestionInfo(q, terms, frozenset(_bigrams(stripped)), wants, kind, weights, _asked_noun(q, tokenizer))
-
-
-@dataclass(frozen=True)
-class Candidate:
-    sentence: Sentence
-    hit: Hit
-    rank: int
-    score: float
-    coverage: float  # of non-anchor focus terms
-
-
-def _report_context(report: Report | None, hit: Hit) -> str:
-    places = " ".join(str(p) for p in (report.meta.get("places", []) if report else []))
-    return _norm(" ".join([hit.chunk.title, hit.chunk.context, places, report.title if report else ""]))
-
-
-def score_sentence(info: QuestionInfo, sentence: Sentence, context: str, rank: int) -> tuple[float, float]:
-    """(score, coverage of the non-anchor focus terms) of one sentence for the question."""
-    text = _norm(sentence.text)
-    total = covered = 0.0
-    free_total = free_covered = 0.0
-    for term, weight in zip(info.terms, info.weights, strict=True):
-        total += weight
-        in_sentence = term in text
-        anchor = not in_sentence and term in context
-        if in_sentence or anchor:
-            covered += weight
-        if not anchor:
-            free_total += weight
-            free_covered += weight if in_sentence else 0.0
-    coverage = covered / total if total else 0.0
-    free = free_covered / free_total if free_total else 1.0
-    overlap = len(info.bigrams & _bigrams(text)) / len(info.bigrams) if info.bigrams else 0.0
-    bonus = 0.0
-    if (info.wants == "number" and _NUMBER.search(sentence.text)) or (info.wants == "person" and _PERSON_HINT.search(sentence.text)):
-        bonus = 0.15
-    elif info.wants == "name" and _QUOTED.search(sentence.text):
-        bonus = 0.1
-    elif info.wants == "place" and _PLACE_NAME.search(sentence.text):
-        bonus = 0.05
-    if info.noun and info.noun in text:
-        # the asked-for slot is filled when a quoted name or a number stands right before the noun
-        filled = re.search(rf"(?:[”」』]|\d[\d.]*[^\W\d_]?)[\u4e00-\u9fff]{{0,2}}{re.escape(info.noun)}", text)
-        bonus += 0.12 if filled else 0.04
-    # a sentence that only restates the question (e.g. a heading) adds nothing
-    novelty = 1.0 if len(text) > len(info.text) * 0.8 else 0.85
-    score = (0.55 * coverage + 0.45 * overlap + bonus + 0.06 / (1 + rank)) * novelty
-    if sentence.kind == "caption":
-        score *= CAPTION_WEIGHT
-    return score, free
+# A sentence right after the best one often carries the answer to the setup the best one
+# matches ("康直病死后康忠做了什么" → the next sentence); it may join at a lower score.
+NEXT_SENTENCE_RATIO = 0.6
+SEMANTIC_WEIGHT = 0.3
+CONFIDENCE_TAU = 0.4
 
 
 class ExtractiveComposer:
@@ -173,54 +39,54 @@ class ExtractiveComposer:
     def for_index(cls, searcher: Any, **options: Any) -> ExtractiveComposer:
         """A composer that shares the index's tokenizer (user words) and term statistics."""
         keyword = searcher.keyword
-        return cls(keyword.tokenizer, idf=keyword.idf, **options)
+        return cls(keyword.tokenizer, idf=keyword.idf, confidence=searcher.keyword_confidence, **options)
 
     def __init__(
         self,
         tokenizer: Tokenizer | None = None,
         *,
         idf: Callable[[str], float] | None = None,
+        confidence: Callable[[str], float] | None = None,
         min_coverage: float = 0.38,
         max_sentences: int = 3,
         keep_ratio: float = 0.85,
+        semantic_weight: float = SEMANTIC_WEIGHT,
     ) -> None:
         self.tokenizer = tokenizer or Tokenizer()
         self.idf = idf
+        self.confidence = confidence
         self.min_coverage = min_coverage
         self.max_sentences = max_sentences
         self.keep_ratio = keep_ratio
+        self.semantic_weight = semantic_weight
 
     def candidates(self, question: str, hits: Sequence[Hit], reports: Mapping[str, Report]) -> list[Candidate]:
         info = analyse_question(question, self.tokenizer, self.idf)
-        seen: set[tuple[str, int]] = set()
-        out: list[Candidate] = []
-        for rank, hit in enumerate(hits):
-            report = reports.get(hit.chunk.doc_id)
-            context = _report_context(report, hit)
-            for sentence in hit.chunk.sentences:
-                key = (hit.chunk.doc_id, sentence.start)
-                if sentence.kind in ("title", "heading") or key in seen or not sentence.text.strip():
-                    continue
-                seen.add(key)
-                score, coverage = score_sentence(info, sentence, context, rank)
-                out.append(Candidate(sentence, hit, rank, score, coverage))
-        out.sort(key=lambda c: (-c.score, c.rank, c.sentence.start))
-        return out
+        weight = self.semantic_weight
+        if self.confidence is not None:
+            weight = adaptive_weight(weight, self.confidence(question), CONFIDENCE_TAU)
+        return score_candidates(info, hits, reports, weight)
 
     def compose(self, question: str, hits: Sequence[Hit], reports: Mapping[str, Report]) -> Answer:
         info = analyse_question(question, self.tokenizer, self.idf)
         ranked = self.candidates(question, hits, reports)
-        if not ranked or ranked[0].coverage < self.min_coverage:
+        # Answerable when any of the leading sentences covers what the question is about.
+        if not ranked or max(c.coverage for c in ranked[:3]) < self.min_coverage:
             return not_found(hits)
         best = ranked[0]
         chosen = [best]
-        # Further sentences only from the same report, close in score, and adding new terms.
+        # Further sentences only from the same report, close in score (or right after the best
+        # one), and at most max_sentences in all.
+        best_end = best.sentence.end
         for cand in ranked[1:]:
-            if len(chosen) >= self.max_sentences or cand.score < best.score * self.keep_ratio:
+            if len(chosen) >= self.max_sentences:
                 break
             if cand.hit.chunk.doc_id != best.hit.chunk.doc_id:
                 continue
-            chosen.append(cand)
+            follows = 0 <= cand.sentence.start - best_end <= 3
+            ratio = NEXT_SENTENCE_RATIO if follows else self.keep_ratio
+            if cand.score >= best.score * ratio:
+                chosen.append(cand)
         chosen.sort(key=lambda c: (c.hit.chunk.doc_id, c.sentence.start))
         citations: list[Citation] = []
         parts: list[str] = []
