@@ -1,0 +1,175 @@
+"""The FastAPI application: ``create_app(settings)`` assembles state, middleware and routers.
+
+Run with ``zhiwen serve`` or ``uvicorn service.app:create_app --factory``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from fastapi import FastAPI, HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.cors import install_cors
+from service.deps import AppState
+from service.errors import error_response, install_error_handlers
+from service.kb import open_engine  # zhiwen-kb
+from service.metrics import Metrics, MetricsMiddleware
+from service.routes import admin, ask, chat, documents, health, search, web
+from service.schemas import AskRequest, SearchRequest
+from service.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+知问 answers questions over Chinese reports. Every answer sentence ends with [n] citations; each
+citation names the report and the exact span (`start`/`end` offsets into the report's original
+text, as returned by `GET /v1/documents/{doc_id}`). Errors are `{"error": {"code", "message"}}`.
+"""
+
+
+def _version() -> str:
+    try:
+        return version("zhiwen")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def _load_failure(exc: Exception) -> str:
+    """What /readyz says when loading failed: the message of an expected failure (missing or
+    corrupt index, model not found), else the exception, logged with its traceback."""
+    try:
+        from embeddings import ModelNotFoundError
+        from indexer.store import IndexLoadError
+
+        expected: tuple[type[Exception], ...] = (IndexLoadError, ModelNotFoundError)
+    except ImportError:
+        expected = ()
+    if isinstance(exc, expected):
+        log.error("index not loaded: %s", exc)
+        return str(exc) or type(exc).__name__
+    log.error("index not loaded", exc_info=exc)
+    return f"failed to load the index: {type(exc).__name__}: {exc}"
+
+
+async def _load(state: AppState) -> None:
+    """Load the engine off the event loop; on failure keep serving and report why in /readyz."""
+    settings = state.settings
+    log.info("loading model %s and index %s", settings.model, settings.index_dir)
+    try:
+        # zhiwen-kb: load + verify checksums + roll forward interrupted index changes
+        engine = await asyncio.to_thread(open_engine, state)
+    except Exception as exc:  # whatever it is: keep serving /healthz and say why in /readyz
+        state.reason = _load_failure(exc)
+        state.loading = False
+        return
+    state.engine = engine
+    state.reason = ""
+    state.loading = False
+    state.metrics.index_ready.set(1)
+    state.metrics.index_documents.set(len(engine.searcher.reports))
+    state.metrics.index_chunks.set(len(engine.searcher.chunks))
+    log.info(
+        "ready: %d reports, %d passages", len(engine.searcher.reports), len(engine.searcher.chunks)
+    )
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start loading the model and index once, in the background, so /healthz answers at once
+    and /readyz says 503 (with the reason) until the index is there."""
+    state: AppState = app.state.zhiwen
+    task = asyncio.create_task(_load(state), name="zhiwen-load")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if state.kb is not None:  # zhiwen-kb: stop the snapshot watcher
+            state.kb.close()
+
+
+def _document_limits(schema: dict[str, Any], settings: Settings) -> None:
+    """Write the limits that come from settings into the OpenAPI schema, so clients (and
+    schemathesis) see the same bounds the routes enforce."""
+    components = schema.get("components", {}).get("schemas", {})
+    for model, text_field, default in (
+        (SearchRequest.__name__, "query", settings.default_top_k),
+        (AskRequest.__name__, "question", settings.ask_top_k),
+    ):
+        properties = components.get(model, {}).get("properties", {})
+        if text_field in properties:
+            properties[text_field]["maxLength"] = settings.max_question_chars
+        top_k = properties.get("top_k")
+        if top_k is None:
+            continue
+        for branch in top_k.get("anyOf", [top_k]):
+            if branch.get("type") == "integer":
+                branch["maximum"] = settings.max_top_k
+        top_k["description"] = f"How many passages (1..{settings.max_top_k}; default {default})."
+
+
+class BodySizeLimit:
+    """Refuse request bodies over ``max_bytes`` with the JSON 413 every other error has.
+
+    A declared Content-Length is checked before reading; a body without one is counted as it
+    streams in. (FastAPI's own ``max_body_size`` answers a declared oversize body in plain text.)
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        message = f"request body over {self.max_bytes} bytes"
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await error_response(413, "payload_too_large", message)(scope, receive, send)
+                return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            msg = await receive()
+            if msg["type"] == "http.request":
+                received += len(msg.get("body", b""))
+                if received > self.max_bytes:
+                    # raised while a route reads its body: the HTTPException handler answers
+                    raise HTTPException(413, message)
+            return msg
+
+        await self.app(scope, limited_receive, send)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Assemble the app. The model and index load in ``lifespan``, not here, so this is cheap."""
+    settings = settings or get_settings()
+    state = AppState(settings=settings, metrics=Metrics())
+    app = FastAPI(
+        title="知问 zhiwen",
+        version=_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.zhiwen = state
+    install_error_handlers(app)
+
+    for module in (health, search, ask, documents, admin, chat, web):  # zhiwen-kb: admin
+        app.include_router(module.router)
+
+    install_cors(app, settings)  # nothing unless ZHIWEN_CORS_ORIGINS lists origins
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    # added last = outermost: it also times CORS preflights and error responses
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+
+    _document_limits(app.openapi(), settings)
+    return app

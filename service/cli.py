@@ -1,0 +1,167 @@
+"""``zhiwen serve`` (the HTTP API under uvicorn) and ``zhiwen ask`` (one answer in the terminal).
+
+Only argparse at import time: ``zhiwen --help`` must not pay for FastAPI or torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from indexer.types import Report
+    from service.answering.types import Answer
+    from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: Any) -> None:
+    serve = subparsers.add_parser(
+        "serve",
+        help="run the HTTP API (search, ask, documents; OpenAPI at /docs)",
+        description="Serve the API with uvicorn. The model and index load in the background: "
+        "/healthz answers at once, /readyz once the index is loaded (or says why not). "
+        "Defaults come from ZHIWEN_* settings.",
+    )
+    serve.add_argument("--host", help="interface to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: 8000)")
+    serve.add_argument("--index", type=Path, help="index directory (default: var/index)")
+    serve.add_argument("--model", help="embedding model the index was built with (m3e-small)")
+    serve.set_defaults(func=run_serve)
+
+    ask = subparsers.add_parser(
+        "ask",
+        help="answer a question with citations, in the terminal",
+        description="Load the index in-process and print the answer, its citations (report, "
+        "offsets, quote) and, when the reports do not answer, the closest passages.",
+    )
+    ask.add_argument("question", help="the question, e.g. 九水街道党工委获得了什么荣誉称号？")
+    ask.add_argument("--top-k", type=int, help="passages to compose from (default: 5)")
+    ask.add_argument("--composer", choices=("extractive", "llm"), help="answer composer")
+    ask.add_argument("--index", type=Path, help="index directory (default: var/index)")
+    ask.add_argument("--model", help="embedding model the index was built with (m3e-small)")
+    ask.add_argument("--passages", action="store_true", help="also list the retrieved passages")
+    ask.add_argument("--json", action="store_true", help="print the /v1/ask JSON instead")
+    ask.set_defaults(func=run_ask)
+
+
+def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    """The dispatcher's settings (``args.settings``) with command-line values on top, validated."""
+    from service.settings import Settings, get_settings
+
+    base: Settings = getattr(args, "settings", None) or get_settings()
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return Settings.model_validate({**base.model_dump(), **given}) if given else base
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"error: {message}\n")
+    return 2
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from service.settings import describe_errors
+
+    try:
+        settings = _settings(
+            args, host=args.host, port=args.port, index_dir=args.index, model=args.model
+        )
+    except ValidationError as exc:
+        return _fail(f"invalid option:\n{describe_errors(exc)}")
+
+    import uvicorn
+
+    from service.app import create_app
+
+    log.info("serving on http://%s:%d (index %s)", settings.host, settings.port, settings.index_dir)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+    )
+    return 0
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from service.settings import describe_errors
+
+    try:
+        settings = _settings(args, index_dir=args.index, model=args.model)
+    except ValidationError as exc:
+        return _fail(f"invalid option:\n{describe_errors(exc)}")
+    question = args.question.strip()
+    if not question:
+        return _fail("the question is empty")
+    if len(question) > settings.max_question_chars:
+        return _fail(f"the question is over {settings.max_question_chars} characters")
+    top_k = args.top_k if args.top_k is not None else settings.ask_top_k
+    if not 1 <= top_k <= settings.max_top_k:
+        return _fail(f"--top-k must be between 1 and {settings.max_top_k}")
+
+    from embeddings import ModelNotFoundError
+    from indexer.store import IndexLoadError
+    from service.deps import load_engine
+
+    try:
+        engine = load_engine(settings)
+    except (IndexLoadError, ModelNotFoundError) as exc:
+        return _fail(str(exc))
+    start = time.perf_counter()
+    answer = engine.ask(question, top_k, args.composer)
+    took_ms = round((time.perf_counter() - start) * 1000, 2)
+    if args.json:
+        from service.schemas import AskResponse
+
+        body = AskResponse.from_answer(answer, engine.reports, took_ms=took_ms)
+        sys.stdout.write(body.model_dump_json(indent=2) + "\n")
+    else:
+        sys.stdout.write(format_answer(answer, engine.reports, passages=args.passages))
+    return 0
+
+
+def _one_line(text: str) -> str:
+    # page-break line breaks inside a quote mean nothing in Chinese prose: drop them
+    return re.sub(r"\s*\n\s*", "", text).strip()
+
+
+def format_answer(answer: Answer, reports: Mapping[str, Report], *, passages: bool = False) -> str:
+    """The answer as the terminal shows it: text, citations with offsets and quotes, warnings,
+    and the closest passages when the reports do not answer (or when asked for)."""
+    lines = [answer.text, ""]
+    if answer.citations:
+        lines.append("引用：")
+        for c in answer.citations:
+            mark = "" if c.supported else "（未被原文支持）"
+            lines.append(f"[{c.n}] {c.title}（{c.doc_id}）第 {c.start}–{c.end} 字{mark}")
+            lines.append(f"    “{_one_line(c.quote)}”")
+        lines.append("")
+    if passages or not answer.answerable:
+        lines.append("最接近的段落：" if not answer.answerable else "检索到的段落：")
+        for i, hit in enumerate(answer.passages, 1):
+            chunk = hit.chunk
+            title = chunk.title or getattr(reports.get(chunk.doc_id), "title", "")
+            text = _one_line(chunk.text)
+            snippet = text if len(text) <= 120 else text[:120] + "……"
+            lines.append(
+                f"{i}. {title}（{chunk.doc_id}）第 {chunk.start}–{chunk.end} 字"
+                f"  score={hit.score:.3f}"
+            )
+            lines.append(f"    {snippet}")
+        lines.append("")
+    for warning in answer.warnings:
+        lines.append(f"注意：{warning}")
+    lines.append(f"（回答方式：{answer.composer}）")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,55 @@
+"""Cross-origin access for the embeddable widget.
+
+Browsers only let a page on another origin call the API when the response allows that origin.
+The allowlist is ``Settings.cors_origins`` (env ``ZHIWEN_CORS_ORIGINS``, a JSON list such as
+``'["http://intranet.example:8080"]'``). Empty (the default) installs nothing, so only pages served
+by zhiwen itself can call the API from a browser. ``["*"]`` allows any origin (credentials are
+never allowed, so cookies are not sent cross-origin either way).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Protocol
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+log = logging.getLogger(__name__)
+
+
+class HasCorsOrigins(Protocol):
+    """The part of ``service.settings.Settings`` this module reads."""
+
+    @property
+    def cors_origins(self) -> list[str]: ...
+
+
+def normalize_origins(origins: Iterable[str]) -> list[str]:
+    """Strip whitespace and trailing slashes (``http://a:8080/`` → ``http://a:8080``), drop blanks
+    and duplicates: browsers send ``Origin`` without a path, so a trailing slash never matches."""
+    seen: list[str] = []
+    for origin in origins:
+        cleaned = origin.strip().rstrip("/")
+        if cleaned and cleaned not in seen:
+            seen.append(cleaned)
+    return seen
+
+
+def install_cors(app: FastAPI, settings: HasCorsOrigins) -> list[str]:
+    """Add Starlette's CORSMiddleware for the configured origins; return the origins allowed."""
+    origins = normalize_origins(settings.cors_origins)
+    if not origins:
+        log.info("CORS: no cross-origin access (same origin only)")
+        return []
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_credentials=False,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Content-Type", "Authorization", "X-API-Key", "Accept"],
+        max_age=600,
+    )
+    log.info("CORS: allowing origins %s", ", ".join(origins))
+    return origins

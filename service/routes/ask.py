@@ -1,0 +1,30 @@
+"""``POST /v1/ask``: a cited answer composed from the retrieved passages."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter
+
+from service.deps import EngineDep, ReadAccess, SettingsDep, enforce_limits
+from service.errors import error_responses
+from service.schemas import AskRequest, AskResponse
+
+router = APIRouter(prefix="/v1", tags=["ask"], dependencies=[ReadAccess])
+
+
+# A plain ``def``: FastAPI runs it in the threadpool, so model inference never blocks the loop.
+@router.post(
+    "/ask",
+    summary="Answer a question with citations",
+    description="Each sentence of `answer` ends with [n] markers naming `citations`; every "
+    "citation's `quote` equals the report's text[start:end]. When the reports do not answer, "
+    "`answerable` is false, the answer says 资料中未找到…… and `passages` lists the closest ones.",
+    responses=error_responses(401, 403, 422, 503),
+)
+def ask(body: AskRequest, engine: EngineDep, settings: SettingsDep) -> AskResponse:
+    start = time.perf_counter()
+    top_k = enforce_limits(settings, "question", body.question, body.top_k, settings.ask_top_k)
+    answer = engine.ask(body.question, top_k, body.composer)
+    took_ms = (time.perf_counter() - start) * 1000
+    return AskResponse.from_answer(answer, engine.reports, round(took_ms, 2))

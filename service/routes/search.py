@@ -1,0 +1,27 @@
+"""``POST /v1/search``: the passages closest to a query."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter
+
+from service.deps import EngineDep, ReadAccess, SettingsDep, enforce_limits
+from service.errors import error_responses
+from service.schemas import SearchRequest, SearchResponse
+
+router = APIRouter(prefix="/v1", tags=["search"], dependencies=[ReadAccess])
+
+
+# A plain ``def``: FastAPI runs it in the threadpool, so model inference never blocks the loop.
+@router.post(
+    "/search",
+    summary="Search passages (hybrid BM25 + dense)",
+    responses=error_responses(401, 403, 422, 503),
+)
+def search(body: SearchRequest, engine: EngineDep, settings: SettingsDep) -> SearchResponse:
+    start = time.perf_counter()
+    top_k = enforce_limits(settings, "query", body.query, body.top_k, settings.default_top_k)
+    hits = engine.search(body.query, top_k)
+    took_ms = (time.perf_counter() - start) * 1000
+    return SearchResponse.from_hits(hits, engine.reports, round(took_ms, 2))

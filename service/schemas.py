@@ -1,0 +1,268 @@
+"""Pydantic models of the HTTP API: requests, responses and the error body.
+
+These are the only pydantic models in zhiwen; they convert from the core dataclasses
+(``Hit``, ``Report``, ``Answer``) at the edge.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from indexer.types import Hit, Report
+from service.answering.types import Answer
+
+# Exactly the characters Python's ``str.isspace`` (and ``re``'s ``\s``) treat as whitespace,
+# spelled out so every regex engine (ECMA in the OpenAPI schema, Python in schemathesis,
+# pydantic) agrees on what a "blank" question is.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+NOT_BLANK_PATTERN = "[^" + "".join(f"\\u{ord(c):04x}" for c in WHITESPACE) + "]"
+
+
+def _not_blank(value: str) -> str:
+    # str.strip() removes exactly the WHITESPACE characters above
+    if not value.strip():
+        raise PydanticCustomError("blank_string", "must not be empty or whitespace-only")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError("invalid_unicode", "must be valid Unicode text") from None
+    return value
+
+
+# The upper length bound comes from Settings; routes check it and the app writes it into the
+# OpenAPI schema (see service.app), so it is not part of the static type.
+QueryText = Annotated[
+    str,
+    Field(min_length=1, json_schema_extra={"pattern": NOT_BLANK_PATTERN}),
+    AfterValidator(_not_blank),
+]
+
+
+def _integral(value: Any) -> Any:
+    # JSON Schema's "integer" includes 7.0; strict mode would reject it, so accept integral floats
+    # (and only those: "7", true and 7.5 still fail the strict int check)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+TopK = Annotated[int, Field(ge=1), BeforeValidator(_integral)]
+
+
+class _Request(BaseModel):
+    # strict: "5" is not a top_k and 1 is not a question; unknown fields are typos, not options
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class SearchRequest(_Request):
+    """Find the passages closest to a query."""
+
+    query: QueryText = Field(description="What to look for (Chinese text).")
+    top_k: TopK | None = Field(
+        default=None, description="How many passages to return (default from settings: 10)."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"query": "九水街道党工委获得了什么荣誉称号？", "top_k": 5}]
+        }
+    )
+
+
+class AskRequest(_Request):
+    """Answer a question from the reports, with citations."""
+
+    question: QueryText = Field(description="The question (Chinese text).")
+    top_k: TopK | None = Field(
+        default=None, description="Passages to compose from (default from settings: 5)."
+    )
+    composer: Literal["extractive", "llm"] | None = Field(
+        default=None,
+        description="Answer composer (default from settings). `llm` falls back to `extractive` "
+        "with a warning when no LLM is configured.",
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"question": "九水街道党工委获得了什么荣誉称号？"}]}
+    )
+
+
+# -- responses ----------------------------------------------------------------------------------
+
+
+def _finite(value: float) -> float:
+    """JSON has no NaN/inf; a degenerate score becomes 0 rather than a 500."""
+    value = float(value)
+    return value if math.isfinite(value) else 0.0
+
+
+class Scores(BaseModel):
+    """Per-retriever scores of a passage: BM25 keyword, dense cosine, and the fused rank score."""
+
+    keyword: float
+    dense: float
+    fused: float
+
+
+class Passage(BaseModel):
+    """A retrieved passage: ``text == report.text[start:end]``."""
+
+    doc_id: str
+    title: str
+    chunk_id: str
+    text: str
+    start: int
+    end: int
+    score: float
+    scores: Scores
+
+    @classmethod
+    def from_hit(cls, hit: Hit, reports: Mapping[str, Report]) -> Passage:
+        chunk = hit.chunk
+        report = reports.get(chunk.doc_id)
+        title = chunk.title or (report.title if report is not None else "")
+        return cls(
+            doc_id=chunk.doc_id,
+            title=title,
+            chunk_id=chunk.chunk_id,
+            text=chunk.text,
+            start=chunk.start,
+            end=chunk.end,
+            score=_finite(hit.score),
+            scores=Scores(
+                keyword=_finite(hit.scores.get("keyword", 0.0)),
+                dense=_finite(hit.scores.get("dense", 0.0)),
+                fused=_finite(hit.scores.get("fused", hit.score)),
+            ),
+        )
+
+
+class SearchResponse(BaseModel):
+    results: list[Passage]
+    took_ms: float
+
+    @classmethod
+    def from_hits(
+        cls, hits: Sequence[Hit], reports: Mapping[str, Report], took_ms: float
+    ) -> SearchResponse:
+        return cls(results=[Passage.from_hit(h, reports) for h in hits], took_ms=took_ms)
+
+
+class CitationOut(BaseModel):
+    """A cited span: ``quote == report.text[start:end]`` of report ``doc_id``."""
+
+    n: int
+    doc_id: str
+    title: str
+    quote: str
+    start: int
+    end: int
+    supported: bool
+
+
+class AskResponse(BaseModel):
+    answer: str = Field(description="Chinese answer; each sentence ends with [n] markers.")
+    answerable: bool = Field(description="False when the reports do not answer the question.")
+    citations: list[CitationOut]
+    passages: list[Passage]
+    composer_used: str
+    warnings: list[str]
+    took_ms: float
+
+    @classmethod
+    def from_answer(
+        cls, answer: Answer, reports: Mapping[str, Report], took_ms: float
+    ) -> AskResponse:
+        return cls(
+            answer=answer.text,
+            answerable=answer.answerable,
+            citations=[
+                CitationOut(
+                    n=c.n,
+                    doc_id=c.doc_id,
+                    title=c.title,
+                    quote=c.quote,
+                    start=c.start,
+                    end=c.end,
+                    supported=c.supported,
+                )
+                for c in answer.citations
+            ],
+            passages=[Passage.from_hit(h, reports) for h in answer.passages],
+            composer_used=answer.composer,
+            warnings=list(answer.warnings),
+            took_ms=took_ms,
+        )
+
+
+class DocumentSummary(BaseModel):
+    doc_id: str
+    title: str
+    metadata: dict[str, Any]
+    length: int = Field(description="Length of the original text in characters.")
+
+    @classmethod
+    def from_report(cls, report: Report) -> DocumentSummary:
+        return cls(
+            doc_id=report.doc_id, title=report.title, metadata=report.meta, length=len(report.text)
+        )
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentSummary]
+    total: int
+
+
+class DocumentDetail(DocumentSummary):
+    text: str = Field(description="The original text; all offsets index into it.")
+
+    @classmethod
+    def from_report(cls, report: Report) -> DocumentDetail:
+        return cls(
+            doc_id=report.doc_id,
+            title=report.title,
+            metadata=report.meta,
+            length=len(report.text),
+            text=report.text,
+        )
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    status: Literal["ready"] = "ready"
+    model: str
+    documents: int
+    chunks: int
+    index: dict[str, Any] = Field(description="The index's meta.json.")
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorInfo(BaseModel):
+    code: str = Field(description="Machine-readable code, e.g. validation_error, not_found.")
+    message: str = Field(description="Human-readable message; names the offending field.")
+    details: list[FieldError] = Field(default_factory=list)
+
+
+class ErrorResponse(BaseModel):
+    """Body of every error response."""
+
+    error: ErrorInfo

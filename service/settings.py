@@ -1,0 +1,144 @@
+"""Service configuration: one typed ``Settings`` read from ``ZHIWEN_*`` environment variables.
+
+Only ``service/`` and ``zhiwen/cli.py`` read settings; library packages take explicit arguments.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ComposerName = Literal["extractive", "llm"]
+LogLevel = Literal["critical", "error", "warning", "info", "debug"]
+
+
+class Settings(BaseSettings):
+    """Everything the service and the CLI can be configured with (env prefix ``ZHIWEN_``).
+
+    List settings accept a JSON list (``["a", "b"]``) or a comma-separated string (``a,b``).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ZHIWEN_", extra="ignore", validate_default=True)
+
+    # -- server -----------------------------------------------------------------------------
+    host: str = Field(
+        default="127.0.0.1", min_length=1, description="Interface `zhiwen serve` binds."
+    )
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `zhiwen serve` listens on.")
+    log_level: LogLevel = Field(default="info", description="Log level of the server and the CLI.")
+
+    # -- data and model -------------------------------------------------------------------
+    index_dir: Path = Field(default=Path("var/index"), description="Index directory to load.")
+    corpus_dir: Path = Field(
+        default=Path("data/reports"), description="Reports the index is built from."
+    )
+    model: str = Field(
+        default="m3e-small", min_length=1, description="Embedding model name or path."
+    )
+    cache_path: Path | None = Field(
+        default=Path("var/cache/embeddings.sqlite"), description="Embedding cache (SQLite file)."
+    )
+    chunk_max_chars: int = Field(
+        default=300, ge=50, le=4000, description="Target chunk size (indexing)."
+    )
+    chunk_overlap: int = Field(default=100, ge=0, le=2000, description="Chunk overlap (indexing).")
+    user_words_path: Path | None = Field(
+        default=None, description="Extra terms for the keyword tokenizer, one a line (indexing)."
+    )
+
+    # -- request limits -------------------------------------------------------------------
+    max_question_chars: int = Field(
+        default=1000, ge=1, le=100_000, description="Longest question/query."
+    )
+    max_top_k: int = Field(
+        default=50, ge=1, le=1000, description="Largest top_k a request may ask for."
+    )
+    default_top_k: int = Field(
+        default=10, ge=1, le=1000, description="top_k of /v1/search by default."
+    )
+    ask_top_k: int = Field(default=5, ge=1, le=1000, description="Passages retrieved for /v1/ask.")
+    max_upload_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        le=1024**3,
+        description="Largest request body (and upload) in bytes.",
+    )
+
+    # -- answering ----------------------------------------------------------------------------
+    composer: ComposerName = Field(default="extractive", description="Default answer composer.")
+    llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint for `llm`."
+    )
+    llm_model: str | None = Field(default=None, description="Model name sent to the LLM endpoint.")
+    llm_api_key: SecretStr | None = Field(default=None, description="API key of the LLM endpoint.")
+    llm_timeout_s: float = Field(default=30.0, gt=0, le=600, description="LLM request timeout (s).")
+
+    # -- access -------------------------------------------------------------------------------
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Origins allowed by CORS; empty = same origin only."
+    )
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Keys accepted for write endpoints (and reads, if required).",
+    )
+    read_api_keys_required: bool = Field(
+        default=False, description="Require an API key for reads too."
+    )
+
+    @field_validator("cors_origins", "api_keys", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        """Accept ``a,b`` as well as a JSON list from the environment."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+    @field_validator(
+        "cache_path", "user_words_path", "llm_base_url", "llm_model", "llm_api_key", mode="before"
+    )
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        """``ZHIWEN_CACHE_PATH=`` means "none", not the current directory."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_max_chars:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be below chunk_max_chars "
+                f"({self.chunk_max_chars})"
+            )
+        for name in ("default_top_k", "ask_top_k"):
+            if getattr(self, name) > self.max_top_k:
+                raise ValueError(
+                    f"{name} ({getattr(self, name)}) must not exceed max_top_k ({self.max_top_k})"
+                )
+        return self
+
+    @property
+    def llm_configured(self) -> bool:
+        """Whether the LLM composer has an endpoint and a model to call."""
+        return bool(self.llm_base_url and self.llm_model)
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """A settings validation error without the input values (they may hold API keys)."""
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in error["loc"]) or "settings"
+        lines.append(f"  {where}: {error['msg']}")
+    return "\n".join(lines)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment (``cache_clear()`` in tests)."""
+    return Settings()

@@ -1,0 +1,145 @@
+"""The ``zhiwen`` dispatcher: instant help without heavy imports, and ``zhiwen ask`` end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("torch", "faiss", "sentence_transformers", "transformers")
+
+
+def zhiwen(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("ZHIWEN_")}
+    base.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ZHIWEN_LOG_LEVEL="warning")
+    return subprocess.run(
+        [sys.executable, "-m", "zhiwen.cli", *args],
+        cwd=ROOT,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_building_the_parser_imports_nothing_heavy() -> None:
+    code = (
+        "import sys, zhiwen.cli; zhiwen.cli.build_parser(); "
+        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_help_is_instant_and_lists_every_command() -> None:
+    start = time.perf_counter()
+    result = zhiwen("--help", timeout=30)
+    elapsed = time.perf_counter() - start
+    assert result.returncode == 0, result.stderr
+    assert elapsed < 2.0, f"zhiwen --help took {elapsed:.2f}s"
+    for command in ("index", "serve", "ask", "eval"):
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", ["serve", "ask"])
+def test_subcommand_help(command: str) -> None:
+    result = zhiwen(command, "--help", timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "--index" in result.stdout
+
+
+def test_invalid_configuration_is_reported_not_raised() -> None:
+    result = zhiwen("serve", env={"ZHIWEN_PORT": "70000"}, timeout=30)
+    assert result.returncode == 2
+    assert "port" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ask_without_an_index_fails_clearly(tmp_path: Path) -> None:
+    result = zhiwen("ask", "九水街道党工委获得了什么荣誉称号？", "--index", str(tmp_path / "none"))
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ask_rejects_an_empty_question() -> None:
+    result = zhiwen("ask", "   ", timeout=30)
+    assert result.returncode == 2
+    assert "empty" in result.stderr
+
+
+def test_ask_prints_the_answer_with_citations(index_dir: Path) -> None:
+    result = zhiwen("ask", "九水街道党工委获得了什么荣誉称号？", "--index", str(index_dir))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "干事创业好班子" in out
+    assert "[1]" in out
+    assert "000_cfe86b6ecbc402ed" in out  # the cited report, with its offsets
+    assert "引用" in out
+
+
+def test_ask_json_without_an_answer(index_dir: Path) -> None:
+    """The --json output is the /v1/ask body; unanswerable: says so and lists the passages."""
+    result = zhiwen(
+        "ask",
+        "九水街道2020年的财政收入是多少？",
+        "--index",
+        str(index_dir),
+        "--json",
+        "--top-k",
+        "3",
+    )
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert set(body) == {
+        "answer",
+        "answerable",
+        "citations",
+        "passages",
+        "composer_used",
+        "warnings",
+        "took_ms",
+    }
+    assert body["answerable"] is False
+    assert "资料中未找到" in body["answer"]
+    texts = {
+        row["doc_id"]: row["text"]
+        for row in map(json.loads, (index_dir / "reports.jsonl").read_text("utf-8").splitlines())
+    }
+    assert 1 <= len(body["passages"]) <= 3
+    for p in body["passages"]:
+        assert texts[p["doc_id"]][p["start"] : p["end"]] == p["text"]
+
+
+def test_format_answer_lists_the_closest_passages_when_unanswerable() -> None:
+    from indexer.types import Chunk, Hit, Report
+    from service.answering.types import NOT_FOUND, Answer, Citation
+    from service.cli import format_answer
+
+    text = "第一段。\n九水街道党工委荣获“干事创业好班子”荣誉称号。"
+    report = Report("r1", "九水街道年终盘点", text)
+    chunk = Chunk("r1#0", "r1", 0, len(text), text, title=report.title)
+    hit = Hit(chunk, 0.9, {"keyword": 1.0, "dense": 0.5, "fused": 0.9})
+
+    missing = format_answer(Answer(f"{NOT_FOUND}相关信息。", False, (), (hit,)), {"r1": report})
+    assert missing.startswith(NOT_FOUND)
+    assert "最接近的段落" in missing
+    assert f"九水街道年终盘点（r1）第 0–{len(text)} 字" in missing
+    assert "第一段。九水街道" in missing  # page-break line breaks dropped for the terminal
+
+    start = text.index("九水")
+    quote = text[start:]
+    cited = Citation(1, "r1", report.title, quote, start, len(text))
+    answered = format_answer(Answer(quote + "[1]", True, (cited,), (hit,)), {"r1": report})
+    assert f"[1] 九水街道年终盘点（r1）第 {start}–{len(text)} 字" in answered
+    assert f"“{quote}”" in answered
+    assert "最接近的段落" not in answered
