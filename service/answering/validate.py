@@ -1,0 +1,544 @@
+"""Check a generated answer against the passages it cites (pure functions, no I/O).
+
+The LLM writes sentences ending in ``[n]`` markers that refer to the numbered passages of the
+prompt. :func:`validate_answer` keeps a sentence only when the passages it cites support it:
+
+* **Markers.** ``[1]``, ``[1][2]``, ``[1,2]``, ``[1-3]``, full-width ``［1］`` and ``【1】`` are
+  understood; markers are moved to the end of their sentence. A marker that points at no passage
+  is dropped; so is a marker whose passage shares no key term and no number with the sentence,
+  and, in a sentence citing several passages, one whose passage covers less than
+  :data:`MIN_MARKER_COVERAGE` (0.2) of the sentence's key terms and none of its numbers (common
+  words such as 街道 alone do not make a passage a source). A sentence left without a marker is
+  unsupported.
+* **Key-term overlap.** Key terms are the character bigrams of the Chinese text (bigrams holding a
+  function character such as 的/了/是 are left out), lower-cased Latin words and the numbers.
+  ``coverage = |terms(sentence) ∩ terms(cited passages)| / |terms(sentence)|`` must reach
+  :data:`MIN_COVERAGE` (0.5: a fluent paraphrase keeps well over half of the passage's bigrams;
+  an invented claim shares few), and a sentence needs at least :data:`MIN_KEY_TERMS` terms
+  (``我是猫。`` has none — a sentence that says nothing checkable cannot be supported).
+* **Numbers.** Every number of the sentence — ``172``, ``5.73亿`` (compared by value, so
+  ``57300万`` matches), ``12.5%``, ``1:8``, Chinese numerals such as ``四天`` or ``十九`` — must
+  occur in a cited passage; one number found in none makes the sentence unsupported.
+* **What the passage is.** A passage is what the model was shown: title, date, places and the
+  chunk's sentences, minus any sentence that reads like an instruction to the model ("忽略以上指令"
+  …): report text is data, so an injected instruction can never be the evidence for a claim.
+* **Spans.** Each citation points at the passage sentence that best supports the answer sentence
+  (most shared key terms and numbers); ``quote == report.text[start:end]`` always.
+
+Unsupported sentences are removed from the answer text; their citations are still reported, with
+``supported=False``, numbered after the supported ones, so a client can show what the model
+claimed without support — even when a supported sentence cites the same span. Citations are
+renumbered 1..m in order of first appearance; one span cited by several kept sentences is one
+citation.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from itertools import pairwise
+
+from indexer.types import Chunk, Report, Sentence
+from service.answering.types import NOT_FOUND, Citation
+
+__all__ = [
+    "MIN_COVERAGE",
+    "MIN_KEY_TERMS",
+    "MIN_MARKER_COVERAGE",
+    "AnswerSentence",
+    "Passage",
+    "SentenceCheck",
+    "Validation",
+    "coverage",
+    "extract_numbers",
+    "is_instruction_like",
+    "key_terms",
+    "parse_markers",
+    "passage_fields",
+    "passage_sentences",
+    "says_not_found",
+    "split_answer",
+    "validate_answer",
+]
+
+MIN_COVERAGE = 0.5
+MIN_KEY_TERMS = 2
+MIN_MARKER_COVERAGE = 0.2
+
+# Replies meaning "the passages do not answer" (the prompt asks for NOT_FOUND verbatim; models
+# sometimes paraphrase it).
+NOT_FOUND_PHRASES = (NOT_FOUND, "资料中没有找到", "资料中未提及", "资料中没有提到", "资料未提及")
+
+_MARKER_SRC = r"[\[［【]\s*(\d{1,3}(?:\s*[,，、;；\-–—~～]\s*\d{1,3})*)\s*[\]］】]"
+_MARKER = re.compile(_MARKER_SRC)
+_MARKER_SPLIT = re.compile(r"\s*[,，、;；]\s*")
+_MARKER_RANGE = re.compile(r"^(\d+)\s*[\-–—~～]\s*(\d+)$")
+_MAX_RANGE = 20
+
+# A sentence ends at 。！？!? (plus closing quotes/brackets), and the markers written after it
+# still belong to it: "……被整改。[1]" and "……被整改[1]。" are the same sentence.
+_SENTENCE_END = re.compile(rf"[。！？!?]+[”’」』）)\"']*(?:[ \t]*{_MARKER_SRC})*")
+_LIST_PREFIX = re.compile(
+    r"^\s*(?:[-*•·]\s+|\d{1,2}(?:\.(?!\d)|[、)）])\s*|[（(]\d{1,2}[)）]\s*|#{1,6}\s+)"
+)
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([。！？!?，,；;：:、）)”’])")
+_HAS_CONTENT = re.compile(r"[\w\u3400-\u9fff]")
+
+# Characters that carry no content on their own; a bigram holding one is not a key term.
+_STOP_CHARS = frozenset(
+    "的了是在和与及或等也都而其之这那被把将对于从着过并又就还该此我你他她它们吗呢吧啊么"
+)
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+_LATIN_WORD = re.compile(r"[a-z]{2,}")
+
+# Arabic numbers after NFKC: 172, 7,000, 5.73, with an optional ratio part (1:8, 1比8) and an
+# optional magnitude (万, 亿) or percent sign.
+_ARABIC_NUMBER = re.compile(
+    r"(?<![\d.])(\d+(?:,\d{3})*(?:\.\d+)?)(?:\s*(?::|∶|比)\s*(\d+(?:\.\d+)?))?\s*(万亿|亿|万|%|‰)?"
+)
+_CN_PERCENT = re.compile(r"百分之([零〇一二两三四五六七八九十百]+)")
+_APPROXIMATORS = frozenset("几数")
+_MAGNITUDE = {"万亿": Decimal(10) ** 12, "亿": Decimal(10) ** 8, "万": Decimal(10) ** 4}
+_CN_NUMERAL_RUN = re.compile(r"[零〇一二两三四五六七八九十百千万亿]+")
+_CN_DIGITS = {
+    "零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
+    "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
+}  # fmt: skip
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+# A lone numeral counts as a number only before a measure word: 四天, 三项, 十个 — not 七大工程,
+# 三措并举 or 百姓. 一 alone never counts (一个 is mostly the article "a").
+_MEASURE_WORDS = frozenset("天个处名次家项支座条户所年月日周位场批种件台辆间栋层人届期倍")
+
+# Sentences of a passage that read like instructions to the model. They stay in the prompt (as
+# inert, delimited data) but are never accepted as evidence for an answer sentence.
+_INSTRUCTION_LIKE = re.compile(
+    r"(?:忽略|无视|忘记|忘掉|不要理会|不要遵守)(?:掉)?(?:你)?(?:以上|上面|上述|之前|此前|前面|先前|"
+    r"原来|原有|所有|全部|一切)"
+    r"|(?:以上|之前|上述|前面)(?:的)?(?:所有)?(?:指令|指示|提示|规则)(?:作废|无效)"
+    r"|你现在(?:是|扮演|的任务)|从现在(?:开始|起)你|新的(?:指令|任务|身份)|系统提示|提示词"
+    r"|ignore\s+(?:all\s+)?(?:the\s+)?(?:previous|prior|above|earlier)"
+    r"|disregard\s+(?:all\s+)?(?:the\s+)?(?:previous|prior|above)"
+    r"|system\s*prompt|you\s+are\s+now|<\s*/?\s*passage|<\|",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """Passage ``n`` of the prompt (1-based): a retrieved chunk and the report it comes from."""
+
+    n: int
+    chunk: Chunk
+    report: Report
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    """One sentence of a generated answer, split from its citation markers."""
+
+    paragraph: int
+    prefix: str  # list marker kept in front of the sentence ("1. ", "- "); not checked
+    text: str  # the sentence without markers
+    markers: tuple[int, ...]  # numbers as written, in order, without repeats
+
+
+@dataclass(frozen=True)
+class SentenceCheck:
+    """The verdict on one answer sentence."""
+
+    sentence: AnswerSentence
+    cited: tuple[int, ...]  # passages it cites that exist and contribute to it
+    dropped: tuple[int, ...]  # markers dropped: no such passage, or the passage shares nothing
+    supported: bool
+    reason: str  # "supported", "uncited", "too_few_terms", "low_overlap …", "number_not_found …"
+    coverage: float
+
+
+@dataclass(frozen=True)
+class Validation:
+    """A validated answer: the kept text, its citations (supported ones first) and the verdicts."""
+
+    text: str
+    citations: tuple[Citation, ...]
+    checks: tuple[SentenceCheck, ...]
+    not_found: bool  # the reply says the passages do not answer
+
+    @property
+    def supported_count(self) -> int:
+        return sum(1 for c in self.checks if c.supported)
+
+    @property
+    def removed(self) -> tuple[SentenceCheck, ...]:
+        return tuple(c for c in self.checks if not c.supported)
+
+    @property
+    def dropped_markers(self) -> tuple[int, ...]:
+        return tuple(sorted({n for c in self.checks for n in c.dropped}))
+
+
+# --- answer text -----------------------------------------------------------------------------
+
+
+def parse_markers(sentence: str) -> tuple[str, tuple[int, ...]]:
+    """Split ``sentence`` into its text without citation markers and the marker numbers (in
+    order, without repeats). ``"被整改[1]。[2,3]"`` → ``("被整改。", (1, 2, 3))``."""
+    numbers: list[int] = []
+    for match in _MARKER.finditer(sentence):
+        for part in _MARKER_SPLIT.split(match.group(1)):
+            numbers.extend(_marker_numbers(part))
+    text = _MARKER.sub("", sentence)
+    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text).strip()
+    return text, tuple(dict.fromkeys(numbers))
+
+
+def _marker_numbers(part: str) -> list[int]:
+    part = part.strip()
+    if not part:
+        return []
+    ranged = _MARKER_RANGE.match(part)
+    if ranged:
+        low, high = int(ranged.group(1)), int(ranged.group(2))
+        if low <= high and high - low < _MAX_RANGE:
+            return list(range(low, high + 1))
+        return [low, high]
+    return [int(part)]  # \d in the pattern: int() also reads full-width digits
+
+
+def split_answer(text: str) -> list[AnswerSentence]:
+    """Split a generated answer into sentences (at 。！？!? and line breaks), each with the
+    citation markers written in or right after it."""
+    sentences: list[AnswerSentence] = []
+    paragraph = 0
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        prefix_match = _LIST_PREFIX.match(line)
+        prefix = prefix_match.group(0).lstrip() if prefix_match else ""
+        body = line[prefix_match.end() :] if prefix_match else line
+        pieces: list[str] = []
+        pos = 0
+        for end in _SENTENCE_END.finditer(body):
+            pieces.append(body[pos : end.end()])
+            pos = end.end()
+        if body[pos:].strip():
+            pieces.append(body[pos:])
+        first = True
+        for piece in pieces:
+            sentence_text, markers = parse_markers(piece)
+            if not _HAS_CONTENT.search(sentence_text):
+                # A stray marker after the sentence end ("。 [2]") belongs to the sentence before.
+                if markers and sentences and sentences[-1].paragraph == paragraph:
+                    last = sentences[-1]
+                    merged = tuple(dict.fromkeys(last.markers + markers))
+                    sentences[-1] = AnswerSentence(last.paragraph, last.prefix, last.text, merged)
+                continue
+            sentences.append(
+                AnswerSentence(paragraph, prefix if first else "", sentence_text, markers)
+            )
+            first = False
+        paragraph += 1
+    return sentences
+
+
+def says_not_found(text: str) -> bool:
+    """Whether the reply states that the passages do not answer the question."""
+    return any(phrase in text for phrase in NOT_FOUND_PHRASES)
+
+
+# --- key terms and numbers -------------------------------------------------------------------
+
+
+def key_terms(text: str) -> frozenset[str]:
+    """Key terms of ``text``: CJK character bigrams without function characters, Latin words
+    (lower-cased) and numbers (as ``#<value>``)."""
+    normalised = unicodedata.normalize("NFKC", text).lower()
+    terms: set[str] = set()
+    for run in _CJK_RUN.findall(normalised):
+        for a, b in pairwise(run):
+            if a not in _STOP_CHARS and b not in _STOP_CHARS:
+                terms.add(a + b)
+    terms.update(_LATIN_WORD.findall(normalised))
+    terms.update(f"#{n}" for n in extract_numbers(text))
+    return frozenset(terms)
+
+
+def coverage(sentence_terms: frozenset[str], passage_terms: Iterable[str]) -> float:
+    """Share of the sentence's key terms found in the passage terms (0.0 for no terms)."""
+    if not sentence_terms:
+        return 0.0
+    return len(sentence_terms.intersection(passage_terms)) / len(sentence_terms)
+
+
+def extract_numbers(text: str) -> frozenset[str]:
+    """Numbers in ``text`` as canonical strings: values with 万/亿 applied (``5.73亿`` →
+    ``573000000``), ``12.5%``, ratios ``1:8``, and Chinese numerals (``四天`` → ``4``)."""
+    # "，" must not become a thousands separator ("7000人次，50余家" is two numbers).
+    normalised = unicodedata.normalize("NFKC", text.replace("，", "、"))
+    normalised = _CN_PERCENT.sub(_cn_percent_to_arabic, normalised)
+    found: set[str] = set()
+    for match in _ARABIC_NUMBER.finditer(normalised):
+        number, ratio, suffix = match.group(1), match.group(2), match.group(3)
+        if ratio is not None:
+            found.add(
+                f"{_canonical(Decimal(number.replace(',', '')))}:{_canonical(Decimal(ratio))}"
+            )
+            continue
+        try:
+            value = Decimal(number.replace(",", ""))
+        except InvalidOperation:
+            continue
+        if suffix in _MAGNITUDE:
+            found.add(_canonical(value * _MAGNITUDE[suffix]))
+        elif suffix:
+            found.add(f"{_canonical(value)}{suffix}")
+        else:
+            found.add(_canonical(value))
+    for match in _CN_NUMERAL_RUN.finditer(normalised):
+        if normalised[max(match.start() - 1, 0) : match.start()] in _APPROXIMATORS:
+            continue  # 几十个, 数百名: not a definite number
+        value_int = _chinese_numeral(match.group(0), normalised[match.end() : match.end() + 1])
+        if value_int is not None:
+            found.add(str(value_int))
+    return frozenset(found)
+
+
+def _cn_percent_to_arabic(match: re.Match[str]) -> str:
+    value = _parse_chinese_numeral(match.group(1))
+    return f"{value}%" if value is not None else match.group(0)
+
+
+def _canonical(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text if text != "-0" else "0"
+
+
+def _chinese_numeral(run: str, next_char: str) -> int | None:
+    """Value of a run of Chinese numerals when it is used as a number, else ``None``."""
+    has_unit = any(ch in "十百千万亿" for ch in run)
+    if len(run) == 1:
+        if run in "二三四五六七八九十两" and next_char in _MEASURE_WORDS:
+            return _parse_chinese_numeral(run)
+        return None
+    if not has_unit:
+        # 二〇二〇 reads digit by digit; 一一 ("one by one") is not a number.
+        if set(run) <= {"一"}:
+            return None
+        return int("".join(str(_CN_DIGITS[ch]) for ch in run))
+    return _parse_chinese_numeral(run)
+
+
+def _parse_chinese_numeral(run: str) -> int | None:
+    total = section = number = 0
+    previous_digit = False
+    for ch in run:
+        if ch in _CN_DIGITS:
+            digit = _CN_DIGITS[ch]
+            if previous_digit and digit != 0 and number != 0:
+                return None  # 三四个: an approximation, not a number
+            number = digit
+            previous_digit = digit != 0
+        elif ch in _CN_UNITS:
+            section += (number or 1) * _CN_UNITS[ch]
+            number, previous_digit = 0, False
+        elif ch == "万":
+            total += (section + number) * 10_000
+            section, number, previous_digit = 0, 0, False
+        elif ch == "亿":
+            total = (total + section + number) * 100_000_000
+            section, number, previous_digit = 0, 0, False
+    return total + section + number
+
+
+# --- passages --------------------------------------------------------------------------------
+
+
+def passage_fields(chunk: Chunk, report: Report) -> tuple[str, str, str]:
+    """Title, date and places of a passage as shown to the model (empty strings when unknown)."""
+    title = report.title or chunk.title
+    date = str(report.meta.get("date") or "")
+    places = report.meta.get("places") or ()
+    places_text = places if isinstance(places, str) else "、".join(str(p) for p in places)
+    return title, date, places_text
+
+
+_PASSAGE_SENTENCE = re.compile(r"[^。！？!?]+(?:[。！？!?]+[”’」』）)\"']*|$)")
+
+
+def passage_sentences(chunk: Chunk) -> tuple[Sentence, ...]:
+    """The chunk's sentences; when the chunker gave none, split ``chunk.text`` here (offsets
+    still index ``Report.text``)."""
+    if chunk.sentences:
+        return chunk.sentences
+    found: list[Sentence] = []
+    for match in _PASSAGE_SENTENCE.finditer(chunk.text):
+        raw = match.group(0)
+        stripped = raw.strip()
+        if not stripped:
+            continue
+        start = chunk.start + match.start() + (len(raw) - len(raw.lstrip()))
+        end = start + len(stripped)
+        found.append(Sentence(start, end, re.sub(r"\s*\n\s*", "", stripped)))
+    return tuple(found)
+
+
+def is_instruction_like(text: str) -> bool:
+    """Whether a passage sentence reads like an instruction to the model (prompt injection)."""
+    return bool(_INSTRUCTION_LIKE.search(unicodedata.normalize("NFKC", text)))
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    passage: Passage
+    header_terms: frozenset[str]
+    header_numbers: frozenset[str]
+    sentences: tuple[tuple[Sentence, frozenset[str], frozenset[str]], ...]
+    terms: frozenset[str]
+    numbers: frozenset[str]
+
+
+def _evidence(passage: Passage) -> _Evidence:
+    header = " ".join(passage_fields(passage.chunk, passage.report))
+    header_terms, header_numbers = key_terms(header), _with_ratio_parts(extract_numbers(header))
+    sentences = tuple(
+        (s, key_terms(s.text), _with_ratio_parts(extract_numbers(s.text)))
+        for s in passage_sentences(passage.chunk)
+        if not is_instruction_like(s.text)
+    )
+    terms = header_terms.union(*(t for _, t, _ in sentences))
+    numbers = header_numbers.union(*(n for _, _, n in sentences))
+    return _Evidence(passage, header_terms, header_numbers, sentences, terms, numbers)
+
+
+def _with_ratio_parts(numbers: frozenset[str]) -> frozenset[str]:
+    # A passage saying 1:8 also says 1 and 8 (an answer may write 1比8 spaced out, or cite one).
+    parts = {p for n in numbers if ":" in n for p in n.split(":")}
+    return numbers | parts
+
+
+def _best_span(
+    terms: frozenset[str], numbers: frozenset[str], evidence: _Evidence
+) -> tuple[int, int] | None:
+    """Offsets of the passage sentence that best supports the answer sentence, or the whole
+    chunk when only the header (title/date/place) supports it; ``None`` when nothing does."""
+    best: tuple[int, int, int] | None = None  # (score, body-preference, -index)
+    best_sentence: Sentence | None = None
+    for index, (sentence, s_terms, s_numbers) in enumerate(evidence.sentences):
+        score = len(terms & s_terms) + 2 * len(numbers & s_numbers)
+        if score == 0:
+            continue
+        key = (score, 0 if sentence.kind == "caption" else 1, -index)
+        if best is None or key > best:
+            best, best_sentence = key, sentence
+    if best_sentence is not None:
+        return best_sentence.start, best_sentence.end
+    if terms & evidence.header_terms or numbers & evidence.header_numbers:
+        return evidence.passage.chunk.start, evidence.passage.chunk.end
+    return None
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def validate_answer(reply: str, passages: Sequence[Passage]) -> Validation:
+    """Validate a generated ``reply`` against the numbered ``passages`` of its prompt.
+
+    Returns the answer text with unsupported sentences removed and markers renumbered, its
+    citations (supported ones first, then ``supported=False`` ones), and a verdict per sentence.
+    """
+    evidence = {p.n: _evidence(p) for p in passages}
+    checks: list[SentenceCheck] = []
+    spans: list[list[tuple[int, tuple[int, int]]]] = []
+    for sentence in split_answer(reply):
+        check, sentence_spans = _check_sentence(sentence, evidence)
+        checks.append(check)
+        spans.append(sentence_spans)
+
+    citations: list[Citation] = []
+    numbers_by_span: dict[tuple[str, int, int, bool], int] = {}
+
+    def cite(passage_n: int, span: tuple[int, int], supported: bool) -> int:
+        report = evidence[passage_n].passage.report
+        key = (report.doc_id, span[0], span[1], supported)
+        if key not in numbers_by_span:
+            numbers_by_span[key] = len(citations) + 1
+            citations.append(
+                Citation(
+                    n=len(citations) + 1,
+                    doc_id=report.doc_id,
+                    title=evidence[passage_n].passage.report.title
+                    or evidence[passage_n].passage.chunk.title,
+                    quote=report.text[span[0] : span[1]],
+                    start=span[0],
+                    end=span[1],
+                    supported=supported,
+                )
+            )
+        return numbers_by_span[key]
+
+    paragraphs: dict[int, list[str]] = {}
+    for check, sentence_spans in zip(checks, spans, strict=True):
+        if not check.supported:
+            continue
+        refs = dict.fromkeys(cite(n, span, True) for n, span in sentence_spans)
+        marks = "".join(f"[{r}]" for r in refs)
+        line = paragraphs.setdefault(check.sentence.paragraph, [])
+        line.append(f"{check.sentence.prefix}{check.sentence.text}{marks}")
+    for check, sentence_spans in zip(checks, spans, strict=True):
+        if not check.supported:
+            for n, span in sentence_spans:
+                cite(n, span, False)
+
+    text = "\n".join("".join(parts) for _, parts in sorted(paragraphs.items()))
+    return Validation(
+        text=text,
+        citations=tuple(citations),
+        checks=tuple(checks),
+        not_found=says_not_found(reply),
+    )
+
+
+def _check_sentence(
+    sentence: AnswerSentence, evidence: dict[int, _Evidence]
+) -> tuple[SentenceCheck, list[tuple[int, tuple[int, int]]]]:
+    terms = key_terms(sentence.text)
+    numbers = extract_numbers(sentence.text)
+    valid = [n for n in sentence.markers if n in evidence]
+    dropped = [n for n in sentence.markers if n not in evidence]
+
+    # Spans first. A cited passage that shares nothing with the sentence is a wrong marker; with
+    # several markers, so is one whose passage covers little of it and none of its numbers.
+    sentence_spans: list[tuple[int, tuple[int, int]]] = []
+    for n in valid:
+        span = _best_span(terms, numbers, evidence[n])
+        weak = (
+            len(valid) > 1
+            and coverage(terms, evidence[n].terms) < MIN_MARKER_COVERAGE
+            and not numbers & evidence[n].numbers
+        )
+        if span is None or weak:
+            dropped.append(n)
+        else:
+            sentence_spans.append((n, span))
+    cited = tuple(n for n, _ in sentence_spans)
+
+    def verdict(supported: bool, reason: str, cov: float = 0.0) -> SentenceCheck:
+        return SentenceCheck(sentence, cited, tuple(dropped), supported, reason, cov)
+
+    if says_not_found(sentence.text):
+        return verdict(False, "not_found_statement"), sentence_spans
+    if not cited:
+        return verdict(False, "uncited"), sentence_spans
+    if len(terms) < MIN_KEY_TERMS:
+        return verdict(False, "too_few_terms"), sentence_spans
+    passage_terms = frozenset().union(*(evidence[n].terms for n in cited))
+    cov = coverage(terms, passage_terms)
+    if cov < MIN_COVERAGE:
+        return verdict(False, f"low_overlap {cov:.2f} < {MIN_COVERAGE}", cov), sentence_spans
+    passage_numbers = frozenset().union(*(evidence[n].numbers for n in cited))
+    missing = sorted(numbers - passage_numbers)
+    if missing:
+        return verdict(False, f"number_not_found {', '.join(missing)}", cov), sentence_spans
+    return verdict(True, "supported", cov), sentence_spans
