@@ -1,0 +1,337 @@
+/* 知问 chat page. Streams answers from POST /v1/chat/completions (OpenAI format, SSE) and
+   renders citations from the final chunk. Every string from the server or the user is rendered
+   with textContent / text nodes, never as HTML. */
+"use strict";
+
+(function () {
+  const API = "/v1/chat/completions";
+  const MAX_HISTORY = 12; // messages sent back for follow-up resolution
+  const MODEL_LABELS = {
+    "zhiwen-extractive": "抽取式（原文摘句）",
+    "zhiwen-llm": "大模型生成",
+  };
+  const COMPOSER_LABELS = { extractive: "抽取式", llm: "大模型" };
+
+  const state = { history: [], busy: false, controller: null };
+
+  const $ = (id) => document.getElementById(id);
+  const form = $("composer");
+  const input = $("question");
+  const sendBtn = $("send");
+  const list = $("messages");
+  const welcome = $("welcome");
+  const modelSelect = $("model");
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function reportUrl(c) {
+    const start = Number(c.start);
+    const end = Number(c.end);
+    let url = "/reports/" + encodeURIComponent(String(c.doc_id));
+    if (Number.isInteger(start) && Number.isInteger(end)) url += "?start=" + start + "&end=" + end;
+    return url;
+  }
+
+  function nearBottom() {
+    const doc = document.documentElement;
+    return doc.scrollHeight - (window.scrollY + window.innerHeight) < 160;
+  }
+
+  function scrollToEnd(force) {
+    if (force || nearBottom()) window.scrollTo({ top: document.documentElement.scrollHeight });
+  }
+
+  /* Answer text with its [n] markers turned into links to the cited span. */
+  function renderAnswer(target, text, citations) {
+    const byN = new Map();
+    for (const c of citations || []) byN.set(Number(c.n), c);
+    target.replaceChildren();
+    const re = /\[(\d+)\]/g;
+    let last = 0;
+    let m;
+    while ((m = re.exec(text)) !== null) {
+      if (m.index > last) target.appendChild(document.createTextNode(text.slice(last, m.index)));
+      const c = byN.get(Number(m[1]));
+      if (c) {
+        const a = el("a", "cite-ref", m[1]);
+        a.href = reportUrl(c);
+        a.target = "_blank";
+        a.rel = "noopener";
+        a.title = "查看出处：" + (c.title || c.doc_id);
+        a.setAttribute("aria-label", "出处 " + m[1] + "：" + (c.title || c.doc_id));
+        target.appendChild(a);
+      } else {
+        target.appendChild(document.createTextNode(m[0]));
+      }
+      last = re.lastIndex;
+    }
+    if (last < text.length) target.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  function renderSources(bubble, final) {
+    const citations = final.citations || [];
+    if (citations.length) {
+      const box = el("div", "sources");
+      box.appendChild(el("p", "sources-label", "来源"));
+      const chips = el("div", "chips");
+      const quotes = el("ol", "quotes");
+      for (const c of citations) {
+        const chip = el("a", "cite-chip" + (c.supported === false ? " unsupported" : ""));
+        chip.href = reportUrl(c);
+        chip.target = "_blank";
+        chip.rel = "noopener";
+        chip.title = c.quote || "";
+        chip.dataset.n = String(c.n);
+        chip.appendChild(el("span", "num", c.n));
+        chip.appendChild(el("span", "title", c.title || c.doc_id));
+        chips.appendChild(chip);
+        if (c.quote) {
+          const li = el("li");
+          li.appendChild(el("span", "qn", "[" + c.n + "]"));
+          li.appendChild(document.createTextNode("「" + c.quote + "」"));
+          quotes.appendChild(li);
+        }
+      }
+      box.appendChild(chips);
+      box.appendChild(quotes);
+      bubble.appendChild(box);
+    }
+    const passages = final.passages || [];
+    if (passages.length) {
+      const details = el("details", "passages");
+      details.appendChild(el("summary", null, "检索到的段落（" + passages.length + "）"));
+      const ol = el("ol");
+      for (const p of passages) {
+        const li = el("li");
+        const title = el("a", "p-title", p.title || p.doc_id);
+        title.href = reportUrl(p);
+        title.target = "_blank";
+        title.rel = "noopener";
+        li.appendChild(title);
+        li.appendChild(el("span", "p-text", p.text));
+        ol.appendChild(li);
+      }
+      details.appendChild(ol);
+      bubble.appendChild(details);
+    }
+    const bits = [];
+    if (final.composer_used) bits.push(COMPOSER_LABELS[final.composer_used] || final.composer_used);
+    if (typeof final.took_ms === "number") {
+      const ms = final.took_ms;
+      bits.push("用时 " + (ms < 1000 ? Math.max(1, Math.round(ms)) + " 毫秒" : (ms / 1000).toFixed(1) + " 秒"));
+    }
+    if (final.retrieval_query && final.retrieval_query !== final.question) {
+      bits.push("结合上文理解为：" + final.retrieval_query);
+    }
+    if (bits.length) bubble.appendChild(el("p", "meta", bits.join(" · ")));
+  }
+
+  function addUser(text) {
+    const li = el("li", "msg msg-user");
+    li.appendChild(el("div", "bubble", text));
+    list.appendChild(li);
+  }
+
+  function addAssistant() {
+    const li = el("li", "msg msg-assistant");
+    li.appendChild(el("span", "avatar", "知"));
+    const bubble = el("div", "bubble");
+    bubble.appendChild(el("p", "thinking", "正在检索报告…"));
+    li.appendChild(bubble);
+    list.appendChild(li);
+    return { li, bubble };
+  }
+
+  function showError(bubble, message) {
+    bubble.replaceChildren(el("div", "error-box", message));
+  }
+
+  /* Yields the data payload of each server-sent event of a fetch response. */
+  async function* sseData(response) {
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += decoder.decode(value, { stream: true }).replace(/\r\n/g, "\n");
+      let idx;
+      while ((idx = buf.indexOf("\n\n")) >= 0) {
+        const block = buf.slice(0, idx);
+        buf = buf.slice(idx + 2);
+        const data = block
+          .split("\n")
+          .filter((line) => line.startsWith("data:"))
+          .map((line) => line.slice(5).replace(/^ /, ""))
+          .join("\n");
+        if (data) yield data;
+      }
+    }
+  }
+
+  async function errorMessage(response) {
+    try {
+      const body = await response.json();
+      if (body && body.error && body.error.message) return String(body.error.message);
+    } catch (_) {
+      /* not JSON */
+    }
+    return "服务返回错误（HTTP " + response.status + "）";
+  }
+
+  function setBusy(busy) {
+    state.busy = busy;
+    sendBtn.textContent = busy ? "停止" : "发送";
+    sendBtn.classList.toggle("stop", busy);
+    sendBtn.setAttribute("aria-label", busy ? "停止生成" : "发送问题");
+  }
+
+  async function ask(question) {
+    welcome.hidden = true;
+    addUser(question);
+    const { li, bubble } = addAssistant();
+    scrollToEnd(true);
+    const messages = state.history.concat([{ role: "user", content: question }]).slice(-MAX_HISTORY);
+    const body = { messages, stream: true, include_sources: false };
+    if (modelSelect.value) body.model = modelSelect.value;
+
+    state.controller = new AbortController();
+    setBusy(true);
+    let text = "";
+    let final = null;
+    const answer = el("p", "answer");
+    try {
+      const response = await fetch(API, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+        body: JSON.stringify(body),
+        signal: state.controller.signal,
+      });
+      if (!response.ok) throw new Error(await errorMessage(response));
+      for await (const data of sseData(response)) {
+        if (data === "[DONE]") break;
+        const chunk = JSON.parse(data);
+        if (chunk.error) throw new Error(chunk.error.message || "生成回答时出错");
+        const choice = (chunk.choices || [])[0];
+        const delta = choice && choice.delta && choice.delta.content;
+        if (delta) {
+          if (!text) {
+            bubble.replaceChildren(answer);
+            li.classList.add("streaming");
+          }
+          text += delta;
+          answer.textContent = text;
+          scrollToEnd(false);
+        }
+        if (chunk.citations) final = chunk;
+      }
+      li.classList.remove("streaming");
+      final = final || { citations: [] };
+      // the last chunk's `answer` is authoritative (an LLM draft may have been revised)
+      if (typeof final.answer === "string") text = final.answer;
+      if (!bubble.contains(answer)) bubble.replaceChildren(answer);
+      final.question = question;
+      renderAnswer(answer, text, final.citations);
+      if (final.answerable === false) answer.classList.add("not-found");
+      renderSources(bubble, final);
+      state.history.push({ role: "user", content: question });
+      state.history.push({ role: "assistant", content: text });
+      li.dataset.done = "true";
+    } catch (err) {
+      li.classList.remove("streaming");
+      if (err && err.name === "AbortError") {
+        if (!text) bubble.replaceChildren();
+        bubble.appendChild(el("p", "meta", "已停止生成"));
+      } else {
+        showError(bubble, "出错了：" + ((err && err.message) || String(err)));
+      }
+      li.dataset.done = "error";
+    } finally {
+      state.controller = null;
+      setBusy(false);
+      scrollToEnd(false);
+    }
+  }
+
+  function autoGrow() {
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight, 180) + "px";
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (state.busy) {
+      if (state.controller) state.controller.abort();
+      return;
+    }
+    const question = input.value.trim();
+    if (!question) {
+      input.focus();
+      return;
+    }
+    input.value = "";
+    autoGrow();
+    ask(question);
+  });
+
+  input.addEventListener("keydown", (event) => {
+    // Enter sends, Shift+Enter inserts a newline; Enter that confirms an IME candidate does neither.
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+      event.preventDefault();
+      if (!state.busy) form.requestSubmit();
+    }
+  });
+  input.addEventListener("input", autoGrow);
+
+  $("new-chat").addEventListener("click", () => {
+    if (state.controller) state.controller.abort();
+    state.history = [];
+    list.replaceChildren();
+    welcome.hidden = false;
+    input.value = "";
+    autoGrow();
+    input.focus();
+  });
+
+  for (const button of document.querySelectorAll(".example")) {
+    button.addEventListener("click", () => {
+      if (!state.busy) ask(button.textContent.trim());
+    });
+  }
+
+  async function loadModels() {
+    try {
+      const response = await fetch("/v1/models");
+      if (!response.ok) return;
+      const ids = ((await response.json()).data || []).map((m) => String(m.id));
+      for (const id of ids) {
+        const option = el("option", null, MODEL_LABELS[id] || id);
+        option.value = id;
+        modelSelect.appendChild(option);
+      }
+      modelSelect.hidden = ids.length < 2;
+    } catch (_) {
+      /* the select stays hidden; the server default is used */
+    }
+  }
+
+  async function loadCorpusNote() {
+    try {
+      const response = await fetch("/v1/documents");
+      if (!response.ok) return;
+      const body = await response.json();
+      const docs = Array.isArray(body) ? body : body.documents || body.data || [];
+      if (docs.length) $("corpus-note").textContent = "已收录 " + docs.length + " 篇报告";
+    } catch (_) {
+      /* optional */
+    }
+  }
+
+  loadModels();
+  loadCorpusNote();
+})();

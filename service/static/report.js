@@ -1,0 +1,118 @@
+/* 知问 report view: /reports/{doc_id}?start=&end= shows a report's original text and highlights
+   text[start:end] with a <mark>, scrolled into view. The text is built from text nodes only,
+   so markup inside a report is shown as text and never runs. */
+"use strict";
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const article = $("report");
+  const titleEl = $("report-title");
+  const metaEl = $("report-meta");
+  const textEl = $("report-text");
+  const note = $("highlight-note");
+
+  /* Display only: runs of blank lines shrink to one blank line. Offsets are applied before this. */
+  function tidy(text) {
+    return text.replace(/[ \t\u3000]*\n(?:[ \t\u3000]*\n)+/g, "\n\n");
+  }
+
+  function offset(params, name) {
+    const raw = params.get(name);
+    return raw !== null && /^\d{1,9}$/.test(raw) ? Number(raw) : null;
+  }
+
+  function docIdFromPath() {
+    const prefix = "/reports/";
+    const path = window.location.pathname;
+    if (!path.startsWith(prefix)) return "";
+    try {
+      return decodeURIComponent(path.slice(prefix.length));
+    } catch (_) {
+      return "";
+    }
+  }
+
+  function metaLine(meta) {
+    if (!meta || typeof meta !== "object") return "";
+    const parts = [];
+    if (meta.date) parts.push(String(meta.date));
+    if (meta.outlet) parts.push(String(meta.outlet));
+    if (Array.isArray(meta.places) && meta.places.length) parts.push(meta.places.map(String).join("、"));
+    if (Array.isArray(meta.authors) && meta.authors.length) {
+      parts.push("作者：" + meta.authors.map(String).join("、"));
+    }
+    return parts.join(" · ");
+  }
+
+  function render(doc, start, end) {
+    const text = String(doc.text || "");
+    const title = String(doc.title || doc.doc_id || "");
+    titleEl.textContent = title;
+    document.title = title + " · 知问";
+    metaEl.textContent = metaLine(doc.metadata);
+    textEl.replaceChildren();
+
+    const valid = start !== null && end !== null && start < end && end <= text.length;
+    if (!valid) {
+      textEl.appendChild(document.createTextNode(tidy(text).trim()));
+      if (start !== null || end !== null) {
+        note.hidden = false;
+        note.replaceChildren(document.createTextNode("引用位置超出报告范围，已显示全文。"));
+      }
+      return null;
+    }
+    const mark = document.createElement("mark");
+    mark.id = "cited";
+    mark.tabIndex = -1;
+    mark.dataset.start = String(start);
+    mark.dataset.end = String(end);
+    mark.appendChild(document.createTextNode(tidy(text.slice(start, end))));
+    textEl.appendChild(document.createTextNode(tidy(text.slice(0, start)).replace(/^\s+/, "")));
+    textEl.appendChild(mark);
+    textEl.appendChild(document.createTextNode(tidy(text.slice(end)).replace(/\s+$/, "")));
+    note.hidden = false;
+    return mark;
+  }
+
+  function focusMark(mark) {
+    mark.scrollIntoView({ block: "center" });
+    mark.focus({ preventScroll: true });
+  }
+
+  async function main() {
+    const docId = docIdFromPath();
+    const params = new URLSearchParams(window.location.search);
+    const start = offset(params, "start");
+    const end = offset(params, "end");
+    try {
+      const response = await fetch("/v1/documents/" + encodeURIComponent(docId));
+      if (!response.ok) {
+        let message = "HTTP " + response.status;
+        try {
+          const body = await response.json();
+          if (body && body.error && body.error.message) message = String(body.error.message);
+        } catch (_) {
+          /* not JSON */
+        }
+        throw new Error(response.status === 404 ? "未找到该报告（" + docId + "）" : message);
+      }
+      const mark = render(await response.json(), start, end);
+      if (mark) {
+        $("jump").addEventListener("click", () => focusMark(mark));
+        requestAnimationFrame(() => focusMark(mark));
+      }
+      article.dataset.ready = "true";
+    } catch (err) {
+      titleEl.textContent = "无法打开报告";
+      const box = document.createElement("div");
+      box.className = "error-box";
+      box.textContent = (err && err.message) || String(err);
+      textEl.replaceChildren(box);
+      article.dataset.ready = "error";
+    } finally {
+      article.setAttribute("aria-busy", "false");
+    }
+  }
+
+  main();
+})();

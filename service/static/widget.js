@@ -1,0 +1,270 @@
+/* 知问 embeddable chat widget.
+ *
+ *   <script src="http://HOST:8000/widget.js" defer></script>
+ *
+ * Optional attributes: data-title (panel title, default "知问"), data-api (API base URL, default:
+ * the origin this script was loaded from), data-open="true" (start opened).
+ * The host site's origin must be allowed by the server: ZHIWEN_CORS_ORIGINS='["https://site"]'.
+ * Everything lives in a shadow root, so the host page's CSS does not leak in (and ours not out).
+ * Answers and quotes are rendered with textContent only. */
+(function () {
+  "use strict";
+  if (window.__zhiwenWidget) return;
+  window.__zhiwenWidget = true;
+
+  var script =
+    document.currentScript ||
+    (function () {
+      var all = document.querySelectorAll("script[src*='widget.js']");
+      return all[all.length - 1] || null;
+    })();
+  var ds = (script && script.dataset) || {};
+  var apiBase = String(ds.api || (script && script.src ? new URL(script.src, location.href).origin : location.origin));
+  apiBase = apiBase.replace(/\/+$/, "");
+  var title = String(ds.title || "知问");
+
+  var CSS = [
+    ":host { all: initial; }",
+    "* { box-sizing: border-box; }",
+    ".zw { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; font-family: system-ui, -apple-system, 'PingFang SC', 'Microsoft YaHei', 'Noto Sans CJK SC', sans-serif; font-size: 15px; line-height: 1.65; color: #1f2933; }",
+    ".launcher { width: 56px; height: 56px; border-radius: 50%; border: 0; cursor: pointer; background: #1f5fbf; color: #fff; font-size: 22px; font-weight: 700; box-shadow: 0 6px 18px rgba(16,24,40,.25); font-family: inherit; }",
+    ".launcher:hover { background: #174a93; }",
+    ".launcher:focus-visible, button:focus-visible, textarea:focus-visible, a:focus-visible { outline: 2px solid #1f5fbf; outline-offset: 2px; }",
+    ".panel { position: absolute; right: 0; bottom: 70px; width: 380px; max-width: calc(100vw - 24px); height: 540px; max-height: calc(100vh - 110px); display: flex; flex-direction: column; background: #fff; border: 1px solid #dfe5ec; border-radius: 14px; box-shadow: 0 12px 32px rgba(16,24,40,.22); overflow: hidden; }",
+    ".panel[hidden] { display: none; }",
+    ".head { display: flex; align-items: center; justify-content: space-between; padding: 10px 14px; background: #1f5fbf; color: #fff; }",
+    ".head strong { font-size: 16px; }",
+    ".head button { border: 0; background: transparent; color: #fff; font-size: 20px; cursor: pointer; line-height: 1; padding: 4px 6px; border-radius: 6px; font-family: inherit; }",
+    ".head button:hover { background: rgba(255,255,255,.18); }",
+    ".log { flex: 1; overflow-y: auto; padding: 12px; background: #f4f6f9; display: flex; flex-direction: column; gap: 10px; }",
+    ".empty { color: #66727f; font-size: 14px; text-align: center; margin: 24px 8px; }",
+    ".msg { max-width: 92%; padding: 8px 12px; border-radius: 12px; white-space: pre-wrap; overflow-wrap: anywhere; }",
+    ".user { align-self: flex-end; background: #1f5fbf; color: #fff; border-bottom-right-radius: 4px; }",
+    ".bot { align-self: flex-start; background: #fff; border: 1px solid #dfe5ec; border-bottom-left-radius: 4px; }",
+    ".bot.pending { color: #66727f; }",
+    ".bot.error { background: #fdecea; border-color: #f5c2bd; color: #b42318; }",
+    ".refs { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; white-space: normal; }",
+    ".ref { display: inline-flex; align-items: center; gap: 4px; max-width: 100%; padding: 2px 8px 2px 2px; border: 1px solid #c5d6f2; border-radius: 999px; color: #1f2933; text-decoration: none; font-size: 12px; }",
+    ".ref:hover { background: #e8f0fc; }",
+    ".ref .n { display: inline-block; min-width: 18px; height: 18px; line-height: 18px; text-align: center; border-radius: 999px; background: #1f5fbf; color: #fff; font-size: 11px; padding: 0 4px; }",
+    ".ref .t { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; max-width: 16em; }",
+    "form { display: flex; gap: 8px; padding: 10px; border-top: 1px solid #dfe5ec; background: #fff; }",
+    "textarea { flex: 1; resize: none; border: 1px solid #dfe5ec; border-radius: 10px; padding: 7px 10px; font: inherit; color: inherit; min-height: 40px; max-height: 120px; }",
+    "textarea:focus { border-color: #1f5fbf; outline: none; }",
+    ".send { border: 0; border-radius: 10px; padding: 0 14px; background: #1f5fbf; color: #fff; font: inherit; font-weight: 600; cursor: pointer; }",
+    ".send:disabled { opacity: .5; cursor: not-allowed; }",
+    "@media (max-width: 480px) { .zw { right: 12px; bottom: 12px; } .panel { position: fixed; left: 8px; right: 8px; bottom: 80px; width: auto; height: auto; top: 12px; max-height: none; } }",
+  ].join("\n");
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function reportUrl(c) {
+    var url = apiBase + "/reports/" + encodeURIComponent(String(c.doc_id));
+    var s = Number(c.start);
+    var e = Number(c.end);
+    if (Number.isInteger(s) && Number.isInteger(e)) url += "?start=" + s + "&end=" + e;
+    return url;
+  }
+
+  function mount() {
+    var host = el("div");
+    host.id = "zhiwen-widget";
+    document.body.appendChild(host);
+    var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
+    var style = el("style", null, CSS);
+    root.appendChild(style);
+
+    var wrap = el("div", "zw");
+    var panel = el("section", "panel");
+    panel.hidden = true;
+    panel.setAttribute("role", "dialog");
+    panel.setAttribute("aria-label", title);
+    var head = el("div", "head");
+    head.appendChild(el("strong", null, title));
+    var close = el("button", null, "×");
+    close.type = "button";
+    close.setAttribute("aria-label", "关闭");
+    head.appendChild(close);
+    var log = el("div", "log");
+    log.setAttribute("aria-live", "polite");
+    log.appendChild(el("p", "empty", "请输入问题，回答依据报告原文并附出处。"));
+    var form = el("form");
+    var input = el("textarea");
+    input.rows = 1;
+    input.maxLength = 2000;
+    input.placeholder = "输入问题，Enter 发送";
+    input.setAttribute("aria-label", "问题");
+    var send = el("button", "send", "发送");
+    send.type = "submit";
+    form.appendChild(input);
+    form.appendChild(send);
+    panel.appendChild(head);
+    panel.appendChild(log);
+    panel.appendChild(form);
+
+    var launcher = el("button", "launcher", "问");
+    launcher.type = "button";
+    launcher.setAttribute("aria-label", "打开" + title + "问答");
+    launcher.setAttribute("aria-expanded", "false");
+    wrap.appendChild(panel);
+    wrap.appendChild(launcher);
+    root.appendChild(wrap);
+
+    var history = [];
+    var busy = false;
+
+    function setOpen(open) {
+      panel.hidden = !open;
+      launcher.setAttribute("aria-expanded", String(open));
+      launcher.textContent = open ? "×" : "问";
+      if (open) input.focus();
+    }
+    launcher.addEventListener("click", function () {
+      setOpen(panel.hidden);
+    });
+    close.addEventListener("click", function () {
+      setOpen(false);
+      launcher.focus();
+    });
+    panel.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") {
+        setOpen(false);
+        launcher.focus();
+      }
+    });
+
+    function scroll() {
+      log.scrollTop = log.scrollHeight;
+    }
+
+    function addRefs(bubble, citations) {
+      if (!citations || !citations.length) return;
+      var refs = el("div", "refs");
+      citations.forEach(function (c) {
+        var a = el("a", "ref");
+        a.href = reportUrl(c);
+        a.target = "_blank";
+        a.rel = "noopener";
+        a.title = c.quote || "";
+        a.appendChild(el("span", "n", c.n));
+        a.appendChild(el("span", "t", c.title || c.doc_id));
+        refs.appendChild(a);
+      });
+      bubble.appendChild(refs);
+    }
+
+    async function readStream(response, onChunk) {
+      var reader = response.body.getReader();
+      var decoder = new TextDecoder();
+      var buf = "";
+      for (;;) {
+        var r = await reader.read();
+        if (r.done) return;
+        buf += decoder.decode(r.value, { stream: true }).replace(/\r\n/g, "\n");
+        var idx;
+        while ((idx = buf.indexOf("\n\n")) >= 0) {
+          var block = buf.slice(0, idx);
+          buf = buf.slice(idx + 2);
+          var data = block
+            .split("\n")
+            .filter(function (l) { return l.indexOf("data:") === 0; })
+            .map(function (l) { return l.slice(5).replace(/^ /, ""); })
+            .join("\n");
+          if (data === "[DONE]") return;
+          if (data) onChunk(JSON.parse(data));
+        }
+      }
+    }
+
+    async function ask(question) {
+      var empty = log.querySelector(".empty");
+      if (empty) empty.remove();
+      log.appendChild(el("div", "msg user", question));
+      var bubble = el("div", "msg bot pending", "正在检索…");
+      log.appendChild(bubble);
+      scroll();
+      busy = true;
+      send.disabled = true;
+      var text = "";
+      var textNode = document.createTextNode("");
+      var citations = [];
+      try {
+        var response = await fetch(apiBase + "/v1/chat/completions", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({
+            messages: history.concat([{ role: "user", content: question }]).slice(-12),
+            stream: true,
+            include_sources: false,
+          }),
+        });
+        if (!response.ok) {
+          var message = "服务返回错误（HTTP " + response.status + "）";
+          try {
+            var body = await response.json();
+            if (body && body.error && body.error.message) message = String(body.error.message);
+          } catch (_) { /* not JSON */ }
+          throw new Error(message);
+        }
+        await readStream(response, function (chunk) {
+          if (chunk.error) throw new Error(chunk.error.message || "生成回答时出错");
+          var choice = (chunk.choices || [])[0];
+          var delta = choice && choice.delta && choice.delta.content;
+          if (delta) {
+            if (!text) {
+              bubble.classList.remove("pending");
+              bubble.replaceChildren(textNode);
+            }
+            text += delta;
+            textNode.data = text;
+            scroll();
+          }
+          if (chunk.citations) citations = chunk.citations;
+          if (typeof chunk.answer === "string") text = chunk.answer;
+        });
+        bubble.classList.remove("pending");
+        textNode.data = text;
+        bubble.replaceChildren(textNode);
+        addRefs(bubble, citations);
+        bubble.dataset.done = "true";
+        history.push({ role: "user", content: question });
+        history.push({ role: "assistant", content: text });
+      } catch (err) {
+        bubble.className = "msg bot error";
+        bubble.dataset.done = "error";
+        var reason = err && err.name === "TypeError"
+          ? "无法连接到问答服务：本站点可能未获准跨域访问（请管理员在 ZHIWEN_CORS_ORIGINS 中加入 " + location.origin + "），或服务暂不可用。"
+          : "出错了：" + ((err && err.message) || String(err));
+        bubble.textContent = reason;
+      } finally {
+        busy = false;
+        send.disabled = false;
+        scroll();
+      }
+    }
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var q = input.value.trim();
+      if (!q || busy) return;
+      input.value = "";
+      ask(q);
+    });
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    });
+
+    if (ds.open === "true") setOpen(true);
+  }
+
+  if (document.body) mount();
+  else document.addEventListener("DOMContentLoaded", mount);
+})();

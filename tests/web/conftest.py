@@ -1,0 +1,171 @@
+"""Session fixtures for the web tests: an index of the bundled reports plus one hostile report,
+two real ``zhiwen serve`` processes (one allowing a second origin by CORS, one with the default
+same-origin policy), a plain http.server as that second origin, and headless Chromium."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import logging
+import os
+import shutil
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.service.conftest import Server, free_port, server_env, start_server, wait_for
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[2]
+REPORTS_DIR = ROOT / "data" / "reports"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = Path(os.environ.get("ZHIWEN_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+XSS_DOC_ID = "900_xss_probe"
+# A report whose title and text hold markup that would run if a page used innerHTML.
+XSS_REPORT = """星海街道<img src=x onerror="window.__xss=1">安全生产月活动通报
+
+2021年6月30日
+
+星海街道在安全生产月期间组织消防演练<script>window.__xss=1</script>共计37次，覆盖辖区全部11个社区，参与居民超过三千人次。
+
+活动期间，星海街道还排查整改燃气隐患<img src=x onerror="window.__xss=1">共计64处，全部按期完成整改，并对辖区餐饮商户开展了燃气安全培训。
+
+星海街道表示，下一步将继续压实安全生产责任，把隐患排查整治常态化，确保辖区居民生命财产安全。
+"""
+XSS_QUESTION = "星海街道在安全生产月期间组织了多少次消防演练？"
+
+
+@dataclass
+class ApiServer:
+    """``zhiwen serve`` in a subprocess (see tests/service/conftest.py), ready to answer."""
+
+    url: str
+    server: Server
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start_api_server(index_dir: Path, tmp: Path, cors_origins: list[str] | None) -> ApiServer:
+    """Serve ``index_dir`` on a free port, configured through the environment like production:
+    ``ZHIWEN_CORS_ORIGINS`` as a JSON list, or unset for the default (same origin only)."""
+    extra = {"ZHIWEN_CORS_ORIGINS": json.dumps(cors_origins)} if cors_origins is not None else {}
+    port = free_port()
+    cmd = [sys.executable, "-m", "zhiwen.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    server = start_server(cmd, server_env(index_dir, tmp, **extra), tmp / "server.log", port)
+    try:
+        wait_for(server, lambda r: r.status_code == 200, "ready")
+    except BaseException:
+        server.stop()
+        raise
+    return ApiServer(server.url, server)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("host page server: " + format, *args)
+
+
+@dataclass
+class StaticSite:
+    """A plain http.server on its own port: the 'other web site' that embeds the widget."""
+
+    url: str
+    root: Path
+    httpd: http.server.ThreadingHTTPServer
+
+    def write(self, name: str, html: str) -> str:
+        (self.root / name).write_text(html, encoding="utf-8")
+        return f"{self.url}/{name}"
+
+
+@pytest.fixture(scope="session")
+def web_corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled reports plus the hostile report."""
+    corpus = tmp_path_factory.mktemp("web-corpus")
+    for path in sorted(REPORTS_DIR.glob("*.txt")):
+        shutil.copy(path, corpus / path.name)
+    (corpus / f"{XSS_DOC_ID}.txt").write_text(XSS_REPORT, encoding="utf-8")
+    return corpus
+
+
+@pytest.fixture(scope="session")
+def web_index_dir(
+    tmp_path_factory: pytest.TempPathFactory,
+    web_corpus_dir: Path,
+    embedder: Any,
+) -> Path:
+    from indexer.build import build_index
+
+    path = tmp_path_factory.mktemp("web-index") / "index"
+    build_index(web_corpus_dir, path, embedder)
+    return path
+
+
+@pytest.fixture(scope="session")
+def widget_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaticSite]:
+    """The second origin (another 127.0.0.1 port) serving pages that embed the widget."""
+    root = tmp_path_factory.mktemp("widget-site")
+    (root / "index.html").write_text("<!doctype html><title>site</title>", encoding="utf-8")
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, name="widget-site", daemon=True)
+    thread.start()
+    site = StaticSite(f"http://127.0.0.1:{httpd.server_address[1]}", root, httpd)
+    yield site
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def api(
+    web_index_dir: Path, widget_site: StaticSite, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiServer]:
+    """The main server; ZHIWEN_CORS_ORIGINS allows the widget site's origin."""
+    server = start_api_server(web_index_dir, tmp_path_factory.mktemp("api"), [widget_site.url])
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def api_same_origin(
+    web_index_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiServer]:
+    """A second server with the default CORS policy (no ZHIWEN_CORS_ORIGINS): same origin only."""
+    server = start_api_server(web_index_dir, tmp_path_factory.mktemp("api-same-origin"), None)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.is_file():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
