@@ -1,0 +1,285 @@
+"""The live knowledge base: the index snapshot the service answers from, and the one writer that
+changes it while queries keep being answered.
+
+Readers never wait. ``KnowledgeBase.current`` is an immutable, loaded ``Searcher``; a change
+(``apply``) stores the report file durably, writes a new snapshot beside the live one (only the
+changed report is embedded), loads and verifies it, swaps the on-disk link, and then replaces the
+reference — ``state.engine`` becomes a copy of the engine with the new searcher. A request took
+its engine when it started, so it finishes on the snapshot it began with.
+
+One writer at a time: a thread lock in this process and the index's file lock across processes
+(``zhiwen add``/``remove``/``index`` take it too). A second writer waits briefly, then gets
+:class:`~indexer.journal.WriterBusy` (HTTP 409). Snapshots written by another process are picked
+up by a watcher thread within ``WATCH_INTERVAL_S``.
+
+On start (:func:`open_engine`): a file of the index that is truncated or corrupted is named
+before the model loads; then the index is loaded and verified; then changes a crashed writer left
+in the journal are rolled forward — all before /readyz says ready.
+
+Test hook: ``ZHIWEN_TEST_PAUSE_AT=stage[,stage]`` pauses the writer at those stages
+(``after_store``, ``after_snapshot_write``, ``before_swap``, ``after_swap``); with
+``ZHIWEN_TEST_PAUSE_MARKER=<file>`` it writes the stage there and resumes when the file is
+deleted. Never set in production.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from indexer.journal import WriterBusy
+
+if TYPE_CHECKING:
+    from indexer.search import Searcher
+    from indexer.update import Change, LiveIndex, Pause, UpdateResult
+    from service.deps import AppState, QAEngine
+    from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PAUSE_ENV = "ZHIWEN_TEST_PAUSE_AT"
+PAUSE_MARKER_ENV = "ZHIWEN_TEST_PAUSE_MARKER"
+WATCH_INTERVAL_S = 2.0
+# How long an API write waits for another writer before answering 409.
+DEFAULT_LOCK_TIMEOUT_S = 5.0
+# On start, pending journal entries wait this long for a CLI writer to finish.
+STARTUP_LOCK_TIMEOUT_S = 30.0
+
+
+def pause_from_env(environ: dict[str, str] | None = None) -> Pause | None:
+    """The writer pause hook configured by ``ZHIWEN_TEST_PAUSE_AT`` (None when unset)."""
+    from indexer.update import pause_hook
+
+    env = os.environ if environ is None else environ
+    stages = env.get(PAUSE_ENV, "").strip()
+    if not stages:
+        return None
+    marker = env.get(PAUSE_MARKER_ENV, "").strip()
+    log.warning("%s=%s: the writer will pause there (test hook)", PAUSE_ENV, stages)
+    return pause_hook(stages.split(","), Path(marker) if marker else None)
+
+
+def make_live_index(settings: Settings, embedder: Any, pause: Pause | None = None) -> LiveIndex:
+    """The writer over ``settings.corpus_dir`` / ``settings.index_dir`` with the build settings."""
+    from indexer.tokenize import read_user_words
+    from indexer.update import LiveIndex
+
+    words: list[str] = []
+    if settings.user_words_path:
+        words = read_user_words(Path(settings.user_words_path).read_text(encoding="utf-8"))
+    return LiveIndex(
+        corpus_dir=Path(settings.corpus_dir),
+        index_dir=Path(settings.index_dir),
+        embedder=embedder,
+        max_chars=settings.chunk_max_chars,
+        overlap=settings.chunk_overlap,
+        user_words=words,
+        pause=pause,
+        lock_timeout=float(getattr(settings, "write_lock_timeout_s", DEFAULT_LOCK_TIMEOUT_S)),
+    )
+
+
+class KnowledgeBase:
+    """Holds the current ``Searcher`` for readers and applies changes, one writer at a time."""
+
+    def __init__(self, state: AppState, live: LiveIndex, searcher: Searcher) -> None:
+        self._state = state
+        self.live = live
+        self._current = searcher
+        self._write_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._bad_snapshot: Path | None = None
+        self.last_change: dict[str, Any] | None = None
+
+    @property
+    def current(self) -> Searcher:
+        """The live snapshot. Take it once per request: the reference may change between reads."""
+        return self._current
+
+    @property
+    def version(self) -> str:
+        from indexer.update import snapshot_version
+
+        return snapshot_version(self._current.meta)
+
+    # -- writes ---------------------------------------------------------------------------------
+    def apply(self, changes: Sequence[Change]) -> UpdateResult:
+        """Store and index ``changes``; readers switch to the new snapshot when it is live.
+
+        Raises ``UpdateError`` subclasses (nothing stored), ``WriterBusy`` when another writer
+        holds the index for longer than the lock timeout, ``IndexLoadError`` if the index on
+        disk became unusable."""
+        timeout = self.live.lock_timeout
+        start = time.monotonic()
+        if not self._write_lock.acquire(timeout=timeout):
+            raise WriterBusy("another write to the index is in progress; retry in a few seconds")
+        try:
+            remaining = max(0.0, timeout - (time.monotonic() - start))
+            result = self.live.apply(changes, base=self._current, lock_timeout=remaining)
+            if result.searcher is not None:
+                self._publish(result.searcher)
+            if result.changed:
+                self.last_change = {
+                    "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    "files": dict(result.files),
+                    "version": result.version,
+                }
+                log.info(
+                    "index %s -> %s: %s (+%d/-%d chunks, %d embedded, %.1fs)",
+                    result.previous_version, result.version,
+                    ", ".join(f"{n} {a}" for n, a in result.files.items()),
+                    result.chunks_added, result.chunks_removed, result.embedded, result.seconds,
+                )
+            return result
+        finally:
+            self._write_lock.release()
+
+    def _publish(self, searcher: Searcher) -> None:
+        """Make ``searcher`` the one new requests use (one reference assignment each)."""
+        if searcher is self._current:
+            return
+        self._current = searcher
+        engine = self._state.engine
+        if engine is not None:
+            self._state.engine = dataclasses.replace(engine, searcher=searcher)
+        metrics = self._state.metrics
+        metrics.index_documents.set(len(searcher.reports))
+        metrics.index_chunks.set(len(searcher.chunks))
+
+    # -- snapshots written by other processes ---------------------------------------------------
+    def refresh(self) -> bool:
+        """Load the snapshot the index link points at if it is not the one served (another
+        process wrote it); True when it was swapped in. A snapshot that fails verification is
+        not served: the old one stays, and the problem is logged once."""
+        from indexer.store import IndexLoadError, load_index
+        from indexer.update import current_snapshot, verify_checksums
+
+        engine = self._state.engine
+        if engine is not None and engine.searcher is not self._current:
+            # the engine was set by start-up code from an older reference: bring it level
+            self._state.engine = dataclasses.replace(engine, searcher=self._current)
+        live = current_snapshot(self.live.index_dir)
+        if live is None or self._serves(live) or live == self._bad_snapshot:
+            return False
+        if not self._write_lock.acquire(blocking=False):
+            return False  # our own write is swapping it in
+        try:
+            live = current_snapshot(self.live.index_dir)
+            if live is None or self._serves(live):
+                return False
+            try:
+                verify_checksums(live)
+                searcher = load_index(live, self.live.embedder)
+            except IndexLoadError as exc:
+                self._bad_snapshot = live
+                log.error("not serving the new index snapshot %s: %s", live.name, exc)
+                return False
+            self._publish(searcher)
+            log.info("picked up index snapshot %s written by another process", live.name)
+            return True
+        finally:
+            self._write_lock.release()
+
+    def _serves(self, snapshot: Path) -> bool:
+        path = self._current.path
+        return path is not None and Path(path).resolve() == snapshot
+
+    def start_watching(self, interval: float = WATCH_INTERVAL_S) -> None:
+        def watch() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.refresh()
+                except Exception:  # a watcher must survive anything one poll runs into
+                    log.exception("index watcher failed; retrying")
+
+        self._watcher = threading.Thread(target=watch, name="zhiwen-kb-watch", daemon=True)
+        self._watcher.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+
+    # -- status ---------------------------------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        """What GET /v1/index shows."""
+        searcher = self._current
+        meta = searcher.meta
+        try:
+            pending = len(self.live.pending())
+        except OSError:
+            pending = -1
+        return {
+            "version": self.version,
+            "previous_version": meta.get("previous_snapshot"),
+            "model": meta.get("model"),
+            "dim": meta.get("dim"),
+            "format_version": meta.get("format_version"),
+            "reports": len(searcher.reports),
+            "chunks": len(searcher.chunks),
+            "sources": len(meta.get("sources") or {}),
+            "skipped": dict(meta.get("skipped") or {}),
+            "updated_at": meta.get("created_at"),
+            "last_change": meta.get("last_change"),
+            "pending_changes": pending,
+            "writes_enabled": bool(self._state.settings.api_keys),
+        }
+
+
+def open_engine(state: AppState) -> QAEngine:
+    """Start-up: verify and load the index, roll forward interrupted changes, attach the
+    knowledge base to ``state``. Slow (loads the model); raises ``IndexLoadError`` /
+    ``ModelNotFoundError`` with a message fit for /readyz."""
+    from indexer.update import UpdateError, verify_checksums
+    from service.deps import load_engine
+
+    settings = state.settings
+    # a truncated or corrupted file is named before the model loads (and before it misleads)
+    verify_checksums(settings.index_dir)
+    engine = load_engine(settings)
+    live = make_live_index(settings, engine.embedder, pause_from_env())
+    kb = KnowledgeBase(state, live, engine.searcher)
+    try:
+        # (without the test pause hook: it stops writes, not the recovery from a killed one)
+        result = dataclasses.replace(live, pause=None).replay(
+            base=engine.searcher, lock_timeout=STARTUP_LOCK_TIMEOUT_S
+        )
+    except WriterBusy as exc:
+        log.warning("not replaying the journal now (%s); the writer holding the lock will", exc)
+    except UpdateError as exc:
+        log.error("interrupted changes could not be rolled forward: %s", exc)
+    else:
+        if result is not None and result.searcher is not None:
+            log.warning("rolled forward %d interrupted change(s): index %s -> %s",
+                        len(result.replayed), result.previous_version, result.version)
+            kb._publish(result.searcher)
+            engine = dataclasses.replace(engine, searcher=result.searcher)
+    _warn_on_drift(live, engine.searcher.meta)
+    state.kb = kb
+    kb.start_watching()
+    return engine
+
+
+def _warn_on_drift(live: LiveIndex, meta: dict[str, Any]) -> None:
+    """Say so on start when the corpus folder is not what the index was built from (a wrong
+    ZHIWEN_CORPUS_DIR, or files changed without `zhiwen index`): writes would then mix the two."""
+    from indexer.build import scan_corpus
+
+    if not live.corpus_dir.is_dir():
+        log.warning("corpus folder %s does not exist: write endpoints will answer 503 until it does",
+                    live.corpus_dir)
+        return
+    found, indexed = scan_corpus(live.corpus_dir), dict(meta.get("sources") or {})
+    differ = sorted(n for n in set(found) | set(indexed) if found.get(n) != indexed.get(n))
+    if differ:
+        log.warning(
+            "the index is not up to date with the corpus folder %s: %d file(s) differ (%s); "
+            "run `zhiwen index` to update it", live.corpus_dir, len(differ), ", ".join(differ[:5]),
+        )

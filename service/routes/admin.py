@@ -1,0 +1,381 @@
+"""The live knowledge base over HTTP: add, replace and delete reports, and the index's status.
+
+``POST /v1/documents`` (JSON ``{doc_id?, title?, text}`` or a multipart ``.txt`` upload),
+``PUT /v1/documents/{doc_id}`` (same bodies; creates or replaces), ``DELETE
+/v1/documents/{doc_id}``: each stores the change durably in the corpus folder, updates the index
+(only the changed report is embedded) and answers once the new snapshot is live, saying what
+changed and the new index version. They need an API key (see ``service.auth``). ``GET /v1/index``
+shows the live index: version, counts, model, last update.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import UploadFile
+
+from indexer.journal import WriterBusy
+from indexer.update import (
+    DOC_ID_PATTERN,
+    CorpusUnavailable,
+    Delete,
+    DocumentConflict,
+    DocumentExists,
+    DocumentNotFound,
+    IndexMismatch,
+    InvalidDocument,
+    NotText,
+    Put,
+    UpdateError,
+    UpdateResult,
+    default_doc_id,
+    validate_doc_id,
+)
+from service.auth import ReadKey, WriteKey
+from service.deps import SettingsDep, StateDep
+from service.errors import ApiError, error_responses, field_error, printable
+from service.kb import KnowledgeBase
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1", tags=["knowledge base"])
+
+MAX_TITLE_CHARS = 500
+DocId = Annotated[
+    str,
+    Field(pattern=DOC_ID_PATTERN, description="Letters, digits, _ . - (1-128, no path parts)."),
+]
+
+
+# -- models (the HTTP edge) ---------------------------------------------------------------------
+class DocumentIn(BaseModel):
+    """A report to store: its text, optionally its id and title."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    doc_id: DocId | None = Field(
+        default=None, description="Id of the report (default: derived from the text)."
+    )
+    title: str | None = Field(
+        default=None,
+        max_length=MAX_TITLE_CHARS,
+        description="Title; stored as the first line unless the text starts with it.",
+    )
+    text: str = Field(min_length=1, description="The report's text (UTF-8).")
+
+
+class ReportChanges(BaseModel):
+    added: list[str] = Field(description="Report ids now in the index that were not before.")
+    updated: list[str] = Field(description="Report ids whose text was replaced.")
+    removed: list[str] = Field(description="Report ids no longer in the index.")
+
+
+class ChunkChanges(BaseModel):
+    added: int = Field(description="Passages indexed from the new text.")
+    removed: int = Field(description="Passages of the old text dropped.")
+    embedded: int = Field(
+        description="Texts sent through the model: new passages and their sentences (cache hits "
+        "excluded)."
+    )
+    reused: int = Field(description="Passages (and vectors) taken over unchanged.")
+
+
+class IndexStatus(BaseModel):
+    version: str = Field(description="Id of the live index snapshot; changes with every update.")
+    previous_version: str | None = None
+    model: str | None = None
+    dim: int | None = None
+    format_version: int | None = None
+    reports: int
+    chunks: int
+    sources: int = Field(description="Files in the corpus folder the index was built from.")
+    skipped: dict[str, str] = Field(default_factory=dict)
+    updated_at: str | None = Field(default=None, description="When the live snapshot was written.")
+    last_change: dict[str, Any] | None = None
+    pending_changes: int = Field(description="Changes of an interrupted writer not yet applied.")
+    writes_enabled: bool = Field(description="Whether API keys are configured for writes.")
+
+
+class DocumentChange(BaseModel):
+    doc_id: str
+    action: Literal["created", "replaced", "deleted", "unchanged"]
+    source: str = Field(description="The corpus file that holds the report.")
+    reports: ReportChanges
+    chunks: ChunkChanges
+    index: IndexStatus
+    took_ms: float
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _kb(state: Any) -> KnowledgeBase:
+    kb: KnowledgeBase | None = state.kb
+    if kb is None or state.engine is None:
+        raise ApiError(503, state.not_ready_code, state.reason, headers={"Retry-After": "5"})
+    return kb
+
+
+def _api_error(exc: Exception) -> ApiError:
+    """Domain failures of a change as HTTP errors (nothing was stored for any of them)."""
+    from indexer.store import IndexLoadError
+
+    if isinstance(exc, WriterBusy):
+        return ApiError(409, "write_in_progress", str(exc), headers={"Retry-After": "2"})
+    if isinstance(exc, InvalidDocument):
+        return ApiError(422, "validation_error", exc.message)
+    if isinstance(exc, NotText):
+        return ApiError(415, "unsupported_media_type", exc.message)
+    if isinstance(exc, DocumentNotFound):
+        return ApiError(404, "not_found", exc.message)
+    if isinstance(exc, (DocumentExists, DocumentConflict, IndexMismatch)):
+        return ApiError(409, exc.code, exc.message)
+    if isinstance(exc, CorpusUnavailable):
+        return ApiError(503, exc.code, exc.message)
+    if isinstance(exc, UpdateError):
+        return ApiError(400, exc.code, exc.message)
+    if isinstance(exc, IndexLoadError):
+        return ApiError(503, "index_unavailable", f"the index cannot be updated: {exc}")
+    raise exc
+
+
+async def _apply(kb: KnowledgeBase, change: Put | Delete) -> UpdateResult:
+    try:
+        return await run_in_threadpool(kb.apply, [change])
+    except Exception as exc:
+        raise _api_error(exc) from exc
+
+
+def _too_large(settings: Settings) -> ApiError:
+    return ApiError(413, "payload_too_large", f"upload over {settings.max_upload_bytes} bytes")
+
+
+def _unsupported(content_type: str) -> ApiError:
+    shown = printable(content_type or "none", 60)
+    return ApiError(
+        415,
+        "unsupported_media_type",
+        f"content type {shown} is not accepted: send application/json "
+        '{"doc_id", "title", "text"} or multipart/form-data with a .txt file in field "file"',
+    )
+
+
+def _check_doc_id(doc_id: str) -> None:
+    """422 naming the allowed characters (a path like ``../x`` never becomes a file name)."""
+    try:
+        validate_doc_id(doc_id)
+    except InvalidDocument as exc:
+        raise field_error("doc_id", "invalid_doc_id", exc.message) from exc
+
+
+async def _read_body(request: Request, settings: Settings) -> bytes:
+    """The body, refused with 413 past the limit whatever Content-Length said."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.max_upload_bytes:
+        raise _too_large(settings)
+    body = bytearray()
+    async for part in request.stream():
+        body += part
+        if len(body) > settings.max_upload_bytes:
+            raise _too_large(settings)
+    return bytes(body)
+
+
+async def _document_from_request(request: Request, settings: Settings) -> tuple[DocumentIn, bool]:
+    """The uploaded document, and whether it came as a file (whose stem may name it)."""
+    content_type = request.headers.get("content-type", "")
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind == "application/json":
+        raw = await _read_body(request, settings)
+        try:
+            data = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ApiError(422, "validation_error", f"body: malformed JSON ({exc})") from exc
+        if isinstance(data, dict) and isinstance(data.get("doc_id"), str):
+            _check_doc_id(data["doc_id"])
+        try:
+            return DocumentIn.model_validate(data), False
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors()]
+            ) from exc
+    if kind == "multipart/form-data":
+        return await _document_from_form(request, settings), True
+    raise _unsupported(content_type)
+
+
+async def _document_from_form(request: Request, settings: Settings) -> DocumentIn:
+    from indexer.reading import ReadError, decode_bytes
+
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.max_upload_bytes:
+        raise _too_large(settings)
+    form = await request.form(max_files=1, max_fields=8)
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ApiError(422, "validation_error", 'file: a .txt file is required in field "file"')
+        name = upload.filename or "upload.txt"
+        if not name.lower().endswith(".txt"):
+            raise ApiError(
+                415, "unsupported_media_type",
+                f"{printable(name)}: only .txt files can be uploaded (UTF-8 or GBK text)",
+            )
+        data = await upload.read(settings.max_upload_bytes + 1)
+        if len(data) > settings.max_upload_bytes:
+            raise _too_large(settings)
+        try:
+            text = decode_bytes(data, name)
+        except ReadError as exc:
+            status = 422 if "empty" in exc.reason else 415
+            code = "validation_error" if status == 422 else "unsupported_media_type"
+            raise ApiError(status, code, f"{printable(name)}: {exc.reason}") from exc
+        fields: dict[str, str] = {}
+        for key in ("doc_id", "title"):
+            value = form.get(key)
+            if isinstance(value, str) and value:
+                fields[key] = value
+        doc_id = fields.get("doc_id")
+        if doc_id is not None:
+            _check_doc_id(doc_id)
+        else:
+            stem = name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1][: -len(".txt")]
+            try:
+                doc_id = validate_doc_id(stem)
+            except InvalidDocument:
+                doc_id = None  # a name that cannot be an id: derive one from the text
+        try:
+            return DocumentIn.model_validate({"doc_id": doc_id, "title": fields.get("title"), "text": text})
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors()]
+            ) from exc
+    finally:
+        await form.close()
+
+
+def _response(result: UpdateResult, kb: KnowledgeBase, doc_id: str, started: float,
+              status: int, headers: dict[str, str] | None = None) -> JSONResponse:
+    if result.files:
+        source, action = next(iter(result.files.items()))
+    else:
+        source, action = f"{doc_id}.txt", "unchanged"
+    body = DocumentChange(
+        doc_id=doc_id,
+        action=action,  # type: ignore[arg-type]
+        source=source,
+        reports=ReportChanges(added=list(result.reports_added), updated=list(result.reports_updated),
+                              removed=list(result.reports_removed)),
+        chunks=ChunkChanges(added=result.chunks_added, removed=result.chunks_removed,
+                            embedded=result.embedded, reused=result.reused),
+        index=IndexStatus(**kb.info()),
+        took_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/DocumentIn"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary",
+                                 "description": "A .txt report, UTF-8 or GBK."},
+                        "doc_id": {"type": "string", "pattern": DOC_ID_PATTERN,
+                                   "description": "Default: the file name without .txt."},
+                        "title": {"type": "string", "maxLength": MAX_TITLE_CHARS},
+                    },
+                }
+            },
+        },
+    }
+}
+_WRITE_ERRORS = error_responses(401, 403, 404, 409, 413, 415, 422, 503)
+
+
+# -- routes -------------------------------------------------------------------------------------
+@router.post(
+    "/documents",
+    summary="Add a report",
+    description="Store a new report and index it; answers when it is searchable. 409 if the "
+    "doc_id exists (use PUT to replace). Needs an API key.",
+    status_code=201,
+    response_model=DocumentChange,
+    responses={k: v for k, v in _WRITE_ERRORS.items() if k != 404},
+    openapi_extra=_BODY_DOC,
+    dependencies=[WriteKey],
+)
+async def add_document(request: Request, state: StateDep, settings: SettingsDep) -> JSONResponse:
+    started = time.perf_counter()
+    kb = _kb(state)
+    document, _is_file = await _document_from_request(request, settings)
+    doc_id = document.doc_id or default_doc_id(document.text)
+    result = await _apply(kb, Put(doc_id, document.text, document.title, must="new"))
+    return _response(result, kb, doc_id, started, 201, {"Location": f"/v1/documents/{doc_id}"})
+
+
+@router.put(
+    "/documents/{doc_id}",
+    summary="Add or replace a report",
+    description="Store the report under `doc_id`, replacing an earlier version; the old text "
+    "is no longer cited once this answers. 201 when it was new. Needs an API key.",
+    response_model=DocumentChange,
+    responses={201: {"model": DocumentChange, "description": "Created"}, **_WRITE_ERRORS},
+    openapi_extra=_BODY_DOC,
+    dependencies=[WriteKey],
+)
+async def put_document(
+    doc_id: str, request: Request, state: StateDep, settings: SettingsDep
+) -> JSONResponse:
+    started = time.perf_counter()
+    _check_doc_id(doc_id)
+    kb = _kb(state)
+    document, _is_file = await _document_from_request(request, settings)
+    if document.doc_id is not None and document.doc_id != doc_id:
+        raise ApiError(
+            422, "validation_error",
+            f"doc_id: the body names {document.doc_id!r} but the path {doc_id!r}",
+        )
+    result = await _apply(kb, Put(doc_id, document.text, document.title, must="any"))
+    created = result.files.get(f"{doc_id}.txt") == "created"
+    return _response(result, kb, doc_id, started, 201 if created else 200)
+
+
+@router.delete(
+    "/documents/{doc_id}",
+    summary="Delete a report",
+    description="Remove the report's file from the corpus and its passages from the index; it "
+    "is no longer cited once this answers. Needs an API key.",
+    response_model=DocumentChange,
+    responses={k: v for k, v in _WRITE_ERRORS.items() if k not in (413, 415)},
+    dependencies=[WriteKey],
+)
+async def delete_document(doc_id: str, state: StateDep) -> JSONResponse:
+    started = time.perf_counter()
+    _check_doc_id(doc_id)
+    kb = _kb(state)
+    result = await _apply(kb, Delete(doc_id))
+    return _response(result, kb, doc_id, started, 200)
+
+
+@router.get(
+    "/index",
+    summary="The live index: version, counts, model, last update",
+    response_model=IndexStatus,
+    responses=error_responses(401, 403, 503),
+    dependencies=[ReadKey],
+)
+async def index_status(state: StateDep) -> IndexStatus:
+    return IndexStatus(**_kb(state).info())
