@@ -1,0 +1,288 @@
+"""`zhiwen eval`: score retrieval and answers on a QA set or a BEIR benchmark.
+
+zhiwen eval --qa ../shared/eval/dev_questions.jsonl [--gate eval/floors.toml]
+zhiwen eval --beir ../shared/benchmarks/cmrc2018 [--limit 300] [--split DEV]
+zhiwen eval --qa ... --url http://host:8000
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from eval.data import EvalSet
+    from eval.systems import Backend, System
+
+log = logging.getLogger(__name__)
+
+API_KEY_ENV = "ZHIWEN_EVAL_API_KEY"
+
+
+def _out(text: str) -> None:
+    """CLI output (the report) goes to stdout; diagnostics go to stderr and the log."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(f"error: {text}\n")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "eval",
+        help="evaluate retrieval and answers on a QA set or a BEIR benchmark",
+        description="Score keyword-only, dense-only and hybrid retrieval (plus any --system) "
+        "side by side, and the composed answers of the hybrid system. Writes report.md, "
+        "metrics.json, chart.png, TREC runs and per_question.jsonl under results/.",
+    )
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--qa", type=Path, metavar="FILE", help="QA set (JSONL) over the index")
+    what.add_argument(
+        "--beir",
+        type=Path,
+        metavar="DIR",
+        help="BEIR-layout benchmark; its corpus is indexed (and cached) first",
+    )
+    p.add_argument("--index", type=Path, help="index directory for --qa (default: var/index)")
+    p.add_argument("--model", help="embedding model (default: m3e-small)")
+    p.add_argument(
+        "--url",
+        help="score a running deployment (http://host:8000) instead; "
+        f"API key, if needed, from ${API_KEY_ENV}",
+    )
+    p.add_argument(
+        "--system",
+        action="append",
+        default=[],
+        metavar="NAME=OPTS",
+        help="extra system, e.g. bm25only=mode:keyword or "
+        "w5=mode:hybrid,dense_weight:0.5 (options go to Searcher.search); repeatable",
+    )
+    p.add_argument(
+        "--no-default-systems",
+        action="store_true",
+        help="score only the --system ones, not keyword/dense/hybrid",
+    )
+    p.add_argument(
+        "--answers-all",
+        action="store_true",
+        help="evaluate answers for every system (default: hybrid only)",
+    )
+    p.add_argument("--top-k", type=_positive, default=10, help="depth of the scored ranking (10)")
+    p.add_argument(
+        "--search-k",
+        type=_positive,
+        default=None,
+        help="chunks retrieved per query (default: top-k; 3 x top-k for BEIR)",
+    )
+    p.add_argument(
+        "--ask-top-k", type=_positive, default=None, help="passages per answer (default: 5)"
+    )
+    p.add_argument("--limit", type=_positive, default=None, help="score only the first N queries")
+    p.add_argument("--split", help="keep queries whose id starts with this prefix (e.g. DEV,TRIAL)")
+    p.add_argument(
+        "--max-chars", type=_positive, default=None, help="BEIR chunk size (default: 300)"
+    )
+    p.add_argument("--overlap", type=int, default=None, help="BEIR chunk overlap (default: 100)")
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path("var/eval-cache"),
+        help="where BEIR indexes are cached (var/eval-cache)",
+    )
+    p.add_argument("--rebuild", action="store_true", help="rebuild the cached BEIR index")
+    p.add_argument("--out", type=Path, help="output directory (default: results/<time>-<set>)")
+    p.add_argument(
+        "--results-dir",
+        type=Path,
+        default=Path("results"),
+        help="parent of the default output directory (results)",
+    )
+    p.add_argument(
+        "--gate",
+        type=Path,
+        metavar="FLOORS",
+        help="floors TOML (eval/floors.toml): exit 1 when a metric is below its floor",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _setting(args: argparse.Namespace, name: str, default: Any) -> Any:
+    settings = getattr(args, "settings", None)
+    value = getattr(settings, name, None) if settings is not None else None
+    return default if value is None else value
+
+
+def _backend(
+    args: argparse.Namespace, eval_set: EvalSet, progress: bool
+) -> tuple[Backend, dict[str, Any]]:
+    """The backend to score with, and what describes it in the report."""
+    if args.url:
+        from eval.systems import HttpBackend
+
+        return HttpBackend(args.url, api_key=os.environ.get(API_KEY_ENV) or None), {"url": args.url}
+
+    from embeddings import load_embedder
+    from eval.systems import InProcessBackend
+    from indexer.store import IndexLoadError, load_index
+
+    model = args.model or _setting(args, "model", "m3e-small")
+    # No embedding cache: query latencies must measure the model, not a cache lookup.
+    embedder = load_embedder(model)
+    if eval_set.kind == "beir":
+        from eval.cache import cached_beir_index
+
+        assert eval_set.corpus_dir is not None
+        max_chars = args.max_chars or _setting(args, "chunk_max_chars", 300)
+        overlap = args.overlap if args.overlap is not None else _setting(args, "chunk_overlap", 100)
+        index_dir = cached_beir_index(
+            eval_set.corpus_dir,
+            embedder,
+            args.cache_dir,
+            max_chars=max_chars,
+            overlap=overlap,
+            progress=progress,
+            rebuild=args.rebuild,
+        )
+        try:
+            searcher = load_index(index_dir, embedder)
+        except IndexLoadError as exc:
+            log.warning("cached index unusable (%s); rebuilding", exc)
+            index_dir = cached_beir_index(
+                eval_set.corpus_dir,
+                embedder,
+                args.cache_dir,
+                max_chars=max_chars,
+                overlap=overlap,
+                progress=progress,
+                rebuild=True,
+            )
+            searcher = load_index(index_dir, embedder)
+        config: dict[str, Any] = {
+            "index": str(index_dir),
+            "max_chars": max_chars,
+            "overlap": overlap,
+        }
+    else:
+        index_dir = args.index or Path(_setting(args, "index_dir", "var/index"))
+        searcher = load_index(index_dir, embedder)
+        config = {"index": str(index_dir)}
+    composer = None
+    if eval_set.has_answers:
+        from service.answering.extractive import ExtractiveComposer
+
+        # as the service builds it: sharing the index's tokenizer and term statistics
+        composer = ExtractiveComposer.for_index(searcher)
+    return InProcessBackend(searcher, composer), config | {"model": model}
+
+
+def _systems(args: argparse.Namespace) -> tuple[list[System], set[str]]:
+    from eval.systems import SERVED, parse_system, select_systems
+
+    if args.url:
+        if args.system:
+            log.warning("--url scores only the served system; --system ignored")
+        return [SERVED], {SERVED.name}
+    extra = [parse_system(s) for s in args.system]
+    systems = select_systems(extra, defaults=not args.no_default_systems)
+    if not systems:
+        raise ValueError("no system to score: give --system with --no-default-systems")
+    names = {s.name for s in systems}
+    if args.answers_all:
+        return systems, names
+    return systems, {"hybrid"} if "hybrid" in names else {systems[0].name}
+
+
+def _out_dir(args: argparse.Namespace, eval_set: EvalSet) -> Path:
+    if args.out:
+        return Path(args.out)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = eval_set.name
+    if args.split:
+        name += f"-{args.split.replace(',', '+')}"
+    if args.limit is not None:
+        name += f"-limit{args.limit}"
+    return Path(args.results_dir) / f"{stamp}-{name}"
+
+
+def run(args: argparse.Namespace) -> int:
+    import httpx
+
+    from embeddings import ModelNotFoundError
+    from eval.data import EvalDataError, load_beir, load_qa
+    from eval.gate import check, gate_table, load_floors
+    from eval.report import markdown_report, write_outputs
+    from eval.runner import run_evaluation
+    from eval.systems import HttpError
+    from indexer.store import IndexLoadError
+
+    # numba (under ranx) logs its compiler passes at INFO; they drown the run's own messages.
+    logging.getLogger("numba").setLevel(max(logging.WARNING, logging.getLogger().level))
+    progress = not args.quiet and sys.stderr.isatty()
+    try:
+        floors = load_floors(args.gate) if args.gate else None
+        if args.qa:
+            eval_set = load_qa(args.qa, split=args.split, limit=args.limit)
+        else:
+            eval_set = load_beir(args.beir, split=args.split, limit=args.limit)
+        if not eval_set.queries:
+            raise EvalDataError(f"{eval_set.source}: no queries left after --split/--limit")
+        systems, answer_systems = _systems(args)
+        backend, config = _backend(args, eval_set, progress)
+        config |= {"split": args.split, "limit": args.limit}
+        ask_top_k = args.ask_top_k or _setting(args, "ask_top_k", 5)
+        result = run_evaluation(
+            eval_set,
+            backend,
+            systems,
+            answer_systems=answer_systems,
+            depth=args.top_k,
+            search_k=args.search_k,
+            ask_top_k=ask_top_k,
+            progress=progress,
+            config=config,
+        )
+    except (
+        EvalDataError,
+        ValueError,
+        OSError,
+        ModelNotFoundError,
+        IndexLoadError,
+        HttpError,
+        httpx.HTTPError,
+    ) as exc:
+        _err(str(exc))
+        return 2
+
+    out_dir = _out_dir(args, eval_set)
+    write_outputs(result, out_dir)
+    _out(markdown_report(result))
+    _out(f"Results: {out_dir}/ (report.md, metrics.json, chart.png, runs/, per_question.jsonl)")
+    if floors is None:
+        return 0
+    metrics = result.flat_metrics()
+    violations = check(metrics, floors)
+    gate = f"\n## Gate ({args.gate})\n\n{gate_table(metrics, floors)}\n"
+    with (out_dir / "report.md").open("a", encoding="utf-8") as f:
+        f.write(gate)
+    _out(gate)
+    if violations:
+        for line in violations:
+            sys.stderr.write(f"gate: {line}\n")
+        return 1
+    _out("Gate passed.")
+    return 0

@@ -1,0 +1,91 @@
+"""CI gate: the dev-set evaluation, run in-process on a fresh index of data/reports with the real
+model, must meet every floor in eval/floors.toml. Plus unit tests of the gate itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from eval.gate import check, gate_table, load_floors
+from eval.metrics import MetricValue
+
+ROOT = Path(__file__).resolve().parents[2]
+FLOORS = ROOT / "eval" / "floors.toml"
+# The project's copy of the dev set if it ships one, else the shared one CI has beside the project.
+DEV_SETS = (
+    ROOT / "data" / "eval" / "dev_questions.jsonl",
+    ROOT.parent / "shared" / "eval" / "dev_questions.jsonl",
+)
+
+
+def test_check_reports_each_violation_readably() -> None:
+    floors = {
+        "hybrid_hit@1": 0.95,
+        "hybrid_hit@5": 1.0,
+        "hybrid_abstention_recall": 1.0,
+        "x_y": 0.5,
+    }
+    metrics: dict[str, MetricValue] = {
+        "hybrid_hit@1": 0.9130434782608695,  # 21/23
+        "hybrid_hit@5": 1.0,
+        "hybrid_abstention_recall": None,
+    }
+    assert check(metrics, floors) == [
+        "hybrid_hit@1: 0.913 < floor 0.950",
+        "hybrid_abstention_recall: undefined on this set (floor 1.000)",
+        "x_y: not measured (floor 0.500)",
+    ]
+    table = gate_table(metrics, floors)
+    assert "| hybrid_hit@1 | 0.950 | 0.913 | FAIL |" in table
+    assert "| hybrid_hit@5 | 1.000 | 1.000 | ok |" in table
+
+
+def test_check_tolerates_float_noise() -> None:
+    # 19/20 computed as a mean of 0/1 values may come out a hair under 0.95.
+    assert check({"m": 0.95 - 1e-12}, {"m": 0.95}) == []
+    assert check({"m": 1.0}, {"m": 1.0}) == []
+
+
+def test_floors_file_is_well_formed() -> None:
+    floors = load_floors(FLOORS)
+    assert floors, "eval/floors.toml has no floors"
+    for name, value in floors.items():
+        system, _, metric = name.partition("_")
+        assert system and metric, f"{name}: expected <system>_<metric>"
+        assert 0.0 <= value <= 1.0, f"{name}: floor {value} is not a share"
+
+
+def test_load_floors_rejects_non_numbers(tmp_path: Path) -> None:
+    bad = tmp_path / "floors.toml"
+    bad.write_text('[floors]\n"hybrid_hit@1" = "high"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="hybrid_hit@1"):
+        load_floors(bad)
+
+
+@pytest.fixture(scope="session")
+def dev_metrics(tmp_path_factory: pytest.TempPathFactory) -> dict[str, MetricValue]:
+    """The dev-set evaluation (keyword, dense, hybrid; answers for hybrid) on a fresh index."""
+    from embeddings import load_embedder
+    from eval.data import load_qa
+    from eval.runner import run_evaluation
+    from eval.systems import DEFAULT_SYSTEMS, InProcessBackend
+    from indexer.build import build_index
+    from indexer.store import load_index
+    from service.answering.extractive import ExtractiveComposer
+
+    dev_set = next((p for p in DEV_SETS if p.is_file()), None)
+    assert dev_set is not None, f"no dev set at any of {[str(p) for p in DEV_SETS]}"
+    embedder = load_embedder("m3e-small")
+    index_dir = tmp_path_factory.mktemp("eval-gate") / "index"
+    build_index(ROOT / "data" / "reports", index_dir, embedder)
+    searcher = load_index(index_dir, embedder)
+    backend = InProcessBackend(searcher, ExtractiveComposer.for_index(searcher))
+    run = run_evaluation(load_qa(dev_set), backend, DEFAULT_SYSTEMS, answer_systems={"hybrid"})
+    return run.flat_metrics()
+
+
+def test_dev_set_meets_floors(dev_metrics: dict[str, MetricValue]) -> None:
+    floors = load_floors(FLOORS)
+    violations = check(dev_metrics, floors)
+    assert not violations, "dev-set evaluation below floors:\n" + gate_table(dev_metrics, floors)
