@@ -82,6 +82,13 @@ class QAEngine:
     def reports(self) -> Mapping[str, Report]:
         return self.searcher.reports
 
+    def with_searcher(self, searcher: Searcher) -> QAEngine:
+        """This engine over another index snapshot. Composers are rebuilt so the extractive one
+        scores with the new snapshot's tokenizer and term statistics, and the old snapshot is
+        not kept alive by them."""
+        composers = {name: make_composer(self.settings, name, searcher) for name in self.composers}
+        return dataclasses.replace(self, searcher=searcher, composers=composers)
+
     def search(self, query: str, top_k: int) -> list[Hit]:
         return self.searcher.search(query.strip(), top_k=top_k, mode="hybrid")
 

@@ -148,7 +148,7 @@ class KnowledgeBase:
         self._current = searcher
         engine = self._state.engine
         if engine is not None:
-            self._state.engine = dataclasses.replace(engine, searcher=searcher)
+            self._state.engine = engine.with_searcher(searcher)
         metrics = self._state.metrics
         metrics.index_documents.set(len(searcher.reports))
         metrics.index_chunks.set(len(searcher.chunks))
@@ -164,7 +164,7 @@ class KnowledgeBase:
         engine = self._state.engine
         if engine is not None and engine.searcher is not self._current:
             # the engine was set by start-up code from an older reference: bring it level
-            self._state.engine = dataclasses.replace(engine, searcher=self._current)
+            self._state.engine = engine.with_searcher(self._current)
         live = current_snapshot(self.live.index_dir)
         if live is None or self._serves(live) or live == self._bad_snapshot:
             return False
@@ -260,7 +260,7 @@ def open_engine(state: AppState) -> QAEngine:
             log.warning("rolled forward %d interrupted change(s): index %s -> %s",
                         len(result.replayed), result.previous_version, result.version)
             kb._publish(result.searcher)
-            engine = dataclasses.replace(engine, searcher=result.searcher)
+            engine = engine.with_searcher(result.searcher)
     _warn_on_drift(live, engine.searcher.meta)
     state.kb = kb
     kb.start_watching()
