@@ -199,18 +199,6 @@ def require_engine(state: StateDep) -> QAEngine:
 EngineDep = Annotated[QAEngine, Depends(require_engine)]
 
 
-def require_read_key(request: Request, settings: SettingsDep) -> None:
-    """Read endpoints are open unless ``read_api_keys_required`` (then as ``service.auth``)."""
-    if settings.read_api_keys_required:
-        from service.auth import check_key  # imports this module: import at call time
-
-        check_key(request, settings, what="read")
-
-
-# Write endpoints use ``service.auth.WriteKey``.
-ReadAccess = Depends(require_read_key)
-
-
 def enforce_limits(
     settings: Settings, field_name: str, text: str, top_k: int | None, default_top_k: int
 ) -> int:

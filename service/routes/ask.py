@@ -6,11 +6,12 @@ import time
 
 from fastapi import APIRouter
 
-from service.deps import EngineDep, ReadAccess, SettingsDep, enforce_limits
+from service.auth import ReadKey
+from service.deps import EngineDep, SettingsDep, enforce_limits
 from service.errors import error_responses
 from service.schemas import AskRequest, AskResponse
 
-router = APIRouter(prefix="/v1", tags=["ask"], dependencies=[ReadAccess])
+router = APIRouter(prefix="/v1", tags=["ask"], dependencies=[ReadKey])
 
 
 # A plain ``def``: FastAPI runs it in the threadpool, so model inference never blocks the loop.

@@ -26,6 +26,7 @@ from fastapi.responses import StreamingResponse
 
 from indexer import cleaning
 from service.answering.types import Answer
+from service.auth import ReadKey
 from service.chat_schemas import (
     AssistantMessage,
     ChatCompletion,
@@ -38,7 +39,7 @@ from service.chat_schemas import (
     ModelList,
     Usage,
 )
-from service.deps import EXTRACTIVE, EngineDep, QAEngine, ReadAccess, SettingsDep, enforce_limits
+from service.deps import EXTRACTIVE, EngineDep, QAEngine, SettingsDep, enforce_limits
 from service.errors import error_responses
 from service.schemas import CitationOut, Passage
 from service.settings import Settings
@@ -444,7 +445,7 @@ _SSE_EVENT_SCHEMA: dict[str, Any] = {
 @router.post(
     "/v1/chat/completions",
     response_model=ChatCompletion,
-    dependencies=[ReadAccess],
+    dependencies=[ReadKey],
     responses={
         200: {
             "description": "A chat completion, or with `stream: true` server-sent events of "
@@ -485,7 +486,7 @@ def chat_completions(
 @router.get(
     "/v1/models",
     response_model=ModelList,
-    dependencies=[ReadAccess],
+    dependencies=[ReadKey],
     summary="Models (answer composers) usable as `model` in chat completions",
 )
 def list_models(settings: SettingsDep) -> ModelList:

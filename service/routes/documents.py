@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.deps import EngineDep, ReadAccess
+from service.auth import ReadKey
+from service.deps import EngineDep
 from service.errors import ApiError, error_responses, printable
 from service.schemas import DocumentDetail, DocumentList, DocumentSummary
 
-router = APIRouter(prefix="/v1", tags=["documents"], dependencies=[ReadAccess])
+router = APIRouter(prefix="/v1", tags=["documents"], dependencies=[ReadKey])
 
 
 @router.get(
