@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 from indexer.types import Chunk, Report
 
 if TYPE_CHECKING:
@@ -96,8 +97,8 @@ def build_index(
     index_dir: Path,
     embedder: Embedder,
     *,
-    max_chars: int = 300,
-    overlap: int = 100,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    overlap: int = DEFAULT_OVERLAP,
     user_words: Sequence[str] = (),
     force: bool = False,
     progress: bool = False,
@@ -191,8 +192,8 @@ def build_index_from_reports(
     index_dir: Path,
     embedder: Embedder,
     *,
-    max_chars: int = 300,
-    overlap: int = 100,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    overlap: int = DEFAULT_OVERLAP,
     user_words: Sequence[str] = (),
     progress: bool = False,
     vector_index: str = "auto",

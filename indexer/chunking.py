@@ -27,6 +27,11 @@ from indexer.types import Chunk, Report, Sentence
 
 log = logging.getLogger(__name__)
 
+# Chunk size and overlap used everywhere unless configured (ZHIWEN_CHUNK_MAX_CHARS / _OVERLAP).
+# Overlap 100: with 60, an answer sentence could sit at a chunk edge without its subject.
+DEFAULT_MAX_CHARS = 300
+DEFAULT_OVERLAP = 100
+
 # Clause marks where an over-long sentence may be cut, best first.
 _CLAUSE_MARKS = "，,、：:;；"
 # Context stays short: it is repeated in front of every chunk of the report.
@@ -140,8 +145,8 @@ def _sections(sentences: Sequence[Sentence]) -> list[tuple[str, list[Sentence]]]
 
 def chunk_report(
     report: Report,
-    max_chars: int = 300,
-    overlap: int = 100,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    overlap: int = DEFAULT_OVERLAP,
     token_len: Callable[[str], int] | None = None,
     max_tokens: int | None = None,
 ) -> list[Chunk]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,26 +16,63 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Below this many vectors exact search is both fastest to build and exact; above it HNSW keeps
-# query time flat (see docs/benchmarks.md).
+# Below this many vectors exact search is both fastest to build and exact; above it an ANN index
+# keeps query time flat (see docs/benchmarks.md).
 EXACT_LIMIT = 200_000
+KINDS = ("auto", "flat", "hnsw", "ivf")
 
 
-def make_faiss_index(dim: int, n: int, kind: str = "auto", hnsw_m: int = 32) -> Any:
-    """An empty id-mapped FAISS index for ``n`` vectors: "flat" (exact) or "hnsw"."""
+@dataclass(frozen=True)
+class VectorIndexParams:
+    """How the vector index is chosen and tuned. The defaults keep exact search up to
+    ``exact_limit`` vectors and HNSW above; "ivf" builds far faster on few cores (it trains a
+    k-means quantiser instead of a graph) at a similar recall, see docs/benchmarks.md."""
+
+    exact_limit: int = EXACT_LIMIT
+    large_kind: str = "hnsw"  # the kind "auto" picks above exact_limit
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 96
+    ivf_nlist: int | None = None  # None: a power of two near sqrt(n)
+    ivf_nprobe: int = 32
+    ivf_train_per_list: int = 40  # training sample = nlist * this (k-means wants >= 39)
+
+    def kind_for(self, kind: str, n: int) -> str:
+        if kind not in KINDS:
+            raise ValueError(f"unknown vector index kind '{kind}' (expected {', '.join(KINDS)})")
+        if kind == "auto":
+            return "flat" if n <= self.exact_limit else self.large_kind
+        return kind
+
+    def nlist_for(self, n: int) -> int:
+        if self.ivf_nlist:
+            return self.ivf_nlist
+        return int(min(65536, max(16, 2 ** round(math.log2(max(math.sqrt(max(n, 1)), 1.0))))))
+
+
+DEFAULT_PARAMS = VectorIndexParams()
+
+
+def make_faiss_index(
+    dim: int, n: int, kind: str = "auto", hnsw_m: int | None = None,
+    params: VectorIndexParams = DEFAULT_PARAMS,
+) -> Any:
+    """An empty id-mapped FAISS index for ``n`` vectors: "flat" (exact), "hnsw" or "ivf"
+    ("ivf" must be trained before vectors are added: ``DenseIndex.build`` does it)."""
     import faiss
 
-    if kind == "auto":
-        kind = "flat" if n <= EXACT_LIMIT else "hnsw"
+    kind = params.kind_for(kind, n)
     base: Any
     if kind == "flat":
         base = faiss.IndexFlatIP(dim)
     elif kind == "hnsw":
-        base = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        base.hnsw.efConstruction = 80
-        base.hnsw.efSearch = 96
+        base = faiss.IndexHNSWFlat(dim, hnsw_m or params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        base.hnsw.efConstruction = params.hnsw_ef_construction
+        base.hnsw.efSearch = params.hnsw_ef_search
     else:
-        raise ValueError(f"unknown vector index kind '{kind}' (expected auto, flat or hnsw)")
+        quantizer = faiss.IndexFlatIP(dim)
+        base = faiss.IndexIVFFlat(quantizer, dim, params.nlist_for(n), faiss.METRIC_INNER_PRODUCT)
+        base.nprobe = params.ivf_nprobe  # faiss's Python wrapper keeps ``quantizer`` alive
     return faiss.IndexIDMap2(base)
 
 
@@ -44,11 +83,27 @@ class DenseIndex:
         self.index = index
 
     @classmethod
-    def build(cls, vectors: npt.NDArray[np.float32], kind: str = "auto") -> DenseIndex:
+    def build(
+        cls, vectors: npt.NDArray[np.float32], kind: str = "auto",
+        params: VectorIndexParams = DEFAULT_PARAMS,
+    ) -> DenseIndex:
+        import faiss
+
         n, dim = vectors.shape
-        index = make_faiss_index(dim, n, kind)
+        index = make_faiss_index(dim, n, kind, params=params)
+        data = np.ascontiguousarray(vectors, np.float32)
+        base = faiss.downcast_index(index.index)
+        if isinstance(base, faiss.IndexIVF):
+            nlist = int(base.nlist)
+            if n < nlist:
+                raise ValueError(f"an IVF index of {nlist} lists needs at least {nlist} vectors, got {n}")
+            # a fixed-seed sample: the same vectors give the same index
+            sample = np.random.default_rng(0).choice(n, min(n, nlist * params.ivf_train_per_list), replace=False)
+            index.train(data[np.sort(sample)])
         if n:
-            index.add_with_ids(np.ascontiguousarray(vectors, np.float32), np.arange(n, dtype=np.int64))
+            index.add_with_ids(data, np.arange(n, dtype=np.int64))
+        if isinstance(base, faiss.IndexIVF):
+            base.make_direct_map()  # so stored vectors can be read back (``vectors``)
         return cls(index)
 
     @property

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 from indexer.journal import (
     Journal,
     JournalEntry,
@@ -391,8 +392,8 @@ def apply_update(
     names: Iterable[str],
     *,
     base: Searcher | None = None,
-    max_chars: int = 300,
-    overlap: int = 100,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    overlap: int = DEFAULT_OVERLAP,
     user_words: Sequence[str] = (),
     vector_index: str = "auto",
     pause: Pause | None = None,
@@ -562,8 +563,8 @@ class LiveIndex:
     corpus_dir: Path
     index_dir: Path
     embedder: Embedder
-    max_chars: int = 300
-    overlap: int = 100
+    max_chars: int = DEFAULT_MAX_CHARS
+    overlap: int = DEFAULT_OVERLAP
     user_words: Sequence[str] = ()
     vector_index: str = "auto"
     pause: Pause | None = None

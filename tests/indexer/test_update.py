@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from indexer.build import build_index, build_params, is_up_to_date, scan_corpus
+from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 from indexer.journal import Journal, WriterBusy, journal_path, write_file_durably, writer_lock
 from indexer.store import IndexLoadError, load_index
 from indexer.update import (
@@ -32,7 +33,7 @@ from indexer.update import (
 )
 from tests.kb import ELDERLY_V1, ELDERLY_V2, RECYCLING, KbDirs, make_kb
 
-PARAMS = build_params("m3e-small", 300, 60, [])
+PARAMS = build_params("m3e-small", DEFAULT_MAX_CHARS, DEFAULT_OVERLAP, [])
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from indexer.build import build_index, build_params, is_up_to_date, scan_corpus
+from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 from indexer.journal import Journal, journal_path
 from indexer.store import load_index
 from indexer.update import verify_checksums, write_checksums
@@ -41,7 +42,7 @@ FILES = [
 # flipped bytes that every format would still parse: only the checksums notice
 CORRUPTED = ["reports.jsonl", "dense.faiss", "sentences.npy", "bm25/data.csc.index.npy", "userdict.txt"]
 CASES = [(f, "truncated") for f in FILES] + [(f, "corrupted") for f in CORRUPTED]
-PARAMS = build_params("m3e-small", 300, 60, [])
+PARAMS = build_params("m3e-small", DEFAULT_MAX_CHARS, DEFAULT_OVERLAP, [])
 
 
 def damage(path: Path, how: str) -> None:

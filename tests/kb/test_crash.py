@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from indexer.build import build_params, is_up_to_date, scan_corpus
+from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 from indexer.journal import Journal, journal_path
 from indexer.store import load_index
 from indexer.update import STAGES, verify_checksums
@@ -27,7 +28,7 @@ from tests.kb import NIGHT_MARKET_QUESTION, SAMPLES, KbDirs, make_kb
 from tests.kb.conftest import AUTH, kill_hard, launch, wait_for_file, wait_ready
 from tests.service.conftest import Server
 
-PARAMS = build_params("m3e-small", 300, 60, [])
+PARAMS = build_params("m3e-small", DEFAULT_MAX_CHARS, DEFAULT_OVERLAP, [])
 TEXTS = list(SAMPLES.values())
 
 
