@@ -42,7 +42,8 @@ eval: index ## dev-set evaluation with the CI floors
 eval-cmrc: install ## CMRC 2018 retrieval + answers, all systems
 	$(BIN)/zhiwen eval --beir ../shared/benchmarks/cmrc2018
 
-bench: index chromium ## benchmarks -> docs/benchmarks.md
+bench: index chromium ## benchmarks -> docs/benchmarks.md (needs Debian's wrk for the load test)
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench.run
 
 lint: install

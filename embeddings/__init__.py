@@ -25,14 +25,30 @@ def load_embedder(
     backend: str = "torch",
     query_prefix: str = "",
     document_prefix: str = "",
+    models_dir: Path | None = None,
 ) -> Embedder:
     """Construct an embedder (cheap: the model loads on first use). Fails fast with
-    ModelNotFoundError when the model is not on this machine."""
+    ModelNotFoundError when the model is not on this machine.
+
+    ``backend="onnx-int8"`` runs the model as int8 with onnxruntime, exported once from the local
+    model folder into ``models_dir`` (default ``var/models``); other backends go to
+    sentence-transformers."""
     from embeddings.cache import EmbeddingCache
-    from embeddings.sentence import SentenceTransformerEmbedder
 
     resolve_model(model)  # fail early with a clear message, before any work is done
     cache = EmbeddingCache(cache_path) if cache_path is not None else None
+    if backend == "onnx-int8":
+        from embeddings.onnx import DEFAULT_MODELS_DIR, OnnxInt8Embedder
+
+        return OnnxInt8Embedder(
+            model,
+            models_dir=models_dir or DEFAULT_MODELS_DIR,
+            cache=cache,
+            query_prefix=query_prefix,
+            document_prefix=document_prefix,
+        )
+    from embeddings.sentence import SentenceTransformerEmbedder
+
     return SentenceTransformerEmbedder(
         model,
         device=device,

@@ -131,6 +131,18 @@ class QAEngine:
                 )
 
 
+def limit_threads(n: int) -> None:
+    """Threads per query for torch and FAISS. One query is too small to split across cores, and
+    under concurrent requests extra threads only contend: on 2 busy cores FAISS went from 48 ms
+    to 0.5 ms and a query encode from 1.46 s to 82 ms with one thread (docs/benchmarks.md).
+    Indexing (``zhiwen index``) is not affected: it never calls this."""
+    import faiss
+    import torch
+
+    torch.set_num_threads(n)
+    faiss.omp_set_num_threads(n)
+
+
 def load_engine(settings: Settings) -> QAEngine:
     """Load the embedder (warmed up), the index and the composers. Slow: seconds.
 
@@ -140,6 +152,7 @@ def load_engine(settings: Settings) -> QAEngine:
     from indexer.store import load_index, read_meta
 
     read_meta(settings.index_dir)  # a missing or unreadable index fails before the model loads
+    limit_threads(settings.inference_threads)
     embedder = load_embedder(settings.model, cache_path=settings.cache_path)
     embedder.warm_up()
     searcher = load_index(settings.index_dir, embedder)

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
         default=10, ge=1, le=1000, description="top_k of /v1/search by default."
     )
     ask_top_k: int = Field(default=5, ge=1, le=1000, description="Passages retrieved for /v1/ask.")
+    inference_threads: int = Field(
+        default=1, ge=1, le=256, description="torch/FAISS threads per query in the server."
+    )
     max_upload_bytes: int = Field(
         default=1024 * 1024,
         ge=1024,

@@ -1,0 +1,286 @@
+"""1. Query latency: the served /v1/search and /v1/ask against the in-process compute floor.
+
+The floor is the work a query cannot avoid, done in this process for the same questions: encode
+the query, FAISS search of the candidate pool (100), BM25 scores of every chunk and the top-100
+selection. The service is ``zhiwen serve`` on a free loopback port with the index of
+data/reports; clients are threads with one keep-alive connection each, sending the 25 dev
+questions round-robin. The in-process ``Searcher.search`` and ``QAEngine.ask`` are measured too,
+so the gap splits into fusion/answer composition and HTTP.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.client
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import (
+    PLOTS_DIR,
+    Context,
+    dev_questions,
+    ensure_index,
+    serve,
+    summary_ms,
+    table,
+    target,
+)
+
+log = logging.getLogger(__name__)
+
+NAME = "latency"
+TITLE = "1. Query latency against the compute floor"
+CLIENTS = (1, 4, 8)
+
+
+def in_process_steps(index_dir: Any) -> tuple[dict[str, Callable[[str], Any]], int]:
+    """The floor and the in-process search/ask, on an engine loaded like the server's."""
+    import torch
+
+    from service.deps import load_engine
+    from service.settings import Settings
+
+    settings = Settings(index_dir=index_dir)
+    engine = load_engine(settings)
+    searcher = engine.searcher
+    embedder = engine.embedder
+
+    def floor(q: str) -> None:
+        qvec = embedder.encode_queries([q])[0]
+        searcher.dense.search(qvec, 100)
+        scores = searcher.keyword.scores(q)
+        k = min(100, len(scores))
+        np.argpartition(-scores, k - 1)[:k]
+
+    steps: dict[str, Callable[[str], Any]] = {
+        "floor": floor,
+        "encode": lambda q: embedder.encode_queries([q]),
+        "search": lambda q: engine.search(q, settings.default_top_k),
+        "ask": lambda q: engine.ask(q, settings.ask_top_k),
+    }
+    return steps, torch.get_num_threads()
+
+
+def _post(conn: http.client.HTTPConnection, path: str, body: bytes) -> None:
+    conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    response.read()
+    if not 200 <= response.status < 300:
+        raise RuntimeError(f"{path} answered {response.status}")
+
+
+def paired(steps: dict[str, Callable[[str], Any]], port: int, questions: list[str],
+           bodies: dict[str, list[bytes]], repeats: int) -> dict[str, dict[str, float]]:
+    """Each question through every in-process step and both endpoints (1 client), one after
+    the other, so a change in machine load hits the floor and the service alike."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    # in a worker thread, as the server runs its (sync) routes: OpenMP state is per thread
+    pool = ThreadPoolExecutor(max_workers=1)
+
+    def local(fn: Callable[[str], Any]) -> Callable[[int], Any]:
+        return lambda i: pool.submit(fn, questions[i]).result()
+
+    def remote(path: str) -> Callable[[int], Any]:
+        return lambda i: _post(conn, path, bodies[path][i])
+
+    def fresh(name: str) -> None:
+        # uvicorn closes a keep-alive connection idle for 5 s, and the in-process steps in
+        # between can take that long on a busy machine: connect anew, outside the timing
+        if name.startswith("served "):
+            conn.close()
+            conn.connect()
+
+    calls = {name: local(fn) for name, fn in steps.items()}
+    calls.update({f"served {path}": remote(path) for path in bodies})
+    try:
+        for i in range(min(5, len(questions))):  # warm every path
+            for name, call in calls.items():
+                fresh(name)
+                call(i)
+        times: dict[str, list[float]] = {name: [] for name in calls}
+        for _ in range(repeats):
+            for i in range(len(questions)):
+                for name, call in calls.items():
+                    fresh(name)
+                    t0 = time.perf_counter()
+                    call(i)
+                    times[name].append(time.perf_counter() - t0)
+    finally:
+        conn.close()
+        pool.shutdown()
+    return {name: summary_ms(v) for name, v in times.items()}
+
+
+def _client(port: int, path: str, bodies: list[bytes], start: int, count: int,
+            out: list[float], server_ms: list[float], errors: list[int]) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        for i in range(count):
+            body = bodies[(start + i) % len(bodies)]
+            t0 = time.perf_counter()
+            conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            data = response.read()
+            out.append(time.perf_counter() - t0)
+            if 200 <= response.status < 300:
+                server_ms.append(float(json.loads(data).get("took_ms", float("nan"))))
+            else:
+                errors.append(response.status)
+    finally:
+        conn.close()
+
+
+def load_test(port: int, path: str, bodies: list[bytes], clients: int, total: int) -> dict[str, Any]:
+    """``total`` requests from ``clients`` concurrent keep-alive clients; latency per request."""
+    per = max(1, total // clients)
+    lat: list[float] = []
+    server: list[float] = []
+    errors: list[int] = []
+    threads = [threading.Thread(target=_client, args=(port, path, bodies, c * 7, per, lat, server, errors))
+               for c in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    out = summary_ms(lat)
+    out.update({"clients": clients, "requests": len(lat), "errors": len(errors), "rps": len(lat) / wall,
+                "server_took_p50": float(np.median(server)) if server else float("nan")})
+    return out
+
+
+def _profiles(pid: int, port: int, bodies: dict[str, list[bytes]], work: Path, requests: int) -> dict[str, Any]:
+    """py-spy breakdowns of the server under /v1/search and /v1/ask at 1 client, and /v1/search
+    at 8 clients (empty when py-spy is missing or cannot attach)."""
+    from bench import profile
+
+    if not profile.available():
+        return {}
+    out: dict[str, Any] = {}
+    for label, path, clients in (("search, 1 client", "/v1/search", 1), ("ask, 1 client", "/v1/ask", 1),
+                                 ("search, 8 clients", "/v1/search", 8)):
+        try:
+            out[label] = profile.profile(
+                pid, work / f"profile-{path.strip('/').replace('/', '-')}-{clients}.txt",
+                functools.partial(load_test, port, path, bodies[path], clients, requests),
+            )
+        except (RuntimeError, OSError) as exc:
+            log.warning("profiling %s failed: %s", label, exc)
+    return out
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    work = ctx.scratch(NAME)
+    index_dir = ctx.work / "index-reports"
+    index = ensure_index(index_dir)
+    questions = dev_questions()
+    repeats = 2 if ctx.quick else 6
+    steps, torch_threads = in_process_steps(index_dir)
+    bodies = {
+        "/v1/search": [json.dumps({"query": q, "top_k": 10}, ensure_ascii=False).encode() for q in questions],
+        "/v1/ask": [json.dumps({"question": q, "top_k": 5}, ensure_ascii=False).encode() for q in questions],
+    }
+    served: dict[str, list[dict[str, Any]]] = {}
+    with serve(index_dir, work / "serve.log") as srv:
+        timed = paired(steps, srv.port, questions, bodies, repeats)
+        for path, body in bodies.items():
+            served[path] = []
+            for clients in CLIENTS:
+                total = (50 if ctx.quick else 150) * max(1, clients // 2)
+                served[path].append(load_test(srv.port, path, body, clients, total))
+                log.info("%s %d clients: %s", path, clients, served[path][-1])
+        profiles = _profiles(srv.process.pid, srv.port, bodies, work, 60 if ctx.quick else 150)
+    floor = timed["floor"]["p50"]
+    search1 = timed["served /v1/search"]["p50"]
+    ask1 = timed["served /v1/ask"]["p50"]
+    result: dict[str, Any] = {
+        "index": index, "questions": len(questions), "repeats": repeats, "torch_threads": torch_threads,
+        "in_process": timed, "served": served,
+        "floor_p50": floor, "search_ratio": search1 / floor, "ask_ratio": ask1 / floor,
+        "profiles": profiles,
+    }
+    result["targets"] = [
+        target("/v1/search p50, 1 client, vs floor", "≤ 1.5×", result["search_ratio"], result["search_ratio"] <= 1.5, "×"),
+        target("/v1/ask p50, 1 client, vs floor", "≤ 2×", result["ask_ratio"], result["ask_ratio"] <= 2.0, "×"),
+    ]
+    _plot(result)
+    return result
+
+
+def _plot(r: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    PLOTS_DIR.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for path, rows in r["served"].items():
+        for q, style in (("p50", "-"), ("p99", ":")):
+            ax.plot([x["clients"] for x in rows], [x[q] for x in rows], style, marker="o", label=f"{path} {q}")
+    ax.axhline(r["floor_p50"], color="grey", linestyle="--", label="floor p50 (in-process)")
+    ax.set(xlabel="concurrent clients", ylabel="ms", yscale="log", title="Served latency vs concurrency")
+    ax.set_xticks(list(CLIENTS))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(PLOTS_DIR / "latency.png", dpi=110)
+    plt.close(fig)
+
+
+def render(r: dict[str, Any]) -> str:
+    ip = r["in_process"]
+    rows = [
+        ["floor: encode + FAISS top-100 + BM25 top-100", ip["floor"]["p50"], ip["floor"]["p95"], ip["floor"]["p99"], 1.0],
+        ["… of which query encoding", ip["encode"]["p50"], ip["encode"]["p95"], ip["encode"]["p99"],
+         ip["encode"]["p50"] / r["floor_p50"]],
+        ["`QAEngine.search` (hybrid, fused, top 10)", ip["search"]["p50"], ip["search"]["p95"], ip["search"]["p99"],
+         ip["search"]["p50"] / r["floor_p50"]],
+        ["`QAEngine.ask` (search + extractive answer)", ip["ask"]["p50"], ip["ask"]["p95"], ip["ask"]["p99"],
+         ip["ask"]["p50"] / r["floor_p50"]],
+        *[[f"**served {p}** (HTTP, 1 client)", ip[f"served {p}"]["p50"], ip[f"served {p}"]["p95"],
+           ip[f"served {p}"]["p99"], ip[f"served {p}"]["p50"] / r["floor_p50"]] for p in ("/v1/search", "/v1/ask")],
+    ]
+    served_rows = [
+        [path, x["clients"], x["requests"], x["errors"], x["p50"], x["p95"], x["p99"], x["p50"] / r["floor_p50"],
+         x["server_took_p50"], x["rps"]]
+        for path, xs in r["served"].items() for x in xs
+    ]
+    return "\n\n".join([
+        f"Index of data/reports ({r['index']['reports']} reports, {r['index']['chunks']} chunks). The 25 dev "
+        f"questions, {r['repeats']}× each. torch uses "
+        f"{r['torch_threads']} threads.",
+        "Paired, 1 client: each question goes through every row in turn (same machine load for all):",
+        table(["step", "p50 ms", "p95 ms", "p99 ms", "× floor p50"], rows),
+        "Concurrency (separate runs, keep-alive clients in threads):",
+        table(["endpoint", "clients", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "× floor p50",
+               "handler p50 ms", "req/s"], served_rows),
+        "“handler p50” is the `took_ms` the route reports (time inside the handler); the rest of the "
+        "round trip is HTTP, JSON, the threadpool hand-off and the client.",
+        "![latency](benchmarks/latency.png)",
+        *_render_profiles(r.get("profiles", {})),
+        f"**/v1/search p50 at 1 client = {r['search_ratio']:.2f}× the floor** (target ≤ 1.5×); "
+        f"**/v1/ask p50 = {r['ask_ratio']:.2f}× the floor** (target ≤ 2×).",
+    ])
+
+
+def _render_profiles(profiles: dict[str, Any]) -> list[str]:
+    if not profiles:
+        return []
+    names: list[str] = []
+    for p in profiles.values():
+        names += [k for k in p["share"] if k not in names]
+    rows = [[name, *[f"{100 * p['share'].get(name, 0.0):.0f} %" for p in profiles.values()]] for name in names]
+    return [
+        "Where the server's busy time goes (py-spy, 200 samples/s, every thread; a sample counts for "
+        "the innermost stage it is in):",
+        table(["stage", *profiles.keys()], rows),
+    ]
