@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +51,20 @@ class EmbeddingCache:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def encode_cached(
+    cache: EmbeddingCache, model: str, texts: Sequence[str], encode: Callable[[list[str]], Vectors], dim: int
+) -> Vectors:
+    """Vectors for ``texts``, sending to ``encode`` only those not cached for ``model`` yet."""
+    if not texts:
+        return np.zeros((0, dim), dtype=np.float32)
+    keys = [cache_key(model, t) for t in texts]
+    found = cache.get_many(keys)
+    missing = [i for i, k in enumerate(keys) if k not in found]
+    if missing:
+        fresh = encode([texts[i] for i in missing])
+        cache.put_many((keys[i], fresh[j]) for j, i in enumerate(missing))
+        for j, i in enumerate(missing):
+            found[keys[i]] = fresh[j]
+    return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from embeddings.base import Vectors
-from embeddings.cache import EmbeddingCache, cache_key
+from embeddings.cache import EmbeddingCache, encode_cached
 from embeddings.locate import resolve_model
 
 if TYPE_CHECKING:
@@ -110,17 +110,7 @@ class SentenceTransformerEmbedder:
         texts = [self._document_prefix + t for t in texts]
         if self._cache is None:
             return self._encode(texts, progress=len(texts) > 256)
-        keys = [cache_key(self.name, t) for t in texts]
-        found = self._cache.get_many(keys)
-        missing = [i for i, k in enumerate(keys) if k not in found]
-        if missing:
-            fresh = self._encode([texts[i] for i in missing], progress=len(missing) > 256)
-            self._cache.put_many((keys[i], fresh[j]) for j, i in enumerate(missing))
-            for j, i in enumerate(missing):
-                found[keys[i]] = fresh[j]
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+        return encode_cached(self._cache, self.name, texts, lambda todo: self._encode(todo, progress=len(todo) > 256), self.dim)
 
     def _encode(self, texts: Sequence[str], progress: bool = False) -> Vectors:
         model = self._load()

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import PydanticCustomError
 
 from indexer.types import Hit, Report
-from service.answering.types import Answer
+from service.answering.types import Answer, Citation
 
 # Exactly the characters Python's ``str.isspace`` (and ``re``'s ``\s``) treat as whitespace,
 # spelled out so every regex engine (ECMA in the OpenAPI schema, Python in schemathesis,
@@ -168,6 +168,11 @@ class CitationOut(BaseModel):
     end: int
     supported: bool
 
+    @classmethod
+    def from_citation(cls, c: Citation) -> CitationOut:
+        return cls(n=c.n, doc_id=c.doc_id, title=c.title, quote=c.quote, start=c.start, end=c.end,
+                   supported=c.supported)
+
 
 class AskResponse(BaseModel):
     answer: str = Field(description="Chinese answer; each sentence ends with [n] markers.")
@@ -186,16 +191,7 @@ class AskResponse(BaseModel):
             answer=answer.text,
             answerable=answer.answerable,
             citations=[
-                CitationOut(
-                    n=c.n,
-                    doc_id=c.doc_id,
-                    title=c.title,
-                    quote=c.quote,
-                    start=c.start,
-                    end=c.end,
-                    supported=c.supported,
-                )
-                for c in answer.citations
+                CitationOut.from_citation(c) for c in answer.citations
             ],
             passages=[Passage.from_hit(h, reports) for h in answer.passages],
             composer_used=answer.composer,

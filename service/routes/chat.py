@@ -319,16 +319,7 @@ class _Turn:
 def _extras(turn: _Turn, answer: Answer, reports: Mapping[str, Report]) -> dict[str, Any]:
     return {
         "citations": [
-            CitationOut(
-                n=c.n,
-                doc_id=c.doc_id,
-                title=c.title,
-                quote=c.quote,
-                start=c.start,
-                end=c.end,
-                supported=c.supported,
-            )
-            for c in answer.citations
+            CitationOut.from_citation(c) for c in answer.citations
         ],
         "passages": [Passage.from_hit(h, reports) for h in answer.passages],
         "answerable": answer.answerable,
