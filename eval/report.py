@@ -46,6 +46,10 @@ TYPE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("answer_accuracy", "Answer acc."),
     ("abstention_recall", "Abstention R"),
 )
+# per_question.jsonl keeps the top hits (plus the first relevant one when it ranks lower) with a
+# snippet each: enough to see what won, small enough for 4,000-query benchmarks.
+JSONL_HITS = 5
+JSONL_SNIPPET = 60
 CHART_METRICS: tuple[tuple[str, str], ...] = (
     ("hit@1", "Hit@1"),
     ("hit@5", "Hit@5"),
@@ -217,9 +221,10 @@ def _question_record(run: EvalRun, result: SystemResult, o: QueryOutcome) -> dic
                 "title": h.title,
                 "score": h.score,
                 "relevant": rel,
-                "text": h.text[:80],
+                "text": h.text[:JSONL_SNIPPET],
             }
-            for h, rel in zip(o.retrieved[:10], relevant, strict=False)
+            for i, (h, rel) in enumerate(zip(o.retrieved, relevant, strict=False))
+            if i < JSONL_HITS or (rel and not any(relevant[:i]))
         ],
     }
     if o.answer is not None and o.verdict is not None:

@@ -397,3 +397,19 @@ def test_http_backend() -> None:
     assert answer.citations[0].quote == "丙丁"
     assert backend.source_id("B-2") == "B" and backend.text("B-2") == B2.text
     assert backend.text("nope") is None
+
+
+def test_per_question_keeps_a_late_first_relevant_hit(tmp_path: Path) -> None:
+    q = load_qa(TOY / "qa.jsonl").queries[0]  # evidence 甲乙 in A
+    misses = [chunk(B1, n, 0, 9) for n in range(6)]
+    hits = ranked(*misses, chunk(A, 0, 0, 10), chunk(A, 1, 0, 10))  # first relevant at rank 7
+    run = run_evaluation(
+        EvalSet("late", "qa", TOY, (q,), True),
+        FakeBackend(REPORTS, {q.text: hits}),
+        [System("hybrid")],
+        answer_systems=(),
+    )
+    paths = write_outputs(run, tmp_path)
+    [row] = [json.loads(line) for line in paths["per_question"].read_text("utf-8").splitlines()]
+    assert row["rank"] == 7 and row["mrr@10"] == pytest.approx(1 / 7)
+    assert [h["rank"] for h in row["hits"]] == [1, 2, 3, 4, 5, 7]  # top 5 + the first relevant
