@@ -214,7 +214,9 @@ def pause_hook(stages: Iterable[str], marker: Path | None = None, max_wait: floa
             return
         log.warning("test hook: writer paused at stage %s (pid %d)", stage, os.getpid())
         if marker is not None:
-            marker.write_text(stage, encoding="utf-8")
+            # Written whole (temp file + rename): a watcher that sees the file sees the stage, never
+            # an empty file caught between its creation and its write.
+            write_file_durably(marker, stage.encode("utf-8"))
         deadline = time.monotonic() + max_wait
         while time.monotonic() < deadline:
             if marker is not None and not marker.exists():

@@ -249,17 +249,23 @@ def test_pause_hook_waits_for_its_marker(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown pause stage"):
         pause_hook(["after_lunch"])
     marker = tmp_path / "paused"
-    pause = pause_hook(["before_swap"], marker)
+    # max_wait bounds the pause even if this test fails before it removes the marker, and the
+    # worker is a daemon: a failing assertion can never leave pytest waiting on it at exit.
+    pause = pause_hook(["before_swap"], marker, max_wait=60)
     pause("after_store")  # not a chosen stage: returns at once
     assert not marker.exists()
-    worker = threading.Thread(target=pause, args=("before_swap",))
+    worker = threading.Thread(target=pause, args=("before_swap",), daemon=True)
     worker.start()
-    deadline = time.monotonic() + 10
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert marker.read_text() == "before_swap" and worker.is_alive()
-    marker.unlink()
-    worker.join(timeout=5)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # The marker appears whole (written to a temp file, then renamed): never empty.
+        assert marker.read_text() == "before_swap"
+        assert worker.is_alive()
+    finally:
+        marker.unlink(missing_ok=True)
+        worker.join(timeout=30)
     assert not worker.is_alive()
 
 
