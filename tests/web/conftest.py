@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS_DIR = ROOT / "data" / "reports"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = Path(os.environ.get("ZHIWEN_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -155,6 +154,17 @@ def api_same_origin(
     server = start_api_server(web_index_dir, tmp_path_factory.mktemp("api-same-origin"), None)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the browser tests save their pictures: a temporary folder, so a test run never
+    rewrites tracked files. ``make screenshots`` sets ZHIWEN_SCREENSHOTS_DIR=docs/screenshots to
+    refresh the README's pictures on purpose."""
+    chosen = os.environ.get("ZHIWEN_SCREENSHOTS_DIR", "")
+    path = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="session")

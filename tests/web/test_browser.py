@@ -1,11 +1,13 @@
 """The chat page, the report view and the widget in headless Chromium (playwright, sync API),
-plus the HTTP-level checks of the pages, assets and CORS. Screenshots go to docs/screenshots/."""
+plus the HTTP-level checks of the pages, assets and CORS. Screenshots go to a temporary folder
+(``make screenshots`` writes the README's)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,7 +15,6 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from service.routes.web import STATIC_DIR
 from tests.web.conftest import (
-    SCREENSHOTS,
     XSS_DOC_ID,
     XSS_QUESTION,
     ApiServer,
@@ -71,7 +72,7 @@ def xss_fired(page: Page) -> bool:
 
 @pytest.mark.browser
 def test_chat_answer_streams_and_citation_opens_highlighted_span(
-    desktop: BrowserContext, api: ApiServer
+    desktop: BrowserContext, api: ApiServer, screenshots: Path
 ) -> None:
     page = desktop.new_page()
     page.goto(f"{api.url}/")
@@ -99,8 +100,7 @@ def test_chat_answer_streams_and_citation_opens_highlighted_span(
     quote = chip.get_attribute("title") or ""
     assert quote
     page.locator("#question").focus()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "chat.png"))
+    page.screenshot(path=str(screenshots / "chat.png"))
 
     with desktop.expect_page() as opened:
         chip.click()
@@ -115,7 +115,7 @@ def test_chat_answer_streams_and_citation_opens_highlighted_span(
     # the page really scrolled: the quote sits far down the report
     assert report.evaluate("() => window.scrollY") > 0
     expect(report.locator("#highlight-note")).to_be_visible()
-    report.screenshot(path=str(SCREENSHOTS / "report-highlight.png"))
+    report.screenshot(path=str(screenshots / "report-highlight.png"))
 
 
 @pytest.mark.browser
@@ -151,14 +151,16 @@ def test_follow_up_in_the_chat_page(desktop: BrowserContext, api: ApiServer) -> 
 
 
 @pytest.mark.browser
-def test_phone_width_has_no_horizontal_scroll(phone: BrowserContext, api: ApiServer) -> None:
+def test_phone_width_has_no_horizontal_scroll(
+    phone: BrowserContext, api: ApiServer, screenshots: Path
+) -> None:
     page = phone.new_page()
     page.goto(f"{api.url}/")
     assert "172处" in norm(ask_in_chat(page, Q_SAFETY, 1))
     width = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     assert width <= 0
     expect(page.locator("#send")).to_be_in_viewport()
-    page.screenshot(path=str(SCREENSHOTS / "chat-mobile.png"))
+    page.screenshot(path=str(screenshots / "chat-mobile.png"))
 
 
 # -- the report view ---------------------------------------------------------------------------
@@ -252,7 +254,7 @@ def widget_ask(page: Page, question: str) -> None:
 
 @pytest.mark.browser
 def test_widget_answers_from_an_allowed_origin(
-    desktop: BrowserContext, api: ApiServer, widget_site: StaticSite
+    desktop: BrowserContext, api: ApiServer, widget_site: StaticSite, screenshots: Path
 ) -> None:
     page = desktop.new_page()
     page.goto(widget_page(widget_site, "allowed.html", api.url))
@@ -269,7 +271,7 @@ def test_widget_answers_from_an_allowed_origin(
         "el => getComputedStyle(el).backgroundColor"
     )
     assert color != "rgb(255, 0, 0)"
-    page.screenshot(path=str(SCREENSHOTS / "widget.png"))
+    page.screenshot(path=str(screenshots / "widget.png"))
 
     widget_ask_again = page.locator("#zhiwen-widget textarea")
     widget_ask_again.fill(XSS_QUESTION)
