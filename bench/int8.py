@@ -77,7 +77,7 @@ def run(ctx: Context) -> dict[str, Any]:
     from embeddings import load_embedder
     from embeddings.onnx import export_int8
     from indexer.build import build_index_from_reports
-    from indexer.chunking import chunk_report
+    from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP, chunk_report
     from indexer.store import load_index
 
     work = ctx.scratch(NAME)
@@ -102,7 +102,8 @@ def run(ctx: Context) -> dict[str, Any]:
 
     chunks = []
     for report in reports:
-        chunks += chunk_report(report, max_chars=300, overlap=60, token_len=fp32.token_len,
+        # the build's own chunking, so the index built below finds every text in the cache
+        chunks += chunk_report(report, max_chars=DEFAULT_MAX_CHARS, overlap=DEFAULT_OVERLAP, token_len=fp32.token_len,
                                max_tokens=fp32.max_seq_length)
     # what the build embeds: chunk texts and (for small-to-big scoring) each distinct sentence
     n_chunks = len(chunks)
