@@ -45,7 +45,7 @@ def in_process_steps(index_dir: Any) -> tuple[dict[str, Callable[[str], Any]], i
     """The floor and the in-process search/ask, on an engine loaded like the server's."""
     import torch
 
-    from service.deps import load_engine
+    from service.kb import load_engine
     from service.settings import Settings
 
     settings = Settings(index_dir=index_dir)

@@ -15,7 +15,7 @@ here under load: a single FAISS exact search over 10,000 vectors took 48–61 ms
 threads and 0.48 ms with 1; a single query encode (m3e-small, torch) took 1,460 ms with
 `torch.set_num_threads(2)` and 82 ms with 1, in the main thread. The service answers one query per
 request and gets its parallelism from the threadpool across requests, so it should pin both
-libraries to one thread each when it loads the engine (`service/deps.py:load_engine` or the
+libraries to one thread each when it loads the engine (`service/kb.py:load_engine` or the
 lifespan): `torch.set_num_threads(1)` and `faiss.omp_set_num_threads(1)`, ideally behind a setting
 (`ZHIWEN_TORCH_THREADS`, default 1). With 8 concurrent clients on 2 cores this also avoids
 8 × 2 OpenMP threads competing for 2 cores. Index building keeps all cores (large batches).
@@ -34,7 +34,7 @@ texts only; sorting all texts by length once before batching recovers some throu
 **int8.** `load_embedder(model, backend="onnx-int8")` is a drop-in `Embedder`; its name is
 `m3e-small@onnx-int8`, so an index built with fp32 refuses to load with it (and vice versa) and
 the embedding cache keeps the two apart. To offer it in the product: a setting
-`ZHIWEN_EMBEDDING_BACKEND` (`torch` | `onnx-int8`) passed to `load_embedder` in `service/deps.py`
+`ZHIWEN_EMBEDDING_BACKEND` (`torch` | `onnx-int8`) passed to `load_embedder` in `service/kb.py`
 and `indexer/cli.py`, and `onnx`, `onnxruntime` as dependencies.
 
 **Vector index at scale.** On 2 cores an HNSW graph (M 32, efConstruction 80) took 18 s per

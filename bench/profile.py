@@ -31,7 +31,7 @@ BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("FAISS search / reconstruct", ("search (indexer/dense.py", "vectors (indexer/dense.py")),
     ("evidence re-ranking", ("evidence_rerank (indexer/evidence.py",)),
     ("fusion and hit building", ("search (indexer/search.py",)),
-    ("answer composition", ("compose (service/answering", "_check_citations (service/deps.py")),
+    ("answer composition", ("compose (service/answering", "check_citations (service/answering/engine.py")),
     ("response models and JSON", ("from_hits (service/", "from_answer (service/", "serialize_response (fastapi",
                                   "jsonable_encoder (fastapi", "render (starlette", "render (fastapi")),
     ("request parsing and validation", ("request_body_to_args (fastapi", "solve_dependencies (fastapi", "body (starlette")),

@@ -81,7 +81,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from service.app import create_app
+    from service.api.app import create_app
 
     log.info("serving on http://%s:%d (index %s)", settings.host, settings.port, settings.index_dir)
     uvicorn.run(
@@ -113,7 +113,7 @@ def run_ask(args: argparse.Namespace) -> int:
 
     from embeddings import ModelNotFoundError
     from indexer.store import IndexLoadError
-    from service.deps import load_engine
+    from service.kb import load_engine
 
     try:
         engine = load_engine(settings)
@@ -123,7 +123,7 @@ def run_ask(args: argparse.Namespace) -> int:
     answer = engine.ask(question, top_k, args.composer)
     took_ms = round((time.perf_counter() - start) * 1000, 2)
     if args.json:
-        from service.schemas import AskResponse
+        from service.api.schemas import AskResponse
 
         body = AskResponse.from_answer(answer, engine.reports, took_ms=took_ms)
         sys.stdout.write(body.model_dump_json(indent=2) + "\n")

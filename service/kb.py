@@ -1,18 +1,19 @@
-"""The live knowledge base: the index snapshot the service answers from, and the one writer that
-changes it while queries keep being answered.
+"""The live knowledge base: the engine (index snapshot + composers) the service answers from, and the
+one writer that changes it while queries keep being answered. Also where the service's settings
+become an engine (``load_engine``): the composition root for the answering package.
 
-Readers never wait. ``KnowledgeBase.current`` is an immutable, loaded ``Searcher``; a change
-(``apply``) stores the report file durably, writes a new snapshot beside the live one (only the
-changed report is embedded), loads and verifies it, swaps the on-disk link, and then replaces the
-reference — ``state.engine`` becomes a copy of the engine with the new searcher. A request took
-its engine when it started, so it finishes on the snapshot it began with.
+Readers never wait. ``KnowledgeBase.engine`` is an immutable ``QAEngine`` over a loaded
+``Searcher``; a change (``apply``) stores the report file durably, writes a new snapshot beside the
+live one (only the changed report is embedded), loads and verifies it, swaps the on-disk link, and
+then replaces the reference with an engine over the new searcher. A request took its engine when it
+started, so it finishes on the snapshot it began with.
 
 One writer at a time: a thread lock in this process and the index's file lock across processes
 (``zhiwen add``/``remove``/``index`` take it too). A second writer waits briefly, then gets
 :class:`~indexer.journal.WriterBusy` (HTTP 409). Snapshots written by another process are picked
 up by a watcher thread within ``WATCH_INTERVAL_S``.
 
-On start (:func:`open_engine`): a file of the index that is truncated or corrupted is named
+On start (:func:`open_knowledge_base`): a file of the index that is truncated or corrupted is named
 before the model loads; then the index is loaded and verified; then changes a crashed writer left
 in the journal are rolled forward — all before /readyz says ready.
 
@@ -29,16 +30,16 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from indexer.journal import WriterBusy
+from service.answering.engine import LLMEndpoint, QAEngine, engine_for
 
 if TYPE_CHECKING:
     from indexer.search import Searcher
     from indexer.update import Change, LiveIndex, Pause, UpdateResult
-    from service.deps import AppState, QAEngine
     from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,42 @@ def pause_from_env(environ: dict[str, str] | None = None) -> Pause | None:
     return pause_hook(stages.split(","), Path(marker) if marker else None)
 
 
+def llm_endpoint(settings: Settings) -> LLMEndpoint | None:
+    """The configured OpenAI-compatible endpoint, or None."""
+    if not (settings.llm_base_url and settings.llm_model):
+        return None
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    return LLMEndpoint(settings.llm_base_url, settings.llm_model, key, settings.llm_timeout_s)
+
+
+def limit_threads(n: int) -> None:
+    """Threads per query for torch and FAISS. One query is too small to split across cores, and
+    under concurrent requests extra threads only contend: on 2 busy cores FAISS went from 48 ms
+    to 0.5 ms and a query encode from 1.46 s to 82 ms with one thread (docs/benchmarks.md).
+    Indexing (``zhiwen index``) is not affected: it never calls this."""
+    import faiss
+    import torch
+
+    torch.set_num_threads(n)
+    faiss.omp_set_num_threads(n)
+
+
+def load_engine(settings: Settings) -> QAEngine:
+    """Load the embedder (warmed up), the index and the composers. Slow: seconds.
+
+    Raises ``IndexLoadError`` / ``ModelNotFoundError`` with a message fit for /readyz.
+    """
+    from embeddings import load_embedder
+    from indexer.store import load_index, read_meta
+
+    read_meta(settings.index_dir)  # a missing or unreadable index fails before the model loads
+    limit_threads(settings.inference_threads)
+    embedder = load_embedder(settings.model, cache_path=settings.cache_path)
+    embedder.warm_up()
+    searcher = load_index(settings.index_dir, embedder)
+    return engine_for(embedder, searcher, settings.composer, llm_endpoint(settings))
+
+
 def make_live_index(settings: Settings, embedder: Any, pause: Pause | None = None) -> LiveIndex:
     """The writer over ``settings.corpus_dir`` / ``settings.index_dir`` with the build settings."""
     from indexer.tokenize import read_user_words
@@ -86,12 +123,20 @@ def make_live_index(settings: Settings, embedder: Any, pause: Pause | None = Non
 
 
 class KnowledgeBase:
-    """Holds the current ``Searcher`` for readers and applies changes, one writer at a time."""
+    """Holds the current engine for readers and applies changes, one writer at a time."""
 
-    def __init__(self, state: AppState, live: LiveIndex, searcher: Searcher) -> None:
-        self._state = state
+    def __init__(
+        self,
+        live: LiveIndex,
+        engine: QAEngine,
+        *,
+        writes_enabled: bool = False,
+        on_publish: Callable[[QAEngine], None] | None = None,
+    ) -> None:
         self.live = live
-        self._current = searcher
+        self._engine = engine
+        self.writes_enabled = writes_enabled
+        self._on_publish = on_publish
         self._write_lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -99,15 +144,20 @@ class KnowledgeBase:
         self.last_change: dict[str, Any] | None = None
 
     @property
+    def engine(self) -> QAEngine:
+        """The live engine. Take it once per request: the reference may change between reads."""
+        return self._engine
+
+    @property
     def current(self) -> Searcher:
-        """The live snapshot. Take it once per request: the reference may change between reads."""
-        return self._current
+        """The live snapshot's searcher."""
+        return self._engine.searcher
 
     @property
     def version(self) -> str:
         from indexer.update import snapshot_version
 
-        return snapshot_version(self._current.meta)
+        return snapshot_version(self.current.meta)
 
     # -- writes ---------------------------------------------------------------------------------
     def apply(self, changes: Sequence[Change]) -> UpdateResult:
@@ -122,7 +172,7 @@ class KnowledgeBase:
             raise WriterBusy("another write to the index is in progress; retry in a few seconds")
         try:
             remaining = max(0.0, timeout - (time.monotonic() - start))
-            result = self.live.apply(changes, base=self._current, lock_timeout=remaining)
+            result = self.live.apply(changes, base=self.current, lock_timeout=remaining)
             if result.searcher is not None:
                 self._publish(result.searcher)
             if result.changed:
@@ -142,16 +192,12 @@ class KnowledgeBase:
             self._write_lock.release()
 
     def _publish(self, searcher: Searcher) -> None:
-        """Make ``searcher`` the one new requests use (one reference assignment each)."""
-        if searcher is self._current:
+        """Make an engine over ``searcher`` the one new requests use (one reference assignment)."""
+        if searcher is self._engine.searcher:
             return
-        self._current = searcher
-        engine = self._state.engine
-        if engine is not None:
-            self._state.engine = engine.with_searcher(searcher)
-        metrics = self._state.metrics
-        metrics.index_documents.set(len(searcher.reports))
-        metrics.index_chunks.set(len(searcher.chunks))
+        self._engine = self._engine.with_searcher(searcher)
+        if self._on_publish is not None:
+            self._on_publish(self._engine)
 
     # -- snapshots written by other processes ---------------------------------------------------
     def refresh(self) -> bool:
@@ -161,10 +207,6 @@ class KnowledgeBase:
         from indexer.store import IndexLoadError, load_index
         from indexer.update import current_snapshot, verify_checksums
 
-        engine = self._state.engine
-        if engine is not None and engine.searcher is not self._current:
-            # the engine was set by start-up code from an older reference: bring it level
-            self._state.engine = engine.with_searcher(self._current)
         live = current_snapshot(self.live.index_dir)
         if live is None or self._serves(live) or live == self._bad_snapshot:
             return False
@@ -188,7 +230,7 @@ class KnowledgeBase:
             self._write_lock.release()
 
     def _serves(self, snapshot: Path) -> bool:
-        path = self._current.path
+        path = self.current.path
         return path is not None and Path(path).resolve() == snapshot
 
     def start_watching(self, interval: float = WATCH_INTERVAL_S) -> None:
@@ -210,7 +252,7 @@ class KnowledgeBase:
     # -- status ---------------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
         """What GET /v1/index shows."""
-        searcher = self._current
+        searcher = self.current
         meta = searcher.meta
         try:
             pending = len(self.live.pending())
@@ -229,23 +271,24 @@ class KnowledgeBase:
             "updated_at": meta.get("created_at"),
             "last_change": meta.get("last_change"),
             "pending_changes": pending,
-            "writes_enabled": bool(self._state.settings.api_keys),
+            "writes_enabled": self.writes_enabled,
         }
 
 
-def open_engine(state: AppState) -> QAEngine:
-    """Start-up: verify and load the index, roll forward interrupted changes, attach the
-    knowledge base to ``state``. Slow (loads the model); raises ``IndexLoadError`` /
-    ``ModelNotFoundError`` with a message fit for /readyz."""
+def open_knowledge_base(
+    settings: Settings, on_publish: Callable[[QAEngine], None] | None = None
+) -> KnowledgeBase:
+    """Start-up: verify and load the index, roll forward interrupted changes, start watching for
+    snapshots other processes write. Slow (loads the model); raises ``IndexLoadError`` /
+    ``ModelNotFoundError`` with a message fit for /readyz. ``on_publish`` is called with each
+    engine that replaces the live one."""
     from indexer.update import UpdateError, verify_checksums
-    from service.deps import load_engine
 
-    settings = state.settings
     # a truncated or corrupted file is named before the model loads (and before it misleads)
     verify_checksums(settings.index_dir)
     engine = load_engine(settings)
     live = make_live_index(settings, engine.embedder, pause_from_env())
-    kb = KnowledgeBase(state, live, engine.searcher)
+    kb = KnowledgeBase(live, engine, writes_enabled=bool(settings.api_keys), on_publish=on_publish)
     try:
         # (without the test pause hook: it stops writes, not the recovery from a killed one)
         result = dataclasses.replace(live, pause=None).replay(
@@ -260,11 +303,9 @@ def open_engine(state: AppState) -> QAEngine:
             log.warning("rolled forward %d interrupted change(s): index %s -> %s",
                         len(result.replayed), result.previous_version, result.version)
             kb._publish(result.searcher)
-            engine = engine.with_searcher(result.searcher)
-    _warn_on_drift(live, engine.searcher.meta)
-    state.kb = kb
+    _warn_on_drift(live, kb.current.meta)
     kb.start_watching()
-    return engine
+    return kb
 
 
 def _warn_on_drift(live: LiveIndex, meta: dict[str, Any]) -> None:

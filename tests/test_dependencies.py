@@ -109,3 +109,37 @@ def test_every_declared_dependency_is_pinned_in_the_lock() -> None:
         if have.split("+")[0] != wanted.split("+")[0]:
             drift.append(f"{name}: lock {wanted}, installed {have}")
     assert not drift, "installed versions differ from constraints.txt:\n" + "\n".join(drift)
+
+
+# -- the layers point one way --------------------------------------------------------------------
+
+# package -> module prefixes it must never import (directly, at any depth of its files)
+FORBIDDEN = {
+    "embeddings": ("indexer", "service", "eval", "fastapi", "starlette", "uvicorn"),
+    "indexer": ("service", "eval", "fastapi", "starlette", "uvicorn"),
+    "service/answering": ("service.api", "service.kb", "service.settings", "eval", "fastapi",
+                          "starlette", "uvicorn"),
+    "eval": ("service.api", "fastapi", "starlette", "uvicorn"),
+}
+
+
+def _full_imports(folder: str) -> list[tuple[str, Path]]:
+    out = []
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                out += [(alias.name, path) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                out.append((node.module, path))
+    return out
+
+
+@pytest.mark.parametrize("folder", sorted(FORBIDDEN))
+def test_dependencies_point_one_way(folder: str) -> None:
+    bad = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for module, path in _full_imports(folder)
+        if any(module == f or module.startswith(f + ".") for f in FORBIDDEN[folder])
+    ]
+    assert not bad, "\n".join(bad)

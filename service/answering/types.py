@@ -9,6 +9,8 @@ from typing import Protocol
 from indexer.types import Hit, Report
 
 NOT_FOUND = "资料中未找到"
+# The reply to a question that names nothing to look for (「？」, 「什么？」, emoji only).
+NO_CONTENT = "请输入一个具体的问题：说明要查的人、事、地点或数字，我再从资料中查找。"
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ def run_app(patched_model: Any) -> RunApp:
     in-process, once loading is over (ready or failed)."""
     from fastapi.testclient import TestClient
 
-    from service.app import create_app
+    from service.api.app import create_app
     from service.settings import Settings
 
     @contextlib.contextmanager

@@ -224,7 +224,7 @@ def test_writes_are_disabled_without_configured_keys(tmp_path: Path) -> None:
     """No model needed: the key check answers before anything is loaded."""
     from fastapi.testclient import TestClient
 
-    from service.app import create_app
+    from service.api.app import create_app
     from service.settings import Settings
 
     app = create_app(Settings(index_dir=tmp_path / "none", corpus_dir=tmp_path, api_keys=[]))
@@ -238,7 +238,7 @@ def test_writes_are_disabled_without_configured_keys(tmp_path: Path) -> None:
 def test_reads_can_require_a_key(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
-    from service.app import create_app
+    from service.api.app import create_app
     from service.settings import Settings
 
     settings = Settings(index_dir=tmp_path / "none", corpus_dir=tmp_path, api_keys=[API_KEY],

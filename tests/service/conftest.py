@@ -2,7 +2,7 @@
 index of data/reports (``index_dir``, built once per session by tests/conftest.py).
 
 * ``server_url``: started with ``zhiwen serve`` and waited on until /readyz says ready;
-* ``broken_server``: started with ``uvicorn service.app:create_app --factory`` over a missing or
+* ``broken_server``: started with ``uvicorn service.api.app:create_app --factory`` over a missing or
   corrupt index, waited on until it has given up loading;
 * ``report_texts``: each report's original text, read from the index files (not the API), so
   offsets the API returns can be checked against an independent copy.
@@ -156,7 +156,7 @@ def broken_server(
         sys.executable,
         "-m",
         "uvicorn",
-        "service.app:create_app",
+        "service.api.app:create_app",
         "--factory",
         "--host",
         "127.0.0.1",

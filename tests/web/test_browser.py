@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from service.routes.web import STATIC_DIR
+from service.api.routes.web import STATIC_DIR
 from tests.web.conftest import (
     XSS_DOC_ID,
     XSS_QUESTION,

@@ -14,14 +14,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from service.routes.chat import (
-    composer_for_model,
-    find_places,
-    resolve_question,
-    rewrite_followup,
-    sources_text,
-    text_pieces,
-)
+from service.api.routes.chat import composer_for_model, sources_text, text_pieces
 from tests.web.conftest import ApiServer
 
 Q_SAFETY = "九水街道共有多少处安全隐患被整改？"  # dev02, gold 172处
@@ -244,51 +237,6 @@ def test_multipart_text_content_is_accepted(api: ApiServer) -> None:
 
 # -- pure helpers ----------------------------------------------------------------------------
 
-KNOWN = ["九水街道", "王哥庄街道", "湖岛街道", "胜利庄社区", "香磨李社区", "李沧区"]
-
-
-@pytest.mark.parametrize(
-    ("previous", "latest", "expected"),
-    [
-        # ellipsis with a new place: substitute it (a bare name borrows the old suffix)
-        (Q_SAFETY, "那王哥庄呢？", "王哥庄街道共有多少处安全隐患被整改？"),
-        (Q_SAFETY, "湖岛街道呢", "湖岛街道共有多少处安全隐患被整改？"),
-        ("胜利庄社区的党建品牌叫什么？", "那香磨李社区呢？", "香磨李社区的党建品牌叫什么？"),
-        (
-            "湖岛街道为辖区企业解决了多少资金需求？",
-            "那堤口路街道的呢？",
-            "堤口路街道为辖区企业解决了多少资金需求？",
-        ),
-        # a follow-up without its own place: the previous place is put in
-        (Q_FISHERY, Q_FOLLOW, "王哥庄街道党建示范点是哪个社区？"),
-        (Q_SAFETY, "该街道的党工委书记叫什么名字？", "九水街道的党工委书记叫什么名字？"),
-        (Q_SAFETY, "那党工委书记呢？", "九水街道的党工委书记"),
-        # a bare cue: previous question + message
-        (Q_SAFETY, "还有呢？", Q_SAFETY + " 还有呢？"),
-        # self-contained questions are left alone
-        (Q_SAFETY, "社区怎样帮助老年人解决吃饭问题？", "社区怎样帮助老年人解决吃饭问题？"),
-        (
-            Q_SAFETY,
-            "哪个街道的大馒头成为上合峰会专供产品？",
-            "哪个街道的大馒头成为上合峰会专供产品？",
-        ),
-        (Q_SAFETY, "湖岛街道居民通过哪个平台反映诉求？", "湖岛街道居民通过哪个平台反映诉求？"),
-    ],
-)
-def test_rewrite_followup(previous: str, latest: str, expected: str) -> None:
-    assert rewrite_followup(previous, latest, KNOWN) == expected
-
-
-def test_resolve_question_chains_follow_ups() -> None:
-    turns = [Q_SAFETY, "那王哥庄呢？", Q_FOLLOW]
-    assert resolve_question(turns, KNOWN) == "王哥庄街道党建示范点是哪个社区？"
-    assert resolve_question([Q_SAFETY], KNOWN) == Q_SAFETY
-
-
-def test_find_places() -> None:
-    assert find_places("崮云湖街道辖区内有多少所高校") == ["崮云湖街道"]
-    assert find_places("那党建示范点是哪个社区") == []
-    assert find_places("在李沧区委区政府的领导下，九水街道") == ["李沧区", "九水街道"]
 
 
 def test_composer_for_model() -> None:
@@ -323,9 +271,8 @@ _QUOTE = "王哥庄街道2018年渔业总产值5.73亿元。"
 
 def _fake_engine(llm: Any) -> Any:
     from indexer.types import Chunk, Hit, Report
+    from service.answering.engine import QAEngine
     from service.answering.types import Answer, Citation
-    from service.deps import QAEngine
-    from service.settings import Settings
 
     start = _REPORT_TEXT.index(_QUOTE)
     report = Report("r1", "王哥庄纪实", _REPORT_TEXT, {})
@@ -346,20 +293,21 @@ def _fake_engine(llm: Any) -> Any:
         def compose(self, question: str, hits: Any, reports: Any) -> Answer:
             return Answer(_QUOTE + "[1]", True, (citation,), tuple(hits))
 
-    settings = Settings.model_validate({"composer": "llm", "cache_path": None})
     composers = {"extractive": Extractive(), "llm": llm(citation)}
-    return QAEngine(settings, cast(Any, None), cast(Any, Searcher()), cast(Any, composers))
+    return QAEngine(cast(Any, None), cast(Any, Searcher()), cast(Any, composers), "llm")
 
 
 def _run_stream(llm: Any) -> tuple[list[dict[str, Any]], str]:
-    from service.chat_schemas import ChatCompletionRequest
-    from service.routes.chat import _resolve_turn, _stream_answer
+    from service.api.chat_schemas import ChatCompletionRequest
+    from service.api.routes.chat import _resolve_turn, _stream_answer
+    from service.settings import Settings
 
     engine = _fake_engine(llm)
     body = ChatCompletionRequest.model_validate(
         {"model": "zhiwen-llm", "messages": [{"role": "user", "content": Q_FISHERY}]}
     )
-    events = list(_stream_answer(engine, _resolve_turn(body, engine, engine.settings)))
+    settings = Settings.model_validate({"composer": "llm", "cache_path": None})
+    events = list(_stream_answer(engine, _resolve_turn(body, engine, settings)))
     assert events[-1] == "data: [DONE]\n\n"
     chunks = [json.loads(e.removeprefix("data: ")) for e in events[:-1]]
     deltas = [c["choices"][0]["delta"] for c in chunks if "choices" in c]

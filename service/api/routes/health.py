@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from service.deps import StateDep
-from service.errors import error_response, error_responses
-from service.schemas import Health, Readiness
+from service.api.deps import StateDep
+from service.api.errors import error_response, error_responses
+from service.api.schemas import Health, Readiness
 
 router = APIRouter(tags=["health"])
 

@@ -6,10 +6,10 @@ import time
 
 from fastapi import APIRouter
 
-from service.auth import ReadKey
-from service.deps import EngineDep, SettingsDep, enforce_limits
-from service.errors import error_responses
-from service.schemas import SearchRequest, SearchResponse
+from service.api.auth import ReadKey
+from service.api.deps import EngineDep, SettingsDep, enforce_limits
+from service.api.errors import error_responses
+from service.api.schemas import SearchRequest, SearchResponse
 
 router = APIRouter(prefix="/v1", tags=["search"], dependencies=[ReadKey])
 

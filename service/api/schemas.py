@@ -39,7 +39,7 @@ def _not_blank(value: str) -> str:
 
 
 # The upper length bound comes from Settings; routes check it and the app writes it into the
-# OpenAPI schema (see service.app), so it is not part of the static type.
+# OpenAPI schema (see service.api.app), so it is not part of the static type.
 QueryText = Annotated[
     str,
     Field(min_length=1, json_schema_extra={"pattern": NOT_BLANK_PATTERN}),

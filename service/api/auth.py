@@ -18,8 +18,8 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.deps import SettingsDep
-from service.errors import ApiError
+from service.api.deps import SettingsDep
+from service.api.errors import ApiError
 from service.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import Final
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, RedirectResponse
 
-from service.cors import install_cors
+from service.api.cors import install_cors
 
 __all__ = ["STATIC_DIR", "install_cors", "router"]
 

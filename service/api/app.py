@@ -1,6 +1,6 @@
 """The FastAPI application: ``create_app(settings)`` assembles state, middleware and routers.
 
-Run with ``zhiwen serve`` or ``uvicorn service.app:create_app --factory``.
+Run with ``zhiwen serve`` or ``uvicorn service.api.app:create_app --factory``.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from typing import Any
 from fastapi import FastAPI, HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.cors import install_cors
-from service.deps import AppState
-from service.errors import error_response, install_error_handlers
-from service.kb import open_engine  # zhiwen-kb
-from service.metrics import Metrics, MetricsMiddleware
-from service.routes import admin, ask, chat, documents, health, search, web
-from service.schemas import AskRequest, SearchRequest
+from service.answering.engine import QAEngine
+from service.api.cors import install_cors
+from service.api.deps import AppState
+from service.api.errors import error_response, install_error_handlers
+from service.api.metrics import Metrics, MetricsMiddleware
+from service.api.routes import admin, ask, chat, documents, health, search, web
+from service.api.schemas import AskRequest, SearchRequest
+from service.kb import open_knowledge_base
 from service.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -61,22 +62,25 @@ async def _load(state: AppState) -> None:
     """Load the engine off the event loop; on failure keep serving and report why in /readyz."""
     settings = state.settings
     log.info("loading model %s and index %s", settings.model, settings.index_dir)
+    metrics = state.metrics
+
+    def published(engine: QAEngine) -> None:
+        metrics.index_documents.set(len(engine.searcher.reports))
+        metrics.index_chunks.set(len(engine.searcher.chunks))
+
     try:
-        # zhiwen-kb: load + verify checksums + roll forward interrupted index changes
-        engine = await asyncio.to_thread(open_engine, state)
+        # load + verify checksums + roll forward interrupted index changes
+        kb = await asyncio.to_thread(open_knowledge_base, settings, published)
     except Exception as exc:  # whatever it is: keep serving /healthz and say why in /readyz
         state.reason = _load_failure(exc)
         state.loading = False
         return
-    state.engine = engine
+    state.kb = kb
     state.reason = ""
     state.loading = False
-    state.metrics.index_ready.set(1)
-    state.metrics.index_documents.set(len(engine.searcher.reports))
-    state.metrics.index_chunks.set(len(engine.searcher.chunks))
-    log.info(
-        "ready: %d reports, %d passages", len(engine.searcher.reports), len(engine.searcher.chunks)
-    )
+    metrics.index_ready.set(1)
+    published(kb.engine)
+    log.info("ready: %d reports, %d passages", len(kb.current.reports), len(kb.current.chunks))
 
 
 @contextlib.asynccontextmanager
@@ -91,7 +95,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        if state.kb is not None:  # zhiwen-kb: stop the snapshot watcher
+        if state.kb is not None:  # stop the snapshot watcher
             state.kb.close()
 
 

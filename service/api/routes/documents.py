@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.auth import ReadKey
-from service.deps import EngineDep
-from service.errors import ApiError, error_responses, printable
-from service.schemas import DocumentDetail, DocumentList, DocumentSummary
+from service.api.auth import ReadKey
+from service.api.deps import EngineDep
+from service.api.errors import ApiError, error_responses, printable
+from service.api.schemas import DocumentDetail, DocumentList, DocumentSummary
 
 router = APIRouter(prefix="/v1", tags=["documents"], dependencies=[ReadKey])
 

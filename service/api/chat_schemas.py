@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from service.schemas import NOT_BLANK_PATTERN, CitationOut, Passage
+from service.api.schemas import NOT_BLANK_PATTERN, CitationOut, Passage
 
 # The question's length limit comes from Settings.max_question_chars and is checked by the route.
 

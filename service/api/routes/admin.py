@@ -4,7 +4,7 @@
 ``PUT /v1/documents/{doc_id}`` (same bodies; creates or replaces), ``DELETE
 /v1/documents/{doc_id}``: each stores the change durably in the corpus folder, updates the index
 (only the changed report is embedded) and answers once the new snapshot is live, saying what
-changed and the new index version. They need an API key (see ``service.auth``). ``GET /v1/index``
+changed and the new index version. They need an API key (see ``service.api.auth``). ``GET /v1/index``
 shows the live index: version, counts, model, last update.
 """
 
@@ -39,9 +39,9 @@ from indexer.update import (
     default_doc_id,
     validate_doc_id,
 )
-from service.auth import ReadKey, WriteKey
-from service.deps import SettingsDep, StateDep
-from service.errors import ApiError, error_responses, field_error, printable
+from service.api.auth import ReadKey, WriteKey
+from service.api.deps import SettingsDep, StateDep
+from service.api.errors import ApiError, error_responses, field_error, printable
 from service.kb import KnowledgeBase
 from service.settings import Settings
 

@@ -1,0 +1,228 @@
+"""The answering engine: a loaded index snapshot plus its composers, and the one place that picks
+a composer, falls back to the extractive one, and checks citations — for whole answers and for
+streamed ones alike. No HTTP here: the API, ``zhiwen ask`` and ``zhiwen eval`` all call this.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from service.answering.content import has_content
+from service.answering.followup import corpus_places, resolve_question
+from service.answering.types import NO_CONTENT, Answer, Composer
+
+if TYPE_CHECKING:
+    from embeddings import Embedder
+    from indexer.search import Searcher
+    from indexer.types import Hit, Report
+
+log = logging.getLogger(__name__)
+
+EXTRACTIVE = "extractive"
+LLM = "llm"
+COMPOSERS = (EXTRACTIVE, LLM)
+
+
+class ComposerUnavailable(RuntimeError):
+    """The requested composer cannot be built (e.g. no LLM endpoint configured)."""
+
+
+@runtime_checkable
+class StreamingComposer(Protocol):
+    """A composer that can stream: text deltas, then the final validated ``Answer``."""
+
+    name: str
+
+    def stream(
+        self, question: str, hits: Sequence[Hit], reports: Mapping[str, Report]
+    ) -> Iterator[str | Answer]: ...
+
+
+@dataclass(frozen=True)
+class LLMEndpoint:
+    """An OpenAI-compatible endpoint the ``llm`` composer calls."""
+
+    base_url: str
+    model: str
+    api_key: str | None = None
+    timeout_s: float = 30.0
+
+
+def make_composer(
+    name: str, searcher: Searcher | None = None, llm: LLMEndpoint | None = None
+) -> Composer:
+    """Build the composer ``name``. Given the ``searcher``, the extractive composer shares its
+    tokenizer (user words) and term statistics; the LLM composer gets an extractive fallback."""
+    from service.answering.extractive import ExtractiveComposer
+
+    extractive: Composer = (
+        ExtractiveComposer.for_index(searcher) if searcher is not None else ExtractiveComposer()
+    )
+    if name == EXTRACTIVE:
+        return extractive
+    if name != LLM:
+        raise ComposerUnavailable(f"unknown composer {name!r}")
+    if llm is None:
+        raise ComposerUnavailable("no LLM configured: set ZHIWEN_LLM_BASE_URL and ZHIWEN_LLM_MODEL")
+    from service.answering.llm import make_llm_composer
+
+    return make_llm_composer(llm.base_url, llm.model, llm.api_key, llm.timeout_s, fallback=extractive)
+
+
+def build_composers(
+    searcher: Searcher, llm: LLMEndpoint | None, *, warn: bool = False
+) -> tuple[dict[str, Composer], dict[str, str]]:
+    """Every composer that can be built for ``searcher``, and why the others cannot."""
+    composers: dict[str, Composer] = {EXTRACTIVE: make_composer(EXTRACTIVE, searcher)}
+    unavailable: dict[str, str] = {}
+    try:
+        composers[LLM] = make_composer(LLM, searcher, llm)
+    except Exception as exc:  # an optional backend: never fatal, reported per request
+        unavailable[LLM] = str(exc) or type(exc).__name__
+        if warn:
+            log.warning("LLM composer unavailable: %s", unavailable[LLM])
+    return composers, unavailable
+
+
+@dataclass(frozen=True)
+class QAEngine:
+    """The loaded pieces that answer queries; immutable, so safe across threads. A live index
+    change makes a new engine (``with_searcher``); a request keeps the one it started with."""
+
+    embedder: Embedder
+    searcher: Searcher
+    composers: Mapping[str, Composer]
+    default_composer: str = EXTRACTIVE
+    # composer name -> why it is not in ``composers``
+    unavailable: Mapping[str, str] = field(default_factory=dict)
+    llm: LLMEndpoint | None = None
+
+    @property
+    def reports(self) -> Mapping[str, Report]:
+        return self.searcher.reports
+
+    @functools.cached_property
+    def known_places(self) -> frozenset[str]:
+        """Place names the corpus knows (for follow-up questions); computed once per snapshot."""
+        return corpus_places(self.reports.values())
+
+    def with_searcher(self, searcher: Searcher) -> QAEngine:
+        """This engine over another index snapshot. Composers are rebuilt so the extractive one
+        scores with the new snapshot's tokenizer and term statistics, and the old snapshot is
+        not kept alive by them."""
+        composers, unavailable = build_composers(searcher, self.llm)
+        return dataclasses.replace(
+            self, searcher=searcher, composers=composers, unavailable=unavailable
+        )
+
+    # -- retrieval ------------------------------------------------------------------------------
+    def search(self, query: str, top_k: int) -> list[Hit]:
+        return self.searcher.search(query.strip(), top_k=top_k, mode="hybrid")
+
+    def resolve(self, user_turns: Sequence[str]) -> str:
+        """The self-contained question for the last of a conversation's user turns."""
+        return resolve_question(user_turns, self.known_places)
+
+    # -- composer choice --------------------------------------------------------------------------
+    def composer_name(self, wanted: str | None = None) -> str:
+        """The composer that will answer when ``wanted`` is asked for (extractive if it is not
+        available)."""
+        name = wanted or self.default_composer
+        return name if name in self.composers else EXTRACTIVE
+
+    def _select(self, wanted: str | None) -> tuple[Composer, list[str]]:
+        name = wanted or self.default_composer
+        chosen = self.composers.get(name)
+        if chosen is not None:
+            return chosen, []
+        reason = self.unavailable.get(name, "unknown composer")
+        log.warning("composer %s unavailable (%s); falling back to extractive", name, reason)
+        return self.composers[EXTRACTIVE], [
+            f"composer '{name}' unavailable ({reason}); used '{EXTRACTIVE}'"
+        ]
+
+    # -- answers ----------------------------------------------------------------------------------
+    def ask(self, question: str, top_k: int, composer: str | None = None) -> Answer:
+        """Retrieve ``top_k`` passages and compose a cited answer; an unavailable or failing
+        LLM composer falls back to the extractive one with a warning in the answer."""
+        answer: Answer | None = None
+        for item in self._answer(question, top_k, composer, stream=False):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer
+
+    def stream(self, question: str, top_k: int, composer: str | None = None) -> Iterator[str | Answer]:
+        """Text deltas as a streaming composer writes them, then the final checked ``Answer``.
+
+        A composer that fails before any text falls back to the extractive one (with a warning);
+        one that fails mid-text raises, since streamed text cannot be taken back."""
+        return self._answer(question, top_k, composer, stream=True)
+
+    def _answer(
+        self, question: str, top_k: int, composer: str | None, *, stream: bool
+    ) -> Iterator[str | Answer]:
+        question = question.strip()
+        if not has_content(question):
+            yield Answer(NO_CONTENT, False, (), ())
+            return
+        chosen, warnings = self._select(composer)
+        hits = self.search(question, top_k)
+        answer: Answer | None = None
+        if stream and isinstance(chosen, StreamingComposer) and chosen.name != EXTRACTIVE:
+            streamed = False
+            try:
+                for item in chosen.stream(question, hits, self.reports):
+                    if isinstance(item, Answer):
+                        answer = item
+                    elif item:
+                        streamed = True
+                        yield item
+                if answer is None:
+                    raise RuntimeError(f"composer '{chosen.name}' ended without an answer")
+            except Exception:
+                if streamed:
+                    raise
+                answer = None
+                log.exception("composer %s failed; falling back to extractive", chosen.name)
+        else:
+            try:
+                answer = chosen.compose(question, hits, self.reports)
+            except Exception:
+                if chosen.name == EXTRACTIVE:
+                    raise
+                log.exception("composer %s failed; falling back to extractive", chosen.name)
+        if answer is None:
+            warnings.append(f"composer '{chosen.name}' failed; used '{EXTRACTIVE}'")
+            answer = self.composers[EXTRACTIVE].compose(question, hits, self.reports)
+        self.check_citations(answer)
+        if warnings:
+            answer = dataclasses.replace(answer, warnings=(*warnings, *answer.warnings))
+        yield answer
+
+    def check_citations(self, answer: Answer) -> None:
+        """Log (loudly) a citation whose quote is not its report's span: a composer bug."""
+        for c in answer.citations:
+            report = self.reports.get(c.doc_id)
+            if report is None or report.text[c.start : c.end] != c.quote:
+                log.error(
+                    "citation [%d] of %s does not match its span %d:%d", c.n, c.doc_id, c.start, c.end
+                )
+
+
+def engine_for(
+    embedder: Embedder,
+    searcher: Searcher,
+    default_composer: str = EXTRACTIVE,
+    llm: LLMEndpoint | None = None,
+) -> QAEngine:
+    """An engine over a loaded searcher with every composer that can be built."""
+    composers, unavailable = build_composers(
+        searcher, llm, warn=llm is not None or default_composer == LLM
+    )
+    return QAEngine(embedder, searcher, composers, default_composer, unavailable, llm)

@@ -1,0 +1,92 @@
+"""What routes depend on: the knowledge base's current engine and the settings, provided through
+``Annotated[..., Depends()]`` aliases, and the per-app state they come from."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, Request
+
+from service.answering.engine import QAEngine
+from service.api.errors import ApiError, field_error
+from service.api.metrics import Metrics
+from service.settings import Settings
+
+if TYPE_CHECKING:
+    from service.kb import KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AppState:
+    """Per-app state: the knowledge base once loaded (None until then; ``reason`` says why)."""
+
+    settings: Settings
+    metrics: Metrics
+    kb: KnowledgeBase | None = None
+    reason: str = "index is loading"
+    loading: bool = True
+
+    @property
+    def engine(self) -> QAEngine | None:
+        """The engine new requests use: the knowledge base's current one. Take it once per
+        request; a live index change replaces it."""
+        return self.kb.engine if self.kb is not None else None
+
+    @property
+    def not_ready_code(self) -> str:
+        """``loading`` (retry soon) or ``index_unavailable`` (loading failed: see the reason)."""
+        return "loading" if self.loading else "index_unavailable"
+
+
+# -- dependencies -----------------------------------------------------------------------------
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.zhiwen
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_app_settings(state: StateDep) -> Settings:
+    return state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def require_engine(state: StateDep) -> QAEngine:
+    engine = state.engine
+    if engine is None:
+        raise ApiError(503, state.not_ready_code, state.reason, headers={"Retry-After": "5"})
+    return engine
+
+
+EngineDep = Annotated[QAEngine, Depends(require_engine)]
+
+
+def enforce_limits(
+    settings: Settings, field_name: str, text: str, top_k: int | None, default_top_k: int
+) -> int:
+    """Check the limits that come from settings (text length, top_k) and return the top_k to use.
+
+    The static ones (type, non-blank, top_k >= 1) are checked by the request model already.
+    """
+    if len(text) > settings.max_question_chars:
+        raise field_error(
+            field_name,
+            "string_too_long",
+            f"String should have at most {settings.max_question_chars} characters",
+        )
+    if top_k is not None and top_k > settings.max_top_k:
+        raise field_error(
+            "top_k",
+            "less_than_equal",
+            f"Input should be less than or equal to {settings.max_top_k}",
+        )
+    return top_k if top_k is not None else default_top_k

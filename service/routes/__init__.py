@@ -1,1 +1,0 @@
-"""One router module per resource; ``service.app`` includes them."""
