@@ -69,7 +69,8 @@ def register(subparsers: Any) -> None:
         default=[],
         metavar="NAME=OPTS",
         help="extra system, e.g. bm25only=mode:keyword or "
-        "w5=mode:hybrid,dense_weight:0.5 (options go to Searcher.search); repeatable",
+        "w5=mode:hybrid,fusion.dense_weight:0.5 (any field of indexer.scoring.ScoringConfig); "
+        "repeatable",
     )
     p.add_argument(
         "--no-default-systems",
@@ -181,13 +182,16 @@ def _backend(
         index_dir = args.index or Path(_setting(args, "index_dir", "var/index"))
         searcher = load_index(index_dir, embedder)
         config = {"index": str(index_dir)}
-    composer = None
-    if eval_set.has_answers:
-        from service.answering.extractive import ExtractiveComposer
+    if not eval_set.has_answers:
+        return InProcessBackend(searcher), config | {"model": model}
+    from service.answering.extractive import ExtractiveComposer
 
-        # as the service builds it: sharing the index's tokenizer and term statistics
-        composer = ExtractiveComposer.for_index(searcher)
-    return InProcessBackend(searcher, composer), config | {"model": model}
+    # as the service builds it: sharing the index's tokenizer and term statistics, with each
+    # system's scoring configuration
+    backend = InProcessBackend(
+        searcher, composer_for=lambda scoring: ExtractiveComposer.for_index(searcher, scoring)
+    )
+    return backend, config | {"model": model}
 
 
 def _systems(args: argparse.Namespace) -> tuple[list[System], set[str]]:

@@ -1,36 +1,53 @@
 """Systems under evaluation and the backends that run them.
 
-A *system* is a name, a search mode and options passed through as keyword arguments to
-``Searcher.search`` (``--system w5=mode:hybrid,dense_weight:0.5``). A *backend* runs a system's
-searches and answers — in-process over a loaded index, or over HTTP against a deployment — and
-looks up reports for the judges.
+A *system* is a name, a search mode and scoring overrides: any field of
+``indexer.scoring.ScoringConfig`` (``--system w5=mode:hybrid,fusion.dense_weight:0.5``; a field name
+alone works when it is unique, and ``fusion:rrf`` / ``rerank:false`` are kept as short forms). A
+*backend* runs a system's searches and answers — in-process over a loaded index, or over HTTP
+against a deployment — and looks up reports for the judges.
 """
 
 from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from eval.types import AnswerView, Retrieved
+from indexer.scoring import DEFAULT, ScoringConfig
 from indexer.types import Hit, Report
-from service.answering.types import Citation, Composer
+from service.answering.content import has_content
+from service.answering.types import NO_CONTENT, Citation, Composer
 
 if TYPE_CHECKING:
     import httpx
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Short forms kept from before the scoring configuration existed.
+_ALIASES = {
+    "fusion": "fusion.method",
+    "rerank": "rerank.enabled",
+    "rerank_alpha": "rerank.alpha",
+    "rerank_depth": "rerank.depth",
+    "confidence_tau": "fusion.confidence_tau",
+    "semantic_weight": "rerank.semantic_weight",
+}
 
 
 @dataclass(frozen=True)
 class System:
-    """A retrieval configuration: ``Searcher.search(query, top_k, mode=mode, **options)``."""
+    """A configuration to score: ``mode`` and ``options``, the scoring overrides as given."""
 
     name: str
     mode: str = "hybrid"
     options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def scoring(self) -> ScoringConfig:
+        """The default scoring configuration with this system's overrides."""
+        return scoring_for(self.options)
 
     def describe(self) -> str:
         opts = ", ".join(f"{k}={v}" for k, v in self.options.items())
@@ -77,7 +94,18 @@ def parse_system(spec: str) -> System:
             raise ValueError(f"system {name!r}: option {part!r} is not key:value")
         options[key.strip()] = _value(value.strip())
     mode = str(options.pop("mode", "hybrid"))
+    try:
+        scoring_for(options)
+    except ValueError as exc:
+        raise ValueError(f"system {name!r}: {exc}") from None
     return System(name, mode, options)
+
+
+def scoring_for(options: Mapping[str, Any]) -> ScoringConfig:
+    """``DEFAULT`` with ``options`` applied (short forms expanded); ValueError names a bad one."""
+    if not options:
+        return DEFAULT
+    return DEFAULT.with_overrides({_ALIASES.get(k, k): v for k, v in options.items()})
 
 
 def select_systems(extra: Sequence[System] = (), *, defaults: bool = True) -> list[System]:
@@ -110,7 +138,9 @@ class SearcherLike(Protocol):
     @property
     def reports(self) -> Mapping[str, Report]: ...
 
-    def search(self, query: str, top_k: int = 10, mode: str = "hybrid") -> list[Hit]: ...
+    def search(
+        self, query: str, top_k: int = 10, mode: str = "hybrid", *, scoring: ScoringConfig = ...
+    ) -> list[Hit]: ...
 
 
 def _retrieved(hits: Sequence[Hit], reports: Mapping[str, Report]) -> list[Retrieved]:
@@ -124,23 +154,43 @@ def _retrieved(hits: Sequence[Hit], reports: Mapping[str, Report]) -> list[Retri
 
 
 class InProcessBackend:
-    """Searches a loaded index and composes answers in this process."""
+    """Searches a loaded index and composes answers in this process, as the service does
+    (``service.answering``): the same content check, and with ``composer_for`` a composer made
+    for each system's scoring configuration."""
 
-    def __init__(self, searcher: SearcherLike, composer: Composer | None = None) -> None:
+    def __init__(
+        self,
+        searcher: SearcherLike,
+        composer: Composer | None = None,
+        *,
+        composer_for: Callable[[ScoringConfig], Composer] | None = None,
+    ) -> None:
         self.searcher = searcher
         self.composer = composer
+        self.composer_for = composer_for
+        self._composers: dict[str, Composer] = {}
 
     def _hits(self, query: str, system: System, top_k: int) -> list[Hit]:
-        return self.searcher.search(query, top_k=top_k, mode=system.mode, **dict(system.options))
+        return self.searcher.search(query, top_k=top_k, mode=system.mode, scoring=system.scoring)
+
+    def _composer(self, system: System) -> Composer | None:
+        if self.composer_for is None:
+            return self.composer
+        if system.name not in self._composers:
+            self._composers[system.name] = self.composer_for(system.scoring)
+        return self._composers[system.name]
 
     def search(self, query: str, system: System, top_k: int) -> list[Retrieved]:
         return _retrieved(self._hits(query, system, top_k), self.searcher.reports)
 
     def ask(self, question: str, system: System, top_k: int) -> AnswerView:
-        if self.composer is None:
+        composer = self._composer(system)
+        if composer is None:
             raise RuntimeError("this backend has no composer; answers cannot be evaluated")
+        if not has_content(question):
+            return AnswerView(NO_CONTENT, False, ())
         hits = self._hits(question, system, top_k)
-        answer = self.composer.compose(question, hits, self.searcher.reports)
+        answer = composer.compose(question, hits, self.searcher.reports)
         return AnswerView(answer.text, answer.answerable, tuple(answer.citations))
 
     def warm_up(self, systems: Sequence[System]) -> None:

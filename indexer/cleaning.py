@@ -203,6 +203,12 @@ def _pos_cut(text: str) -> tuple[tuple[str, str], ...]:
     return tuple((p.word, p.flag) for p in _pos_tokenizer().cut(text))
 
 
+def pos_tags(text: str) -> tuple[tuple[str, str], ...]:
+    """(word, part-of-speech flag) pairs of ``text`` from the cleaner's jieba (nr: person,
+    ns: place, nt: organisation, …)."""
+    return _pos_cut(text)
+
+
 @lru_cache(maxsize=4096)
 def _dict_tokens(text: str) -> tuple[tuple[str, int, int], ...]:
     """Dictionary-only tokens of ``text`` with their spans (no HMM: unknown characters stay

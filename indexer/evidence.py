@@ -28,6 +28,7 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from indexer.scoring import DEFAULT, EvidenceConfig
 from indexer.tokenize import STOPWORDS, Tokenizer
 from indexer.types import Hit, Report, Sentence
 
@@ -45,8 +46,6 @@ _PERSON_HINT = re.compile(r"(?:书记|主任|经理|局长|区长|部长|记者|
 _PLACE_NAME = re.compile(r"[\u4e00-\u9fff]{2,6}(?:街道|社区|区|镇|村|乡)")
 _WS = re.compile(r"\s+")
 
-CAPTION_WEIGHT = 0.75
-CONTEXT_CREDIT = 0.8
 # Words that name the answer slot rather than the topic ("叫什么名字"): an answer sentence says
 # "书记陆兆纲", not "名字", so they are not required for coverage.
 SLOT_WORDS = frozenset("名字 名称 姓名 数量 数目 时间 日期 地点 内容 方式 办法 情况 原因".split())
@@ -126,7 +125,13 @@ def _report_context(report: Report | None, hit: Hit) -> str:
     return _norm(" ".join([hit.chunk.title, hit.chunk.context, places, report.title if report else ""]))
 
 
-def score_sentence(info: QuestionInfo, sentence: Sentence, context: str, rank: int) -> tuple[float, float]:
+def score_sentence(
+    info: QuestionInfo,
+    sentence: Sentence,
+    context: str,
+    rank: int,
+    cfg: EvidenceConfig = DEFAULT.evidence,
+) -> tuple[float, float]:
     """(score, coverage of the non-anchor focus terms) of one sentence for the question."""
     text = _norm(sentence.text)
     total = covered = 0.0
@@ -146,30 +151,36 @@ def score_sentence(info: QuestionInfo, sentence: Sentence, context: str, rank: i
     # 乍都节公园 article answers "乍都节公园的面积有多大" as well as a sentence naming the park.
     own = info.bigrams & _bigrams(text)
     inherited = (info.bigrams - own) & _bigrams(context)
-    overlap = (len(own) + CONTEXT_CREDIT * len(inherited)) / len(info.bigrams) if info.bigrams else 0.0
+    overlap = (len(own) + cfg.context_credit * len(inherited)) / len(info.bigrams) if info.bigrams else 0.0
     bonus = 0.0
     if (info.wants == "number" and _NUMBER.search(sentence.text)) or (info.wants == "person" and _PERSON_HINT.search(sentence.text)):
-        bonus = 0.15
+        bonus = cfg.type_bonus
     elif info.wants == "name" and _QUOTED.search(sentence.text):
-        bonus = 0.1
+        bonus = cfg.name_bonus
     elif info.wants == "place" and _PLACE_NAME.search(sentence.text):
-        bonus = 0.05
+        bonus = cfg.place_bonus
     if info.noun and info.noun in text:
         # the asked-for slot is filled when a quoted name or a number stands right before the noun
         filled = re.search(rf"(?:[”」』]|\d[\d.]*[^\W\d_]?)[\u4e00-\u9fff]{{0,2}}{re.escape(info.noun)}", text)
-        bonus += 0.12 if filled else 0.04
+        bonus += cfg.slot_filled_bonus if filled else cfg.slot_noun_bonus
     # a sentence that only restates the question (e.g. a heading) adds nothing
-    novelty = 1.0 if len(text) > len(info.text) * 0.8 else 0.85
-    score = (0.55 * coverage + 0.45 * overlap + bonus + 0.06 / (1 + rank)) * novelty
+    novelty = 1.0 if len(text) > len(info.text) * cfg.restated_length else cfg.restated_factor
+    score = (
+        cfg.coverage_weight * coverage + cfg.overlap_weight * overlap + bonus + cfg.rank_prior / (1 + rank)
+    ) * novelty
     if sentence.kind == "caption":
-        score *= CAPTION_WEIGHT
+        score *= cfg.caption_weight
     return score, free
 
 
 
 
 def score_candidates(
-    info: QuestionInfo, hits: Sequence[Hit], reports: Mapping[str, Report], semantic_weight: float
+    info: QuestionInfo,
+    hits: Sequence[Hit],
+    reports: Mapping[str, Report],
+    semantic_weight: float,
+    cfg: EvidenceConfig = DEFAULT.evidence,
 ) -> list[Candidate]:
     """Every body/caption sentence of the hits (once), scored and sorted best first."""
     seen: set[tuple[str, int]] = set()
@@ -183,7 +194,7 @@ def score_candidates(
             if sentence.kind in ("title", "heading") or key in seen or not sentence.text.strip():
                 continue
             seen.add(key)
-            score, coverage = score_sentence(info, sentence, context, rank)
+            score, coverage = score_sentence(info, sentence, context, rank, cfg)
             out.append(Candidate(sentence, hit, rank, score, coverage))
             sims.append(hit.sentence_scores[j] if j < len(hit.sentence_scores) else None)
     known = [s for s in sims if s is not None]
@@ -200,7 +211,13 @@ def score_candidates(
 
 
 def evidence_rerank(
-    info: QuestionInfo, hits: Sequence[Hit], reports: Mapping[str, Report], *, semantic_weight: float, alpha: float
+    info: QuestionInfo,
+    hits: Sequence[Hit],
+    reports: Mapping[str, Report],
+    *,
+    semantic_weight: float,
+    alpha: float,
+    cfg: EvidenceConfig = DEFAULT.evidence,
 ) -> list[Hit]:
     """Reorder fused hits by ``alpha`` × fused score + (1 − alpha) × best-sentence evidence (both
     scaled 0..1 over the hits): a chunk whose one sentence answers beats one that merely shares
@@ -208,7 +225,7 @@ def evidence_rerank(
     if len(hits) < 2:
         return list(hits)
     best: dict[str, float] = {}
-    for cand in score_candidates(info, hits, reports, semantic_weight):
+    for cand in score_candidates(info, hits, reports, semantic_weight, cfg):
         cid = cand.hit.chunk.chunk_id
         best[cid] = max(best.get(cid, 0.0), cand.score)
     fused = [h.score for h in hits]

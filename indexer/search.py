@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from indexer.scoring import DEFAULT, ScoringConfig
 from indexer.types import Chunk, Hit, Report
 
 if TYPE_CHECKING:
@@ -28,11 +29,6 @@ log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "keyword", "dense"]
 MODES: tuple[str, ...] = ("hybrid", "keyword", "dense")
-DEFAULT_DENSE_WEIGHT = 0.4
-RRF_K = 60
-DEFAULT_CONFIDENCE_TAU = 0.4
-DEFAULT_RERANK_ALPHA = 0.3
-EVIDENCE_SEMANTIC_WEIGHT = 0.3
 
 
 class Searcher:
@@ -82,21 +78,17 @@ class Searcher:
         top_k: int = 10,
         mode: str = "hybrid",
         *,
-        fusion: str = "weighted",
-        dense_weight: float = DEFAULT_DENSE_WEIGHT,
-        confidence_tau: float = DEFAULT_CONFIDENCE_TAU,
-        candidates: int = 100,
-        rerank: bool = True,
-        rerank_alpha: float = DEFAULT_RERANK_ALPHA,
-        rerank_depth: int = 20,
+        scoring: ScoringConfig = DEFAULT,
     ) -> list[Hit]:
-        """Top ``top_k`` chunks for ``query``; ``mode`` picks keyword-only, dense-only or hybrid."""
+        """Top ``top_k`` chunks for ``query``; ``mode`` picks keyword-only, dense-only or hybrid,
+        ``scoring`` the fusion and rerank settings (``indexer.scoring``)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         n = len(self.chunks)
         if n == 0 or not query.strip():
             return []
-        pool_size = min(n, max(candidates, top_k))
+        fusion, rerank = scoring.fusion, scoring.rerank
+        pool_size = min(n, max(fusion.candidates, top_k))
         kw_all = self.keyword.scores(query) if mode != "dense" else None
         qvec = self.embedder.encode_queries([query])[0] if mode != "keyword" else None
 
@@ -124,15 +116,15 @@ class Searcher:
             for i, s in zip(missing.tolist(), (self.dense.vectors(missing) @ qvec).tolist(), strict=False):
                 dense_by_id[i] = s
         de, per_sentence = self._small_to_big(pool, np.array([dense_by_id[int(i)] for i in pool], np.float32), qvec)
-        if fusion == "rrf":
-            fused = _rrf(kw, de)
-        elif fusion == "weighted":
+        if fusion.method == "rrf":
+            fused = _rrf(kw, de, fusion.rrf_k)
+        elif fusion.method == "weighted":
             confidence = self.keyword_confidence(query, kw_all)
-            weight = adaptive_weight(dense_weight, confidence, confidence_tau)
+            weight = adaptive_weight(fusion.dense_weight, confidence, fusion.confidence_tau)
             fused = (1.0 - weight) * _max_norm(kw) + weight * _minmax(de)
         else:
-            raise ValueError(f"fusion must be 'weighted' or 'rrf', got {fusion!r}")
-        depth = max(top_k, rerank_depth) if rerank else top_k
+            raise ValueError(f"fusion must be 'weighted' or 'rrf', got {fusion.method!r}")
+        depth = max(top_k, rerank.depth) if rerank.enabled else top_k
         order = np.lexsort((-de, -kw, -fused))[:depth]  # ties: keyword, then dense
         hits = [
             self._hit(
@@ -141,13 +133,13 @@ class Searcher:
             )
             for j in order
         ]
-        if rerank and fusion == "weighted":
+        if rerank.enabled and fusion.method == "weighted":
             from indexer.evidence import analyse_question, evidence_rerank
 
             info = analyse_question(query, self.keyword.tokenizer, self.keyword.idf)
+            semantic = adaptive_weight(rerank.semantic_weight, confidence, fusion.confidence_tau)
             hits = evidence_rerank(
-                info, hits, self.reports, semantic_weight=adaptive_weight(EVIDENCE_SEMANTIC_WEIGHT, confidence, confidence_tau),
-                alpha=rerank_alpha,
+                info, hits, self.reports, semantic_weight=semantic, alpha=rerank.alpha, cfg=scoring.evidence
             )
         return hits[:top_k]
 
@@ -212,11 +204,11 @@ def _minmax(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return (x - lo) / (hi - lo) if hi > lo else np.ones_like(x)
 
 
-def _rrf(kw: npt.NDArray[np.float32], de: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+def _rrf(kw: npt.NDArray[np.float32], de: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.float32]:
     def ranks(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         r = np.empty(len(x), np.float32)
         r[np.argsort(-x, kind="stable")] = np.arange(1, len(x) + 1)
         return r
 
-    kw_part = np.where(kw > 0, 1.0 / (RRF_K + ranks(kw)), 0.0)
-    return (kw_part + 1.0 / (RRF_K + ranks(de))).astype(np.float32)
+    kw_part = np.where(kw > 0, 1.0 / (k + ranks(kw)), 0.0)
+    return (kw_part + 1.0 / (k + ranks(de))).astype(np.float32)

@@ -7,14 +7,14 @@ prompt. :func:`validate_answer` keeps a sentence only when the passages it cites
   understood; markers are moved to the end of their sentence. A marker that points at no passage
   is dropped; so is a marker whose passage shares no key term and no number with the sentence,
   and, in a sentence citing several passages, one whose passage covers less than
-  :data:`MIN_MARKER_COVERAGE` (0.2) of the sentence's key terms and none of its numbers (common
+  ``min_marker_coverage`` (0.2) of the sentence's key terms and none of its numbers (common
   words such as 街道 alone do not make a passage a source). A sentence left without a marker is
   unsupported.
 * **Key-term overlap.** Key terms are the character bigrams of the Chinese text (bigrams holding a
   function character such as 的/了/是 are left out), lower-cased Latin words and the numbers.
   ``coverage = |terms(sentence) ∩ terms(cited passages)| / |terms(sentence)|`` must reach
-  :data:`MIN_COVERAGE` (0.5: a fluent paraphrase keeps well over half of the passage's bigrams;
-  an invented claim shares few), and a sentence needs at least :data:`MIN_KEY_TERMS` terms
+  ``min_coverage`` (0.5: a fluent paraphrase keeps well over half of the passage's bigrams;
+  an invented claim shares few), and a sentence needs at least ``min_key_terms`` terms
   (``我是猫。`` has none — a sentence that says nothing checkable cannot be supported).
 * **Numbers.** Every number of the sentence — ``172``, ``5.73亿`` (compared by value, so
   ``57300万`` matches), ``12.5%``, ``1:8``, Chinese numerals such as ``四天`` or ``十九`` — must
@@ -41,13 +41,11 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 
+from indexer.scoring import DEFAULT, ValidationConfig
 from indexer.types import Chunk, Report, Sentence
 from service.answering.types import NOT_FOUND, Citation
 
 __all__ = [
-    "MIN_COVERAGE",
-    "MIN_KEY_TERMS",
-    "MIN_MARKER_COVERAGE",
     "AnswerSentence",
     "Passage",
     "SentenceCheck",
@@ -64,9 +62,6 @@ __all__ = [
     "validate_answer",
 ]
 
-MIN_COVERAGE = 0.5
-MIN_KEY_TERMS = 2
-MIN_MARKER_COVERAGE = 0.2
 
 # Replies meaning "the passages do not answer" (the prompt asks for NOT_FOUND verbatim; models
 # sometimes paraphrase it).
@@ -442,7 +437,9 @@ def _best_span(
 # --- validation ------------------------------------------------------------------------------
 
 
-def validate_answer(reply: str, passages: Sequence[Passage]) -> Validation:
+def validate_answer(
+    reply: str, passages: Sequence[Passage], config: ValidationConfig = DEFAULT.validation
+) -> Validation:
     """Validate a generated ``reply`` against the numbered ``passages`` of its prompt.
 
     Returns the answer text with unsupported sentences removed and markers renumbered, its
@@ -452,7 +449,7 @@ def validate_answer(reply: str, passages: Sequence[Passage]) -> Validation:
     checks: list[SentenceCheck] = []
     spans: list[list[tuple[int, tuple[int, int]]]] = []
     for sentence in split_answer(reply):
-        check, sentence_spans = _check_sentence(sentence, evidence)
+        check, sentence_spans = _check_sentence(sentence, evidence, config)
         checks.append(check)
         spans.append(sentence_spans)
 
@@ -501,7 +498,7 @@ def validate_answer(reply: str, passages: Sequence[Passage]) -> Validation:
 
 
 def _check_sentence(
-    sentence: AnswerSentence, evidence: dict[int, _Evidence]
+    sentence: AnswerSentence, evidence: dict[int, _Evidence], config: ValidationConfig
 ) -> tuple[SentenceCheck, list[tuple[int, tuple[int, int]]]]:
     terms = key_terms(sentence.text)
     numbers = extract_numbers(sentence.text)
@@ -515,7 +512,7 @@ def _check_sentence(
         span = _best_span(terms, numbers, evidence[n])
         weak = (
             len(valid) > 1
-            and coverage(terms, evidence[n].terms) < MIN_MARKER_COVERAGE
+            and coverage(terms, evidence[n].terms) < config.min_marker_coverage
             and not numbers & evidence[n].numbers
         )
         if span is None or weak:
@@ -531,12 +528,12 @@ def _check_sentence(
         return verdict(False, "not_found_statement"), sentence_spans
     if not cited:
         return verdict(False, "uncited"), sentence_spans
-    if len(terms) < MIN_KEY_TERMS:
+    if len(terms) < config.min_key_terms:
         return verdict(False, "too_few_terms"), sentence_spans
     passage_terms = frozenset().union(*(evidence[n].terms for n in cited))
     cov = coverage(terms, passage_terms)
-    if cov < MIN_COVERAGE:
-        return verdict(False, f"low_overlap {cov:.2f} < {MIN_COVERAGE}", cov), sentence_spans
+    if cov < config.min_coverage:
+        return verdict(False, f"low_overlap {cov:.2f} < {config.min_coverage}", cov), sentence_spans
     passage_numbers = frozenset().union(*(evidence[n].numbers for n in cited))
     missing = sorted(numbers - passage_numbers)
     if missing:

@@ -8,11 +8,11 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import pytest
 
+from indexer.scoring import DEFAULT
 from indexer.types import Hit, Report
 from service.answering.llm import LLMComposer, make_llm_composer, numbered_passages
 from service.answering.types import NOT_FOUND, Answer, Citation
 from service.answering.validate import (
-    MIN_COVERAGE,
     extract_numbers,
     is_instruction_like,
     key_terms,
@@ -493,7 +493,7 @@ def test_paraphrase_is_supported_and_invention_is_not() -> None:
         PASSAGES,
     )
     first, second = validation.checks
-    assert first.supported and first.coverage >= MIN_COVERAGE
+    assert first.supported and first.coverage >= DEFAULT.validation.min_coverage
     assert not second.supported and second.reason.startswith("low_overlap")
     assert validation.text == "九水街道通过安全大排查，整改了172处安全隐患。[1]"
 

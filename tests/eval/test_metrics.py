@@ -20,6 +20,7 @@ from eval.report import markdown_report, write_outputs
 from eval.runner import EvalRun, run_evaluation
 from eval.systems import InProcessBackend, System, parse_system, select_systems
 from eval.types import AnswerView, Retrieved
+from indexer.scoring import DEFAULT
 from indexer.types import Chunk, Hit, Report
 from service.answering.types import NOT_FOUND, Answer, Citation
 
@@ -313,7 +314,10 @@ def test_parse_system() -> None:
     w5 = parse_system("w5=mode:hybrid,dense_weight:0.5,candidates:50,fusion:rrf")
     assert w5 == System("w5", "hybrid", {"dense_weight": 0.5, "candidates": 50, "fusion": "rrf"})
     assert parse_system("plain") == System("plain", "hybrid", {})
-    for bad in ("bad name=mode:keyword", "x=mode", "=mode:keyword"):
+    assert w5.scoring.fusion == DEFAULT.fusion.__class__(method="rrf", dense_weight=0.5, candidates=50)
+    assert parse_system("r=rerank:false,answer.min_coverage:0.5").scoring.rerank.enabled is False
+    for bad in ("bad name=mode:keyword", "x=mode", "=mode:keyword", "x=no_such_field:1",
+                "x=dense_weight:heavy", "x=semantic:0.1"):
         with pytest.raises(ValueError):
             parse_system(bad)
     names = [s.name for s in select_systems([parse_system("hybrid=dense_weight:0.5"), w5])]
@@ -346,8 +350,11 @@ def test_in_process_backend_passes_options() -> None:
     w5 = System("w5", "hybrid", {"dense_weight": 0.5})
     [hit] = backend.search("问", w5, 7)
     assert hit == Retrieved(1, "B-2", "B-2#0", B2.text[:10], B2.title, 0.9)  # title from report
-    assert searcher.calls[-1] == {"query": "问", "top_k": 7, "mode": "hybrid", "dense_weight": 0.5}
-    answer = backend.ask("问", w5, 5)
+    call = searcher.calls[-1]
+    assert {k: call[k] for k in ("query", "top_k", "mode")} == {"query": "问", "top_k": 7, "mode": "hybrid"}
+    assert call["scoring"].fusion.dense_weight == 0.5
+    assert call["scoring"].rerank == DEFAULT.rerank
+    answer = backend.ask("丙丁位于哪里？", w5, 5)
     assert answer.answerable and answer.citations[0].doc_id == "B-2"
     assert backend.source_id("B-2") == "B" and backend.text("nope") is None
 

@@ -1,0 +1,137 @@
+"""Answer checks that hold on questions nobody tuned for: what kind of answer the question expects,
+whether quoted sentences carry it, and whether they are about the things the question names.
+
+* **Expected type**, from the question's interrogative: a quantity (多少, 几, 多大…), a person
+  (谁, 叫什么名字), a date (什么时候, 何时, 哪一年…), a place or organisation (哪个街道, 哪家单位…), a
+  name (叫什么, 什么品牌…) or a method (怎么, 如何, 采取了什么措施). Other questions (为什么, 什么)
+  expect no particular type.
+* **Type present**: a quantity is a number the question does not already state (「2020年」 in
+  「湖岛街道2020年的GDP增长了多少？」 is not an answer to 多少), read with the number normaliser of
+  the LLM checks; a person is a name jieba tags as a person (书记陆兆纲), not a place it misreads;
+  a date is a year, month or day; a place is a place name; a name is a quoted name, a proper
+  noun or a Latin-script name.
+* **Named things match**: places (街道/社区/区…), quoted names and Latin-script terms (GDP, 5G) in
+  the question must appear in the quoted sentence or in its report's title and place metadata: a
+  sentence about 王哥庄街道's 党工委书记 does not answer a question about 堤口路街道's.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from typing import Literal
+
+from indexer.cleaning import pos_tags
+from indexer.types import Report
+from service.answering.followup import find_places
+from service.answering.validate import extract_numbers
+
+AnswerType = Literal["quantity", "person", "date", "place", "name", "method", "other"]
+
+# The interrogatives of each type, most specific first. These are Chinese question grammar, not
+# words of any evaluated question.
+_TYPE_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
+    ("date", re.compile(r"什么时候|何时|哪一?年|哪一?天|几月|几号|哪个月|什么时间|哪一?日")),
+    ("person", re.compile(r"谁|叫什么名字|姓名|名字是什么|哪位")),
+    ("place", re.compile(r"哪个?(?:街道|社区|区|镇|村|乡|县|市|省|单位|部门|机构|公司|企业|学校|医院)|哪里|哪儿|什么地方|何处|哪家")),
+    ("quantity", re.compile(r"多少|几[个天年次名所处件家项条期人位户轮批种支座万千百十]?|多大|多高|多长|多久|多远|多重|比例|百分之")),
+    ("method", re.compile(r"怎么|怎样|如何|采取了?(?:哪些|什么)|通过(?:哪些|什么)(?:方式|办法|措施|途径)|(?:哪些|什么)(?:措施|办法|举措|方式|做法)")),
+    ("name", re.compile(r"叫什么|什么名称|名称是|什么品牌|什么称号|什么荣誉|什么奖|什么口号|什么平台|哪个平台|什么项目|什么活动")),
+)
+_YEARISH = re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*[日号]|[一二三四五六七八九十〇零]{2,4}年")
+_DATE = re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*[日号]|年初|年底|年末|上半年|下半年|今年|去年|明年|春节|国庆|元旦|季度")
+_QUOTED = re.compile(r"[“「『《\"][^”」』》\"]{2,30}[”」』》\"]")
+_PLACE_SUFFIX_WORDS = frozenset("街道 社区 新区 区 镇 乡 村 县 市 省 路 街 小区".split())
+_PLACE_NAME = re.compile(r"[\u4e00-\u9fff]{2,8}(?:街道|社区|新区|区|镇|乡|村|县|市|省)")
+_LATIN = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*[A-Za-z0-9+]|[A-Za-z]")
+_PERSON_FLAGS = frozenset({"nr", "nrfg", "nrt"})
+_PLACE_FLAGS = frozenset({"ns", "nt", "nsf"})
+_NAME_FLAGS = frozenset({"nz", "nt", "eng"})
+
+
+def expected_type(question: str) -> AnswerType:
+    """The kind of answer ``question`` asks for ("other" when its interrogative names none)."""
+    q = unicodedata.normalize("NFKC", question)
+    for kind, pattern in _TYPE_PATTERNS:
+        if pattern.search(q):
+            return kind
+    return "other"
+
+
+def _new_numbers(text: str, question: str) -> frozenset[str]:
+    """Numbers of ``text`` that are not dates and not already stated in ``question``."""
+    undated = _YEARISH.sub(" ", unicodedata.normalize("NFKC", text))
+    return extract_numbers(undated) - extract_numbers(question)
+
+
+def type_present(kind: AnswerType, text: str, question: str) -> bool:
+    """Whether ``text`` (the quoted sentences) carries an answer of ``kind`` to ``question``."""
+    if kind in ("other", "method"):
+        return True  # a method is told in words: its check is where it is (see the composer)
+    if kind == "quantity":
+        return bool(_new_numbers(text, question))
+    if kind == "date":
+        return bool(_DATE.search(unicodedata.normalize("NFKC", text)))
+    if kind == "name":
+        # a quoted name, or one jieba knows as a proper noun or organisation, or Latin script
+        if _QUOTED.search(text) or _LATIN.search(text):
+            return True
+        return any(flag in _NAME_FLAGS and len(word) >= 2 for word, flag in pos_tags(text))
+    if kind == "person":
+        return _has_person(text)
+    # place or organisation
+    if _PLACE_NAME.search(text):
+        return True
+    return any(flag in _PLACE_FLAGS and len(word) >= 2 for word, flag in pos_tags(text))
+
+
+def _has_person(text: str) -> bool:
+    """A person's name: a run of words jieba tags as a person (陆兆纲; 王 + 红梅), 2–4 characters,
+    not followed by a place word (王哥庄 + 街道 is a place jieba misreads as a name)."""
+    tags = pos_tags(text)
+    i = 0
+    while i < len(tags):
+        if tags[i][1] not in _PERSON_FLAGS:
+            i += 1
+            continue
+        j = i
+        while j < len(tags) and tags[j][1] in _PERSON_FLAGS:
+            j += 1
+        name = "".join(word for word, _ in tags[i:j])
+        following = tags[j][0] if j < len(tags) else ""
+        if 2 <= len(name) <= 4 and following not in _PLACE_SUFFIX_WORDS:
+            return True
+        i = j
+    return False
+
+
+def question_entities(question: str, known_places: Iterable[str] = ()) -> tuple[str, ...]:
+    """The named things ``question`` is about: place names, quoted names, Latin-script terms."""
+    q = unicodedata.normalize("NFKC", question)
+    found: list[str] = list(find_places(q, known_places))
+    found += [m.group(0)[1:-1] for m in _QUOTED.finditer(q)]
+    found += [m.group(0) for m in _LATIN.finditer(q) if len(m.group(0)) >= 2]
+    return tuple(dict.fromkeys(e for e in found if e))
+
+
+def _about(report: Report | None) -> str:
+    if report is None:
+        return ""
+    places = report.meta.get("places") or []
+    return " ".join([report.title, *(str(p) for p in places if p)])
+
+
+def entities_match(entities: Iterable[str], sentence: str, report: Report | None) -> bool:
+    """Every named thing of the question is in ``sentence`` or in what its report is about."""
+    where = unicodedata.normalize("NFKC", sentence + " " + _about(report)).lower()
+    for entity in entities:
+        name = entity.lower()
+        if name in where:
+            continue
+        # a place may be written without its suffix (王哥庄 for 王哥庄街道) or with a longer one
+        stem = re.sub(r"(?:街道|社区|新区|区|镇|乡|村|县|市|省)$", "", name)
+        if len(stem) >= 2 and stem != name and stem in where:
+            continue
+        return False
+    return True
