@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service.answering.types import NOT_FOUND
+from service.answering.types import NO_CONTENT, NOT_FOUND
 
 from .conftest import BrokenServer
 
@@ -174,6 +174,19 @@ def test_ask_without_an_answer_says_so(client: httpx.Client, report_texts: dict[
     assert body["passages"], "the closest passages are still listed"
     for p in body["passages"]:
         assert_passage(p, report_texts)
+
+
+@pytest.mark.parametrize("question", ["？", "什么？", "有多少？", "🙂🙂🙂", "\u200b\u200b"])
+def test_ask_without_content_asks_for_a_real_question(client: httpx.Client, question: str) -> None:
+    r = client.post("/v1/ask", json={"question": question})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["answerable"] is False and body["answer"] == NO_CONTENT
+    assert body["citations"] == [] and body["passages"] == []
+    # the chat endpoint answers the same way
+    chat = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": question}]})
+    assert chat.status_code == 200, chat.text
+    assert chat.json()["choices"][0]["message"]["content"].startswith(NO_CONTENT)
 
 
 def test_ask_llm_without_configuration_falls_back(client: httpx.Client) -> None:

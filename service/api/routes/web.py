@@ -1,6 +1,6 @@
 """Web pages: the chat page, the report view, the embeddable widget and their static assets.
 
-Plain HTML/CSS/JS from ``service/static`` (no build step, no CDN). The pages only ever put
+Plain HTML/CSS/JS from ``service/api/static`` (no build step, no CDN). The pages only ever put
 untrusted strings (questions, answers, report text) into the DOM as text, and are served with a
 Content-Security-Policy that allows scripts from this origin only, as a second line of defence.
 """
