@@ -39,14 +39,16 @@ def cached_beir_index(
     overlap: int = 100,
     progress: bool = False,
     rebuild: bool = False,
+    exclude: frozenset[str] = frozenset(),
 ) -> Path:
-    """The index directory of a BEIR corpus, built (chunk, embed, write) only when not cached."""
+    """The index directory of a BEIR corpus, built (chunk, embed, write) only when not cached;
+    ``exclude`` names passages left out of it (leave-out evaluation)."""
     from indexer.build import build_index_from_reports, build_params
     from indexer.store import IndexLoadError, read_meta
 
     corpus_file = Path(corpus_dir) / "corpus.jsonl"
     params = build_params(embedder.name, max_chars, overlap, ())
-    key = cache_key(corpus_file, params)
+    key = cache_key(corpus_file, {**params, "exclude": sorted(exclude)} if exclude else params)
     index_dir = Path(cache_dir) / key
     if not rebuild:
         try:
@@ -55,7 +57,7 @@ def cached_beir_index(
                 return index_dir
         except IndexLoadError:
             pass
-    reports = load_beir_corpus(corpus_dir)
+    reports = [r for r in load_beir_corpus(corpus_dir) if r.doc_id not in exclude]
     log.info("indexing %d passages of %s into %s", len(reports), corpus_dir, index_dir)
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     stats = build_index_from_reports(
@@ -64,6 +66,7 @@ def cached_beir_index(
     info = {
         "corpus": str(corpus_file),
         "passages": len(reports),
+        "excluded": len(exclude),
         "chunks": stats.chunks,
         "params": params,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),

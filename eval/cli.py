@@ -105,6 +105,14 @@ def register(subparsers: Any) -> None:
         help="where BEIR indexes are cached (var/eval-cache)",
     )
     p.add_argument("--rebuild", action="store_true", help="rebuild the cached BEIR index")
+    p.add_argument(
+        "--leave-out",
+        type=float,
+        metavar="SHARE",
+        help="BEIR: remove this share of whole documents from the index; questions about them "
+        "must be refused (e.g. 0.15)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="which documents --leave-out removes (0)")
     p.add_argument("--out", type=Path, help="output directory (default: results/<time>-<set>)")
     p.add_argument(
         "--results-dir",
@@ -129,7 +137,10 @@ def _setting(args: argparse.Namespace, name: str, default: Any) -> Any:
 
 
 def _backend(
-    args: argparse.Namespace, eval_set: EvalSet, progress: bool
+    args: argparse.Namespace,
+    eval_set: EvalSet,
+    progress: bool,
+    exclude: frozenset[str] = frozenset(),
 ) -> tuple[Backend, dict[str, Any]]:
     """The backend to score with, and what describes it in the report."""
     if args.url:
@@ -150,14 +161,18 @@ def _backend(
         assert eval_set.corpus_dir is not None
         max_chars = args.max_chars or _setting(args, "chunk_max_chars", 300)
         overlap = args.overlap if args.overlap is not None else _setting(args, "chunk_overlap", 100)
+        # Passages are embedded through a cache, so an index without the left-out documents
+        # costs no second embedding pass; queries are not (their latency is the model's).
+        build_embedder = load_embedder(model, cache_path=Path(args.cache_dir) / "embeddings.sqlite")
         index_dir = cached_beir_index(
             eval_set.corpus_dir,
-            embedder,
+            build_embedder,
             args.cache_dir,
             max_chars=max_chars,
             overlap=overlap,
             progress=progress,
             rebuild=args.rebuild,
+            exclude=exclude,
         )
         try:
             searcher = load_index(index_dir, embedder)
@@ -165,12 +180,13 @@ def _backend(
             log.warning("cached index unusable (%s); rebuilding", exc)
             index_dir = cached_beir_index(
                 eval_set.corpus_dir,
-                embedder,
+                build_embedder,
                 args.cache_dir,
                 max_chars=max_chars,
                 overlap=overlap,
                 progress=progress,
                 rebuild=True,
+                exclude=exclude,
             )
             searcher = load_index(index_dir, embedder)
         config: dict[str, Any] = {
@@ -220,6 +236,8 @@ def _out_dir(args: argparse.Namespace, eval_set: EvalSet) -> Path:
         name += f"-{args.split.replace(',', '+')}"
     if args.limit is not None:
         name += f"-limit{args.limit}"
+    if args.leave_out is not None:
+        name += f"-leaveout{args.leave_out:g}-seed{args.seed}"
     return Path(args.results_dir) / f"{stamp}-{name}"
 
 
@@ -245,9 +263,23 @@ def run(args: argparse.Namespace) -> int:
             eval_set = load_beir(args.beir, split=args.split, limit=args.limit)
         if not eval_set.queries:
             raise EvalDataError(f"{eval_set.source}: no queries left after --split/--limit")
+        left_out: dict[str, Any] = {}
+        exclude: frozenset[str] = frozenset()
+        if args.leave_out is not None:
+            if eval_set.kind != "beir" or args.url:
+                raise ValueError("--leave-out works with --beir in-process (not --qa or --url yet)")
+            from eval.data import load_beir_corpus
+            from eval.leaveout import apply
+
+            assert eval_set.corpus_dir is not None
+            eval_set, chosen = apply(
+                eval_set, load_beir_corpus(eval_set.corpus_dir), args.leave_out, args.seed
+            )
+            exclude, left_out = chosen.passages, {"leave_out": chosen.describe()}
+            log.info("left out %d documents; %d questions are about them", chosen.documents, chosen.questions)
         systems, answer_systems = _systems(args)
-        backend, config = _backend(args, eval_set, progress)
-        config |= {"split": args.split, "limit": args.limit}
+        backend, config = _backend(args, eval_set, progress, exclude)
+        config |= {"split": args.split, "limit": args.limit} | left_out
         ask_top_k = args.ask_top_k or _setting(args, "ask_top_k", 5)
         result = run_evaluation(
             eval_set,

@@ -26,6 +26,7 @@ RETRIEVAL_METRICS: dict[str, str] = {
 }
 ANSWER_METRICS: tuple[str, ...] = (
     "answer_accuracy",
+    "answer_accuracy_with_titles",
     "answered_share",
     "citation_support",
     "citation_exact",
@@ -85,7 +86,10 @@ def _share(hits: int, total: int) -> MetricValue:
 def answer_metrics(verdicts: Sequence[AnswerVerdict]) -> dict[str, MetricValue]:
     """Answer metrics over a set of judged answers.
 
-    - ``answer_accuracy``: correct answers / answerable questions with gold answers;
+    - ``answer_accuracy``: answers holding a gold answer in their text / answerable questions
+      with gold answers (strict: what the gate uses);
+    - ``answer_accuracy_with_titles``: the same, also counting a gold answer found only in a
+      cited report's title (lenient, for comparison);
     - ``answered_share``: answerable questions not refused / answerable questions;
     - ``citation_support``: supported citations / all citations, pooled over the answers to
       answerable questions (citations given to unanswerable questions are an abstention
@@ -100,6 +104,9 @@ def answer_metrics(verdicts: Sequence[AnswerVerdict]) -> dict[str, MetricValue]:
     refused = [v for v in verdicts if not v.answered]
     return {
         "answer_accuracy": _share(sum(v.correct for v in judgeable), len(judgeable)),
+        "answer_accuracy_with_titles": _share(
+            sum(v.correct_with_titles for v in judgeable), len(judgeable)
+        ),
         "answered_share": _share(sum(v.answered for v in answerable), len(answerable)),
         "citation_support": _share(
             sum(v.supported for v in answerable), sum(v.citations for v in answerable)

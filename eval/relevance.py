@@ -124,16 +124,13 @@ def judge_answer(
             problems.append(f"[{c.n}] cites {c.doc_id}, not the gold report")
         titles += [c.title, docs.title(c.doc_id)]
     judgeable = query.answerable and bool(query.answers)
-    correct = (
-        judgeable
-        and answer.answerable
-        and (
-            contains_any(answer.text, query.answers)
-            or any(contains_any(t, query.answers) for t in titles if t)
-        )
+    correct = judgeable and answer.answerable and contains_any(answer.text, query.answers)
+    with_titles = correct or (
+        judgeable and answer.answerable and any(contains_any(t, query.answers) for t in titles if t)
     )
     if judgeable and answer.answerable and not correct:
-        problems.append("no gold answer in the answer text or a cited title")
+        where = "only in a cited title" if with_titles else "not in the answer text"
+        problems.append(f"gold answer {where}")
     if query.answerable and not answer.answerable:
         problems.append("refused an answerable question")
     if not query.answerable and answer.answerable:
@@ -147,4 +144,5 @@ def judge_answer(
         exact=exact,
         supported=supported,
         problems=tuple(problems),
+        correct_with_titles=with_titles,
     )

@@ -30,6 +30,7 @@ RETRIEVAL_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 ANSWER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("answer_accuracy", "Answer acc."),
+    ("answer_accuracy_with_titles", "Acc. incl. titles"),
     ("answered_share", "Answered"),
     ("citation_support", "Citation support"),
     ("citation_exact", "Citation exact"),
@@ -239,6 +240,7 @@ def _question_record(run: EvalRun, result: SystemResult, o: QueryOutcome) -> dic
         }
         record["verdict"] = {
             "correct": v.correct,
+            "correct_with_titles": v.correct_with_titles,
             "answered": v.answered,
             "citations": v.citations,
             "exact": v.exact,

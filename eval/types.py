@@ -53,7 +53,8 @@ class AnswerVerdict:
 
     ``answerable``: the gold says the corpus answers it; ``judgeable``: it has gold answers to
     compare with; ``answered``: the system did not refuse; ``correct``: answered and a gold answer
-    occurs in the answer text or a cited report's title. Citation counts: all citations, those
+    occurs in the answer text; ``correct_with_titles``: … or in a cited report's title (the
+    lenient figure, reported beside the strict one, never gated on). Citation counts: all citations, those
     whose quote equals the report text at [start:end] (``exact``), and those that are exact and,
     for QA sets, come from the gold report (``supported``).
     """
@@ -66,3 +67,4 @@ class AnswerVerdict:
     exact: int = 0
     supported: int = 0
     problems: tuple[str, ...] = field(default=())
+    correct_with_titles: bool = False

@@ -137,7 +137,8 @@ def test_qa_retrieval_metrics_by_hand(toy_run: EvalRun) -> None:
 
 def test_qa_answer_metrics_by_hand(toy_run: EvalRun) -> None:
     m = toy_run.flat_metrics()
-    assert m["hybrid_answer_accuracy"] == pytest.approx(1.0)  # q1 by text, q2 by cited title: 2/2
+    assert m["hybrid_answer_accuracy"] == pytest.approx(0.5)  # strict: q1 by text only, 1/2
+    assert m["hybrid_answer_accuracy_with_titles"] == pytest.approx(1.0)  # + q2 by cited title
     assert m["hybrid_answered_share"] == pytest.approx(1.0)  # 2 of 2 answerable answered
     assert m["hybrid_citation_support"] == pytest.approx(2 / 3)  # q1 1/1 + q2 1/2 -> 2 of 3
     assert m["hybrid_citation_exact"] == pytest.approx(2 / 3)
@@ -187,7 +188,8 @@ def test_abstention_and_accuracy_failures() -> None:
         load_qa(TOY / "qa.jsonl"), FakeBackend(REPORTS, TOY_HITS, answers), [System("hybrid")]
     )
     m = run.flat_metrics()
-    assert m["hybrid_answer_accuracy"] == pytest.approx(0.5)  # only q2 correct: 1/2
+    assert m["hybrid_answer_accuracy"] == pytest.approx(0.0)  # q2 only through its title
+    assert m["hybrid_answer_accuracy_with_titles"] == pytest.approx(0.5)  # q2: 1/2
     assert m["hybrid_answered_share"] == pytest.approx(0.5)  # q2 of q1, q2
     assert m["hybrid_citation_support"] == pytest.approx(0.5)  # answerable: q2's 1 of 2
     assert m["hybrid_citation_exact"] == pytest.approx(2 / 3)  # all: q2 1/2 + q3 1/1
@@ -299,7 +301,7 @@ def test_outputs(toy_run: EvalRun, tmp_path: Path) -> None:
         json.loads(line) for line in paths["per_question"].read_text(encoding="utf-8").splitlines()
     ]
     assert [(r["id"], r["rank"]) for r in rows] == [("q1", 1), ("q2", 3), ("q3", None)]
-    assert rows[1]["verdict"]["problems"] == ["[2] quote is not B-2[0:5]"]
+    assert rows[1]["verdict"]["problems"] == ["[2] quote is not B-2[0:5]", "gold answer only in a cited title"]
     assert [h["relevant"] for h in rows[1]["hits"]] == [False, False, True, True]
     report = markdown_report(toy_run)
     assert "| hybrid | hybrid | 0.500 | 1.000 |" in report

@@ -1,0 +1,49 @@
+"""Leave-out evaluation (``eval.leaveout``): whole documents leave the index and questions about
+them become questions to refuse. Worked on the toy BEIR set and hand-made passages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from eval.data import load_beir, load_beir_corpus
+from eval.leaveout import apply, choose
+from indexer.types import Report
+
+TOY = Path(__file__).resolve().parents[1] / "data" / "eval_toy" / "beir"
+
+
+def test_the_choice_is_seeded_and_takes_the_share_of_documents() -> None:
+    reports = load_beir_corpus(TOY)  # three passages, three titles
+    first = choose(reports, 0.34, seed=1)
+    assert first == choose(reports, 0.34, seed=1)  # reproducible
+    assert first[0] == 1 and len(first[1]) == 1  # round(0.34 × 3) = 1 document
+    assert {frozenset(choose(reports, 0.34, seed=s)[1]) for s in range(20)} == {
+        frozenset({"P1"}), frozenset({"P2"}), frozenset({"P3"})
+    }
+
+
+def test_passages_sharing_a_title_leave_together() -> None:
+    reports = [Report("a1", "甲", "x"), Report("a2", "甲", "y"), Report("b1", "乙", "z")]
+    for seed in range(10):
+        count, passages = choose(reports, 0.5, seed)
+        assert count == 1 and passages in ({"a1", "a2"}, {"b1"})
+
+
+def test_questions_about_left_out_documents_become_unanswerable() -> None:
+    eval_set = load_beir(TOY)
+    reports = load_beir_corpus(TOY)
+    seed = next(s for s in range(50) if choose(reports, 0.34, s)[1] == {"P3"})
+    changed, left = apply(eval_set, reports, 0.34, seed)
+    by_id = {q.qid: q for q in changed.queries}
+    assert not by_id["DEV_2"].answerable and by_id["DEV_2"].type == "DEV-left-out"
+    assert by_id["DEV_1"].answerable and by_id["TRIAL_1"].answerable
+    assert left.questions == 1 and left.passages == {"P3"}
+    assert left.describe()["documents_left_out"] == 1
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0, -0.1, 1.5])
+def test_a_share_outside_zero_one_is_refused(share: float) -> None:
+    with pytest.raises(ValueError, match="--leave-out"):
+        choose(load_beir_corpus(TOY), share, 0)
