@@ -22,9 +22,8 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Literal
 
-from indexer.cleaning import pos_tags
+from indexer.cleaning import find_places, pos_tags
 from indexer.types import Report
-from service.answering.followup import find_places
 from service.answering.validate import extract_numbers
 
 AnswerType = Literal["quantity", "person", "date", "place", "name", "method", "other"]
@@ -35,7 +34,7 @@ _TYPE_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
     ("date", re.compile(r"什么时候|何时|哪一?年|哪一?天|几月|几号|哪个月|什么时间|哪一?日")),
     ("person", re.compile(r"谁|叫什么名字|姓名|名字是什么|哪位")),
     ("place", re.compile(r"哪个?(?:街道|社区|区|镇|村|乡|县|市|省|单位|部门|机构|公司|企业|学校|医院)|哪里|哪儿|什么地方|何处|哪家")),
-    ("quantity", re.compile(r"多少|几[个天年次名所处件家项条期人位户轮批种支座万千百十]?|多大|多高|多长|多久|多远|多重|比例|百分之")),
+    ("quantity", re.compile(r"多少|几[个天年次名所处件家项条期人位户轮批种支座万千百十]?|多大(?!学)|多高|多长|多久|多远|多重|比例|百分之")),
     ("method", re.compile(r"怎么|怎样|如何|采取了?(?:哪些|什么)|通过(?:哪些|什么)(?:方式|办法|措施|途径)|(?:哪些|什么)(?:措施|办法|举措|方式|做法)")),
     ("name", re.compile(r"叫什么|什么名称|名称是|什么品牌|什么称号|什么荣誉|什么奖|什么口号|什么平台|哪个平台|什么项目|什么活动")),
 )
@@ -109,7 +108,10 @@ def _has_person(text: str) -> bool:
 def question_entities(question: str, known_places: Iterable[str] = ()) -> tuple[str, ...]:
     """The named things ``question`` is about: place names, quoted names, Latin-script terms."""
     q = unicodedata.normalize("NFKC", question)
-    found: list[str] = list(find_places(q, known_places))
+    # places the corpus knows or jieba's place finder recognises; not the loose 「…区/县」 pattern
+    # of follow-up resolution, which reads 「秦朝时期成纪县」 or 「香港地区」 as a place name
+    known = [k for k in known_places if k and k in q]
+    found: list[str] = sorted(known, key=q.index) + [p for p in find_places(q) if p not in known]
     found += [m.group(0)[1:-1] for m in _QUOTED.finditer(q)]
     found += [m.group(0) for m in _LATIN.finditer(q) if len(m.group(0)) >= 2]
     return tuple(dict.fromkeys(e for e in found if e))
