@@ -9,6 +9,7 @@ against a deployment — and looks up reports for the judges.
 
 from __future__ import annotations
 
+import functools
 import re
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
@@ -44,7 +45,7 @@ class System:
     mode: str = "hybrid"
     options: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def scoring(self) -> ScoringConfig:
         """The default scoring configuration with this system's overrides."""
         return scoring_for(self.options)

@@ -8,6 +8,7 @@ Reciprocal-rank fusion is available for comparison (``fusion="rrf"``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Sequence
@@ -68,6 +69,17 @@ class Searcher:
             return np.zeros((n, dim), np.float32)
         idx = np.concatenate([np.arange(self._sent_offsets[i], self._sent_offsets[i + 1]) for i in rows])
         return np.asarray(self.sentence_vectors[idx], np.float32)
+
+    @functools.cached_property
+    def places(self) -> frozenset[str]:
+        """Place names the corpus knows: its reports' ``meta["places"]`` (found by the cleaner).
+        Computed once per snapshot, for follow-up questions and the answer checks."""
+        names: set[str] = set()
+        for report in self.reports.values():
+            places = report.meta.get("places") or []
+            if isinstance(places, list):
+                names.update(str(p) for p in places if p)
+        return frozenset(names)
 
     def get_report(self, doc_id: str) -> Report | None:
         return self.reports.get(doc_id)

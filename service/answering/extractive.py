@@ -29,7 +29,6 @@ from indexer.search import adaptive_weight
 from indexer.tokenize import Tokenizer
 from indexer.types import Hit, Report
 from service.answering.checks import entities_match, expected_type, question_entities, type_present
-from service.answering.followup import corpus_places
 from service.answering.types import NOT_FOUND, Answer, Citation
 
 log = logging.getLogger(__name__)
@@ -50,7 +49,7 @@ class ExtractiveComposer:
             idf=keyword.idf,
             confidence=searcher.keyword_confidence,
             scoring=scoring,
-            known_places=corpus_places(searcher.reports.values()),
+            known_places=searcher.places,
         )
 
     def __init__(
@@ -68,8 +67,14 @@ class ExtractiveComposer:
         self.scoring = scoring
         self.known_places: frozenset[str] = frozenset(known_places)
 
-    def candidates(self, question: str, hits: Sequence[Hit], reports: Mapping[str, Report]) -> list[Candidate]:
-        info = analyse_question(question, self.tokenizer, self.idf)
+    def candidates(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        reports: Mapping[str, Report],
+        info: QuestionInfo | None = None,
+    ) -> list[Candidate]:
+        info = info or analyse_question(question, self.tokenizer, self.idf)
         cfg = self.scoring.answer
         weight = cfg.semantic_weight
         if self.confidence is not None:
@@ -81,11 +86,13 @@ class ExtractiveComposer:
         info = analyse_question(question, self.tokenizer, self.idf)
         kind = expected_type(question)
         entities = question_entities(question, self.known_places)
-        # Only sentences about the things the question names can answer it.
-        ranked = [
-            c for c in self.candidates(question, hits, reports)
-            if entities_match(entities, c.sentence.text + " " + c.hit.chunk.text, reports.get(c.hit.chunk.doc_id))
-        ]
+        # Only passages about the things the question names can answer it (a sentence is part of
+        # its passage, so one check per passage covers its sentences).
+        about = {
+            h.chunk.chunk_id for h in hits
+            if entities_match(entities, h.chunk.clean_text, reports.get(h.chunk.doc_id))
+        }
+        ranked = [c for c in self.candidates(question, hits, reports, info) if c.hit.chunk.chunk_id in about]
         window = ranked[: cfg.refusal_window]
         # Answerable when a leading sentence covers what the question is about ...
         if not window or max(c.coverage for c in window) < cfg.min_coverage:

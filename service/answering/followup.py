@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
 from indexer import cleaning
-
-if TYPE_CHECKING:
-    from indexer.types import Report
 
 # -- follow-up questions ------------------------------------------------------------------------
 #
@@ -29,7 +25,7 @@ if TYPE_CHECKING:
 # 3. A bare cue ("还有呢？"): previous question + message.
 # 4. Anything else is a new, self-contained question and is used as it is.
 #
-# Places: the corpus's place names (reports' ``meta["places"]``, so a bare 王哥庄 is known as
+# Places: the corpus's place names (``Searcher.places``: reports' ``meta["places"]``, so a bare 王哥庄 is known as
 # 王哥庄街道), the indexer's place finder, and a regex fallback for 2–6 Han characters ending in
 # 街道/社区/新区/区/镇/乡/村/县, minus generic words (辖区, 小区…) and question words (哪个社区).
 
@@ -112,16 +108,6 @@ def find_places(text: str, known: Iterable[str] = ()) -> list[str]:
     for start, end in _regex_places(text):
         claim(start, end)
     return [text[s:e] for s, e in sorted(spans)]
-
-
-def corpus_places(reports: Iterable[Report]) -> frozenset[str]:
-    """Place names the corpus knows: the reports' ``meta["places"]`` (found by the indexer)."""
-    names: set[str] = set()
-    for report in reports:
-        places = report.meta.get("places") or []
-        if isinstance(places, list):
-            names.update(str(p) for p in places if p)
-    return frozenset(names)
 
 
 def _is_place(entity: str, known: Sequence[str]) -> bool:

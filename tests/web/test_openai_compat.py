@@ -283,6 +283,7 @@ def _fake_engine(llm: Any) -> Any:
         def __init__(self) -> None:
             self.reports = {"r1": report}
             self.chunks = [hit.chunk]
+            self.places: frozenset[str] = frozenset()
 
         def search(self, query: str, top_k: int = 10, mode: str = "hybrid") -> list[Hit]:
             return [hit]

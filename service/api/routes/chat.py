@@ -54,7 +54,6 @@ router = APIRouter(tags=["openai"])
 
 MODEL_PREFIX = "zhiwen-"
 # Model ids name composers: "zhiwen-llm" -> "llm". Any other model id uses the default composer.
-KNOWN_COMPOSERS = COMPOSERS
 STREAM_PIECE_CHARS = 6  # extractive answers are streamed in pieces of about this many characters
 QUOTE_PREVIEW_CHARS = 60
 REVISED_MARK = "\n\n——\n核对出处后的回答：\n"
@@ -69,7 +68,7 @@ def composer_for_model(model: str | None) -> str | None:
     if not model:
         return None
     name = model.strip().lower().removeprefix(MODEL_PREFIX)
-    return name if name in KNOWN_COMPOSERS else None
+    return name if name in COMPOSERS else None
 
 
 def model_id(composer: str) -> str:
@@ -262,7 +261,7 @@ def chat_completions(
     summary="Models (answer composers) usable as `model` in chat completions",
 )
 def list_models(settings: SettingsDep) -> ModelList:
-    names = [settings.composer] + [c for c in KNOWN_COMPOSERS if c != settings.composer]
+    names = [settings.composer] + [c for c in COMPOSERS if c != settings.composer]
     if not settings.llm_configured:
         names = [n for n in names if n != "llm"]
     return ModelList(data=[ModelCard(id=model_id(n), created=_CREATED) for n in names])
