@@ -192,7 +192,7 @@ class InProcessBackend:
             return AnswerView(NO_CONTENT, False, ())
         hits = self._hits(question, system, top_k)
         answer = composer.compose(question, hits, self.searcher.reports)
-        return AnswerView(answer.text, answer.answerable, tuple(answer.citations))
+        return AnswerView(answer.text, answer.answerable, tuple(answer.citations), answer.confidence)
 
     def warm_up(self, systems: Sequence[System]) -> None:
         """Load the model and touch each system once, so the first timed query is not a cold one."""
@@ -279,7 +279,11 @@ class HttpBackend:
             )
             for i, c in enumerate(data.get("citations", []), start=1)
         )
-        return AnswerView(str(data.get("answer", "")), bool(data.get("answerable")), citations)
+        confidence = data.get("confidence")
+        return AnswerView(
+            str(data.get("answer", "")), bool(data.get("answerable")), citations,
+            float(confidence) if isinstance(confidence, int | float) else None,
+        )
 
     def warm_up(self, systems: Sequence[System]) -> None:
         self.search("预热", SERVED, 1)

@@ -28,6 +28,7 @@ class AnswerView:
     text: str
     answerable: bool
     citations: tuple[Citation, ...] = ()
+    confidence: float | None = None  # the answerability model's, when it judged the answer
 
 
 @dataclass(frozen=True)

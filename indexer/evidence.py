@@ -51,11 +51,13 @@ _WS = re.compile(r"\s+")
 SLOT_WORDS = frozenset("名字 名称 姓名 数量 数目 时间 日期 地点 内容 方式 办法 情况 原因".split())
 
 
-def _norm(text: str) -> str:
+def norm(text: str) -> str:
+    """NFKC, lower case, no whitespace: how questions and sentences are compared."""
     return _WS.sub("", unicodedata.normalize("NFKC", text)).lower()
 
 
-def _bigrams(text: str) -> set[str]:
+def bigrams(text: str) -> set[str]:
+    """Character bigrams of the letters and digits of ``text``."""
     chars = [c for c in text if c.isalnum()]
     return {a + b for a, b in itertools.pairwise(chars)}
 
@@ -108,7 +110,7 @@ def analyse_question(
         wants, kind = "name", ""
     else:
         wants, kind = "other", ""
-    return QuestionInfo(q, terms, frozenset(_bigrams(stripped)), wants, kind, weights, _asked_noun(q, tokenizer))
+    return QuestionInfo(q, terms, frozenset(bigrams(stripped.lower())), wants, kind, weights, _asked_noun(q, tokenizer))
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,7 @@ class Candidate:
 
 def _report_context(report: Report | None, hit: Hit) -> str:
     places = " ".join(str(p) for p in (report.meta.get("places", []) if report else []))
-    return _norm(" ".join([hit.chunk.title, hit.chunk.context, places, report.title if report else ""]))
+    return norm(" ".join([hit.chunk.title, hit.chunk.context, places, report.title if report else ""]))
 
 
 def score_sentence(
@@ -133,7 +135,7 @@ def score_sentence(
     cfg: EvidenceConfig = DEFAULT.evidence,
 ) -> tuple[float, float]:
     """(score, coverage of the non-anchor focus terms) of one sentence for the question."""
-    text = _norm(sentence.text)
+    text = norm(sentence.text)
     total = covered = 0.0
     free_total = free_covered = 0.0
     for term, weight in zip(info.terms, info.weights, strict=True):
@@ -149,8 +151,8 @@ def score_sentence(
     free = free_covered / free_total if free_total else 1.0
     # Bigrams the report's title/places supply count too (at a discount): "它的面积约为…" in the
     # 乍都节公园 article answers "乍都节公园的面积有多大" as well as a sentence naming the park.
-    own = info.bigrams & _bigrams(text)
-    inherited = (info.bigrams - own) & _bigrams(context)
+    own = info.bigrams & bigrams(text)
+    inherited = (info.bigrams - own) & bigrams(context)
     overlap = (len(own) + cfg.context_credit * len(inherited)) / len(info.bigrams) if info.bigrams else 0.0
     bonus = 0.0
     if (info.wants == "number" and _NUMBER.search(sentence.text)) or (info.wants == "person" and _PERSON_HINT.search(sentence.text)):

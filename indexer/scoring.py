@@ -87,11 +87,14 @@ class EvidenceConfig:
 class AnswerConfig:
     """Which sentences the extractive composer quotes, and when it refuses."""
 
-    # Refuse when none of the best ``refusal_window`` sentences covers this share of the
-    # question's non-anchor focus terms (what it asks about, beyond its place). Dev-fitted: the
-    # midpoint between the dev set's highest unanswerable (0.21) and lowest answered (0.46).
+    # Without an answerability model (``service.answering.answerability``, which decides refusals
+    # when present): refuse when none of the best ``refusal_window`` sentences covers this share of
+    # the question's non-anchor focus terms. Also the least coverage a typed sentence needs to be
+    # preferred. Dev-fitted (the first version): the midpoint between the dev set's highest
+    # unanswerable (0.21) and lowest answered (0.46).
     min_coverage: float = 0.38
-    refusal_window: int = 3  # hand-set
+    # Sentences whose best coverage is the model's ``coverage`` feature. Hand-set.
+    refusal_window: int = 3
     # At most this many quoted sentences, all from the best sentence's report (hand-set) ...
     max_sentences: int = 3
     # ... each scoring at least this share of the best one's score (TRIAL+dev) ...

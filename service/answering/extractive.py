@@ -2,37 +2,66 @@
 
 Sentences are scored by ``indexer.evidence`` (focus-term coverage, bigram overlap, answer type,
 retrieval rank, meaning) with the numbers of ``indexer.scoring``. A question is refused
-("资料中未找到…") when
+("资料中未找到…")
 
-* no sentence is about the things it names (places, quoted names, Latin-script terms must be in
-  the sentence, its passage, or its report's title and places: ``service.answering.checks``);
-* none of the leading sentences covers ``answer.min_coverage`` of its non-anchor focus terms —
-  what it asks *about* is not in the passages even if its place is;
-* (not a refusal) a leading sentence that carries the kind of answer it asks for (a new number for
-  多少, a person for 谁, a date for 何时, a quoted name for 叫什么, a place for 哪个街道) is quoted
-  before a better-scoring one that does not.
+* by rule, when no sentence is about the things it names (places, quoted names, Latin-script terms
+  must be in the sentence, its passage, or its report's title and places:
+  ``service.answering.checks``);
+* by the fitted answerability model (``service.answering.answerability``), when the answer it would
+  give is unlikely to be right: the words it asks about are missing from the passage, the match is
+  weak, or the asked kind of answer is absent. Its probability is the answer's ``confidence``.
+  Without a model the old single rule applies: none of the leading sentences covers
+  ``answer.min_coverage`` of the question's non-anchor focus terms.
+
+Among the leading sentences, one that carries the kind of answer asked for (a new number for 多少,
+a person for 谁, a date for 何时, a quoted name for 叫什么, a place for 哪个街道) is quoted before a
+better-scoring one that does not (a preference, not a refusal).
 
 What an answer shows is what its citations quote (see :func:`shown`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from indexer.cleaning import clean_span
-from indexer.evidence import Candidate, QuestionInfo, analyse_question, score_candidates
+from indexer.evidence import (
+    Candidate,
+    QuestionInfo,
+    analyse_question,
+    bigrams,
+    norm,
+    score_candidates,
+)
 from indexer.scoring import DEFAULT, ScoringConfig
 from indexer.search import adaptive_weight
 from indexer.tokenize import Tokenizer
 from indexer.types import Hit, Report
+from service.answering.answerability import (
+    AnswerabilityModel,
+    packaged_model,
+    rarest_found,
+    term_share,
+)
 from service.answering.checks import entities_match, expected_type, question_entities, type_present
 from service.answering.types import NOT_FOUND, Answer, Citation
 
 log = logging.getLogger(__name__)
 
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What :meth:`ExtractiveComposer.assess` found: the answer it would give (``None``: nothing
+    to quote) and its answerability features."""
+
+    answer: Answer | None
+    features: Mapping[str, float]
 
 
 class ExtractiveComposer:
@@ -41,8 +70,14 @@ class ExtractiveComposer:
     name = "extractive"
 
     @classmethod
-    def for_index(cls, searcher: Any, scoring: ScoringConfig = DEFAULT) -> ExtractiveComposer:
-        """A composer that shares the index's tokenizer (user words) and term statistics."""
+    def for_index(
+        cls,
+        searcher: Any,
+        scoring: ScoringConfig = DEFAULT,
+        answerability: AnswerabilityModel | Literal["packaged"] | None = "packaged",
+    ) -> ExtractiveComposer:
+        """A composer that shares the index's tokenizer (user words) and term statistics, judged
+        by the packaged answerability model (or ``answerability``; ``None``: the coverage rule)."""
         keyword = searcher.keyword
         return cls(
             keyword.tokenizer,
@@ -50,6 +85,7 @@ class ExtractiveComposer:
             confidence=searcher.keyword_confidence,
             scoring=scoring,
             known_places=searcher.places,
+            answerability=packaged_model() if answerability == "packaged" else answerability,
         )
 
     def __init__(
@@ -60,12 +96,15 @@ class ExtractiveComposer:
         confidence: Callable[[str], float] | None = None,
         scoring: ScoringConfig = DEFAULT,
         known_places: Iterable[str] = (),
+        answerability: AnswerabilityModel | None = None,
     ) -> None:
         self.tokenizer = tokenizer or Tokenizer()
         self.idf = idf
         self.confidence = confidence
         self.scoring = scoring
         self.known_places: frozenset[str] = frozenset(known_places)
+        # without a model, the coverage threshold ``answer.min_coverage`` decides refusals
+        self.answerability = answerability
 
     def candidates(
         self,
@@ -82,6 +121,24 @@ class ExtractiveComposer:
         return score_candidates(info, hits, reports, weight, self.scoring.evidence)
 
     def compose(self, question: str, hits: Sequence[Hit], reports: Mapping[str, Report]) -> Answer:
+        assessment = self.assess(question, hits, reports)
+        answer = assessment.answer
+        if answer is None:
+            return not_found(hits)
+        if self.answerability is None:
+            # no fitted model: the single coverage threshold of the first version
+            if assessment.features["coverage"] < self.scoring.answer.min_coverage:
+                return not_found(hits)
+            return answer
+        confidence = self.answerability.probability(assessment.features)
+        if not self.answerability.answerable(confidence):
+            return dataclasses.replace(not_found(hits), confidence=confidence)
+        return dataclasses.replace(answer, confidence=confidence)
+
+    def assess(self, question: str, hits: Sequence[Hit], reports: Mapping[str, Report]) -> Assessment:
+        """The answer this composer would give if it answered, with the features that say how
+        likely it is right (``service.answering.answerability``); no answer when no passage is
+        about the things the question names."""
         cfg = self.scoring.answer
         info = analyse_question(question, self.tokenizer, self.idf)
         kind = expected_type(question)
@@ -94,21 +151,22 @@ class ExtractiveComposer:
         }
         ranked = [c for c in self.candidates(question, hits, reports, info) if c.hit.chunk.chunk_id in about]
         window = ranked[: cfg.refusal_window]
-        # Answerable when a leading sentence covers what the question is about ...
-        if not window or max(c.coverage for c in window) < cfg.min_coverage:
-            return not_found(hits)
-        # ... and the quoted sentences carry the kind of answer it asks for.
+        if not window:
+            return Assessment(None, {})
+        coverage = max(c.coverage for c in window)
         # A how-question restates the problem, so the sentence that matches it best usually
         # states the problem; what was done follows it.
         follow = kind == "method"
-        chosen = self._choose(ranked[0], ranked, follow=follow)
+        lead = ranked[0]
+        chosen = self._choose(lead, ranked, follow=follow)
         place = _place_line(info, chosen[0], reports)
         quoted = " ".join(c.sentence.text for c in chosen)
         # For 哪个街道 questions the report's own line naming the place supplies the place.
         # Otherwise a leading sentence that carries the asked type is preferred. A preference,
         # not a refusal: as a hard rule the type detectors (dates such as 崇宁五年, names after
         # 又称, foreign persons) refused 4 % of answerable CMRC 2018 DEV questions.
-        if place is None and not type_present(kind, quoted, question):
+        typed_ok = place is not None or type_present(kind, quoted, question)
+        if not typed_ok:
             typed = next(
                 (
                     c for c in window
@@ -117,8 +175,11 @@ class ExtractiveComposer:
                 None,
             )
             if typed is not None:
+                lead = typed
                 chosen = self._choose(typed, ranked, follow=follow)
                 place = _place_line(info, chosen[0], reports)
+                typed_ok = True
+        features = self._features(question, info, lead, coverage, typed_ok, ranked, reports)
         spans: list[tuple[Report, int, int]] = []
         if place is not None:
             spans.append(place)
@@ -129,7 +190,7 @@ class ExtractiveComposer:
                 if end > start:
                     spans.append((report, start, end))
         if not spans:
-            return not_found(hits)
+            return Assessment(None, features)
         citations: list[Citation] = []
         parts: list[str] = []
         for report, start, end in spans:
@@ -137,7 +198,49 @@ class ExtractiveComposer:
             quote = report.text[start:end]
             citations.append(Citation(n, report.doc_id, report.title, quote, start, end))
             parts.append(shown(quote) + f"[{n}]")
-        return Answer("".join(parts), True, tuple(citations), tuple(hits))
+        return Assessment(Answer("".join(parts), True, tuple(citations), tuple(hits)), features)
+
+    def _features(
+        self,
+        question: str,
+        info: QuestionInfo,
+        lead: Candidate,
+        coverage: float,
+        typed_ok: bool,
+        ranked: Sequence[Candidate],
+        reports: Mapping[str, Report],
+    ) -> dict[str, float]:
+        """The answerability features (``answerability.FEATURES``) of an answer led by ``lead``.
+        Margins are taken over the ``ranked`` sentences of the other reports that are about what
+        the question names: a report about another place is no competitor (with none left, the
+        cosine margin is 0 and the evidence margin the lead's whole score)."""
+        hit = lead.hit
+        report = reports.get(hit.chunk.doc_id)
+        places = " ".join(str(p) for p in (report.meta.get("places") or [])) if report else ""
+        passage = norm(" ".join([hit.chunk.clean_text, report.title if report else "", places]))
+        shared = info.bigrams & bigrams(passage)
+        try:
+            at = hit.chunk.sentences.index(lead.sentence)
+        except ValueError:
+            at = -1
+        dense = float(hit.scores.get("dense", 0.0))
+        sentence_cosine = float(hit.sentence_scores[at]) if 0 <= at < len(hit.sentence_scores) else dense
+        rest = [c for c in ranked if c.hit.chunk.doc_id != hit.chunk.doc_id]
+        others = sorted(float(c.hit.scores.get("dense", 0.0)) for c in rest)
+        other_best = max((c.score for c in rest), default=0.0)
+        return {
+            "cosine_margin": dense - (others[len(others) // 2] if others else dense),
+            "evidence_margin": lead.score - other_best,
+            "coverage": coverage,
+            "passage_terms": term_share(info.terms, info.weights, passage),
+            "rarest_found": rarest_found(info.terms, info.weights, passage),
+            "passage_bigrams": len(shared) / len(info.bigrams) if info.bigrams else 1.0,
+            "keyword_confidence": min(self.confidence(question), 2.0) if self.confidence is not None else 0.0,
+            "evidence": lead.score,
+            "sentence_cosine": sentence_cosine,
+            "passage_cosine": dense,
+            "type_missing": 0.0 if typed_ok else 1.0,
+        }
 
     def _choose(self, best: Candidate, ranked: Sequence[Candidate], *, follow: bool = False) -> list[Candidate]:
         """``best`` and the sentences that join it: only from the same report, close in score

@@ -37,6 +37,9 @@ class Answer:
     passages: tuple[Hit, ...]
     composer: str = "extractive"
     warnings: tuple[str, ...] = ()
+    # P(the answer text holds the right answer), from the fitted answerability model; None when
+    # no model judged it (LLM answers, questions without content)
+    confidence: float | None = None
 
 
 class Composer(Protocol):

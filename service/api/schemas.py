@@ -177,6 +177,14 @@ class CitationOut(BaseModel):
 class AskResponse(BaseModel):
     answer: str = Field(description="Chinese answer; each sentence ends with [n] markers.")
     answerable: bool = Field(description="False when the reports do not answer the question.")
+    confidence: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Calibrated probability (0-1) that the extractive answer holds the right answer, "
+        "from the fitted answerability model; below its threshold the question is refused. "
+        "null when no model judged the answer (LLM answers, questions without content).",
+    )
     citations: list[CitationOut]
     passages: list[Passage]
     composer_used: str
@@ -190,6 +198,7 @@ class AskResponse(BaseModel):
         return cls(
             answer=answer.text,
             answerable=answer.answerable,
+            confidence=None if answer.confidence is None else round(answer.confidence, 4),
             citations=[
                 CitationOut.from_citation(c) for c in answer.citations
             ],

@@ -122,6 +122,7 @@ def test_ask_answers_with_citations(client: httpx.Client, report_texts: dict[str
     assert set(body) == {
         "answer",
         "answerable",
+        "confidence",
         "citations",
         "passages",
         "composer_used",
@@ -129,6 +130,10 @@ def test_ask_answers_with_citations(client: httpx.Client, report_texts: dict[str
         "took_ms",
     }
     assert body["answerable"] is True
+    # the fitted answerability model's probability, at or above its refusal threshold
+    from service.answering.answerability import packaged_model
+
+    assert packaged_model().threshold <= body["confidence"] <= 1.0
     assert body["composer_used"] == "extractive"
     assert "干事创业好班子" in body["answer"]
     assert NOT_FOUND not in body["answer"]
@@ -171,6 +176,10 @@ def test_ask_without_an_answer_says_so(client: httpx.Client, report_texts: dict[
     body = r.json()
     assert body["answerable"] is False
     assert NOT_FOUND in body["answer"]
+    from service.answering.answerability import packaged_model
+
+    # refused by a rule (no confidence) or by the model (below its threshold)
+    assert body["confidence"] is None or 0.0 <= body["confidence"] < packaged_model().threshold
     assert body["passages"], "the closest passages are still listed"
     for p in body["passages"]:
         assert_passage(p, report_texts)
@@ -182,7 +191,7 @@ def test_ask_without_content_asks_for_a_real_question(client: httpx.Client, ques
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["answerable"] is False and body["answer"] == NO_CONTENT
-    assert body["citations"] == [] and body["passages"] == []
+    assert body["citations"] == [] and body["passages"] == [] and body["confidence"] is None
     # the chat endpoint answers the same way
     chat = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": question}]})
     assert chat.status_code == 200, chat.text

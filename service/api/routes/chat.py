@@ -120,6 +120,7 @@ def _extras(turn: _Turn, answer: Answer, reports: Mapping[str, Report]) -> dict[
         ],
         "passages": [Passage.from_hit(h, reports) for h in answer.passages],
         "answerable": answer.answerable,
+        "confidence": None if answer.confidence is None else round(answer.confidence, 4),
         "composer_used": answer.composer,
         "retrieval_query": turn.retrieval_query,
         "warnings": list(answer.warnings),

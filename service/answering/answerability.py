@@ -1,0 +1,175 @@
+"""Answerability: how likely the answer the extractive composer would give is right.
+
+One threshold on one score (the old refusal rule: "the best sentences cover 0.38 of the question")
+was fitted to the 25 dev questions and does not carry over. Instead every candidate answer is
+described by a few features that say *why* it might be wrong —
+
+* the question's words are not there: ``coverage`` (focus terms of the best sentences),
+  ``passage_terms`` and ``rarest_found`` (its rarest term, usually the thing it is about, in the
+  passage or the report's title), ``passage_bigrams``;
+* the match is weak overall: ``keyword_confidence`` (top BM25 over its bound), ``evidence`` (the
+  best sentence's score), ``sentence_cosine`` and ``passage_cosine`` (meaning, from the index's
+  vectors);
+* the answer lacks what was asked: ``type_missing`` (a 多少 question answered without a new number);
+* nothing stands out: ``cosine_margin`` (the answer passage's cosine over the median of the other
+  reports' passages) and ``evidence_margin`` (its best sentence's score over the best sentence of
+  any other report). Margins are relative to the other candidates, so unlike raw cosines they
+  carry over between corpora whose passages score on different scales;
+
+and a logistic regression (:class:`AnswerabilityModel`, a handful of numbers in
+``answerability.json`` beside this module) turns them into the probability that the answer text
+holds the right answer. Logistic regression because the features are few, roughly monotone and
+already on comparable scales, its output is a calibrated probability (the ``confidence`` of
+``/v1/ask``), and its coefficients can be read and checked; it needs no library at run time.
+
+It is fitted on CMRC 2018 TRIAL with whole articles left out of the index (so questions about
+them are real unanswerable questions), by ``zhiwen eval fit-answerability`` (``eval.fit``); the
+refusal threshold is read off TRIAL's risk–coverage curve. CMRC DEV and the dev questions are never
+used to fit or choose anything.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MODEL_PATH = Path(__file__).with_name("answerability.json")
+FORMAT_VERSION = 1
+
+FEATURES: tuple[str, ...] = (
+    "coverage",
+    "passage_terms",
+    "rarest_found",
+    "passage_bigrams",
+    "keyword_confidence",
+    "evidence",
+    "sentence_cosine",
+    "passage_cosine",
+    "type_missing",
+    "cosine_margin",
+    "evidence_margin",
+)
+
+
+class ModelError(ValueError):
+    """The answerability file is missing, of another version, or does not match the features."""
+
+
+@dataclass(frozen=True)
+class AnswerabilityModel:
+    """Standardised logistic regression: P(right) = σ(b + Σ wᵢ (xᵢ − μᵢ) / σᵢ)."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    # answers below this probability are refused (chosen on TRIAL's risk–coverage curve)
+    threshold: float
+    # how it was fitted: data, command, figures on the fitting data
+    fitted: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        n = len(self.features)
+        if not (len(self.mean) == len(self.scale) == len(self.coef) == n):
+            raise ModelError("answerability model: features, mean, scale and coef differ in length")
+        if any(s <= 0 for s in self.scale):
+            raise ModelError("answerability model: every scale must be positive")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ModelError(f"answerability model: threshold {self.threshold} is not a probability")
+
+    def probability(self, values: Mapping[str, float]) -> float:
+        missing = [f for f in self.features if f not in values]
+        if missing:
+            raise ModelError(f"answerability model: features missing: {', '.join(missing)}")
+        z = self.intercept + sum(
+            w * (float(values[f]) - m) / s
+            for f, m, s, w in zip(self.features, self.mean, self.scale, self.coef, strict=True)
+        )
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def answerable(self, probability: float) -> bool:
+        return probability >= self.threshold
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "kind": "logistic_regression",
+            "features": list(self.features),
+            "mean": list(self.mean),
+            "scale": list(self.scale),
+            "coef": list(self.coef),
+            "intercept": self.intercept,
+            "threshold": self.threshold,
+            "fitted": dict(self.fitted),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], source: str = "answerability model") -> AnswerabilityModel:
+        if data.get("format_version") != FORMAT_VERSION or data.get("kind") != "logistic_regression":
+            raise ModelError(
+                f"{source}: format {data.get('format_version')!r}/{data.get('kind')!r} is not "
+                f"{FORMAT_VERSION}/logistic_regression; refit with `zhiwen eval fit-answerability`"
+            )
+        try:
+            model = cls(
+                features=tuple(str(f) for f in data["features"]),
+                mean=tuple(float(x) for x in data["mean"]),
+                scale=tuple(float(x) for x in data["scale"]),
+                coef=tuple(float(x) for x in data["coef"]),
+                intercept=float(data["intercept"]),
+                threshold=float(data["threshold"]),
+                fitted=dict(data.get("fitted") or {}),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{source}: {exc}") from exc
+        if set(model.features) != set(FEATURES):
+            raise ModelError(
+                f"{source}: fitted on features {', '.join(model.features)}, this code computes "
+                f"{', '.join(FEATURES)}; refit with `zhiwen eval fit-answerability`"
+            )
+        return model
+
+    def save(self, path: Path = MODEL_PATH) -> None:
+        from indexer.journal import write_file_durably
+
+        write_file_durably(path, (json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n").encode())
+
+
+def load_model(path: Path = MODEL_PATH) -> AnswerabilityModel:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelError(f"{path}: no answerability model; fit one with `zhiwen eval fit-answerability`") from exc
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{path}: not JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ModelError(f"{path}: not a JSON object")
+    return AnswerabilityModel.from_json(data, str(path))
+
+
+@functools.cache
+def packaged_model() -> AnswerabilityModel:
+    """The model shipped beside this module, read once per process."""
+    return load_model(MODEL_PATH)
+
+
+def term_share(terms: Sequence[str], weights: Sequence[float], text: str) -> float:
+    """IDF-weighted share of ``terms`` found in ``text`` (1.0 when there are none)."""
+    total = sum(weights)
+    if not total:
+        return 1.0
+    return sum(w for t, w in zip(terms, weights, strict=True) if t in text) / total
+
+
+def rarest_found(terms: Sequence[str], weights: Sequence[float], text: str) -> float:
+    """1.0 when the question's rarest term (highest IDF) is in ``text``; 1.0 with no terms."""
+    if not terms:
+        return 1.0
+    rarest = max(zip(weights, terms, strict=True))[1]
+    return 1.0 if rarest in text else 0.0
