@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from eval.data import EvalSet
     from eval.systems import Backend, System
+    from indexer.search import Searcher
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +110,17 @@ def register(subparsers: Any) -> None:
         "--leave-out",
         type=float,
         metavar="SHARE",
-        help="BEIR: remove this share of whole documents from the index; questions about them "
+        help="remove this share of whole documents (BEIR: articles; QA: reports) from the index; "
+        "questions about them "
         "must be refused (e.g. 0.15)",
     )
     p.add_argument("--seed", type=int, default=0, help="which documents --leave-out removes (0)")
+    p.add_argument(
+        "--gold-corpus",
+        action="store_true",
+        help="BEIR: index only the passages the kept questions are about (with --limit, a small "
+        "set that builds in a minute: the CI gate's CMRC subset)",
+    )
     p.add_argument("--out", type=Path, help="output directory (default: results/<time>-<set>)")
     p.add_argument(
         "--results-dir",
@@ -125,6 +133,11 @@ def register(subparsers: Any) -> None:
         type=Path,
         metavar="FLOORS",
         help="floors TOML (eval/floors.toml): exit 1 when a metric is below its floor",
+    )
+    p.add_argument(
+        "--gate-table",
+        default="floors",
+        help="which table of the floors file to gate on (floors: the dev set; cmrc_dev_leave_out)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -148,56 +161,21 @@ def _backend(
 
         return HttpBackend(args.url, api_key=os.environ.get(API_KEY_ENV) or None), {"url": args.url}
 
-    from embeddings import load_embedder
     from eval.systems import InProcessBackend
-    from indexer.store import IndexLoadError, load_index
 
     model = args.model or _setting(args, "model", "m3e-small")
-    # No embedding cache: query latencies must measure the model, not a cache lookup.
-    embedder = load_embedder(model)
     if eval_set.kind == "beir":
-        from eval.cache import cached_beir_index
-
-        assert eval_set.corpus_dir is not None
         max_chars = args.max_chars or _setting(args, "chunk_max_chars", 300)
         overlap = args.overlap if args.overlap is not None else _setting(args, "chunk_overlap", 100)
-        # Passages are embedded through a cache, so an index without the left-out documents
-        # costs no second embedding pass; queries are not (their latency is the model's).
-        build_embedder = load_embedder(model, cache_path=Path(args.cache_dir) / "embeddings.sqlite")
-        index_dir = cached_beir_index(
-            eval_set.corpus_dir,
-            build_embedder,
-            args.cache_dir,
-            max_chars=max_chars,
-            overlap=overlap,
-            progress=progress,
-            rebuild=args.rebuild,
-            exclude=exclude,
+        searcher = open_searcher(
+            eval_set, model, args.cache_dir, exclude=exclude, progress=progress,
+            max_chars=max_chars, overlap=overlap, rebuild=args.rebuild,
         )
-        try:
-            searcher = load_index(index_dir, embedder)
-        except IndexLoadError as exc:
-            log.warning("cached index unusable (%s); rebuilding", exc)
-            index_dir = cached_beir_index(
-                eval_set.corpus_dir,
-                build_embedder,
-                args.cache_dir,
-                max_chars=max_chars,
-                overlap=overlap,
-                progress=progress,
-                rebuild=True,
-                exclude=exclude,
-            )
-            searcher = load_index(index_dir, embedder)
-        config: dict[str, Any] = {
-            "index": str(index_dir),
-            "max_chars": max_chars,
-            "overlap": overlap,
-        }
+        config: dict[str, Any] = {"index": str(searcher.path), "max_chars": max_chars, "overlap": overlap}
     else:
         index_dir = args.index or Path(_setting(args, "index_dir", "var/index"))
-        searcher = load_index(index_dir, embedder)
-        config = {"index": str(index_dir)}
+        searcher = open_searcher(eval_set, model, args.cache_dir, index_dir=index_dir, exclude=exclude)
+        config = {"index": str(searcher.path or index_dir)}
     if not eval_set.has_answers:
         return InProcessBackend(searcher), config | {"model": model}
     from service.answering.extractive import ExtractiveComposer
@@ -208,6 +186,73 @@ def _backend(
         searcher, composer_for=lambda scoring: ExtractiveComposer.for_index(searcher, scoring)
     )
     return backend, config | {"model": model}
+
+
+def open_searcher(
+    eval_set: EvalSet,
+    model: str | None,
+    cache_dir: Path,
+    *,
+    exclude: frozenset[str] = frozenset(),
+    progress: bool = False,
+    max_chars: int = 300,
+    overlap: int = 100,
+    rebuild: bool = False,
+    index_dir: Path | None = None,
+) -> Searcher:
+    """The index to evaluate on: ``index_dir`` for a QA set; for a BEIR set its corpus (without
+    ``exclude``) indexed into ``cache_dir`` once and reused."""
+    from embeddings import load_embedder
+    from indexer.store import IndexLoadError, load_index
+
+    model = model or "m3e-small"
+    # No embedding cache for queries: their latencies must measure the model, not a lookup.
+    embedder = load_embedder(model)
+    if eval_set.kind != "beir":
+        full = load_index(index_dir or Path("var/index"), embedder)
+        if not exclude:
+            return full
+        return load_index(_reduced_qa_index(full, exclude, Path(cache_dir), embedder, progress), embedder)
+    from eval.cache import cached_beir_index
+
+    assert eval_set.corpus_dir is not None
+    # Passages are embedded through a cache, so an index without the left-out documents costs
+    # no second embedding pass.
+    build_embedder = load_embedder(model, cache_path=Path(cache_dir) / "embeddings.sqlite")
+
+    def build(again: bool) -> Path:
+        assert eval_set.corpus_dir is not None
+        return cached_beir_index(
+            eval_set.corpus_dir, build_embedder, cache_dir, max_chars=max_chars, overlap=overlap,
+            progress=progress, rebuild=again, exclude=exclude,
+        )
+
+    path = build(rebuild)
+    try:
+        return load_index(path, embedder)
+    except IndexLoadError as exc:
+        log.warning("cached index unusable (%s); rebuilding", exc)
+        return load_index(build(True), embedder)
+
+
+def _reduced_qa_index(
+    full: Searcher, exclude: frozenset[str], cache_dir: Path, embedder: Any, progress: bool
+) -> Path:
+    """The QA index without the ``exclude`` reports, rebuilt from the reports the index holds
+    (the same chunking parameters) under ``cache_dir``."""
+    import hashlib
+
+    from indexer.build import build_index_from_reports
+
+    chunker = full.meta.get("params", {}).get("chunker", {})
+    key = hashlib.sha256("\n".join(sorted(exclude)).encode()).hexdigest()[:16]
+    target = cache_dir / f"qa-leave-out-{key}"
+    kept = [r for r in full.reports.values() if r.doc_id not in exclude]
+    build_index_from_reports(
+        kept, target, embedder, progress=progress,
+        **{k: chunker[k] for k in ("max_chars", "overlap") if k in chunker},
+    )
+    return target
 
 
 def _systems(args: argparse.Namespace) -> tuple[list[System], set[str]]:
@@ -236,6 +281,8 @@ def _out_dir(args: argparse.Namespace, eval_set: EvalSet) -> Path:
         name += f"-{args.split.replace(',', '+')}"
     if args.limit is not None:
         name += f"-limit{args.limit}"
+    if args.gold_corpus:
+        name += "-goldcorpus"
     if args.leave_out is not None:
         name += f"-leaveout{args.leave_out:g}-seed{args.seed}"
     return Path(args.results_dir) / f"{stamp}-{name}"
@@ -256,7 +303,7 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("numba").setLevel(max(logging.WARNING, logging.getLogger().level))
     progress = not args.quiet and sys.stderr.isatty()
     try:
-        floors = load_floors(args.gate) if args.gate else None
+        floors = load_floors(args.gate, args.gate_table) if args.gate else None
         if args.qa:
             eval_set = load_qa(args.qa, split=args.split, limit=args.limit)
         else:
@@ -265,18 +312,34 @@ def run(args: argparse.Namespace) -> int:
             raise EvalDataError(f"{eval_set.source}: no queries left after --split/--limit")
         left_out: dict[str, Any] = {}
         exclude: frozenset[str] = frozenset()
-        if args.leave_out is not None:
-            if eval_set.kind != "beir" or args.url:
-                raise ValueError("--leave-out works with --beir in-process (not --qa or --url yet)")
-            from eval.data import load_beir_corpus
-            from eval.leaveout import apply
+        if args.url and (args.leave_out is not None or args.gold_corpus):
+            raise ValueError("--leave-out and --gold-corpus need an in-process index, not --url")
+        if args.gold_corpus and eval_set.kind != "beir":
+            raise ValueError("--gold-corpus works with --beir")
+        if args.leave_out is not None or args.gold_corpus:
+            if eval_set.kind == "beir":
+                from eval.data import load_beir_corpus
 
-            assert eval_set.corpus_dir is not None
-            eval_set, chosen = apply(
-                eval_set, load_beir_corpus(eval_set.corpus_dir), args.leave_out, args.seed
-            )
-            exclude, left_out = chosen.passages, {"leave_out": chosen.describe()}
-            log.info("left out %d documents; %d questions are about them", chosen.documents, chosen.questions)
+                assert eval_set.corpus_dir is not None
+                corpus = load_beir_corpus(eval_set.corpus_dir)
+            else:
+                from indexer.store import read_reports
+
+                corpus = read_reports(args.index or Path(_setting(args, "index_dir", "var/index")))
+            if args.gold_corpus:
+                about = frozenset(d for q in eval_set.queries for d in q.gold_docs)
+                exclude = frozenset(r.doc_id for r in corpus if r.doc_id not in about)
+                corpus = [r for r in corpus if r.doc_id in about]
+                left_out["gold_corpus"] = len(corpus)
+            if args.leave_out is not None:
+                from eval.leaveout import apply
+
+                eval_set, chosen = apply(eval_set, corpus, args.leave_out, args.seed)
+                exclude |= chosen.passages
+                left_out["leave_out"] = chosen.describe()
+                log.info(
+                    "left out %d documents; %d questions are about them", chosen.documents, chosen.questions
+                )
         systems, answer_systems = _systems(args)
         backend, config = _backend(args, eval_set, progress, exclude)
         config |= {"split": args.split, "limit": args.limit} | left_out

@@ -17,15 +17,16 @@ from eval.metrics import MetricValue
 _EPSILON = 1e-9
 
 
-def load_floors(path: Path) -> dict[str, float]:
-    """The ``[floors]`` table of a TOML file, as ``{metric: floor}``."""
+def load_floors(path: Path, table: str = "floors") -> dict[str, float]:
+    """The ``[floors]`` table (or another named one) of a TOML file, as ``{metric: floor}``."""
     with Path(path).open("rb") as f:
         data = tomllib.load(f)
-    table = data.get("floors")
-    if not isinstance(table, dict) or not table:
-        raise ValueError(f"{path}: no [floors] table")
+    found = data.get(table)
+    if not isinstance(found, dict) or not found:
+        tables = ", ".join(k for k, v in data.items() if isinstance(v, dict)) or "none"
+        raise ValueError(f"{path}: no [{table}] table (tables: {tables})")
     floors: dict[str, float] = {}
-    for name, value in table.items():
+    for name, value in found.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"{path}: floor of {name!r} must be a number, got {value!r}")
         floors[name] = float(value)

@@ -233,6 +233,7 @@ def _question_record(run: EvalRun, result: SystemResult, o: QueryOutcome) -> dic
         record["answer"] = {
             "text": o.answer.text,
             "answerable": o.answer.answerable,
+            "confidence": o.answer.confidence,
             "citations": [
                 {"n": c.n, "doc_id": c.doc_id, "quote": c.quote, "start": c.start, "end": c.end}
                 for c in o.answer.citations
@@ -249,6 +250,55 @@ def _question_record(run: EvalRun, result: SystemResult, o: QueryOutcome) -> dic
         }
         record["ask_ms"] = round(o.ask_ms or 0.0, 2)
     return record
+
+
+def risk_coverage(outcomes: Sequence[QueryOutcome]) -> list[tuple[float, float, float]]:
+    """(threshold, coverage, risk) for every confidence threshold at or above the one the run
+    answered with: coverage = answered / all questions; risk = answers without a gold answer in
+    their text (any answer to an unanswerable question) / answers. Refused questions stay refused
+    (what they would have said is not known), so the curve starts at the run's operating point."""
+    judged = [o for o in outcomes if o.answer is not None and o.verdict is not None]
+    scored = sorted(
+        (o.answer.confidence, bool(o.verdict.correct))
+        for o in judged
+        if o.answer is not None and o.verdict is not None and o.answer.answerable
+        and o.answer.confidence is not None
+    )
+    points: list[tuple[float, float, float]] = []
+    for i, (threshold, _) in enumerate(scored):
+        kept = scored[i:]
+        wrong = sum(not right for _, right in kept)
+        points.append((threshold, len(kept) / len(judged), wrong / len(kept)))
+    return points
+
+
+def write_risk_coverage(run: EvalRun, path: Path) -> bool:
+    """Risk–coverage curve of each answer system whose answers carry a confidence; False when
+    none does (nothing written)."""
+    curves = {
+        r.system.name: risk_coverage(r.outcomes) for r in run.results if r.answers
+    }
+    curves = {name: points for name, points in curves.items() if points}
+    if not curves:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, points in curves.items():
+        ax.plot([p[1] for p in points], [p[2] for p in points], lw=1.5, label=name)
+        ax.scatter([points[0][1]], [points[0][2]], zorder=3)
+    ax.set_xlabel("coverage (share of questions answered)")
+    ax.set_ylabel("risk (share of answers without gold)")
+    ax.set_title(f"{run.eval_set.name}: risk–coverage above the refusal threshold")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
 
 
 def write_chart(run: EvalRun, path: Path) -> None:
@@ -306,5 +356,7 @@ def write_outputs(run: EvalRun, out_dir: Path) -> dict[str, Path]:
         trec.write_text("\n".join(_trec_lines(run, result)) + "\n", encoding="utf-8")
         paths[f"trec_{result.system.name}"] = trec
     write_chart(run, paths["chart"])
+    if write_risk_coverage(run, out_dir / "risk_coverage.png"):
+        paths["risk_coverage"] = out_dir / "risk_coverage.png"
     log.info("wrote %s", out_dir)
     return paths

@@ -226,6 +226,16 @@ def read_meta(index_dir: Path) -> dict[str, Any]:
     return meta
 
 
+def read_reports(index_dir: Path) -> list[Report]:
+    """The reports an index holds, without loading its model or vectors (an evaluation that
+    rebuilds the index without some of them)."""
+    root = Path(index_dir).resolve()
+    read_meta(root)
+    if not (root / "reports.jsonl").exists():
+        raise IndexLoadError(f"reports.jsonl: missing in {root}")
+    return [report_from_json(r) for r in _read_jsonl(root / "reports.jsonl")]
+
+
 def load_index(index_dir: Path, embedder: Embedder, *, check_model: bool = True) -> Searcher:
     """Load and verify an index: every file present and readable, counts agree, model/dim match."""
     from indexer.dense import DenseIndex

@@ -89,3 +89,45 @@ def test_dev_set_meets_floors(dev_metrics: dict[str, MetricValue]) -> None:
     floors = load_floors(FLOORS)
     violations = check(dev_metrics, floors)
     assert not violations, "dev-set evaluation below floors:\n" + gate_table(dev_metrics, floors)
+
+
+CMRC = ROOT.parent / "shared" / "benchmarks" / "cmrc2018"
+CMRC_TABLE = "cmrc_dev_leave_out"
+
+
+def test_cmrc_leave_out_subset_meets_floors(tmp_path: Path) -> None:
+    """Questions nobody tuned for: the first 300 CMRC 2018 DEV questions, their articles indexed
+    with 15 % of them left out (seed 0), through the real `zhiwen eval` command and its gate."""
+    import os
+    import subprocess
+    import sys
+
+    assert (CMRC / "corpus.jsonl").is_file(), f"no CMRC 2018 benchmark at {CMRC}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIWEN_")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ZHIWEN_LOG_LEVEL="warning")
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "zhiwen.cli", "eval", "--beir", str(CMRC), "--split", "DEV",
+            "--limit", "300", "--gold-corpus", "--leave-out", "0.15", "--seed", "0",
+            "--no-default-systems", "--system", "hybrid", "--quiet",
+            "--cache-dir", str(tmp_path / "cache"), "--out", str(out),
+            "--gate", str(FLOORS), "--gate-table", CMRC_TABLE,
+        ],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Gate passed." in result.stdout
+    assert (out / "risk_coverage.png").is_file()
+
+
+def test_every_floors_table_is_well_formed() -> None:
+    for table in ("floors", CMRC_TABLE):
+        floors = load_floors(FLOORS, table)
+        for name, value in floors.items():
+            assert "_" in name and 0.0 <= value <= 1.0, f"[{table}] {name} = {value}"
+
+
+def test_unknown_floors_table_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"no \[nope\] table \(tables: floors"):
+        load_floors(FLOORS, "nope")

@@ -31,6 +31,17 @@ def test_passages_sharing_a_title_leave_together() -> None:
         assert count == 1 and passages in ({"a1", "a2"}, {"b1"})
 
 
+def test_a_qa_source_file_leaves_with_every_report_split_from_it() -> None:
+    # 004.txt holds two reports; QA gold names the file, so both leave and the file id is listed
+    reports = [
+        Report("004-1", "甲", "x", {"source_id": "004"}),
+        Report("004-2", "乙", "y", {"source_id": "004"}),
+        Report("000", "丙", "z", {"source_id": "000"}),
+    ]
+    chosen = {choose(reports, 0.5, seed, by_source=True)[1] for seed in range(10)}
+    assert chosen == {frozenset({"004-1", "004-2", "004"}), frozenset({"000"})}
+
+
 def test_questions_about_left_out_documents_become_unanswerable() -> None:
     eval_set = load_beir(TOY)
     reports = load_beir_corpus(TOY)
