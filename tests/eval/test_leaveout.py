@@ -58,3 +58,36 @@ def test_questions_about_left_out_documents_become_unanswerable() -> None:
 def test_a_share_outside_zero_one_is_refused(share: float) -> None:
     with pytest.raises(ValueError, match="--leave-out"):
         choose(load_beir_corpus(TOY), share, 0)
+
+
+def test_qa_leave_out_rebuilds_the_index_without_a_report_file(tmp_path: Path, index_dir: Path) -> None:
+    """`zhiwen eval --qa … --leave-out`: the dev questions about the report file left out of the
+    index are refused, through the real command on a real index."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    dev = root.parent / "shared" / "eval" / "dev_questions.jsonl"
+    assert dev.is_file(), f"no dev set at {dev}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIWEN_")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ZHIWEN_LOG_LEVEL="warning")
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "zhiwen.cli", "eval", "--qa", str(dev), "--index", str(index_dir),
+            "--leave-out", "0.15", "--seed", "0", "--no-default-systems", "--system", "hybrid",
+            "--quiet", "--cache-dir", str(tmp_path / "cache"), "--out", str(out),
+        ],
+        cwd=root, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    config = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["config"]
+    assert config["leave_out"]["documents_left_out"] == 1
+    assert config["leave_out"]["questions_about_them"] >= 1
+    assert str(tmp_path / "cache") in config["index"]  # the reduced index, not the full one
+    records = [json.loads(line) for line in (out / "per_question.jsonl").read_text(encoding="utf-8").splitlines()]
+    left = [r for r in records if r["type"].endswith("-left-out")]
+    assert len(left) == config["leave_out"]["questions_about_them"]
+    assert all(not r["answer"]["answerable"] for r in left), [r["question"] for r in left if r["answer"]["answerable"]]
