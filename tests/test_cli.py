@@ -101,6 +101,7 @@ def test_ask_json_without_an_answer(index_dir: Path) -> None:
     assert set(body) == {
         "answer",
         "answerable",
+        "confidence",
         "citations",
         "passages",
         "composer_used",
