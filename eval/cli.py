@@ -190,7 +190,7 @@ def _backend(
 
 def open_searcher(
     eval_set: EvalSet,
-    model: str | None,
+    model: str,
     cache_dir: Path,
     *,
     exclude: frozenset[str] = frozenset(),
@@ -205,14 +205,13 @@ def open_searcher(
     from embeddings import load_embedder
     from indexer.store import IndexLoadError, load_index
 
-    model = model or "m3e-small"
     # No embedding cache for queries: their latencies must measure the model, not a lookup.
     embedder = load_embedder(model)
     if eval_set.kind != "beir":
-        full = load_index(index_dir or Path("var/index"), embedder)
-        if not exclude:
-            return full
-        return load_index(_reduced_qa_index(full, exclude, Path(cache_dir), embedder, progress), embedder)
+        source = index_dir or Path("var/index")
+        if exclude:
+            source = _reduced_qa_index(source, exclude, Path(cache_dir), embedder, progress)
+        return load_index(source, embedder)
     from eval.cache import cached_beir_index
 
     assert eval_set.corpus_dir is not None
@@ -236,18 +235,19 @@ def open_searcher(
 
 
 def _reduced_qa_index(
-    full: Searcher, exclude: frozenset[str], cache_dir: Path, embedder: Any, progress: bool
+    index_dir: Path, exclude: frozenset[str], cache_dir: Path, embedder: Any, progress: bool
 ) -> Path:
-    """The QA index without the ``exclude`` reports, rebuilt from the reports the index holds
-    (the same chunking parameters) under ``cache_dir``."""
+    """The QA index without the ``exclude`` reports, rebuilt under ``cache_dir`` from the reports
+    ``index_dir`` holds, with its chunking parameters (its vectors are not loaded)."""
     import hashlib
 
     from indexer.build import build_index_from_reports
+    from indexer.store import read_meta, read_reports
 
-    chunker = full.meta.get("params", {}).get("chunker", {})
+    chunker = read_meta(index_dir).get("params", {}).get("chunker", {})
     key = hashlib.sha256("\n".join(sorted(exclude)).encode()).hexdigest()[:16]
     target = cache_dir / f"qa-leave-out-{key}"
-    kept = [r for r in full.reports.values() if r.doc_id not in exclude]
+    kept = [r for r in read_reports(index_dir) if r.doc_id not in exclude]
     build_index_from_reports(
         kept, target, embedder, progress=progress,
         **{k: chunker[k] for k in ("max_chars", "overlap") if k in chunker},

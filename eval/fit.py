@@ -91,7 +91,7 @@ def collect(args: argparse.Namespace, seeds: Sequence[int], progress: bool) -> l
     rows: list[Row] = []
     for seed in seeds:
         eval_set, chosen = apply(base, corpus, args.leave_out, seed)
-        searcher = open_searcher(eval_set, args.model, args.cache_dir, exclude=chosen.passages, progress=progress)
+        searcher = open_searcher(eval_set, args.model or "m3e-small", args.cache_dir, exclude=chosen.passages, progress=progress)
         composer = ExtractiveComposer.for_index(searcher, answerability=None)
         queries = [q for q in eval_set.queries if has_content(q.text)]
         for q in tqdm(queries, desc=f"seed {seed}", unit="q", file=sys.stderr, disable=not progress):
@@ -125,13 +125,15 @@ def fit(rows: Sequence[Row], target_refusal: float, fitted: dict[str, Any]) -> t
         FEATURES, tuple(scaler.mean_.tolist()), tuple(scale.tolist()), tuple(lr.coef_[0].tolist()),
         float(lr.intercept_[0]), 0.5, fitted,
     )
-    probs = {id(r): draft.probability(r.features) for r in scored if r.features is not None}
+    probs = probabilities(draft, rows)
     threshold, figures = operating_point(rows, probs, target_refusal)
-    model = AnswerabilityModel(
-        draft.features, draft.mean, draft.scale, draft.coef, draft.intercept, threshold,
-        fitted | {"operating_point": figures},
-    )
+    model = dataclasses.replace(draft, threshold=threshold, fitted=fitted | {"operating_point": figures})
     return model, figures
+
+
+def probabilities(model: Any, rows: Sequence[Row]) -> dict[int, float]:
+    """The model's probability for each row a rule did not already refuse, by ``id(row)``."""
+    return {id(r): model.probability(r.features) for r in rows if r.features is not None}
 
 
 def outcomes(rows: Sequence[Row], probs: dict[int, float], threshold: float) -> dict[str, float]:
@@ -230,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
     model.save(out)
     report = args.report or Path("results") / f"{datetime.now():%Y%m%d-%H%M%S}-fit-answerability"
     report.mkdir(parents=True, exist_ok=True)
-    probs = {id(r): model.probability(r.features) for r in rows if r.features is not None}
+    probs = probabilities(model, rows)
     risk_coverage_plot(rows, probs, model.threshold, report / "risk_coverage.png")
     (report / "model.json").write_text(json.dumps(model.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     sys.stdout.write(

@@ -265,10 +265,11 @@ def risk_coverage(outcomes: Sequence[QueryOutcome]) -> list[tuple[float, float, 
         and o.answer.confidence is not None
     )
     points: list[tuple[float, float, float]] = []
-    for i, (threshold, _) in enumerate(scored):
-        kept = scored[i:]
-        wrong = sum(not right for _, right in kept)
-        points.append((threshold, len(kept) / len(judged), wrong / len(kept)))
+    wrong = 0
+    for kept, (threshold, right) in enumerate(reversed(scored), start=1):
+        wrong += not right
+        points.append((threshold, kept / len(judged), wrong / kept))
+    points.reverse()
     return points
 
 
