@@ -70,6 +70,14 @@ def register(subparsers: Any) -> None:
         default=None,
         help="refit from features a previous run wrote with --rows (same code), without searching",
     )
+    p.add_argument(
+        "--scoring",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a field of indexer.scoring.ScoringConfig while collecting (repeatable; for "
+        "sweeps: the packaged model must be fitted with the defaults)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -92,7 +100,7 @@ def collect(args: argparse.Namespace, seeds: Sequence[int], progress: bool) -> l
     for seed in seeds:
         eval_set, chosen = apply(base, corpus, args.leave_out, seed)
         searcher = open_searcher(eval_set, args.model or "m3e-small", args.cache_dir, exclude=chosen.passages, progress=progress)
-        composer = ExtractiveComposer.for_index(searcher, answerability=None)
+        composer = ExtractiveComposer.for_index(searcher, scoring_overrides(args.scoring), answerability=None)
         queries = [q for q in eval_set.queries if has_content(q.text)]
         for q in tqdm(queries, desc=f"seed {seed}", unit="q", file=sys.stderr, disable=not progress):
             hits = searcher.search(q.text, top_k=args.top_k)
@@ -103,6 +111,20 @@ def collect(args: argparse.Namespace, seeds: Sequence[int], progress: bool) -> l
             rows.append(Row(q.qid, seed, features, right, not q.answerable))
         log.info("seed %d: %d questions, %d about left-out articles", seed, len(queries), chosen.questions)
     return rows
+
+
+def scoring_overrides(items: Sequence[str]) -> Any:
+    """The default scoring configuration with ``field=value`` overrides (``ValueError`` names a
+    bad one)."""
+    from indexer.scoring import DEFAULT
+
+    pairs: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--scoring {item!r}: give FIELD=VALUE")
+        pairs[name.strip()] = value.strip()
+    return DEFAULT.with_overrides(pairs)
 
 
 def fit(rows: Sequence[Row], target_refusal: float, fitted: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -201,6 +223,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write("error: --split DEV is the held-out report split; fit on TRIAL\n")
         return 2
     try:
+        if args.scoring:
+            scoring_overrides(args.scoring)
         seeds = [int(s) for s in str(args.seeds).split(",") if s.strip()]
         if not seeds:
             raise ValueError("--seeds: give at least one seed")
@@ -212,12 +236,17 @@ def run(args: argparse.Namespace) -> int:
             rows = collect(args, seeds, progress)
         fitted = {
             "command": f"{COMMAND} --beir {args.beir} --split {args.split} --leave-out {args.leave_out:g} "
-            f"--seeds {','.join(map(str, seeds))} --target-refusal {args.target_refusal:g}",
+            f"--seeds {','.join(map(str, seeds))} --target-refusal {args.target_refusal:g}"
+            + "".join(f" --scoring {item}" for item in args.scoring),
             "data": f"{args.beir.name} {args.split}",
             "questions": len(rows),
             "left_out_questions": sum(r.left_out for r in rows),
             "rule_refused": sum(r.features is None for r in rows),
             "right_answers": sum(r.right for r in rows),
+            # gold in the answer it would give, before any refusal, of the questions not left out
+            "kept_right_unrefused": round(
+                sum(r.right for r in rows if not r.left_out) / max(1, sum(not r.left_out for r in rows)), 4
+            ),
             "fitted_at": datetime.now().astimezone().isoformat(timespec="seconds"),
         }
         if args.rows is not None:
@@ -239,6 +268,7 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {out}\n"
         + "".join(f"  {f}: coef {c:+.3f}\n" for f, c in zip(model.features, model.coef, strict=True))
         + "".join(f"  {k}: {v:.3f}\n" for k, v in figures.items())
+        + f"  kept_right_unrefused: {fitted['kept_right_unrefused']:.4f}\n"
         + f"plot: {report / 'risk_coverage.png'}\n"
     )
     return 0

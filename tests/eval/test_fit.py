@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eval.fit import Row, operating_point, outcomes
+from eval.fit import Row, operating_point, outcomes, scoring_overrides
 
 
 def _row(qid: str, p: float | None, right: bool, left_out: bool) -> tuple[Row, float | None]:
@@ -45,3 +45,12 @@ def test_operating_point_must_hold_on_every_left_out_sample() -> None:
     assert threshold == pytest.approx(0.9)
     assert figures["worst_sample_refused"] == 1.0
     assert operating_point(rows[:2], probs, 1.0)[0] == pytest.approx(0.8)
+
+
+def test_scoring_overrides_for_sweeps_name_a_bad_field() -> None:
+    scoring = scoring_overrides(["answer.max_sentences=2", "keep_ratio=0.9"])
+    assert (scoring.answer.max_sentences, scoring.answer.keep_ratio) == (2, 0.9)
+    with pytest.raises(ValueError, match="FIELD=VALUE"):
+        scoring_overrides(["max_sentences"])
+    with pytest.raises(ValueError, match="no_such_field"):
+        scoring_overrides(["no_such_field=1"])
