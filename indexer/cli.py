@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+# the embedding cache when no settings are given (as ``service.settings``)
+DEFAULT_CACHE_PATH = "var/cache/embeddings.sqlite"
+
 log = logging.getLogger(__name__)
 
 
@@ -73,6 +76,12 @@ def _setting(args: argparse.Namespace, name: str, default: Any) -> Any:
     return getattr(settings, name, default) if settings is not None else default
 
 
+def _cache_path(args: argparse.Namespace) -> Path | None:
+    """The embedding cache file; ``None`` when ``ZHIWEN_CACHE_PATH=`` is set empty (no cache)."""
+    value = _setting(args, "cache_path", DEFAULT_CACHE_PATH)
+    return Path(value) if value else None
+
+
 def run(args: argparse.Namespace) -> int:
     from embeddings import ModelNotFoundError, load_embedder
     from indexer.build import build_params, is_up_to_date
@@ -103,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     from indexer.update import LiveIndex
 
     try:
-        embedder = load_embedder(model, cache_path=Path(_setting(args, "cache_path", "var/cache/embeddings.sqlite")))
+        embedder = load_embedder(model, cache_path=_cache_path(args))
         # under the writer lock, settling the journal (see indexer/update.py)
         live = LiveIndex(Path(corpus), Path(index), embedder, max_chars=max_chars, overlap=overlap,
                          user_words=words, lock_timeout=60.0)
@@ -143,7 +152,7 @@ def _live(args: argparse.Namespace) -> Any:
     words_file = _setting(args, "user_words_path", None)
     words = read_user_words(Path(words_file).read_text(encoding="utf-8")) if words_file else []
     model = args.model or _setting(args, "model", "m3e-small")
-    embedder = load_embedder(model, cache_path=Path(_setting(args, "cache_path", "var/cache/embeddings.sqlite")))
+    embedder = load_embedder(model, cache_path=_cache_path(args))
     # test hook shared with the server (service/kb.py): pause the writer at a named stage
     stages = os.environ.get("ZHIWEN_TEST_PAUSE_AT", "")
     marker = os.environ.get("ZHIWEN_TEST_PAUSE_MARKER", "")

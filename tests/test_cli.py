@@ -142,3 +142,20 @@ def test_format_answer_lists_the_closest_passages_when_unanswerable() -> None:
     assert f"[1] 九水街道年终盘点（r1）第 {start}–{len(text)} 字" in answered
     assert f"“{quote}”" in answered
     assert "最接近的段落" not in answered
+
+
+def test_an_empty_cache_path_means_no_cache_for_index_and_add(tmp_path: Path) -> None:
+    # README: ZHIWEN_CACHE_PATH= (empty) = no embedding cache; it used to crash with Path(None)
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("九水街道:安全隐患整改\n\n九水街道共有172处安全隐患被整改。\n", encoding="utf-8")
+    extra = tmp_path / "b.txt"
+    extra.write_text("湖岛街道:暖气\n\n湖岛街道为兴隆支路1号小区接出供热管道。\n", encoding="utf-8")
+    env = {"ZHIWEN_CACHE_PATH": ""}
+    built = zhiwen("index", "--corpus", str(corpus), "--index", str(index), env=env, timeout=300)
+    assert built.returncode == 0, built.stderr
+    added = zhiwen("add", str(extra), "--corpus", str(corpus), "--index", str(index), env=env, timeout=300)
+    assert added.returncode == 0, added.stderr
+    assert "Traceback" not in built.stderr + added.stderr
+    assert not list(tmp_path.rglob("*.sqlite"))
+    assert not (ROOT / "None").exists()
