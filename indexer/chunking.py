@@ -3,7 +3,8 @@
 Rules:
 
 * Chunks follow sections: a heading starts a new chunk and becomes part of the context of the
-  chunks under it; titles and headings are context, never chunk text.
+  chunks under it; titles and headings are context, never chunk text — unless the report has
+  nothing else (a one-line upload): then they are its text, so every non-empty report has a chunk.
 * Consecutive body and caption sentences are packed up to ``max_chars`` characters of cleaned
   text. The next chunk repeats the previous chunk's trailing whole sentences totalling at most
   ``overlap`` characters (never all of them), so a fact cut at a boundary is still whole somewhere.
@@ -19,6 +20,7 @@ last one's end), and every body and caption sentence of the report lands in some
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 
@@ -131,7 +133,11 @@ def _split_piece(text: str, sentence: Sentence, fits: Fits) -> list[Sentence]:
 
 
 def _sections(sentences: Sequence[Sentence]) -> list[tuple[str, list[Sentence]]]:
-    """(heading, body and caption sentences) per section; title sentences are dropped."""
+    """(heading, body and caption sentences) per section; title sentences are dropped. A report
+    with no body at all (one short line such as 「九水街道整改隐患三百处」, read as its title) is
+    one section of its title and heading lines as body: stored text must be findable."""
+    if sentences and all(s.kind in ("title", "heading") for s in sentences):
+        return [("", [dataclasses.replace(s, kind="body") for s in sentences])]
     sections: list[tuple[str, list[Sentence]]] = [("", [])]
     for s in sentences:
         if s.kind == "title":

@@ -178,3 +178,10 @@ def test_chunking_is_pure(reports: list[Report]) -> None:
     text_before = report.text
     assert chunk_report(report) == chunk_report(report)
     assert report.text == text_before
+
+
+def test_a_report_that_is_only_a_title_is_one_chunk_of_it() -> None:
+    (report,) = parse_reports("short", "九水街道整改隐患三百处\n")
+    (chunk,) = chunk_report(report)
+    assert chunk.text == "九水街道整改隐患三百处" == report.text[chunk.start : chunk.end]
+    assert [s.kind for s in chunk.sentences] == ["body"]

@@ -283,3 +283,17 @@ def test_a_cli_writer_and_the_server_share_the_index(
     assert main(["remove", "kb-recycling", *common]) == 0
     served_version_changes_from(added)
     assert kb_client.get("/v1/documents/kb-recycling").status_code == 404
+
+
+def test_a_one_line_report_without_a_sentence_mark_is_findable(kb_client: httpx.Client) -> None:
+    # one line and no 。: read as the report's title, it used to yield 0 chunks (stored, listed,
+    # never found)
+    doc, line = "kb-one-line", "星海街道整改隐患三百处"
+    r = kb_client.post("/v1/documents", json={"doc_id": doc, "text": line}, headers=AUTH)
+    try:
+        assert r.status_code == 201, r.text
+        assert r.json()["chunks"]["added"] == 1
+        found = kb_client.post("/v1/search", json={"query": "星海街道整改隐患", "top_k": 3}).json()["results"]
+        assert found and found[0]["doc_id"] == doc and found[0]["text"] == line
+    finally:
+        kb_client.delete(f"/v1/documents/{doc}", headers=AUTH)
