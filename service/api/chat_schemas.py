@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from service.api.schemas import NOT_BLANK_PATTERN, CitationOut, Passage
+from service.api.schemas import NOT_BLANK_PATTERN, CitationOut, Passage, integral
 
 # The question's length limit comes from Settings.max_question_chars and is checked by the route.
 
@@ -43,15 +43,6 @@ def _check_question(text: str) -> str:
 QuestionText = Annotated[str, Field(min_length=1, json_schema_extra={"pattern": NOT_BLANK_PATTERN})]
 
 
-class QuestionPart(TextPart):
-    text: QuestionText
-
-    @field_validator("text", mode="before")
-    @classmethod
-    def _not_blank(cls, text: object) -> object:
-        return _check_question(text) if isinstance(text, str) else text
-
-
 class _Message(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -73,16 +64,28 @@ class SystemMessage(_Message):
 
 
 class UserMessage(_Message):
-    """A question. Its content must not be blank (text, or text parts that are not blank)."""
+    """A question. Its content must not be blank: the text, or its text parts joined (a blank
+    part beside a question is fine, as the question is what is answered)."""
 
     role: Literal["user"]
-    content: QuestionText | Annotated[list[QuestionPart], Field(min_length=1)]
+    content: QuestionText | Annotated[
+        list[TextPart],
+        # the joined text is not blank: some part has a non-blank text (said in the schema too)
+        Field(min_length=1, json_schema_extra={"contains": {"required": ["text"], "properties": {"text": {"pattern": NOT_BLANK_PATTERN}}}}),
+    ]
 
     # "before": a blank or undecodable string is one error on `content`, not one per union branch
     @field_validator("content", mode="before")
     @classmethod
     def _not_blank(cls, content: object) -> object:
         return _check_question(content) if isinstance(content, str) else content
+
+    @field_validator("content", mode="after")
+    @classmethod
+    def _parts_not_blank(cls, content: str | list[TextPart]) -> str | list[TextPart]:
+        if not isinstance(content, str):
+            _check_question("".join(p.text for p in content))
+        return content
 
 
 class AssistantTurn(_Message):
@@ -119,12 +122,14 @@ class ChatCompletionRequest(BaseModel):
             }
         },
     )
-    stream: bool = False
-    top_k: int | None = Field(
-        default=None, ge=1, le=50, description="zhiwen extension: passages to retrieve."
+    # strict, as /v1/ask and /v1/search: "yes" is not a bool, nor "5" a top_k
+    stream: bool = Field(default=False, strict=True)
+    top_k: Annotated[int, Field(ge=1, le=50, strict=True), BeforeValidator(integral)] | None = Field(
+        default=None, description="zhiwen extension: passages to retrieve."
     )
     include_sources: bool = Field(
         default=True,
+        strict=True,
         description="zhiwen extension: append the 来源 list to the assistant message text.",
     )
 

@@ -47,7 +47,7 @@ QueryText = Annotated[
 ]
 
 
-def _integral(value: Any) -> Any:
+def integral(value: Any) -> Any:
     # JSON Schema's "integer" includes 7.0; strict mode would reject it, so accept integral floats
     # (and only those: "7", true and 7.5 still fail the strict int check)
     if isinstance(value, float) and value.is_integer():
@@ -55,7 +55,7 @@ def _integral(value: Any) -> Any:
     return value
 
 
-TopK = Annotated[int, Field(ge=1), BeforeValidator(_integral)]
+TopK = Annotated[int, Field(ge=1), BeforeValidator(integral)]
 
 
 class _Request(BaseModel):

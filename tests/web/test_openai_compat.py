@@ -195,13 +195,21 @@ def test_llm_model_without_an_llm_falls_back_with_a_warning(client: OpenAI) -> N
         ({"messages": [{"role": "user", "content": "问\udc00"}]}, "messages.0.user.content"),
         (
             {"messages": [{"role": "user", "content": [{"type": "text", "text": ""}]}]},
-            "messages.0.user.content.list[QuestionPart].0.text",
+            "messages.0.user.content",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "text", "text": " "}, {"type": "text", "text": "\n\t"}]}]},
+            "messages.0.user.content",
         ),
         ({"messages": [{"role": "robot", "content": "你好"}]}, "messages.0"),
         ({"messages": [{"role": "user", "content": "问" * 5000}]}, "messages"),
         ({"messages": [{"role": "user", "content": "你好"}], "top_k": 0}, "top_k"),
         ({"messages": [{"role": "user", "content": "你好"}], "top_k": 100000}, "top_k"),
         ({"messages": [{"role": "user", "content": "你好"}], "stream": "maybe"}, "stream"),
+        # one strictness with /v1/ask and /v1/search: no strings for booleans or numbers
+        ({"messages": [{"role": "user", "content": "你好"}], "stream": "yes"}, "stream"),
+        ({"messages": [{"role": "user", "content": "你好"}], "top_k": "5"}, "top_k"),
+        ({"messages": [{"role": "user", "content": "你好"}], "include_sources": "no"}, "include_sources"),
         ({}, "messages"),
     ],
 )
@@ -229,7 +237,9 @@ def test_sdk_raises_on_invalid_body(client: OpenAI) -> None:
 
 
 def test_multipart_text_content_is_accepted(api: ApiServer) -> None:
-    body = {"messages": [{"role": "user", "content": [{"type": "text", "text": Q_SAFETY}]}]}
+    # a blank part beside the question is fine: the joined text is what is asked
+    parts = [{"type": "text", "text": " "}, {"type": "text", "text": Q_SAFETY}]
+    body = {"messages": [{"role": "user", "content": parts}], "top_k": 5.0}
     response = httpx.post(f"{api.url}/v1/chat/completions", json=body, timeout=120)
     assert response.status_code == 200
     assert "172处" in norm(response.json()["choices"][0]["message"]["content"])
