@@ -154,10 +154,16 @@ def rewrite_followup(previous: str, latest: str, known_places: Iterable[str] = (
     return latest
 
 
+# A follow-up refers to the recent questions: only the last few user turns are read, so the
+# work (and the merged query's length) is bounded whatever the length of the history.
+CONTEXT_TURNS = 5
+
+
 def resolve_question(user_turns: Sequence[str], known_places: Iterable[str] = ()) -> str:
-    """The retrieval question for the last of ``user_turns``, resolving follow-ups in order."""
+    """The retrieval question for the last of ``user_turns``, resolving follow-ups in order over
+    the last ``CONTEXT_TURNS`` of them."""
     known = list(known_places)
     resolved = ""
-    for turn in user_turns:
+    for turn in user_turns[-CONTEXT_TURNS:]:
         resolved = rewrite_followup(resolved, turn, known) if resolved else turn.strip()
     return resolved

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from service.answering.followup import find_places, resolve_question, rewrite_followup
+from service.answering.followup import (
+    CONTEXT_TURNS,
+    find_places,
+    resolve_question,
+    rewrite_followup,
+)
 
 Q_SAFETY = "九水街道共有多少处安全隐患被整改？"
 Q_FISHERY = "王哥庄街道2018年渔业总产值是多少？"
@@ -54,3 +59,15 @@ def test_find_places() -> None:
     assert find_places("崮云湖街道辖区内有多少所高校") == ["崮云湖街道"]
     assert find_places("那党建示范点是哪个社区") == []
     assert find_places("在李沧区委区政府的领导下，九水街道") == ["李沧区", "九水街道"]
+
+
+def test_resolution_reads_a_bounded_number_of_recent_turns() -> None:
+    # a long history costs no more than its last CONTEXT_TURNS turns, and the merged query
+    # stays bounded by them
+    history = ["九水街道共有多少处安全隐患被整改？"] + ["还有呢？"] * 5000
+    resolved = resolve_question(history)
+    assert len(resolved) <= CONTEXT_TURNS * len("还有呢？") + CONTEXT_TURNS
+    # a chain within the window still resolves
+    assert resolve_question(["无关的问题？"] * 50 + [Q_SAFETY, "那王哥庄呢？"], KNOWN) == (
+        "王哥庄街道共有多少处安全隐患被整改？"
+    )

@@ -202,7 +202,18 @@ def test_llm_model_without_an_llm_falls_back_with_a_warning(client: OpenAI) -> N
             "messages.0.user.content",
         ),
         ({"messages": [{"role": "robot", "content": "你好"}]}, "messages.0"),
-        ({"messages": [{"role": "user", "content": "问" * 5000}]}, "messages"),
+        ({"messages": [{"role": "user", "content": "问" * 5000}]}, "messages.0.content"),
+        # an earlier turn is bounded too (it feeds follow-up resolution and the searched query):
+        # the ~90k-character history that kept a core busy for minutes is one 422
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "九水街道共有多少处安全隐患被整改" * 6000},
+                    {"role": "user", "content": "还有呢？"},
+                ]
+            },
+            "messages.0.content",
+        ),
         ({"messages": [{"role": "user", "content": "你好"}], "top_k": 0}, "top_k"),
         ({"messages": [{"role": "user", "content": "你好"}], "top_k": 100000}, "top_k"),
         ({"messages": [{"role": "user", "content": "你好"}], "stream": "maybe"}, "stream"),

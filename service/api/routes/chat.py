@@ -38,6 +38,7 @@ from service.api.chat_schemas import (
     ModelCard,
     ModelList,
     Usage,
+    UserMessage,
 )
 from service.api.deps import EngineDep, SettingsDep, enforce_limits
 from service.api.errors import error_responses
@@ -188,14 +189,24 @@ def _stream_answer(engine: QAEngine, turn: _Turn) -> Iterator[str]:
 
 def _resolve_turn(body: ChatCompletionRequest, engine: QAEngine, settings: Settings) -> _Turn:
     started = time.perf_counter()
+    # Every user turn is bounded, not only the one answered: earlier turns feed follow-up
+    # resolution and the searched query.
+    for i, message in enumerate(body.messages):
+        if isinstance(message, UserMessage):
+            enforce_limits(settings, f"messages.{i}.content", message.text, None, settings.ask_top_k)
     user_turns = body.user_texts
     question = user_turns[-1]
     top_k = enforce_limits(settings, "messages", question, body.top_k, settings.ask_top_k)
     retrieval_query = engine.resolve(user_turns)
     if retrieval_query != question:
-        log.info("follow-up %r resolved to %r", question, retrieval_query)
+        log.info("follow-up %r resolved to %r", _for_log(question), _for_log(retrieval_query))
     composer = composer_for_model(body.model) or engine.default_composer
     return _Turn(body, question, retrieval_query, composer, top_k, started)
+
+
+def _for_log(text: str, limit: int = 120) -> str:
+    """User text as logged: at most ``limit`` characters, so a log line stays a line."""
+    return text if len(text) <= limit else f"{text[:limit]}…(+{len(text) - limit})"
 
 
 # OpenAPI 3.1: the schema of a text/event-stream response describes one event.
