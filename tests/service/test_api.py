@@ -76,6 +76,27 @@ def test_openapi_and_docs(client: httpx.Client) -> None:
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
 
 
+def _refs(node: object) -> list[str]:
+    if isinstance(node, dict):
+        return [v for k, v in node.items() if k == "$ref"] + [r for v in node.values() for r in _refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _refs(v)]
+    return []
+
+
+def test_every_schema_reference_resolves(client: httpx.Client) -> None:
+    # POST/PUT /v1/documents referenced a DocumentIn the document did not define (issue 18)
+    spec = client.get("/openapi.json").json()
+    refs = set(_refs(spec))
+    assert refs
+    for ref in refs:
+        assert ref.startswith("#/components/schemas/"), ref
+        assert ref.rsplit("/", 1)[1] in spec["components"]["schemas"], ref
+    for path, method in (("/v1/documents", "post"), ("/v1/documents/{doc_id}", "put")):
+        body = spec["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+        assert body["required"] == ["text"] and body["additionalProperties"] is False
+
+
 # -- search ---------------------------------------------------------------------------------------
 
 

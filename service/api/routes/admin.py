@@ -285,7 +285,9 @@ _BODY_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/DocumentIn"}},
+            # inline: the route reads the body itself, so FastAPI never adds DocumentIn to the
+            # components and a $ref to it would not resolve
+            "application/json": {"schema": DocumentIn.model_json_schema()},
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
