@@ -149,6 +149,11 @@ def _setting(args: argparse.Namespace, name: str, default: Any) -> Any:
     return default if value is None else value
 
 
+def _qa_index(args: argparse.Namespace) -> Path:
+    """The index a QA set is scored on: ``--index``, else the configured one."""
+    return Path(args.index or _setting(args, "index_dir", "var/index"))
+
+
 def _backend(
     args: argparse.Namespace,
     eval_set: EvalSet,
@@ -173,7 +178,7 @@ def _backend(
         )
         config: dict[str, Any] = {"index": str(searcher.path), "max_chars": max_chars, "overlap": overlap}
     else:
-        index_dir = args.index or Path(_setting(args, "index_dir", "var/index"))
+        index_dir = _qa_index(args)
         searcher = open_searcher(eval_set, model, args.cache_dir, index_dir=index_dir, exclude=exclude)
         config = {"index": str(searcher.path or index_dir)}
     if not eval_set.has_answers:
@@ -325,7 +330,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 from indexer.store import read_reports
 
-                corpus = read_reports(args.index or Path(_setting(args, "index_dir", "var/index")))
+                corpus = read_reports(_qa_index(args))
             if args.gold_corpus:
                 about = frozenset(d for q in eval_set.queries for d in q.gold_docs)
                 exclude = frozenset(r.doc_id for r in corpus if r.doc_id not in about)
