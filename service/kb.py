@@ -287,6 +287,7 @@ def open_knowledge_base(
     # a truncated or corrupted file is named before the model loads (and before it misleads)
     verify_checksums(settings.index_dir)
     engine = load_engine(settings)
+    _seed(settings)
     live = make_live_index(settings, engine.embedder, pause_from_env())
     kb = KnowledgeBase(live, engine, writes_enabled=bool(settings.api_keys), on_publish=on_publish)
     try:
@@ -306,6 +307,16 @@ def open_knowledge_base(
     _warn_on_drift(live, kb.current.meta)
     kb.start_watching()
     return kb
+
+
+def _seed(settings: Settings) -> None:
+    """Create the corpus folder from the seed folder on first start (``indexer.corpus``)."""
+    from indexer.corpus import SeedError, seed_corpus
+
+    try:
+        seed_corpus(settings.corpus_dir, settings.seed_dir)
+    except SeedError as exc:
+        log.error("%s", exc)
 
 
 def _warn_on_drift(live: LiveIndex, meta: dict[str, Any]) -> None:

@@ -35,7 +35,12 @@ class Settings(BaseSettings):
     # -- data and model -------------------------------------------------------------------
     index_dir: Path = Field(default=Path("var/index"), description="Index directory to load.")
     corpus_dir: Path = Field(
-        default=Path("data/reports"), description="Reports the index is built from."
+        default=Path("var/reports"),
+        description="The service's reports: what the index is built from and uploads change.",
+    )
+    seed_dir: Path | None = Field(
+        default=Path("data/reports"),
+        description="Copied to corpus_dir when that folder does not exist yet (empty = never).",
     )
     model: str = Field(
         default="m3e-small", min_length=1, description="Embedding model name or path."
@@ -64,6 +69,12 @@ class Settings(BaseSettings):
     ask_top_k: int = Field(default=5, ge=1, le=1000, description="Passages retrieved for /v1/ask.")
     inference_threads: int = Field(
         default=1, ge=1, le=256, description="torch/FAISS threads per query in the server."
+    )
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, le=600, description="Time a client has to send a request's headers."
+    )
+    body_timeout_s: float = Field(
+        default=20.0, gt=0, le=3600, description="Time a client has to send a request's body."
     )
     max_upload_bytes: int = Field(
         default=1024 * 1024,
@@ -105,7 +116,7 @@ class Settings(BaseSettings):
         return [part.strip() for part in text.split(",") if part.strip()]
 
     @field_validator(
-        "cache_path", "user_words_path", "llm_base_url", "llm_model", "llm_api_key", mode="before"
+        "cache_path", "seed_dir", "user_words_path", "llm_base_url", "llm_model", "llm_api_key", mode="before"
     )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:

@@ -144,18 +144,30 @@ def test_format_answer_lists_the_closest_passages_when_unanswerable() -> None:
     assert "最接近的段落" not in answered
 
 
-def test_an_empty_cache_path_means_no_cache_for_index_and_add(tmp_path: Path) -> None:
-    # README: ZHIWEN_CACHE_PATH= (empty) = no embedding cache; it used to crash with Path(None)
-    corpus, index = tmp_path / "corpus", tmp_path / "index"
-    corpus.mkdir()
-    (corpus / "a.txt").write_text("九水街道:安全隐患整改\n\n九水街道共有172处安全隐患被整改。\n", encoding="utf-8")
+def test_index_and_add_seed_the_corpus_and_run_without_a_cache(tmp_path: Path) -> None:
+    """With no --corpus, `zhiwen index` creates the configured corpus folder from the seed folder
+    and `zhiwen add` stores into it, never into the seed. ZHIWEN_CACHE_PATH= (empty) = no embedding
+    cache (it used to crash with Path(None))."""
+    seed, corpus, index = tmp_path / "seed", tmp_path / "var" / "reports", tmp_path / "index"
+    seed.mkdir()
+    (seed / "a.txt").write_text("九水街道:安全隐患整改\n\n九水街道共有172处安全隐患被整改。\n", encoding="utf-8")
     extra = tmp_path / "b.txt"
     extra.write_text("湖岛街道:暖气\n\n湖岛街道为兴隆支路1号小区接出供热管道。\n", encoding="utf-8")
-    env = {"ZHIWEN_CACHE_PATH": ""}
-    built = zhiwen("index", "--corpus", str(corpus), "--index", str(index), env=env, timeout=300)
+    env = {"ZHIWEN_CACHE_PATH": "", "ZHIWEN_CORPUS_DIR": str(corpus), "ZHIWEN_SEED_DIR": str(seed)}
+    built = zhiwen("index", "--index", str(index), env=env, timeout=300)
     assert built.returncode == 0, built.stderr
-    added = zhiwen("add", str(extra), "--corpus", str(corpus), "--index", str(index), env=env, timeout=300)
+    added = zhiwen("add", str(extra), "--index", str(index), env=env, timeout=300)
     assert added.returncode == 0, added.stderr
     assert "Traceback" not in built.stderr + added.stderr
+    assert sorted(p.name for p in corpus.iterdir()) == ["a.txt", "b.txt"]
+    assert sorted(p.name for p in seed.iterdir()) == ["a.txt"]
     assert not list(tmp_path.rglob("*.sqlite"))
     assert not (ROOT / "None").exists()
+
+
+def test_index_names_a_missing_seed_folder(tmp_path: Path) -> None:
+    env = {"ZHIWEN_CORPUS_DIR": str(tmp_path / "reports"), "ZHIWEN_SEED_DIR": str(tmp_path / "gone")}
+    result = zhiwen("index", "--index", str(tmp_path / "index"), env=env, timeout=120)
+    assert result.returncode == 2
+    assert "gone" in result.stderr and "ZHIWEN_SEED_DIR" in result.stderr
+    assert "Traceback" not in result.stderr

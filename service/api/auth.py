@@ -88,5 +88,17 @@ def require_read_key(request: Request, settings: SettingsDep) -> None:
         check_key(request, settings, what="read")
 
 
+def may_see_details(request: Request, settings: Settings) -> bool:
+    """Whether ``/readyz`` may show the index's details: reads are open, or the request carries a
+    valid key. Without a key it still says ready or not (for load balancers); a key that is sent
+    but wrong is refused (403), as on every read endpoint."""
+    if not settings.read_api_keys_required:
+        return True
+    if presented_key(request) is None:
+        return False
+    check_key(request, settings, what="read")
+    return True
+
+
 WriteKey = Depends(require_write_key)
 ReadKey = Depends(require_read_key)

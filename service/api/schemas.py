@@ -246,11 +246,13 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
+    """Ready; the details are null when read keys are required and none was sent."""
+
     status: Literal["ready"] = "ready"
-    model: str
-    documents: int
-    chunks: int
-    index: dict[str, Any] = Field(description="The index's meta.json.")
+    model: str | None = None
+    documents: int | None = None
+    chunks: int | None = None
+    index: dict[str, Any] | None = Field(default=None, description="The index's meta.json.")
 
 
 # -- errors -------------------------------------------------------------------------------------

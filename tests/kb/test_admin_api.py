@@ -4,6 +4,8 @@ documented status and leaves the corpus and the index untouched."""
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,9 @@ from tests.kb import (
     RECYCLING,
     RECYCLING_QUESTION,
     KbDirs,
+    make_kb,
 )
-from tests.kb.conftest import AUTH, MAX_UPLOAD, KbServer
+from tests.kb.conftest import AUTH, MAX_UPLOAD, KbServer, RunApp
 
 DOC = "kb-elderly"
 
@@ -297,3 +300,63 @@ def test_a_one_line_report_without_a_sentence_mark_is_findable(kb_client: httpx.
         assert found and found[0]["doc_id"] == doc and found[0]["text"] == line
     finally:
         kb_client.delete(f"/v1/documents/{doc}", headers=AUTH)
+
+
+def test_live_writes_change_the_service_corpus_never_the_seed(
+    run_app: RunApp, index_dir: Path, tmp_path: Path
+) -> None:
+    """The bundled reports are seed data: the service copies them to its own corpus folder on
+    first start, and deletes and uploads change only that copy (`git status` stays clean)."""
+    dirs = make_kb(index_dir, tmp_path / "kb")
+    seed = dirs.corpus  # stands in for data/reports: the checkout's files
+    before = {p.name: p.read_bytes() for p in seed.iterdir()}
+    corpus = tmp_path / "var" / "reports"
+    with run_app(dataclasses.replace(dirs, corpus=corpus), seed_dir=seed) as (client, ready):
+        assert ready.status_code == 200, ready.text
+        assert sorted(p.name for p in corpus.iterdir()) == sorted(before)
+        doc_id = sorted(before)[0].removesuffix(".txt")
+        assert client.delete(f"/v1/documents/{doc_id}", headers=AUTH).status_code == 200
+        r = client.post("/v1/documents", json={"doc_id": "new_one", "text": ELDERLY_V1}, headers=AUTH)
+        assert r.status_code == 201, r.text
+        assert not (corpus / f"{doc_id}.txt").exists() and (corpus / "new_one.txt").is_file()
+    assert {p.name: p.read_bytes() for p in seed.iterdir()} == before
+
+
+def test_with_read_keys_required_health_says_only_up_or_ready(
+    run_app: RunApp, index_dir: Path, tmp_path: Path
+) -> None:
+    """/readyz without a key must not hand out meta.json (file names, hashes, changed doc ids);
+    /metrics needs a key like every read; /healthz stays open for the load balancer."""
+    dirs = make_kb(index_dir, tmp_path / "kb")
+    with run_app(dirs, read_api_keys_required=True) as (client, ready):
+        assert ready.status_code == 200, ready.text
+        assert ready.json() == {"status": "ready", "model": None, "documents": None, "chunks": None,
+                                "index": None}
+        assert "sources" not in ready.text and ".txt" not in ready.text
+        detailed = client.get("/readyz", headers=AUTH).json()
+        assert detailed["documents"] == 6 and detailed["index"]["sources"]
+        error_of(client.get("/readyz", headers={"Authorization": "Bearer nope"}), 403, "forbidden")
+        assert client.get("/healthz").json() == {"status": "ok"}
+        error_of(client.get("/metrics"), 401, "unauthorized")
+        metrics = client.get("/metrics", headers=AUTH)
+        assert metrics.status_code == 200 and "zhiwen_" in metrics.text
+
+
+def test_with_read_keys_required_not_ready_says_only_why_with_a_key(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from service.api.app import create_app
+    from service.settings import Settings
+
+    missing = tmp_path / "no-such-index"
+    settings = Settings(index_dir=missing, corpus_dir=tmp_path, api_keys=[API_KEY],
+                        read_api_keys_required=True)
+    with TestClient(create_app(settings)) as client:
+        for _ in range(600):
+            r = client.get("/readyz", headers=AUTH)
+            if r.json()["error"]["code"] != "loading":
+                break
+            time.sleep(0.1)
+        assert str(missing) in error_of(r, 503, "index_unavailable")
+        hidden = error_of(client.get("/readyz"), 503, "index_unavailable")
+        assert str(missing) not in hidden and "not ready" in hidden

@@ -42,6 +42,8 @@ def server_env(index_dir: Path, tmp: Path, **extra: str) -> dict[str, str]:
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
         ZHIWEN_INDEX_DIR=str(index_dir),
+        # seeded from data/reports on start: never the checkout's var/reports
+        ZHIWEN_CORPUS_DIR=str(tmp / "reports"),
         ZHIWEN_CACHE_PATH=str(tmp / "embeddings.sqlite"),
         ZHIWEN_LOG_LEVEL="warning",
     )

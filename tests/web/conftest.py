@@ -65,10 +65,13 @@ class ApiServer:
         self.server.stop()
 
 
-def start_api_server(index_dir: Path, tmp: Path, cors_origins: list[str] | None) -> ApiServer:
+def start_api_server(
+    index_dir: Path, tmp: Path, cors_origins: list[str] | None, **env: str
+) -> ApiServer:
     """Serve ``index_dir`` on a free port, configured through the environment like production:
     ``ZHIWEN_CORS_ORIGINS`` as a JSON list, or unset for the default (same origin only)."""
     extra = {"ZHIWEN_CORS_ORIGINS": json.dumps(cors_origins)} if cors_origins is not None else {}
+    extra.update(env)
     port = free_port()
     cmd = [sys.executable, "-m", "zhiwen.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     server = start_server(cmd, server_env(index_dir, tmp, **extra), tmp / "server.log", port)
@@ -152,6 +155,22 @@ def api_same_origin(
 ) -> Iterator[ApiServer]:
     """A second server with the default CORS policy (no ZHIWEN_CORS_ORIGINS): same origin only."""
     server = start_api_server(web_index_dir, tmp_path_factory.mktemp("api-same-origin"), None)
+    yield server
+    server.stop()
+
+
+READ_KEY = "web-read-key-0123456789"
+
+
+@pytest.fixture(scope="session")
+def api_keyed(
+    web_index_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiServer]:
+    """A server that requires a key for reads too (ZHIWEN_READ_API_KEYS_REQUIRED)."""
+    server = start_api_server(
+        web_index_dir, tmp_path_factory.mktemp("api-keyed"), None,
+        ZHIWEN_API_KEYS=READ_KEY, ZHIWEN_READ_API_KEYS_REQUIRED="true",
+    )
     yield server
     server.stop()
 

@@ -1,11 +1,17 @@
-"""Operational endpoints: liveness, readiness and Prometheus metrics."""
+"""Operational endpoints: liveness, readiness and Prometheus metrics.
+
+``/healthz`` is always open. With ``ZHIWEN_READ_API_KEYS_REQUIRED``, ``/readyz`` without a key says
+only ready or not (the index's file names, hashes and changes need a read key), and ``/metrics``
+needs a read key like every other read.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from service.api.deps import StateDep
+from service.api.auth import ReadKey, may_see_details
+from service.api.deps import SettingsDep, StateDep
 from service.api.errors import error_response, error_responses
 from service.api.schemas import Health, Readiness
 
@@ -20,14 +26,20 @@ async def healthz() -> Health:
 @router.get(
     "/readyz",
     summary="Readiness: the index is loaded",
-    responses=error_responses(503),
+    description="Details (model, counts, the index's meta.json, why it is not ready) only when "
+    "reads are open or a read key is sent.",
+    responses=error_responses(403, 503),
     response_model=Readiness,
 )
-async def readyz(state: StateDep) -> Readiness | JSONResponse:
+async def readyz(request: Request, state: StateDep, settings: SettingsDep) -> Readiness | JSONResponse:
+    detailed = may_see_details(request, settings)
     engine = state.engine
     if engine is None:
         # not an exception: an unready service is an expected state, not an error to log
-        return error_response(503, state.not_ready_code, state.reason, headers={"Retry-After": "5"})
+        reason = state.reason if detailed else "the service is not ready"
+        return error_response(503, state.not_ready_code, reason, headers={"Retry-After": "5"})
+    if not detailed:
+        return Readiness()
     searcher = engine.searcher
     return Readiness(
         model=engine.embedder.name,
@@ -37,7 +49,9 @@ async def readyz(state: StateDep) -> Readiness | JSONResponse:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+@router.get(
+    "/metrics", summary="Prometheus metrics", include_in_schema=False, dependencies=[ReadKey]
+)
 async def metrics(state: StateDep) -> Response:
     body, content_type = state.metrics.render()
     return Response(content=body, media_type=content_type)

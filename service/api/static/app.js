@@ -206,7 +206,7 @@
     let final = null;
     const answer = el("p", "answer");
     try {
-      const response = await fetch(API, {
+      const response = await zhiwenFetch(API, {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
         body: JSON.stringify(body),
@@ -306,7 +306,7 @@
 
   async function loadModels() {
     try {
-      const response = await fetch("/v1/models");
+      const response = await zhiwenFetch("/v1/models");
       if (!response.ok) return;
       const ids = ((await response.json()).data || []).map((m) => String(m.id));
       for (const id of ids) {
@@ -322,7 +322,7 @@
 
   async function loadCorpusNote() {
     try {
-      const response = await fetch("/v1/documents");
+      const response = await zhiwenFetch("/v1/documents");
       if (!response.ok) return;
       const body = await response.json();
       const docs = Array.isArray(body) ? body : body.documents || body.data || [];

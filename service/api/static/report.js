@@ -85,7 +85,7 @@
     const start = offset(params, "start");
     const end = offset(params, "end");
     try {
-      const response = await fetch("/v1/documents/" + encodeURIComponent(docId));
+      const response = await zhiwenFetch("/v1/documents/" + encodeURIComponent(docId));
       if (!response.ok) {
         let message = "HTTP " + response.status;
         try {

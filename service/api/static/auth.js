@@ -1,0 +1,66 @@
+// 知问 — API keys for the chat page and the report view.
+// When the server requires keys for reads (ZHIWEN_READ_API_KEYS_REQUIRED), a request answered
+// 401 (no key) or 403 (a wrong key) asks the user for a key once, keeps it in this browser
+// (localStorage, this origin only) and retries; every later request sends it.
+(function () {
+  "use strict";
+
+  const STORE = "zhiwen.apiKey";
+  let asking = null; // one prompt at a time, however many requests wait on it
+
+  function storedKey() {
+    try {
+      return window.localStorage.getItem(STORE) || "";
+    } catch (_) {
+      return "";
+    }
+  }
+
+  function storeKey(key) {
+    try {
+      if (key) window.localStorage.setItem(STORE, key);
+      else window.localStorage.removeItem(STORE);
+    } catch (_) {
+      /* storage disabled: the key lives until the page closes */
+    }
+    sessionKey = key;
+  }
+
+  let sessionKey = storedKey();
+
+  function askForKey(rejected) {
+    if (!asking) {
+      asking = Promise.resolve().then(() => {
+        const entered = window.prompt(
+          rejected ? "访问密钥无效，请重新输入：" : "此服务需要访问密钥，请输入：",
+          ""
+        );
+        const key = entered === null ? "" : entered.trim();
+        if (key) storeKey(key);
+        else if (rejected) storeKey("");
+        asking = null;
+        return key;
+      });
+    }
+    return asking;
+  }
+
+  async function zhiwenFetch(url, options) {
+    const opts = Object.assign({}, options || {});
+    let response = null;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const headers = new Headers(opts.headers || {});
+      const key = sessionKey;
+      if (key) headers.set("Authorization", "Bearer " + key);
+      response = await fetch(url, Object.assign({}, opts, { headers }));
+      // 403 without a key means "not allowed at all" (writes disabled): nothing to ask for
+      const wantsKey = response.status === 401 || (response.status === 403 && key);
+      if (!wantsKey) return response;
+      if (sessionKey !== key) continue; // another request got a new key meanwhile
+      if (!(await askForKey(response.status === 403))) return response;
+    }
+    return response;
+  }
+
+  window.zhiwenFetch = zhiwenFetch;
+})();
