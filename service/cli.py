@@ -82,6 +82,7 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from service.api.app import create_app
+    from service.api.server import guarded_protocol
 
     log.info("serving on http://%s:%d (index %s)", settings.host, settings.port, settings.index_dir)
     uvicorn.run(
@@ -89,6 +90,7 @@ def run_serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        http=guarded_protocol(settings.header_timeout_s, settings.body_timeout_s),
     )
     return 0
 

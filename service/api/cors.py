@@ -14,7 +14,11 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from fastapi import FastAPI
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
+
+from service.api.errors import error_response
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,20 @@ def normalize_origins(origins: Iterable[str]) -> list[str]:
     return seen
 
 
+class JsonCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS middleware, with a refused preflight answered in the service's JSON error
+    body (Starlette's own is ``text/plain``)."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        keep = {k: v for k, v in response.headers.items()
+                if k.lower() not in ("content-type", "content-length")}
+        message = f"{bytes(response.body).decode('utf-8', 'replace')} (ZHIWEN_CORS_ORIGINS)"
+        return error_response(response.status_code, "cors_refused", message, headers=keep)
+
+
 def install_cors(app: FastAPI, settings: HasCorsOrigins) -> list[str]:
     """Add Starlette's CORSMiddleware for the configured origins; return the origins allowed."""
     origins = normalize_origins(settings.cors_origins)
@@ -44,7 +62,7 @@ def install_cors(app: FastAPI, settings: HasCorsOrigins) -> list[str]:
         log.info("CORS: no cross-origin access (same origin only)")
         return []
     app.add_middleware(
-        CORSMiddleware,
+        JsonCORSMiddleware,
         allow_origins=origins,
         allow_credentials=False,
         allow_methods=["GET", "POST", "OPTIONS"],

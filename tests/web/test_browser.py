@@ -11,10 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect
 
 from service.api.routes.web import STATIC_DIR
 from tests.web.conftest import (
+    READ_KEY,
     XSS_DOC_ID,
     XSS_QUESTION,
     ApiServer,
@@ -116,6 +117,35 @@ def test_chat_answer_streams_and_citation_opens_highlighted_span(
     assert report.evaluate("() => window.scrollY") > 0
     expect(report.locator("#highlight-note")).to_be_visible()
     report.screenshot(path=str(screenshots / "report-highlight.png"))
+
+
+@pytest.mark.browser
+def test_with_read_keys_required_the_pages_ask_for_a_key_once(
+    desktop: BrowserContext, api_keyed: ApiServer
+) -> None:
+    """The chat page and the report view send a key when the server requires one for reads: the
+    first 401 asks for it (once, however many requests got it), later requests and pages reuse
+    it; a wrong key is asked for again."""
+    prompts: list[str] = []
+    answers = iter(["wrong-key", READ_KEY])
+
+    def on_dialog(dialog: Dialog) -> None:
+        prompts.append(dialog.message)
+        dialog.accept(next(answers))
+
+    desktop.on("dialog", on_dialog)
+    page = desktop.new_page()
+    page.goto(f"{api_keyed.url}/")
+    expect(page.locator("#corpus-note")).to_contain_text("篇报告", timeout=30_000)
+    assert len(prompts) == 2 and "无效" in prompts[1]  # no key, then the wrong one
+    answer = ask_in_chat(page, Q_SAFETY, 1)
+    assert "172处" in norm(answer)
+    with desktop.expect_page() as opened:
+        page.locator(".msg-assistant .cite-chip").first.click()
+    report = opened.value
+    expect(report.locator("#report")).to_have_attribute("data-ready", "true", timeout=30_000)
+    expect(report.locator("#report-text mark")).to_have_count(1)
+    assert len(prompts) == 2  # the stored key served the chat and the report view
 
 
 @pytest.mark.browser
@@ -338,7 +368,12 @@ def test_cors_allows_only_configured_origins(
     assert allowed.headers["access-control-allow-origin"] == widget_site.url
     other = _preflight(api.url, "http://127.0.0.1:9")
     assert "access-control-allow-origin" not in other.headers
+    # refused in the service's JSON error body, like every other error
+    assert other.status_code == 400 and other.headers["content-type"] == "application/json"
+    assert other.json()["error"]["code"] == "cors_refused"
+    assert "origin" in other.json()["error"]["message"]
     default = _preflight(api_same_origin.url, widget_site.url)
     assert "access-control-allow-origin" not in default.headers
+    assert default.status_code >= 400 and default.json()["error"]["code"]
     simple = httpx.get(f"{api.url}/v1/models", headers={"Origin": widget_site.url}, timeout=30)
     assert simple.headers["access-control-allow-origin"] == widget_site.url
