@@ -5,9 +5,10 @@ streamed ones alike. No HTTP here: the API, ``zhiwen ask`` and ``zhiwen eval`` a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -39,7 +40,7 @@ class StreamingComposer(Protocol):
 
     def stream(
         self, question: str, hits: Sequence[Hit], reports: Mapping[str, Report]
-    ) -> Iterator[str | Answer]: ...
+    ) -> Generator[str | Answer, None, None]: ...
 
 
 @dataclass(frozen=True)
@@ -151,16 +152,27 @@ class QAEngine:
         assert answer is not None
         return answer
 
-    def stream(self, question: str, top_k: int, composer: str | None = None) -> Iterator[str | Answer]:
+    def stream(
+        self, question: str, top_k: int, composer: str | None = None
+    ) -> Generator[str | Answer, None, None]:
         """Text deltas as a streaming composer writes them, then the final checked ``Answer``.
 
         A composer that fails before any text falls back to the extractive one (with a warning);
         one that fails mid-text raises, since streamed text cannot be taken back."""
         return self._answer(question, top_k, composer, stream=True)
 
+    def steps(
+        self, question: str, top_k: int, composer: str | None = None
+    ) -> Generator[str | Answer, None, None]:
+        """The answer ``ask`` gives, produced step by step: a streaming composer's deltas (for
+        nobody to see), then the ``Answer``. Whoever drives it can stop between steps, and closing
+        it stops the composer (an LLM's HTTP stream to the model is closed). A composer failing
+        mid-text falls back as in ``ask``: nothing was shown yet."""
+        return self._answer(question, top_k, composer, stream=True, shown=False)
+
     def _answer(
-        self, question: str, top_k: int, composer: str | None, *, stream: bool
-    ) -> Iterator[str | Answer]:
+        self, question: str, top_k: int, composer: str | None, *, stream: bool, shown: bool = True
+    ) -> Generator[str | Answer, None, None]:
         question = question.strip()
         if not has_content(question):
             yield Answer(NO_CONTENT, False, (), ())
@@ -171,16 +183,18 @@ class QAEngine:
         if stream and isinstance(chosen, StreamingComposer) and chosen.name != EXTRACTIVE:
             streamed = False
             try:
-                for item in chosen.stream(question, hits, self.reports):
-                    if isinstance(item, Answer):
-                        answer = item
-                    elif item:
-                        streamed = True
-                        yield item
+                # closed at once when this generator is (the LLM's HTTP stream with it)
+                with contextlib.closing(chosen.stream(question, hits, self.reports)) as items:
+                    for item in items:
+                        if isinstance(item, Answer):
+                            answer = item
+                        elif item:
+                            streamed = True
+                            yield item
                 if answer is None:
                     raise RuntimeError(f"composer '{chosen.name}' ended without an answer")
             except Exception:
-                if streamed:
+                if streamed and shown:
                     raise
                 answer = None
                 log.exception("composer %s failed; falling back to extractive", chosen.name)

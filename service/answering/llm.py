@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -171,7 +171,7 @@ class LLMComposer:
 
     def stream(
         self, question: str, hits: Sequence[Hit], reports: Mapping[str, Report]
-    ) -> Iterator[str | Answer]:
+    ) -> Generator[str | Answer, None, None]:
         """Yield the model's text deltas as they arrive, then the validated :class:`Answer`.
 
         The final Answer is authoritative: validation may remove sentences the deltas showed,

@@ -7,6 +7,7 @@ These are the only pydantic models in zhiwen; they convert from the core datacla
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
@@ -24,7 +25,14 @@ WHITESPACE = (
     "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
     "\u2028\u2029\u202f\u205f\u3000"
 )
-NOT_BLANK_PATTERN = "[^" + "".join(f"\\u{ord(c):04x}" for c in WHITESPACE) + "]"
+_WS = "".join(f"\\u{ord(c):04x}" for c in WHITESPACE)
+NOT_BLANK_PATTERN = f"[^{_WS}]"
+# Control characters (Unicode Cc) other than tab, line feed, vertical tab, form feed and carriage
+# return: a report text may not hold them (the indexer would take the text for binary data).
+CONTROLS = "\\u0000-\\u0008\\u000e-\\u001f\\u007f-\\u009f"
+# No such control character anywhere (a title); and something besides whitespace (a text).
+NO_CONTROLS_PATTERN = f"^[^{CONTROLS}]*$"
+REPORT_TEXT_PATTERN = f"^[^{CONTROLS}]*[^{CONTROLS}{_WS}][^{CONTROLS}]*$"
 
 
 def _not_blank(value: str) -> str:
@@ -40,6 +48,32 @@ def _not_blank(value: str) -> str:
 
 # The upper length bound comes from Settings; routes check it and the app writes it into the
 # OpenAPI schema (see service.api.app), so it is not part of the static type.
+_CONTROL_RE = re.compile(f"[{CONTROLS}]")
+
+
+def _no_controls(value: str) -> str:
+    if _CONTROL_RE.search(value):
+        raise PydanticCustomError(
+            "control_characters",
+            "must not contain control characters (other than tabs and line breaks)",
+        )
+    return value
+
+
+# A report's text and title as the write endpoints accept them; the patterns say the same in
+# the OpenAPI schema.
+ReportText = Annotated[
+    str,
+    Field(min_length=1, json_schema_extra={"pattern": REPORT_TEXT_PATTERN}),
+    AfterValidator(_not_blank),
+    AfterValidator(_no_controls),
+]
+ReportTitle = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": NO_CONTROLS_PATTERN}),
+    AfterValidator(_no_controls),
+]
+
 QueryText = Annotated[
     str,
     Field(min_length=1, json_schema_extra={"pattern": NOT_BLANK_PATTERN}),

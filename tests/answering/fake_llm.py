@@ -49,6 +49,10 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    # "pending" while answering, then "completed", or "cut" when the client closed the
+    # connection mid-reply; ``pieces_sent`` counts the streamed content pieces written
+    outcome: str = "pending"
+    pieces_sent: int = 0
 
     @property
     def messages(self) -> list[dict[str, str]]:
@@ -125,12 +129,11 @@ def _make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(length) or b"{}")
+            record = RecordedRequest(
+                self.path, {k.lower(): v for k, v in self.headers.items()}, body
+            )
             with state.lock:
-                state.requests.append(
-                    RecordedRequest(
-                        self.path, {k.lower(): v for k, v in self.headers.items()}, body
-                    )
-                )
+                state.requests.append(record)
                 script = _select(state.scripts, body)
             try:
                 if self.path.rstrip("/") != "/v1/chat/completions":
@@ -138,11 +141,12 @@ def _make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
                 elif script is None:
                     self._send_json(404, _error("fake_llm: no script matches this request"))
                 else:
-                    self._reply(script, body)
+                    self._reply(script, body, record)
+                record.outcome = "completed"
             except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (timeout test)
+                record.outcome = "cut"  # the client gave up (timeout and disconnect tests)
 
-        def _reply(self, script: Script, body: dict[str, Any]) -> None:
+        def _reply(self, script: Script, body: dict[str, Any], record: RecordedRequest) -> None:
             if script.delay_s and state.stopping.wait(script.delay_s):
                 return
             if script.status != 200:
@@ -150,11 +154,11 @@ def _make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
                 return
             model = str(body.get("model", "fake"))
             if body.get("stream"):
-                self._stream(script, model)
+                self._stream(script, model, record)
             else:
                 self._send_json(200, _completion(model, script.content, script.finish_reason))
 
-        def _stream(self, script: Script, model: str) -> None:
+        def _stream(self, script: Script, model: str, record: RecordedRequest) -> None:
             pieces = script.chunks if script.chunks is not None else _pieces(script.content, 4)
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -168,6 +172,7 @@ def _make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
                 if script.chunk_delay_s and state.stopping.wait(script.chunk_delay_s):
                     return
                 self._event(_chunk(model, {"content": piece}, None))
+                record.pieces_sent += 1
             self._event(_chunk(model, {}, script.finish_reason))
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()

@@ -2,28 +2,21 @@
 
 Every operation gets positive and negative (schema-violating) requests, and all of
 schemathesis' default checks run on each response: no 5xx, status codes, content types, headers
-and bodies as documented, invalid input rejected and valid input accepted. Write endpoints, which
-need an API key and would change the index, are left out.
-
-Why not ``schemathesis.pytest.from_fixture`` + ``@schema.parametrize()``: the server only exists
-once a session fixture has started it, which needs the lazy loader, and schemathesis 4.32's lazy
-loader reads ``Function._nodeid``, which pytest 9 no longer has (AttributeError). So the test
-drives each operation's documented Hypothesis strategy (``APIOperation.as_strategy``) itself.
+and bodies as documented, invalid input rejected and valid input accepted. Here reads are open
+and write endpoints (which need a key) are left out; ``tests/kb/test_schemathesis_keys.py`` runs
+every operation, writes included, against a server that requires keys, with and without one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
-from hypothesis.errors import Unsatisfiable
+from openapi_spec_validator import validate
 from schemathesis import GenerationMode
 from schemathesis.filters import HasAPIOperation
 
-# Bounded so both modes together stay well under two minutes on a 2-core machine.
-MAX_EXAMPLES = 25
+from tests.service.schemathesis_run import run_operations
 
 
 def _needs_api_key(ctx: HasAPIOperation) -> bool:
@@ -37,42 +30,17 @@ def api_schema(server_url: str) -> schemathesis.BaseSchema:
     return schema.exclude(_needs_api_key)
 
 
-def _conformance_test(
-    operation: schemathesis.APIOperation, mode: GenerationMode
-) -> Callable[[], None]:
-    @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(
-        max_examples=MAX_EXAMPLES,
-        deadline=None,
-        database=None,  # no .hypothesis/ folder in the work tree
-        suppress_health_check=list(HealthCheck),
-        print_blob=True,
-    )
-    def run(case: schemathesis.Case) -> None:
-        case.call_and_validate(timeout=60)
-
-    return run
-
-
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str)
 def test_api_conforms_to_its_schema(
     api_schema: schemathesis.BaseSchema, mode: GenerationMode
 ) -> None:
-    failures: list[str] = []
-    tested: list[str] = []
-    for result in api_schema.get_all_operations():
-        if not isinstance(result, schemathesis.core.result.Ok):
-            failures.append(f"schema error: {result.err()}")
-            continue
-        operation = result.ok()
-        tested.append(operation.label)
-        try:
-            _conformance_test(operation, mode)()
-        except Unsatisfiable:
-            # nothing in this operation can be made invalid (e.g. no parameters): nothing to test
-            assert mode is GenerationMode.NEGATIVE, operation.label
-        except Exception as exc:  # collect every operation's failure, not just the first
-            failures.append(f"{operation.label}:\n{exc}")
+    run = run_operations(api_schema, mode)
     for label in ("POST /v1/search", "POST /v1/ask", "GET /v1/documents/{doc_id}"):
-        assert label in tested, tested
-    assert not failures, "\n\n".join(failures)
+        assert label in run.tested, run.tested
+    assert not run.failures, "\n\n".join(run.failures)
+
+
+def test_the_openapi_document_is_valid(server_url: str) -> None:
+    """openapi-spec-validator accepts the served document (OpenAPI 3.1), every $ref resolves."""
+    document = httpx.get(f"{server_url}/openapi.json", timeout=30).json()
+    validate(document)

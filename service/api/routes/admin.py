@@ -10,12 +10,13 @@ shows the live index: version, counts, model, last update.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -42,6 +43,12 @@ from indexer.update import (
 from service.api.auth import ReadKey, WriteKey
 from service.api.deps import SettingsDep, StateDep
 from service.api.errors import ApiError, error_responses, field_error, printable
+from service.api.schemas import (
+    NO_CONTROLS_PATTERN,
+    REPORT_TEXT_PATTERN,
+    ReportText,
+    ReportTitle,
+)
 from service.kb import KnowledgeBase
 from service.settings import Settings
 
@@ -54,23 +61,39 @@ DocId = Annotated[
     str,
     Field(pattern=DOC_ID_PATTERN, description="Letters, digits, _ . - (1-128, no path parts)."),
 ]
+# The same rule for a path parameter, documented in the schema; the route checks it itself so a
+# bad id gets the message that says what an id may hold.
+PathDocId = Annotated[
+    str,
+    Path(
+        description="Letters, digits, _ . - (1-128, starting with a letter or digit).",
+        json_schema_extra={"pattern": DOC_ID_PATTERN},
+    ),
+]
 
 
 # -- models (the HTTP edge) ---------------------------------------------------------------------
-class DocumentIn(BaseModel):
-    """A report to store: its text, optionally its id and title."""
+class ReportIn(BaseModel):
+    """A report's text and optional title (the body of PUT: the path names the report)."""
 
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    doc_id: DocId | None = Field(
-        default=None, description="Id of the report (default: derived from the text)."
-    )
-    title: str | None = Field(
+    title: ReportTitle | None = Field(
         default=None,
         max_length=MAX_TITLE_CHARS,
         description="Title; stored as the first line unless the text starts with it.",
     )
-    text: str = Field(min_length=1, description="The report's text (UTF-8).")
+    text: ReportText = Field(
+        description="The report's text: not blank, no control characters but tabs and line breaks."
+    )
+
+
+class DocumentIn(ReportIn):
+    """A report to store: its text, optionally its id and title (the body of POST)."""
+
+    doc_id: DocId | None = Field(
+        default=None, description="Id of the report (default: derived from the text)."
+    )
 
 
 class ReportChanges(BaseModel):
@@ -188,8 +211,10 @@ async def _read_body(request: Request, settings: Settings) -> bytes:
     return bytes(body)
 
 
-async def _document_from_request(request: Request, settings: Settings) -> tuple[DocumentIn, bool]:
-    """The uploaded document, and whether it came as a file (whose stem may name it)."""
+async def _document_from_request(
+    request: Request, settings: Settings, model: type[ReportIn]
+) -> ReportIn:
+    """The uploaded report as ``model`` (``DocumentIn`` for POST, ``ReportIn`` for PUT)."""
     content_type = request.headers.get("content-type", "")
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind == "application/json":
@@ -201,58 +226,84 @@ async def _document_from_request(request: Request, settings: Settings) -> tuple[
         if isinstance(data, dict) and isinstance(data.get("doc_id"), str):
             _check_doc_id(data["doc_id"])
         try:
-            return DocumentIn.model_validate(data), False
+            return model.model_validate(data)
         except ValidationError as exc:
             raise RequestValidationError(
                 [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors()]
             ) from exc
     if kind == "multipart/form-data":
-        return await _document_from_form(request, settings), True
+        return await _document_from_form(request, settings, model)
     raise _unsupported(content_type)
 
 
-async def _document_from_form(request: Request, settings: Settings) -> DocumentIn:
+def _form_fields(model: type[ReportIn]) -> tuple[str, ...]:
+    return ("file", "doc_id", "title") if "doc_id" in model.model_fields else ("file", "title")
+
+
+async def _document_from_form(
+    request: Request, settings: Settings, model: type[ReportIn]
+) -> ReportIn:
+    """A report sent as a form: ``file`` (a text file, or the text as a plain field), optional
+    ``doc_id`` (default: the file's name without its extension) and ``title``. The text is
+    decoded and checked as ``zhiwen index`` reads a file: UTF-8 or GBK, not binary, not empty."""
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+    from starlette.formparsers import MultiPartException
+
     from indexer.reading import ReadError, decode_bytes
 
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > settings.max_upload_bytes:
         raise _too_large(settings)
-    form = await request.form(max_files=1, max_fields=8)
+    allowed = _form_fields(model)
     try:
+        form = await request.form(max_files=1, max_fields=len(allowed))
+    except MultiPartException as exc:  # (outside an app; in one Starlette raises HTTPException)
+        raise ApiError(422, "validation_error", f"body: malformed form ({exc.message})") from exc
+    except StarletteHTTPException as exc:
+        raise ApiError(422, "validation_error", f"body: malformed form ({exc.detail})") from exc
+    try:
+        unknown = sorted({key for key in form if key not in allowed})
+        if unknown:
+            names = ", ".join(printable(k, 40) for k in unknown)
+            raise ApiError(422, "validation_error",
+                           f"{names}: unknown form field (expected {', '.join(allowed)})")
         upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise ApiError(422, "validation_error", 'file: a .txt file is required in field "file"')
-        name = upload.filename or "upload.txt"
-        if not name.lower().endswith(".txt"):
+        if isinstance(upload, UploadFile):
+            name = upload.filename or "upload.txt"
+            data = await upload.read(settings.max_upload_bytes + 1)
+        elif isinstance(upload, str):
+            name, data = "upload.txt", upload.encode("utf-8", "surrogateescape")
+        else:
+            raise ApiError(422, "validation_error", 'file: a text file is required in field "file"')
+        if len(data) > settings.max_upload_bytes:
+            raise _too_large(settings)
+        base = name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+        stem, dot, extension = base.rpartition(".")
+        if not dot or not stem:  # no extension (a dot file's name is all stem)
+            stem, extension = base, ""
+        if extension and extension.lower() != "txt":
             raise ApiError(
                 415, "unsupported_media_type",
                 f"{printable(name)}: only .txt files can be uploaded (UTF-8 or GBK text)",
             )
-        data = await upload.read(settings.max_upload_bytes + 1)
-        if len(data) > settings.max_upload_bytes:
-            raise _too_large(settings)
         try:
             text = decode_bytes(data, name)
         except ReadError as exc:
             status = 422 if "empty" in exc.reason else 415
             code = "validation_error" if status == 422 else "unsupported_media_type"
             raise ApiError(status, code, f"{printable(name)}: {exc.reason}") from exc
-        fields: dict[str, str] = {}
-        for key in ("doc_id", "title"):
+        fields: dict[str, str | None] = {"text": text}
+        for key in allowed[1:]:
             value = form.get(key)
-            if isinstance(value, str) and value:
-                fields[key] = value
-        doc_id = fields.get("doc_id")
-        if doc_id is not None:
-            _check_doc_id(doc_id)
-        else:
-            stem = name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1][: -len(".txt")]
-            try:
-                doc_id = validate_doc_id(stem)
-            except InvalidDocument:
-                doc_id = None  # a name that cannot be an id: derive one from the text
+            fields[key] = value if isinstance(value, str) and value else None
+        if fields.get("doc_id") is not None:
+            _check_doc_id(str(fields["doc_id"]))
+        elif "doc_id" in allowed and isinstance(upload, UploadFile):
+            # a name that cannot be an id: one is derived from the text
+            with contextlib.suppress(InvalidDocument):
+                fields["doc_id"] = validate_doc_id(stem)
         try:
-            return DocumentIn.model_validate({"doc_id": doc_id, "title": fields.get("title"), "text": text})
+            return model.model_validate(fields)
         except ValidationError as exc:
             raise RequestValidationError(
                 [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors()]
@@ -281,29 +332,39 @@ def _response(result: UpdateResult, kb: KnowledgeBase, doc_id: str, started: flo
     return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
 
 
-_BODY_DOC: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            # inline: the route reads the body itself, so FastAPI never adds DocumentIn to the
-            # components and a $ref to it would not resolve
-            "application/json": {"schema": DocumentIn.model_json_schema()},
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary",
-                                 "description": "A .txt report, UTF-8 or GBK."},
-                        "doc_id": {"type": "string", "pattern": DOC_ID_PATTERN,
-                                   "description": "Default: the file name without .txt."},
-                        "title": {"type": "string", "maxLength": MAX_TITLE_CHARS},
-                    },
-                }
-            },
-        },
+def _body_doc(model: type[ReportIn]) -> dict[str, Any]:
+    """The request body of POST (``DocumentIn``) / PUT (``ReportIn``) as the route reads it: JSON
+    or a form. Inline: the route reads the body itself, so FastAPI never adds the model to the
+    components and a $ref to it would not resolve."""
+    form: dict[str, Any] = {
+        # text (sent as text/plain, or as a file part): what the route accepts
+        "file": {"type": "string", "contentMediaType": "text/plain",
+                 "pattern": REPORT_TEXT_PATTERN,
+                 "description": "The report: a text file (UTF-8 or GBK; not blank, not binary; "
+                 "a file name, if given, ends in .txt or has no extension)."},
+        "doc_id": {"type": "string", "pattern": DOC_ID_PATTERN,
+                   "description": "Default: the file's name without extension."},
+        "title": {"type": "string", "maxLength": MAX_TITLE_CHARS,
+                  "pattern": NO_CONTROLS_PATTERN},
     }
-}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": model.model_json_schema()},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "additionalProperties": False,
+                        "properties": {k: form[k] for k in _form_fields(model)},
+                    }
+                },
+            },
+        }
+    }
+
+
 _WRITE_ERRORS = error_responses(401, 403, 404, 409, 413, 415, 422, 503)
 
 
@@ -316,13 +377,14 @@ _WRITE_ERRORS = error_responses(401, 403, 404, 409, 413, 415, 422, 503)
     status_code=201,
     response_model=DocumentChange,
     responses={k: v for k, v in _WRITE_ERRORS.items() if k != 404},
-    openapi_extra=_BODY_DOC,
+    openapi_extra=_body_doc(DocumentIn),
     dependencies=[WriteKey],
 )
 async def add_document(request: Request, state: StateDep, settings: SettingsDep) -> JSONResponse:
     started = time.perf_counter()
     kb = _kb(state)
-    document, _is_file = await _document_from_request(request, settings)
+    document = await _document_from_request(request, settings, DocumentIn)
+    assert isinstance(document, DocumentIn)
     doc_id = document.doc_id or default_doc_id(document.text)
     result = await _apply(kb, Put(doc_id, document.text, document.title, must="new"))
     return _response(result, kb, doc_id, started, 201, {"Location": f"/v1/documents/{doc_id}"})
@@ -335,21 +397,16 @@ async def add_document(request: Request, state: StateDep, settings: SettingsDep)
     "is no longer cited once this answers. 201 when it was new. Needs an API key.",
     response_model=DocumentChange,
     responses={201: {"model": DocumentChange, "description": "Created"}, **_WRITE_ERRORS},
-    openapi_extra=_BODY_DOC,
+    openapi_extra=_body_doc(ReportIn),
     dependencies=[WriteKey],
 )
 async def put_document(
-    doc_id: str, request: Request, state: StateDep, settings: SettingsDep
+    doc_id: PathDocId, request: Request, state: StateDep, settings: SettingsDep
 ) -> JSONResponse:
     started = time.perf_counter()
     _check_doc_id(doc_id)
     kb = _kb(state)
-    document, _is_file = await _document_from_request(request, settings)
-    if document.doc_id is not None and document.doc_id != doc_id:
-        raise ApiError(
-            422, "validation_error",
-            f"doc_id: the body names {document.doc_id!r} but the path {doc_id!r}",
-        )
+    document = await _document_from_request(request, settings, ReportIn)
     result = await _apply(kb, Put(doc_id, document.text, document.title, must="any"))
     created = result.files.get(f"{doc_id}.txt") == "created"
     return _response(result, kb, doc_id, started, 201 if created else 200)
@@ -364,7 +421,7 @@ async def put_document(
     responses={k: v for k, v in _WRITE_ERRORS.items() if k not in (413, 415)},
     dependencies=[WriteKey],
 )
-async def delete_document(doc_id: str, state: StateDep) -> JSONResponse:
+async def delete_document(doc_id: PathDocId, state: StateDep) -> JSONResponse:
     started = time.perf_counter()
     _check_doc_id(doc_id)
     kb = _kb(state)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from service.api.auth import ReadKey
 from service.api.deps import EngineDep, SettingsDep, enforce_limits
+from service.api.disconnect import answer_while_connected
 from service.api.errors import error_responses
 from service.api.schemas import AskRequest, AskResponse
 
 router = APIRouter(prefix="/v1", tags=["ask"], dependencies=[ReadKey])
 
 
-# A plain ``def``: FastAPI runs it in the threadpool, so model inference never blocks the loop.
+# Model inference runs in the threadpool (``answer_while_connected``), never on the loop, and
+# stops when the client goes away.
 @router.post(
     "/ask",
     summary="Answer a question with citations",
@@ -23,9 +25,11 @@ router = APIRouter(prefix="/v1", tags=["ask"], dependencies=[ReadKey])
     "`answerable` is false, the answer says 资料中未找到…… and `passages` lists the closest ones.",
     responses=error_responses(401, 403, 422, 503),
 )
-def ask(body: AskRequest, engine: EngineDep, settings: SettingsDep) -> AskResponse:
+async def ask(
+    request: Request, body: AskRequest, engine: EngineDep, settings: SettingsDep
+) -> AskResponse:
     start = time.perf_counter()
     top_k = enforce_limits(settings, "question", body.question, body.top_k, settings.ask_top_k)
-    answer = engine.ask(body.question, top_k, body.composer)
+    answer = await answer_while_connected(request, engine.steps(body.question, top_k, body.composer))
     took_ms = (time.perf_counter() - start) * 1000
     return AskResponse.from_answer(answer, engine.reports, round(took_ms, 2))

@@ -12,17 +12,19 @@ System and assistant messages are accepted and ignored (the composers have their
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import re
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from service.answering.engine import COMPOSERS, QAEngine
 from service.answering.types import Answer
@@ -41,6 +43,7 @@ from service.api.chat_schemas import (
     UserMessage,
 )
 from service.api.deps import EngineDep, SettingsDep, enforce_limits
+from service.api.disconnect import answer_while_connected, events_while_connected
 from service.api.errors import error_responses
 from service.api.schemas import CitationOut, Passage
 from service.settings import Settings
@@ -151,7 +154,7 @@ def _chunk(turn: _Turn, model: str, delta: Delta, **extra: Any) -> ChatCompletio
     )
 
 
-def _stream_answer(engine: QAEngine, turn: _Turn) -> Iterator[str]:
+def _stream_answer(engine: QAEngine, turn: _Turn) -> Generator[str, None, None]:
     """SSE events: role, content deltas, the source list, a last chunk with the citations.
     Composer choice, fallback and citation checks are the engine's (``QAEngine.stream``)."""
     model = model_id(engine.composer_name(turn.composer))
@@ -159,12 +162,14 @@ def _stream_answer(engine: QAEngine, turn: _Turn) -> Iterator[str]:
     streamed = ""
     try:
         answer: Answer | None = None
-        for item in engine.stream(turn.retrieval_query, turn.top_k, turn.composer):
-            if isinstance(item, Answer):
-                answer = item
-            else:
-                streamed += item
-                yield _sse(_chunk(turn, model, Delta(content=item)))
+        items = engine.stream(turn.retrieval_query, turn.top_k, turn.composer)
+        with contextlib.closing(items):  # closed with this generator when the client leaves
+            for item in items:
+                if isinstance(item, Answer):
+                    answer = item
+                else:
+                    streamed += item
+                    yield _sse(_chunk(turn, model, Delta(content=item)))
         assert answer is not None, "the engine ends every stream with an answer"
         model = model_id(answer.composer)
         content = _content(turn, answer)
@@ -235,21 +240,23 @@ _SSE_EVENT_SCHEMA: dict[str, Any] = {
             "`chat.completion.chunk` objects ending with `data: [DONE]`.",
             "content": {"text/event-stream": {"schema": _SSE_EVENT_SCHEMA}},
         },
-        **error_responses(401, 422, 503),
+        **error_responses(401, 403, 422, 503),
     },
     summary="Answer the latest user message (OpenAI Chat Completions format)",
 )
-def chat_completions(
-    body: ChatCompletionRequest, engine: EngineDep, settings: SettingsDep
+async def chat_completions(
+    request: Request, body: ChatCompletionRequest, engine: EngineDep, settings: SettingsDep
 ) -> ChatCompletion | StreamingResponse:
-    turn = _resolve_turn(body, engine, settings)
+    # follow-up resolution tokenises: in the threadpool, like the answer
+    turn = await run_in_threadpool(_resolve_turn, body, engine, settings)
     if body.stream:
         return StreamingResponse(
-            _stream_answer(engine, turn),
+            events_while_connected(_stream_answer(engine, turn)),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    answer = engine.ask(turn.retrieval_query, turn.top_k, turn.composer)
+    steps = engine.steps(turn.retrieval_query, turn.top_k, turn.composer)
+    answer = await answer_while_connected(request, steps)
     content = _content(turn, answer)
     prompt_chars = sum(len(m.text) for m in body.messages)
     return ChatCompletion(
@@ -270,6 +277,7 @@ def chat_completions(
     "/v1/models",
     response_model=ModelList,
     dependencies=[ReadKey],
+    responses=error_responses(401, 403),
     summary="Models (answer composers) usable as `model` in chat completions",
 )
 def list_models(settings: SettingsDep) -> ModelList:
