@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import schemathesis
+from hypothesis import HealthCheck, settings
+from openapi_spec_validator import validate
 from schemathesis import GenerationMode
 
 from tests.kb import make_kb
@@ -59,3 +63,38 @@ def test_without_a_key_every_operation_is_refused(keyed_schema: schemathesis.Bas
         # 403: schemathesis sends a made-up bearer token where the schema declares one
         assert statuses <= ({200} if label in OPEN else {401, 403}), (label, statuses)
     assert set(run.tested) >= OPEN and len(run.tested) > len(OPEN)
+
+
+def test_stateful_sequences_follow_the_links(
+    keyed_server: Server, keyed_schema: schemathesis.BaseSchema
+) -> None:
+    """POST a report, then GET / PUT / DELETE it through the links its response declares: every
+    step conforms (a created report is readable, replaceable and deletable by its doc_id)."""
+    document = httpx.get(f"{keyed_server.url}/openapi.json", timeout=30).json()
+    links = document["paths"]["/v1/documents"]["post"]["responses"]["201"]["links"]
+    assert {link["operationId"] for link in links.values()} == {
+        "get_document", "put_document", "delete_document"
+    }
+    validate(document)  # every link names an operation that exists
+
+    answered: set[tuple[str, int]] = set()
+
+    class Machine(keyed_schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"headers": AUTH, "timeout": 60}
+
+        def after_call(self, response: Any, case: schemathesis.Case) -> None:
+            answered.add((f"{case.method} {case.path}", response.status_code))
+
+    Machine.run(
+        settings=settings(
+            max_examples=10,
+            stateful_step_count=4,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    # the links were followed: a report created in a sequence was then found by its id
+    followed = {call for call in answered if call[0].endswith("{doc_id}") and call[1] < 300}
+    assert followed, sorted(answered)

@@ -365,6 +365,19 @@ def _body_doc(model: type[ReportIn]) -> dict[str, Any]:
     }
 
 
+def _document_links(*operations: str) -> dict[str, Any]:
+    """OpenAPI links from a write's response to the operations on the report it names (clients
+    and schemathesis' stateful tests follow them)."""
+    names = {"get_document": "GetDocument", "put_document": "ReplaceDocument",
+             "delete_document": "DeleteDocument"}
+    return {
+        "links": {
+            names[op]: {"operationId": op, "parameters": {"doc_id": "$response.body#/doc_id"}}
+            for op in operations
+        }
+    }
+
+
 _WRITE_ERRORS = error_responses(401, 403, 404, 409, 413, 415, 422, 503)
 
 
@@ -376,7 +389,11 @@ _WRITE_ERRORS = error_responses(401, 403, 404, 409, 413, 415, 422, 503)
     "doc_id exists (use PUT to replace). Needs an API key.",
     status_code=201,
     response_model=DocumentChange,
-    responses={k: v for k, v in _WRITE_ERRORS.items() if k != 404},
+    operation_id="add_document",
+    responses={
+        201: _document_links("get_document", "put_document", "delete_document"),
+        **{k: v for k, v in _WRITE_ERRORS.items() if k != 404},
+    },
     openapi_extra=_body_doc(DocumentIn),
     dependencies=[WriteKey],
 )
@@ -396,7 +413,13 @@ async def add_document(request: Request, state: StateDep, settings: SettingsDep)
     description="Store the report under `doc_id`, replacing an earlier version; the old text "
     "is no longer cited once this answers. 201 when it was new. Needs an API key.",
     response_model=DocumentChange,
-    responses={201: {"model": DocumentChange, "description": "Created"}, **_WRITE_ERRORS},
+    operation_id="put_document",
+    responses={
+        200: _document_links("get_document", "delete_document"),
+        201: {"model": DocumentChange, "description": "Created",
+              **_document_links("get_document", "delete_document")},
+        **_WRITE_ERRORS,
+    },
     openapi_extra=_body_doc(ReportIn),
     dependencies=[WriteKey],
 )
@@ -418,6 +441,7 @@ async def put_document(
     description="Remove the report's file from the corpus and its passages from the index; it "
     "is no longer cited once this answers. Needs an API key.",
     response_model=DocumentChange,
+    operation_id="delete_document",
     responses={k: v for k, v in _WRITE_ERRORS.items() if k not in (413, 415)},
     dependencies=[WriteKey],
 )

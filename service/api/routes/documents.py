@@ -24,6 +24,7 @@ async def list_documents(engine: EngineDep) -> DocumentList:
 
 @router.get(
     "/documents/{doc_id}",
+    operation_id="get_document",
     summary="One report: original text and metadata",
     description="Citation and passage offsets (start, end) index into `text`.",
     responses=error_responses(401, 403, 404, 422, 503),
