@@ -46,7 +46,7 @@ def in_process_steps(index_dir: Any) -> tuple[dict[str, Callable[[str], Any]], i
     import torch
 
     from service.kb import load_engine
-    from service.settings import Settings
+    from zhiwen.settings import Settings
 
     settings = Settings(index_dir=index_dir)
     engine = load_engine(settings)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import threading
 import time
@@ -173,8 +172,6 @@ def _versions() -> dict[str, str]:
 def _export_fp32(source: Path, out: Path) -> tuple[list[str], int]:
     """Trace the transformer (eager attention, so the graph holds no shape-specialised mask
     code) to ONNX with dynamic batch and sequence axes; returns its input names and length."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch
     from transformers import AutoModel, AutoTokenizer
 

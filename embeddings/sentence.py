@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,8 +62,6 @@ class SentenceTransformerEmbedder:
 
     def _build(self) -> SentenceTransformer:
         path = resolve_model(self._model_arg)
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
         log.info("loading embedding model %s from %s (%s)", self._model_arg, path, self._backend)

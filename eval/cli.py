@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -19,10 +18,10 @@ if TYPE_CHECKING:
     from eval.data import EvalSet
     from eval.systems import Backend, System
     from indexer.search import Searcher
+    from zhiwen.settings import Settings
 
 log = logging.getLogger(__name__)
 
-API_KEY_ENV = "ZHIWEN_EVAL_API_KEY"
 
 
 def _out(text: str) -> None:
@@ -62,7 +61,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--url",
         help="score a running deployment (http://host:8000) instead; "
-        f"API key, if needed, from ${API_KEY_ENV}",
+        "API key, if needed, from $ZHIWEN_EVAL_API_KEY",
     )
     p.add_argument(
         "--system",
@@ -143,15 +142,15 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _setting(args: argparse.Namespace, name: str, default: Any) -> Any:
-    settings = getattr(args, "settings", None)
-    value = getattr(settings, name, None) if settings is not None else None
-    return default if value is None else value
+def _settings(args: argparse.Namespace) -> Settings:
+    """The settings ``zhiwen`` read at start (``zhiwen/cli.py``); options override them."""
+    settings: Settings = args.settings
+    return settings
 
 
 def _qa_index(args: argparse.Namespace) -> Path:
     """The index a QA set is scored on: ``--index``, else the configured one."""
-    return Path(args.index or _setting(args, "index_dir", "var/index"))
+    return Path(args.index or _settings(args).index_dir)
 
 
 def _backend(
@@ -164,14 +163,16 @@ def _backend(
     if args.url:
         from eval.systems import HttpBackend
 
-        return HttpBackend(args.url, api_key=os.environ.get(API_KEY_ENV) or None), {"url": args.url}
+        key = _settings(args).eval_api_key
+        return HttpBackend(args.url, api_key=key.get_secret_value() if key else None), {"url": args.url}
 
     from eval.systems import InProcessBackend
 
-    model = args.model or _setting(args, "model", "m3e-small")
+    settings = _settings(args)
+    model = args.model or settings.model
     if eval_set.kind == "beir":
-        max_chars = args.max_chars or _setting(args, "chunk_max_chars", 300)
-        overlap = args.overlap if args.overlap is not None else _setting(args, "chunk_overlap", 100)
+        max_chars = args.max_chars or settings.chunk_max_chars
+        overlap = args.overlap if args.overlap is not None else settings.chunk_overlap
         searcher = open_searcher(
             eval_set, model, args.cache_dir, exclude=exclude, progress=progress,
             max_chars=max_chars, overlap=overlap, rebuild=args.rebuild,
@@ -348,7 +349,7 @@ def run(args: argparse.Namespace) -> int:
         systems, answer_systems = _systems(args)
         backend, config = _backend(args, eval_set, progress, exclude)
         config |= {"split": args.split, "limit": args.limit} | left_out
-        ask_top_k = args.ask_top_k or _setting(args, "ask_top_k", 5)
+        ask_top_k = args.ask_top_k or _settings(args).ask_top_k
         result = run_evaluation(
             eval_set,
             backend,

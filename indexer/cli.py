@@ -6,12 +6,11 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# defaults when no settings are given (as ``service.settings``)
-DEFAULT_CACHE_PATH = "var/cache/embeddings.sqlite"
-DEFAULT_CORPUS_DIR = "var/reports"
-DEFAULT_SEED_DIR = "data/reports"
+if TYPE_CHECKING:
+    from zhiwen.settings import Settings
+
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +74,10 @@ def _live_options(p: Any) -> None:
     p.add_argument("--wait", type=float, default=60.0, help="seconds to wait for another writer (60)")
 
 
-def _setting(args: argparse.Namespace, name: str, default: Any) -> Any:
-    settings = getattr(args, "settings", None)
-    return getattr(settings, name, default) if settings is not None else default
+def _settings(args: argparse.Namespace) -> Settings:
+    """The settings ``zhiwen`` read at start (``zhiwen/cli.py``); options override them."""
+    settings: Settings = args.settings
+    return settings
 
 
 def _corpus(args: argparse.Namespace) -> Path:
@@ -87,41 +87,40 @@ def _corpus(args: argparse.Namespace) -> Path:
 
     if args.corpus:
         return Path(args.corpus)
-    corpus = Path(_setting(args, "corpus_dir", DEFAULT_CORPUS_DIR))
-    seed = _setting(args, "seed_dir", DEFAULT_SEED_DIR)
-    seed_corpus(corpus, Path(seed) if seed else None)
-    return corpus
+    settings = _settings(args)
+    seed_corpus(settings.corpus_dir, settings.seed_dir)
+    return settings.corpus_dir
 
 
-def _cache_path(args: argparse.Namespace) -> Path | None:
-    """The embedding cache file; ``None`` when ``ZHIWEN_CACHE_PATH=`` is set empty (no cache)."""
-    value = _setting(args, "cache_path", DEFAULT_CACHE_PATH)
-    return Path(value) if value else None
+def _user_words(words_file: Path | None) -> list[str]:
+    """The extra tokenizer terms of ``words_file`` (none without one); ``OSError`` /
+    ``UnicodeDecodeError`` when it cannot be read."""
+    from indexer.tokenize import read_user_words
+
+    return read_user_words(Path(words_file).read_text(encoding="utf-8")) if words_file else []
 
 
 def run(args: argparse.Namespace) -> int:
     from embeddings import ModelNotFoundError, load_embedder
     from indexer.build import build_params, is_up_to_date
     from indexer.corpus import SeedError
-    from indexer.tokenize import read_user_words
 
+    settings = _settings(args)
     try:
         corpus = _corpus(args)
     except SeedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    index = args.index or Path(_setting(args, "index_dir", "var/index"))
-    model = args.model or _setting(args, "model", "m3e-small")
-    max_chars = args.max_chars or _setting(args, "chunk_max_chars", 300)
-    overlap = args.overlap if args.overlap is not None else _setting(args, "chunk_overlap", 100)
-    words_file = args.user_words or _setting(args, "user_words_path", None)
-    words: list[str] = []
-    if words_file:
-        try:
-            words = read_user_words(Path(words_file).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            print(f"error: cannot read user words file {words_file}: {exc}", file=sys.stderr)
-            return 2
+    index = args.index or settings.index_dir
+    model = args.model or settings.model
+    max_chars = args.max_chars or settings.chunk_max_chars
+    overlap = args.overlap if args.overlap is not None else settings.chunk_overlap
+    words_file = args.user_words or settings.user_words_path
+    try:
+        words = _user_words(words_file)
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read user words file {words_file}: {exc}", file=sys.stderr)
+        return 2
     if not Path(corpus).is_dir():
         print(f"error: corpus folder {corpus} does not exist", file=sys.stderr)
         return 2
@@ -134,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     from indexer.update import LiveIndex
 
     try:
-        embedder = load_embedder(model, cache_path=_cache_path(args))
+        embedder = load_embedder(model, cache_path=settings.cache_path)
         # under the writer lock, settling the journal (see indexer/update.py)
         live = LiveIndex(Path(corpus), Path(index), embedder, max_chars=max_chars, overlap=overlap,
                          user_words=words, lock_timeout=60.0)
@@ -164,27 +163,24 @@ def run(args: argparse.Namespace) -> int:
 
 # -- live changes -------------------------------------------------------------------------------
 def _live(args: argparse.Namespace) -> Any:
-    """The writer for ``zhiwen add``/``remove``, configured like ``zhiwen index``."""
-    import os
-
+    """The writer for ``zhiwen add``/``remove``, configured like ``zhiwen index`` (and like the
+    server's, fault injection included: ``ZHIWEN_FAULT_PAUSE_AT``)."""
     from embeddings import load_embedder
-    from indexer.tokenize import read_user_words
     from indexer.update import LiveIndex, pause_hook
 
-    words_file = _setting(args, "user_words_path", None)
-    words = read_user_words(Path(words_file).read_text(encoding="utf-8")) if words_file else []
-    model = args.model or _setting(args, "model", "m3e-small")
-    embedder = load_embedder(model, cache_path=_cache_path(args))
-    # test hook shared with the server (service/kb.py): pause the writer at a named stage
-    stages = os.environ.get("ZHIWEN_TEST_PAUSE_AT", "")
-    marker = os.environ.get("ZHIWEN_TEST_PAUSE_MARKER", "")
-    pause = pause_hook(stages.split(","), Path(marker) if marker else None) if stages.strip() else None
+    settings = _settings(args)
+    words = _user_words(settings.user_words_path)
+    embedder = load_embedder(args.model or settings.model, cache_path=settings.cache_path)
+    pause = (
+        pause_hook(settings.fault_pause_at, settings.fault_pause_marker)
+        if settings.fault_pause_at else None
+    )
     return LiveIndex(
         _corpus(args),
-        Path(args.index or _setting(args, "index_dir", "var/index")),
+        Path(args.index or settings.index_dir),
         embedder,
-        max_chars=_setting(args, "chunk_max_chars", 300),
-        overlap=_setting(args, "chunk_overlap", 100),
+        max_chars=settings.chunk_max_chars,
+        overlap=settings.chunk_overlap,
         user_words=words,
         pause=pause,
         lock_timeout=args.wait,

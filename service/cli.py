@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from indexer.types import Report
     from service.answering.types import Answer
-    from service.settings import Settings
+    from zhiwen.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def register(subparsers: Any) -> None:
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
     """The dispatcher's settings (``args.settings``) with command-line values on top, validated."""
-    from service.settings import Settings, get_settings
+    from zhiwen.settings import Settings, get_settings
 
     base: Settings = getattr(args, "settings", None) or get_settings()
     given = {k: v for k, v in overrides.items() if v is not None}
@@ -70,7 +70,7 @@ def _fail(message: str) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from service.settings import describe_errors
+    from zhiwen.settings import describe_errors
 
     try:
         settings = _settings(
@@ -98,7 +98,7 @@ def run_serve(args: argparse.Namespace) -> int:
 def run_ask(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from service.settings import describe_errors
+    from zhiwen.settings import describe_errors
 
     try:
         settings = _settings(args, index_dir=args.index, model=args.model)

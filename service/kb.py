@@ -17,17 +17,16 @@ On start (:func:`open_knowledge_base`): a file of the index that is truncated or
 before the model loads; then the index is loaded and verified; then changes a crashed writer left
 in the journal are rolled forward — all before /readyz says ready.
 
-Test hook: ``ZHIWEN_TEST_PAUSE_AT=stage[,stage]`` pauses the writer at those stages
-(``after_store``, ``after_snapshot_write``, ``before_swap``, ``after_swap``); with
-``ZHIWEN_TEST_PAUSE_MARKER=<file>`` it writes the stage there and resumes when the file is
-deleted. Never set in production.
+Fault injection for the crash tests: ``ZHIWEN_FAULT_PAUSE_AT=stage[,stage]`` pauses the writer at
+those stages (``after_store``, ``after_snapshot_write``, ``before_swap``, ``after_swap``); with
+``ZHIWEN_FAULT_PAUSE_MARKER=<file>`` it writes the stage there and resumes when the file is
+deleted (``Settings.fault_pause_at``). Never set in production.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -40,30 +39,24 @@ from service.answering.engine import LLMEndpoint, QAEngine, engine_for
 if TYPE_CHECKING:
     from indexer.search import Searcher
     from indexer.update import Change, LiveIndex, Pause, UpdateResult
-    from service.settings import Settings
+    from zhiwen.settings import Settings
 
 log = logging.getLogger(__name__)
 
-PAUSE_ENV = "ZHIWEN_TEST_PAUSE_AT"
-PAUSE_MARKER_ENV = "ZHIWEN_TEST_PAUSE_MARKER"
 WATCH_INTERVAL_S = 2.0
-# How long an API write waits for another writer before answering 409.
-DEFAULT_LOCK_TIMEOUT_S = 5.0
 # On start, pending journal entries wait this long for a CLI writer to finish.
 STARTUP_LOCK_TIMEOUT_S = 30.0
 
 
-def pause_from_env(environ: dict[str, str] | None = None) -> Pause | None:
-    """The writer pause hook configured by ``ZHIWEN_TEST_PAUSE_AT`` (None when unset)."""
+def fault_pause(settings: Settings) -> Pause | None:
+    """The writer pause hook of ``ZHIWEN_FAULT_PAUSE_AT`` (None when unset: always, in production)."""
     from indexer.update import pause_hook
 
-    env = os.environ if environ is None else environ
-    stages = env.get(PAUSE_ENV, "").strip()
-    if not stages:
+    if not settings.fault_pause_at:
         return None
-    marker = env.get(PAUSE_MARKER_ENV, "").strip()
-    log.warning("%s=%s: the writer will pause there (test hook)", PAUSE_ENV, stages)
-    return pause_hook(stages.split(","), Path(marker) if marker else None)
+    log.warning("ZHIWEN_FAULT_PAUSE_AT=%s: the writer will pause there (fault injection)",
+                ",".join(settings.fault_pause_at))
+    return pause_hook(settings.fault_pause_at, settings.fault_pause_marker)
 
 
 def llm_endpoint(settings: Settings) -> LLMEndpoint | None:
@@ -118,7 +111,7 @@ def make_live_index(settings: Settings, embedder: Any, pause: Pause | None = Non
         overlap=settings.chunk_overlap,
         user_words=words,
         pause=pause,
-        lock_timeout=float(getattr(settings, "write_lock_timeout_s", DEFAULT_LOCK_TIMEOUT_S)),
+        lock_timeout=settings.write_lock_timeout_s,
     )
 
 
@@ -288,7 +281,7 @@ def open_knowledge_base(
     verify_checksums(settings.index_dir)
     engine = load_engine(settings)
     _seed(settings)
-    live = make_live_index(settings, engine.embedder, pause_from_env())
+    live = make_live_index(settings, engine.embedder, fault_pause(settings))
     kb = KnowledgeBase(live, engine, writes_enabled=bool(settings.api_keys), on_publish=on_publish)
     try:
         # (without the test pause hook: it stops writes, not the recovery from a killed one)

@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from pydantic import ValidationError
 
-    from service.settings import describe_errors, get_settings
+    from zhiwen.settings import describe_errors, get_settings
 
     try:
         settings = get_settings()

@@ -23,7 +23,7 @@ from service.api.metrics import Metrics, MetricsMiddleware
 from service.api.routes import admin, ask, chat, documents, health, search, web
 from service.api.schemas import AskRequest, SearchRequest
 from service.kb import open_knowledge_base
-from service.settings import Settings, get_settings
+from zhiwen.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 

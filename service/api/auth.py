@@ -20,7 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.deps import SettingsDep
 from service.api.errors import ApiError
-from service.settings import Settings
+from zhiwen.settings import Settings
 
 log = logging.getLogger(__name__)
 

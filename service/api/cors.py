@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 class HasCorsOrigins(Protocol):
-    """The part of ``service.settings.Settings`` this module reads."""
+    """The part of ``zhiwen.settings.Settings`` this module reads."""
 
     @property
     def cors_origins(self) -> list[str]: ...

@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 from service.answering.engine import QAEngine
 from service.api.errors import ApiError, field_error
 from service.api.metrics import Metrics
-from service.settings import Settings
+from zhiwen.settings import Settings
 
 if TYPE_CHECKING:
     from service.kb import KnowledgeBase

@@ -95,7 +95,7 @@ def run_app(patched_model: Any) -> RunApp:
     from fastapi.testclient import TestClient
 
     from service.api.app import create_app
-    from service.settings import Settings
+    from zhiwen.settings import Settings
 
     @contextlib.contextmanager
     def run(dirs: KbDirs, **overrides: Any) -> Iterator[tuple[Any, httpx.Response]]:

@@ -228,7 +228,7 @@ def test_writes_are_disabled_without_configured_keys(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
     from service.api.app import create_app
-    from service.settings import Settings
+    from zhiwen.settings import Settings
 
     app = create_app(Settings(index_dir=tmp_path / "none", corpus_dir=tmp_path, api_keys=[]))
     client = TestClient(app)  # no lifespan: nothing loads
@@ -242,7 +242,7 @@ def test_reads_can_require_a_key(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
     from service.api.app import create_app
-    from service.settings import Settings
+    from zhiwen.settings import Settings
 
     settings = Settings(index_dir=tmp_path / "none", corpus_dir=tmp_path, api_keys=[API_KEY],
                         read_api_keys_required=True)
@@ -346,7 +346,7 @@ def test_with_read_keys_required_not_ready_says_only_why_with_a_key(tmp_path: Pa
     from fastapi.testclient import TestClient
 
     from service.api.app import create_app
-    from service.settings import Settings
+    from zhiwen.settings import Settings
 
     missing = tmp_path / "no-such-index"
     settings = Settings(index_dir=missing, corpus_dir=tmp_path, api_keys=[API_KEY],

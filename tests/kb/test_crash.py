@@ -117,7 +117,7 @@ def chain(index_dir: Path, tmp_path_factory: pytest.TempPathFactory, embedder: A
     try:
         previous: Round | None = None
         for n, stage in enumerate([*STAGES, None]):
-            hook = {"ZHIWEN_TEST_PAUSE_AT": stage, "ZHIWEN_TEST_PAUSE_MARKER": str(marker)} if stage else {}
+            hook = {"ZHIWEN_FAULT_PAUSE_AT": stage, "ZHIWEN_FAULT_PAUSE_MARKER": str(marker)} if stage else {}
             server = launch(dirs, tmp, **hook)
             wait_ready(server)
             if previous is not None:

@@ -95,7 +95,7 @@ def test_a_whole_request_is_answered_as_usual(edge_server: Server) -> None:
 def test_the_deadlines_are_settings() -> None:
     from pydantic import ValidationError
 
-    from service.settings import Settings
+    from zhiwen.settings import Settings
 
     assert Settings().header_timeout_s < 25 and Settings().body_timeout_s < 25
     with pytest.raises(ValidationError, match="header_timeout_s"):

@@ -50,7 +50,7 @@ from service.api.schemas import (
     ReportTitle,
 )
 from service.kb import KnowledgeBase
-from service.settings import Settings
+from zhiwen.settings import Settings
 
 log = logging.getLogger(__name__)
 

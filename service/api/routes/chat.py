@@ -46,7 +46,7 @@ from service.api.deps import EngineDep, SettingsDep, enforce_limits
 from service.api.disconnect import answer_while_connected, events_while_connected
 from service.api.errors import error_responses
 from service.api.schemas import CitationOut, Passage
-from service.settings import Settings
+from zhiwen.settings import Settings
 
 if TYPE_CHECKING:
     from indexer.types import Report

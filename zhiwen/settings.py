@@ -1,6 +1,8 @@
-"""Service configuration: one typed ``Settings`` read from ``ZHIWEN_*`` environment variables.
+"""zhiwen's configuration: one typed ``Settings`` read from ``ZHIWEN_*`` environment variables.
 
-Only ``service/`` and ``zhiwen/cli.py`` read settings; library packages take explicit arguments.
+Read once at the composition root (``zhiwen/cli.py``) and handed to each command as
+``args.settings``; the service and the command-line adapters read it, library code
+(``embeddings``, ``indexer``, ``service/answering``) takes explicit arguments.
 """
 
 from __future__ import annotations
@@ -103,8 +105,27 @@ class Settings(BaseSettings):
     read_api_keys_required: bool = Field(
         default=False, description="Require an API key for reads too."
     )
+    eval_api_key: SecretStr | None = Field(
+        default=None, description="Key `zhiwen eval --url` sends to a server that requires one."
+    )
+    write_lock_timeout_s: float = Field(
+        default=5.0, ge=0, le=3600,
+        description="How long an API write waits for another writer before answering 409.",
+    )
 
-    @field_validator("cors_origins", "api_keys", mode="before")
+    # -- fault injection (crash tests; never set in production) --------------------------------
+    fault_pause_at: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Writer stages to pause at (after_store, after_snapshot_write, before_swap, "
+        "after_swap), so a test can kill the process there.",
+    )
+    fault_pause_marker: Path | None = Field(
+        default=None,
+        description="With fault_pause_at: the writer writes the stage to this file on pausing and "
+        "resumes when the file is deleted.",
+    )
+
+    @field_validator("cors_origins", "api_keys", "fault_pause_at", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         """Accept ``a,b`` as well as a JSON list from the environment."""
@@ -116,12 +137,25 @@ class Settings(BaseSettings):
         return [part.strip() for part in text.split(",") if part.strip()]
 
     @field_validator(
-        "cache_path", "seed_dir", "user_words_path", "llm_base_url", "llm_model", "llm_api_key", mode="before"
+        "cache_path", "seed_dir", "user_words_path", "fault_pause_marker", "llm_base_url",
+        "llm_model", "llm_api_key", "eval_api_key", mode="before"
     )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         """``ZHIWEN_CACHE_PATH=`` means "none", not the current directory."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("fault_pause_at")
+    @classmethod
+    def _known_stages(cls, value: list[str]) -> list[str]:
+        if not value:
+            return value
+        from indexer.update import STAGES
+
+        unknown = sorted(set(value) - set(STAGES))
+        if unknown:
+            raise ValueError(f"unknown stage(s) {unknown}; stages are {', '.join(STAGES)}")
+        return value
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:
