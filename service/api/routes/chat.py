@@ -29,7 +29,11 @@ from starlette.concurrency import run_in_threadpool
 from service.answering.engine import COMPOSERS, QAEngine
 from service.answering.types import Answer
 from service.api.auth import ReadKey
-from service.api.chat_schemas import (
+from service.api.deps import EngineDep, SettingsDep, enforce_limits
+from service.api.disconnect import answer_while_connected, events_while_connected
+from service.api.errors import error_responses
+from service.api.schemas import CitationOut, Passage
+from service.api.schemas.chat import (
     AssistantMessage,
     ChatCompletion,
     ChatCompletionChunk,
@@ -42,10 +46,6 @@ from service.api.chat_schemas import (
     Usage,
     UserMessage,
 )
-from service.api.deps import EngineDep, SettingsDep, enforce_limits
-from service.api.disconnect import answer_while_connected, events_while_connected
-from service.api.errors import error_responses
-from service.api.schemas import CitationOut, Passage
 from zhiwen.settings import Settings
 
 if TYPE_CHECKING:

@@ -1,0 +1,95 @@
+"""Models of the ``/v1/documents`` write routes and ``/v1/index`` (the live knowledge base)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from indexer.update import DOC_ID_PATTERN
+from service.api.schemas import ReportText, ReportTitle
+
+MAX_TITLE_CHARS = 500
+DocId = Annotated[
+    str,
+    Field(pattern=DOC_ID_PATTERN, description="Letters, digits, _ . - (1-128, no path parts)."),
+]
+# The same rule for a path parameter, documented in the schema; the route checks it itself so a
+# bad id gets the message that says what an id may hold.
+PathDocId = Annotated[
+    str,
+    Path(
+        description="Letters, digits, _ . - (1-128, starting with a letter or digit).",
+        json_schema_extra={"pattern": DOC_ID_PATTERN},
+    ),
+]
+
+
+# -- models (the HTTP edge) ---------------------------------------------------------------------
+class ReportIn(BaseModel):
+    """A report's text and optional title (the body of PUT: the path names the report)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    title: ReportTitle | None = Field(
+        default=None,
+        max_length=MAX_TITLE_CHARS,
+        description="Title; stored as the first line unless the text starts with it.",
+    )
+    text: ReportText = Field(
+        description="The report's text: not blank, no control characters but tabs and line breaks."
+    )
+
+
+class DocumentIn(ReportIn):
+    """A report to store: its text, optionally its id and title (the body of POST)."""
+
+    doc_id: DocId | None = Field(
+        default=None, description="Id of the report (default: derived from the text)."
+    )
+
+
+class ReportChanges(BaseModel):
+    added: list[str] = Field(description="Report ids now in the index that were not before.")
+    updated: list[str] = Field(description="Report ids whose text was replaced.")
+    removed: list[str] = Field(description="Report ids no longer in the index.")
+
+
+class ChunkChanges(BaseModel):
+    added: int = Field(description="Passages indexed from the new text.")
+    removed: int = Field(description="Passages of the old text dropped.")
+    embedded: int = Field(
+        description="Texts sent through the model: new passages and their sentences (cache hits "
+        "excluded)."
+    )
+    reused: int = Field(description="Passages (and vectors) taken over unchanged.")
+
+
+class IndexStatus(BaseModel):
+    version: str = Field(description="Id of the live index snapshot; changes with every update.")
+    previous_version: str | None = None
+    model: str | None = None
+    dim: int | None = None
+    format_version: int | None = None
+    reports: int
+    chunks: int
+    sources: int = Field(description="Files in the corpus folder the index was built from.")
+    skipped: dict[str, str] = Field(default_factory=dict)
+    updated_at: str | None = Field(default=None, description="When the live snapshot was written.")
+    last_change: dict[str, Any] | None = None
+    pending_changes: int = Field(description="Changes of an interrupted writer not yet applied.")
+    writes_enabled: bool = Field(description="Whether API keys are configured for writes.")
+
+
+class DocumentChange(BaseModel):
+    doc_id: str
+    action: Literal["created", "replaced", "deleted", "unchanged"]
+    source: str = Field(description="The corpus file that holds the report.")
+    reports: ReportChanges
+    chunks: ChunkChanges
+    index: IndexStatus
+    took_ms: float
+
+
+# -- helpers ------------------------------------------------------------------------------------
