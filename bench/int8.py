@@ -47,6 +47,10 @@ class PrecomputedQueries:
     def max_seq_length(self) -> int:
         return self._inner.max_seq_length
 
+    @property
+    def model_calls(self) -> int:
+        return self._inner.model_calls
+
     def encode_queries(self, texts: Sequence[str]) -> Vectors:
         return np.stack([self._vectors[t] for t in texts]).astype(np.float32)
 

@@ -165,12 +165,12 @@ def build_index(
             new_chunks += _chunk(report, max_chars, overlap, token_len, max_tokens)
     reports += new_reports
     _check_unique(reports)
-    embedded_before = getattr(embedder, "model_calls", 0)
+    embedded_before = embedder.model_calls
     if new_chunks:
         vectors.append(embed_chunks(embedder, new_chunks, progress=progress))
         sentence_vectors.append(embed_sentences(embedder, new_chunks, progress=progress))
     chunks += new_chunks
-    embedded = getattr(embedder, "model_calls", 0) - embedded_before
+    embedded = embedder.model_calls - embedded_before
 
     meta = {
         "model": embedder.name,
@@ -205,14 +205,14 @@ def build_index_from_reports(
     chunks: list[Chunk] = []
     for report in _progress(reports, progress, "chunking"):
         chunks += _chunk(report, max_chars, overlap, token_len, max_tokens)
-    before = getattr(embedder, "model_calls", 0)
+    before = embedder.model_calls
     vectors = [embed_chunks(embedder, chunks, progress=progress)] if chunks else []
     sentence_vectors = [embed_sentences(embedder, chunks, progress=progress)] if chunks else []
     params = build_params(embedder.name, max_chars, overlap, user_words)
     meta = {"model": embedder.name, "params": params, "sources": {}, "corpus_hash": "", "skipped": {},
             "chunker": params["chunker"] | {"max_tokens": max_tokens}}
     path = _write(index_dir, list(reports), chunks, vectors, sentence_vectors, embedder, meta, user_words, vector_index)
-    return BuildStats(0, len(reports), len(chunks), getattr(embedder, "model_calls", 0) - before, 0,
+    return BuildStats(0, len(reports), len(chunks), embedder.model_calls - before, 0,
                       seconds=time.perf_counter() - t0, path=str(path))
 
 

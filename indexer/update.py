@@ -489,11 +489,11 @@ def apply_update(
     new_chunks: list[Chunk] = []
     for report in new_reports:
         new_chunks += _chunk(report, max_chars, overlap, token_len, max_tokens)
-    before = getattr(embedder, "model_calls", 0)
+    before = embedder.model_calls
     if new_chunks:
         vectors.append(embed_chunks(embedder, new_chunks))
         sentence_vectors.append(embed_sentences(embedder, new_chunks))
-    embedded = getattr(embedder, "model_calls", 0) - before
+    embedded = embedder.model_calls - before
     chunks += new_chunks
 
     sources = {n: d for n, d in old_sources.items() if n not in touched}

@@ -320,8 +320,8 @@ def _fake_engine(llm: Any) -> Any:
 
 
 def _run_stream(llm: Any) -> tuple[list[dict[str, Any]], str]:
-    from service.api.schemas.chat import ChatCompletionRequest
     from service.api.routes.chat import _resolve_turn, _stream_answer
+    from service.api.schemas.chat import ChatCompletionRequest
     from zhiwen.settings import Settings
 
     engine = _fake_engine(llm)

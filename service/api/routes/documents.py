@@ -122,6 +122,16 @@ def _check_doc_id(doc_id: str) -> None:
         raise field_error("doc_id", "invalid_doc_id", exc.message) from exc
 
 
+def _validated(model: type[ReportIn], data: Any) -> ReportIn:
+    """``data`` as ``model``, or the 422 naming each field under ``body``."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors()]
+        ) from exc
+
+
 async def _document_from_request(
     request: Request, model: type[ReportIn]
 ) -> ReportIn:
@@ -136,12 +146,7 @@ async def _document_from_request(
             raise ApiError(422, "validation_error", f"body: malformed JSON ({exc})") from exc
         if isinstance(data, dict) and isinstance(data.get("doc_id"), str):
             _check_doc_id(data["doc_id"])
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            raise RequestValidationError(
-                [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors()]
-            ) from exc
+        return _validated(model, data)
     if kind == "multipart/form-data":
         return await _document_from_form(request, model)
     raise _unsupported(content_type)
@@ -210,12 +215,7 @@ async def _document_from_form(
             # a name that cannot be an id: one is derived from the text
             with contextlib.suppress(InvalidDocument):
                 fields["doc_id"] = validate_doc_id(stem)
-        try:
-            return model.model_validate(fields)
-        except ValidationError as exc:
-            raise RequestValidationError(
-                [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors()]
-            ) from exc
+        return _validated(model, fields)
     finally:
         await form.close()
 
