@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
+if TYPE_CHECKING:
+    from embeddings.cache import EmbeddingCache
+
 Vectors = npt.NDArray[np.float32]
+# a progress bar for encodes of more texts than this
+PROGRESS_FROM = 256
 
 
 class ModelNotFoundError(RuntimeError):
@@ -41,3 +50,86 @@ class Embedder(Protocol):
     def token_len(self, text: str) -> int: ...
 
     def warm_up(self) -> None: ...
+
+
+def position_limit(folder: Path) -> int | None:
+    """The model's hard sequence limit from its ``config.json`` (``max_position_embeddings``);
+    None when the folder does not say."""
+    try:
+        config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = config.get("max_position_embeddings") if isinstance(config, dict) else None
+    return int(value) if isinstance(value, int) else None
+
+
+class BaseEmbedder(ABC):
+    """What every backend shares: the model argument, the query and document prefixes, batching,
+    the cache of document vectors, a lazy thread-safe load and the count of texts the model saw
+    (``model_calls``, cache hits excluded). A backend loads its model and encodes a batch."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        batch_size: int = 32,
+        cache: EmbeddingCache | None = None,
+        query_prefix: str = "",
+        document_prefix: str = "",
+        max_seq_length: int | None = None,
+    ) -> None:
+        self._model_arg = model
+        self._batch_size = batch_size
+        self._cache = cache
+        self._query_prefix = query_prefix
+        self._document_prefix = document_prefix
+        self._max_seq_length = max_seq_length
+        self._lock = threading.Lock()
+        self.model_calls = 0
+
+    # -- what a backend provides --------------------------------------------------------------
+    @property
+    @abstractmethod
+    def name(self) -> str: ...
+
+    @property
+    @abstractmethod
+    def dim(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def max_seq_length(self) -> int: ...
+
+    @abstractmethod
+    def _tokenizer(self) -> Any:
+        """The model's (Hugging Face) tokenizer, loading the model if needed."""
+
+    @abstractmethod
+    def _run(self, texts: Sequence[str], progress: bool) -> Vectors:
+        """Vectors of ``texts`` (not empty), in batches of ``self._batch_size``."""
+
+    # -- shared ---------------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        self.encode_queries(["预热"])
+
+    def token_len(self, text: str) -> int:
+        """Tokens the model sees for ``text`` including special tokens ([CLS], [SEP])."""
+        return len(self._tokenizer()(text, add_special_tokens=True, truncation=False)["input_ids"])
+
+    def encode_queries(self, texts: Sequence[str]) -> Vectors:
+        return self._encode([self._query_prefix + t for t in texts])
+
+    def encode_documents(self, texts: Sequence[str]) -> Vectors:
+        from embeddings.cache import encode_cached  # (the cache module imports this one)
+
+        texts = [self._document_prefix + t for t in texts]
+        if self._cache is None:
+            return self._encode(texts)
+        return encode_cached(self._cache, self.name, texts, self._encode, self.dim)
+
+    def _encode(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        self.model_calls += len(texts)
+        return self._run(texts, progress=len(texts) > PROGRESS_FROM)
+

@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import shutil
-import threading
 import time
 import uuid
 import warnings
@@ -27,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from embeddings.base import Vectors
-from embeddings.cache import EmbeddingCache, encode_cached
+from embeddings.base import BaseEmbedder, Vectors, position_limit
+from embeddings.cache import EmbeddingCache
 from embeddings.locate import resolve_model
 
 if TYPE_CHECKING:
@@ -96,15 +95,6 @@ def _pooling(folder: Path) -> str:
             else:
                 raise ValueError(f"the {BACKEND} backend supports mean or CLS pooling only ({config_file})")
     return pooling
-
-
-def _position_limit(folder: Path) -> int:
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return 512
-    value = config.get("max_position_embeddings")
-    return int(value) if isinstance(value, int) else 512
 
 
 def export_int8(model: str, models_dir: Path = DEFAULT_MODELS_DIR) -> ExportedModel:
@@ -201,7 +191,7 @@ def _export_fp32(source: Path, out: Path) -> tuple[list[str], int]:
             opset_version=OPSET,
             dynamo=False,
         )
-    limit = _position_limit(source)
+    limit = position_limit(source) or 512
     wanted = int(getattr(tokenizer, "model_max_length", limit) or limit)
     return names, min(wanted, limit) if wanted < 1_000_000 else limit
 
@@ -223,7 +213,7 @@ def _quantize(fp32: Path, int8: Path) -> None:
     )
 
 
-class OnnxInt8Embedder:
+class OnnxInt8Embedder(BaseEmbedder):
     """An ``Embedder`` running the int8 export with onnxruntime (CPU).
 
     Activations are quantised per batch at run time, so a text's vector depends slightly on the
@@ -245,17 +235,13 @@ class OnnxInt8Embedder:
         max_seq_length: int | None = None,
         threads: int | None = None,
     ) -> None:
-        self._model_arg = model
+        super().__init__(
+            model, batch_size=batch_size, cache=cache, query_prefix=query_prefix,
+            document_prefix=document_prefix, max_seq_length=max_seq_length,
+        )
         self._models_dir = Path(models_dir)
-        self._cache = cache
-        self._batch_size = batch_size
-        self._query_prefix = query_prefix
-        self._document_prefix = document_prefix
-        self._max_seq_length = max_seq_length
         self._threads = threads
-        self._lock = threading.Lock()
         self._loaded: tuple[onnxruntime.InferenceSession, Any, ExportedModel] | None = None
-        self.model_calls = 0
 
     def _load(self) -> tuple[onnxruntime.InferenceSession, Any, ExportedModel]:
         if self._loaded is not None:
@@ -277,9 +263,6 @@ class OnnxInt8Embedder:
                 self._loaded = (session, tokenizer, exported)
         return self._loaded
 
-    def warm_up(self) -> None:
-        self.encode_queries(["预热"])
-
     @property
     def name(self) -> str:
         return f"{self._model_arg}@{BACKEND}"
@@ -293,25 +276,11 @@ class OnnxInt8Embedder:
         limit = self._load()[2].max_seq_length
         return min(self._max_seq_length, limit) if self._max_seq_length else limit
 
-    def token_len(self, text: str) -> int:
-        """Tokens the model sees for ``text`` including special tokens ([CLS], [SEP])."""
-        tokenizer = self._load()[1]
-        return len(tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+    def _tokenizer(self) -> Any:
+        return self._load()[1]
 
-    def encode_queries(self, texts: Sequence[str]) -> Vectors:
-        return self._encode([self._query_prefix + t for t in texts])
-
-    def encode_documents(self, texts: Sequence[str]) -> Vectors:
-        texts = [self._document_prefix + t for t in texts]
-        if self._cache is None:
-            return self._encode(texts)
-        return encode_cached(self._cache, self.name, texts, self._encode, self.dim)
-
-    def _encode(self, texts: Sequence[str]) -> Vectors:
+    def _run(self, texts: Sequence[str], progress: bool) -> Vectors:
         session, tokenizer, exported = self._load()
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        self.model_calls += len(texts)
         # longest first, like sentence-transformers: batches of similar length pad little
         order = np.argsort([-len(t) for t in texts], kind="stable")
         parts: list[Vectors] = []

@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from embeddings.base import Vectors
-from embeddings.cache import EmbeddingCache, encode_cached
+from embeddings.base import BaseEmbedder, Vectors, position_limit
 from embeddings.locate import resolve_model
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+    from embeddings.cache import EmbeddingCache
+
 log = logging.getLogger(__name__)
 
 
-class SentenceTransformerEmbedder:
-    """An ``Embedder`` over any sentence-transformers model found locally.
-
-    ``model_calls`` counts texts actually sent through the model (cache hits excluded), so tests
-    and benchmarks can tell real work from cached work.
-    """
+class SentenceTransformerEmbedder(BaseEmbedder):
+    """An ``Embedder`` over any sentence-transformers model found locally."""
 
     def __init__(
         self,
@@ -39,17 +35,13 @@ class SentenceTransformerEmbedder:
         backend: str = "torch",
         max_seq_length: int | None = None,
     ) -> None:
-        self._model_arg = model
+        super().__init__(
+            model, batch_size=batch_size, cache=cache, query_prefix=query_prefix,
+            document_prefix=document_prefix, max_seq_length=max_seq_length,
+        )
         self._device = device
-        self._batch_size = batch_size
-        self._cache = cache
-        self._query_prefix = query_prefix
-        self._document_prefix = document_prefix
         self._backend = backend
-        self._max_seq_length = max_seq_length
         self._model: SentenceTransformer | None = None
-        self._lock = threading.Lock()
-        self.model_calls = 0
 
     # -- lazy loading -------------------------------------------------------------------------
     def _load(self) -> SentenceTransformer:
@@ -69,14 +61,11 @@ class SentenceTransformerEmbedder:
         if self._backend != "torch":
             kwargs["backend"] = self._backend
         model = SentenceTransformer(path, **kwargs)
-        limit = _position_limit(Path(path))
+        limit = position_limit(Path(path))
         wanted = self._max_seq_length or model.max_seq_length or limit or 512
         model.max_seq_length = min(wanted, limit) if limit else wanted
         model.eval()
         return model
-
-    def warm_up(self) -> None:
-        self.encode_queries(["预热"])
 
     # -- Embedder -----------------------------------------------------------------------------
     @property
@@ -95,26 +84,11 @@ class SentenceTransformerEmbedder:
     def max_seq_length(self) -> int:
         return int(self._load().max_seq_length or 512)
 
-    def token_len(self, text: str) -> int:
-        """Tokens the model sees for ``text`` including special tokens ([CLS], [SEP])."""
-        tokenizer = self._load().tokenizer
-        return len(tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+    def _tokenizer(self) -> Any:
+        return self._load().tokenizer
 
-    def encode_queries(self, texts: Sequence[str]) -> Vectors:
-        return self._encode([self._query_prefix + t for t in texts])
-
-    def encode_documents(self, texts: Sequence[str]) -> Vectors:
-        texts = [self._document_prefix + t for t in texts]
-        if self._cache is None:
-            return self._encode(texts, progress=len(texts) > 256)
-        return encode_cached(self._cache, self.name, texts, lambda todo: self._encode(todo, progress=len(todo) > 256), self.dim)
-
-    def _encode(self, texts: Sequence[str], progress: bool = False) -> Vectors:
-        model = self._load()
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        self.model_calls += len(texts)
-        vectors = model.encode(
+    def _run(self, texts: Sequence[str], progress: bool) -> Vectors:
+        vectors = self._load().encode(
             list(texts),
             batch_size=self._batch_size,
             normalize_embeddings=True,
@@ -122,17 +96,3 @@ class SentenceTransformerEmbedder:
             show_progress_bar=progress,
         )
         return np.asarray(vectors, dtype=np.float32)
-
-
-def _position_limit(path: Path) -> int | None:
-    """The model's hard sequence limit from config.json (max_position_embeddings), if known."""
-    import json
-
-    config = path / "config.json"
-    if not config.is_file():
-        return None
-    try:
-        value = json.loads(config.read_text(encoding="utf-8")).get("max_position_embeddings")
-    except (OSError, ValueError):
-        return None
-    return int(value) if isinstance(value, int) else None
