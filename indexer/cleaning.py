@@ -63,6 +63,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from indexer.types import Report, Sentence, SentenceKind
+from indexer.zh import CJK, CJK_RE
 
 if TYPE_CHECKING:
     import jieba
@@ -79,8 +80,6 @@ OPENERS = "“‘「『（(《【〔"
 _CLAUSE_END = "，,、：:—-" + OPENERS
 # A line starting with one of these continues the previous line.
 _CONTINUATION_START = "，,、。；;：:！？!?…" + "”’」』）)》】〕"
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff"
-_CJK_RE = re.compile(f"[{_CJK}]")
 
 # --- thresholds (characters) ------------------------------------------------------------------
 
@@ -114,9 +113,9 @@ _SOURCE_RE = re.compile(r"来源\s*[:：]\s*(\S+)")
 
 # Outlets: "A·B" names (齐鲁晚报·齐鲁壹点) anywhere in the header; a plain name ending like a
 # newspaper or site (青岛日报) only next to a byline or date line.
-_OUTLET_DOT_RE = re.compile(rf"^[{_CJK}A-Za-z]{{2,14}}(?:\s*[·•・]\s*[{_CJK}A-Za-z]{{2,14}})+$")
+_OUTLET_DOT_RE = re.compile(rf"^[{CJK}A-Za-z]{{2,14}}(?:\s*[·•・]\s*[{CJK}A-Za-z]{{2,14}})+$")
 _OUTLET_PLAIN_RE = re.compile(
-    rf"^[{_CJK}A-Za-z]{{2,14}}(?:日报|晚报|早报|报|网|电视台|客户端|新闻)$"
+    rf"^[{CJK}A-Za-z]{{2,14}}(?:日报|晚报|早报|报|网|电视台|客户端|新闻)$"
 )
 
 # Byline role words, longest first so that 见习记者 wins over 记者.
@@ -129,7 +128,7 @@ _ROLES = tuple(
     )
 )
 _BYLINE_MARKERS = "□■◎●▲△◇◆"
-_NAME_RE = re.compile(rf"^[{_CJK}]{{2,4}}$")
+_NAME_RE = re.compile(rf"^[{CJK}]{{2,4}}$")
 
 _CAPTION_MARKER_RE = re.compile(r"^(?:[▶►▷→]|[-–•·]\s*[①-⑳]|[①-⑳])")
 _CAPTION_NOTE_RE = re.compile(r"[（(]资料(?:片|图|照片)[）)]")
@@ -138,7 +137,7 @@ _CAPTION_TRIM_END_RE = re.compile(r"\s*[（(]资料(?:片|图|照片)[）)]\s*$"
 
 # A title candidate "<place>:<headline>" or "<place>:" (headline on the next line).
 _PLACE_HEAD_RE = re.compile(
-    rf"^(?P<place>[{_CJK}]{{1,16}}?(?:区|街道|社区|镇|乡|村))\s*[:：]\s*(?P<head>.*)$"
+    rf"^(?P<place>[{CJK}]{{1,16}}?(?:区|街道|社区|镇|乡|村))\s*[:：]\s*(?P<head>.*)$"
 )
 
 # Place names: suffixes, their longest name part, and the words that confirm a name.
@@ -307,7 +306,7 @@ def _is_date_line(line: str) -> bool:
     rest = _SOURCE_RE.sub("", line)
     rest = _TIME_RE.sub("", _DATE_RE.sub("", rest))
     rest = _DATE_LABEL_RE.sub("", rest)
-    return len(_CJK_RE.findall(rest)) <= 6 and not any(ch in rest for ch in "。！？，")
+    return len(CJK_RE.findall(rest)) <= 6 and not any(ch in rest for ch in "。！？，")
 
 
 def _byline_names(line: str, allow_bare: bool) -> list[str] | None:
@@ -387,7 +386,7 @@ def _is_body_paragraph(line: str) -> bool:
 
 def _word_spans_break(a: str, b: str) -> bool:
     """Whether a dictionary word spans the join of ``a`` and ``b`` (街|道 → 街道)."""
-    if not (_CJK_RE.match(a[-1]) and _CJK_RE.match(b[0])):
+    if not (CJK_RE.match(a[-1]) and CJK_RE.match(b[0])):
         return False
     left, right = a[-4:], b[:4]
     k = len(left)
@@ -605,7 +604,7 @@ def _header_places(line: str) -> list[str]:
     level (市/省/县 or a place) to its suffix (九水街道党工委…, 青岛市崂山区王哥庄街道…,
     泺口街道香磨李社区:…). The chain stops at the first suffix that does not fit."""
     names: list[str] = []
-    for clause_m in re.finditer(f"[{_CJK}]+", line):
+    for clause_m in re.finditer(f"[{CJK}]+", line):
         clause = clause_m.group(0)
         begin = 0
         anchored = False  # right after a higher level, the first word needs no vetting
@@ -707,7 +706,7 @@ def find_places(content: str, header_lines: Sequence[str] = ()) -> list[str]:
         for name in _header_places(line):
             pos = content.find(name)
             first.setdefault(name, pos if pos >= 0 else 0)
-    for clause_m in re.finditer(f"[{_CJK}]+", content):
+    for clause_m in re.finditer(f"[{CJK}]+", content):
         for pos, name in _body_places(clause_m.group(0)):
             first.setdefault(name, clause_m.start() + pos)
     return [name for name, _ in sorted(first.items(), key=lambda kv: kv[1])]

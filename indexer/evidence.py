@@ -21,7 +21,6 @@ by the extractive composer to pick the sentences it quotes. How a sentence is sc
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 import unicodedata
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from indexer.scoring import DEFAULT, EvidenceConfig
 from indexer.tokenize import STOPWORDS, Tokenizer
 from indexer.types import Hit, Report, Sentence
+from indexer.zh import bigrams, norm
 
 log = logging.getLogger(__name__)
 
@@ -49,17 +49,6 @@ _WS = re.compile(r"\s+")
 # Words that name the answer slot rather than the topic ("叫什么名字"): an answer sentence says
 # "书记陆兆纲", not "名字", so they are not required for coverage.
 SLOT_WORDS = frozenset("名字 名称 姓名 数量 数目 时间 日期 地点 内容 方式 办法 情况 原因".split())
-
-
-def norm(text: str) -> str:
-    """NFKC, lower case, no whitespace: how questions and sentences are compared."""
-    return _WS.sub("", unicodedata.normalize("NFKC", text)).lower()
-
-
-def bigrams(text: str) -> set[str]:
-    """Character bigrams of the letters and digits of ``text``."""
-    chars = [c for c in text if c.isalnum()]
-    return {a + b for a, b in itertools.pairwise(chars)}
 
 
 @dataclass(frozen=True)

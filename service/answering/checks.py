@@ -24,7 +24,7 @@ from typing import Literal
 
 from indexer.cleaning import find_places, pos_tags
 from indexer.types import Report
-from service.answering.validate import extract_numbers
+from indexer.zh import extract_numbers
 
 AnswerType = Literal["quantity", "person", "date", "place", "name", "method", "other"]
 

@@ -30,18 +30,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from indexer.cleaning import clean_span
-from indexer.evidence import (
-    Candidate,
-    QuestionInfo,
-    analyse_question,
-    bigrams,
-    norm,
-    score_candidates,
-)
+from indexer.evidence import Candidate, QuestionInfo, analyse_question, score_candidates
 from indexer.scoring import DEFAULT, ScoringConfig
 from indexer.search import adaptive_weight
 from indexer.tokenize import Tokenizer
 from indexer.types import Hit, Report
+from indexer.zh import bigrams, norm
 from service.answering.answerability import (
     AnswerabilityModel,
     packaged_model,

@@ -38,11 +38,10 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from itertools import pairwise
 
 from indexer.scoring import DEFAULT, ValidationConfig
 from indexer.types import Chunk, Report, Sentence
+from indexer.zh import extract_numbers, key_terms
 from service.answering.types import NOT_FOUND, Citation
 
 __all__ = [
@@ -81,31 +80,6 @@ _LIST_PREFIX = re.compile(
 )
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([。！？!?，,；;：:、）)”’])")
 _HAS_CONTENT = re.compile(r"[\w\u3400-\u9fff]")
-
-# Characters that carry no content on their own; a bigram holding one is not a key term.
-_STOP_CHARS = frozenset(
-    "的了是在和与及或等也都而其之这那被把将对于从着过并又就还该此我你他她它们吗呢吧啊么"
-)
-_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
-_LATIN_WORD = re.compile(r"[a-z]{2,}")
-
-# Arabic numbers after NFKC: 172, 7,000, 5.73, with an optional ratio part (1:8, 1比8) and an
-# optional magnitude (万, 亿) or percent sign.
-_ARABIC_NUMBER = re.compile(
-    r"(?<![\d.])(\d+(?:,\d{3})*(?:\.\d+)?)(?:\s*(?::|∶|比)\s*(\d+(?:\.\d+)?))?\s*(万亿|亿|万|%|‰)?"
-)
-_CN_PERCENT = re.compile(r"百分之([零〇一二两三四五六七八九十百]+)")
-_APPROXIMATORS = frozenset("几数")
-_MAGNITUDE = {"万亿": Decimal(10) ** 12, "亿": Decimal(10) ** 8, "万": Decimal(10) ** 4}
-_CN_NUMERAL_RUN = re.compile(r"[零〇一二两三四五六七八九十百千万亿]+")
-_CN_DIGITS = {
-    "零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
-    "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
-}  # fmt: skip
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
-# A lone numeral counts as a number only before a measure word: 四天, 三项, 十个 — not 七大工程,
-# 三措并举 or 百姓. 一 alone never counts (一个 is mostly the article "a").
-_MEASURE_WORDS = frozenset("天个处名次家项支座条户所年月日周位场批种件台辆间栋层人届期倍")
 
 # Sentences of a passage that read like instructions to the model. They stay in the prompt (as
 # inert, delimited data) but are never accepted as evidence for an answer sentence.
@@ -246,105 +220,11 @@ def says_not_found(text: str) -> bool:
 # --- key terms and numbers -------------------------------------------------------------------
 
 
-def key_terms(text: str) -> frozenset[str]:
-    """Key terms of ``text``: CJK character bigrams without function characters, Latin words
-    (lower-cased) and numbers (as ``#<value>``)."""
-    normalised = unicodedata.normalize("NFKC", text).lower()
-    terms: set[str] = set()
-    for run in _CJK_RUN.findall(normalised):
-        for a, b in pairwise(run):
-            if a not in _STOP_CHARS and b not in _STOP_CHARS:
-                terms.add(a + b)
-    terms.update(_LATIN_WORD.findall(normalised))
-    terms.update(f"#{n}" for n in extract_numbers(text))
-    return frozenset(terms)
-
-
 def coverage(sentence_terms: frozenset[str], passage_terms: Iterable[str]) -> float:
     """Share of the sentence's key terms found in the passage terms (0.0 for no terms)."""
     if not sentence_terms:
         return 0.0
     return len(sentence_terms.intersection(passage_terms)) / len(sentence_terms)
-
-
-def extract_numbers(text: str) -> frozenset[str]:
-    """Numbers in ``text`` as canonical strings: values with 万/亿 applied (``5.73亿`` →
-    ``573000000``), ``12.5%``, ratios ``1:8``, and Chinese numerals (``四天`` → ``4``)."""
-    # "，" must not become a thousands separator ("7000人次，50余家" is two numbers).
-    normalised = unicodedata.normalize("NFKC", text.replace("，", "、"))
-    normalised = _CN_PERCENT.sub(_cn_percent_to_arabic, normalised)
-    found: set[str] = set()
-    for match in _ARABIC_NUMBER.finditer(normalised):
-        number, ratio, suffix = match.group(1), match.group(2), match.group(3)
-        if ratio is not None:
-            found.add(
-                f"{_canonical(Decimal(number.replace(',', '')))}:{_canonical(Decimal(ratio))}"
-            )
-            continue
-        try:
-            value = Decimal(number.replace(",", ""))
-        except InvalidOperation:
-            continue
-        if suffix in _MAGNITUDE:
-            found.add(_canonical(value * _MAGNITUDE[suffix]))
-        elif suffix:
-            found.add(f"{_canonical(value)}{suffix}")
-        else:
-            found.add(_canonical(value))
-    for match in _CN_NUMERAL_RUN.finditer(normalised):
-        if normalised[max(match.start() - 1, 0) : match.start()] in _APPROXIMATORS:
-            continue  # 几十个, 数百名: not a definite number
-        value_int = _chinese_numeral(match.group(0), normalised[match.end() : match.end() + 1])
-        if value_int is not None:
-            found.add(str(value_int))
-    return frozenset(found)
-
-
-def _cn_percent_to_arabic(match: re.Match[str]) -> str:
-    value = _parse_chinese_numeral(match.group(1))
-    return f"{value}%" if value is not None else match.group(0)
-
-
-def _canonical(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text if text != "-0" else "0"
-
-
-def _chinese_numeral(run: str, next_char: str) -> int | None:
-    """Value of a run of Chinese numerals when it is used as a number, else ``None``."""
-    has_unit = any(ch in "十百千万亿" for ch in run)
-    if len(run) == 1:
-        if run in "二三四五六七八九十两" and next_char in _MEASURE_WORDS:
-            return _parse_chinese_numeral(run)
-        return None
-    if not has_unit:
-        # 二〇二〇 reads digit by digit; 一一 ("one by one") is not a number.
-        if set(run) <= {"一"}:
-            return None
-        return int("".join(str(_CN_DIGITS[ch]) for ch in run))
-    return _parse_chinese_numeral(run)
-
-
-def _parse_chinese_numeral(run: str) -> int | None:
-    total = section = number = 0
-    previous_digit = False
-    for ch in run:
-        if ch in _CN_DIGITS:
-            digit = _CN_DIGITS[ch]
-            if previous_digit and digit != 0 and number != 0:
-                return None  # 三四个: an approximation, not a number
-            number = digit
-            previous_digit = digit != 0
-        elif ch in _CN_UNITS:
-            section += (number or 1) * _CN_UNITS[ch]
-            number, previous_digit = 0, False
-        elif ch == "万":
-            total += (section + number) * 10_000
-            section, number, previous_digit = 0, 0, False
-        elif ch == "亿":
-            total = (total + section + number) * 100_000_000
-            section, number, previous_digit = 0, 0, False
-    return total + section + number
 
 
 # --- passages --------------------------------------------------------------------------------

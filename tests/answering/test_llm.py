@@ -13,9 +13,7 @@ from indexer.types import Hit, Report
 from service.answering.llm import LLMComposer, make_llm_composer, numbered_passages
 from service.answering.types import NOT_FOUND, Answer, Citation
 from service.answering.validate import (
-    extract_numbers,
     is_instruction_like,
-    key_terms,
     parse_markers,
     split_answer,
     validate_answer,
@@ -445,36 +443,6 @@ def test_split_answer_keeps_markers_with_their_sentence() -> None:
         (1, "1. ", "丁“引语。”", (4,)),
         (2, "- ", "戊", ()),
     ]
-
-
-@pytest.mark.parametrize(
-    ("text", "numbers"),
-    [
-        ("172处安全隐患被整改，7000人次，50余家企业", {"172", "7000", "50"}),
-        ("5.73亿元", {"573000000"}),
-        ("57300万元", {"573000000"}),
-        ("2.63万平方米", {"26300"}),
-        ("比例为1:8", {"1:8"}),
-        ("比例为1∶8", {"1:8"}),
-        ("比例为１：８", {"1:8"}),
-        ("帮扶率达到100%", {"100%"}),
-        ("百分之九十", {"90%"}),
-        ("仅用四天时间", {"4"}),
-        ("十九大", {"19"}),
-        ("二〇二〇年", {"2020"}),
-        ("2021-01-30", {"2021", "1", "30"}),
-        ("7,000人", {"7000"}),
-        ("七大工程、三措并举、百姓、一个社区、几十个、十分重要、万余户", set()),
-    ],
-)
-def test_extract_numbers(text: str, numbers: set[str]) -> None:
-    assert extract_numbers(text) == numbers
-
-
-def test_key_terms_leave_out_function_characters() -> None:
-    assert key_terms("我是猫。") == frozenset()
-    assert {"安全", "隐患", "整改", "#172"} <= key_terms("172处安全隐患被整改")
-    assert "被整" not in key_terms("172处安全隐患被整改")
 
 
 def test_instruction_like_sentences() -> None:
