@@ -166,15 +166,12 @@ def _live(args: argparse.Namespace) -> Any:
     """The writer for ``zhiwen add``/``remove``, configured like ``zhiwen index`` (and like the
     server's, fault injection included: ``ZHIWEN_FAULT_PAUSE_AT``)."""
     from embeddings import load_embedder
-    from indexer.update import LiveIndex, pause_hook
+    from indexer.update import LiveIndex, fault_pause
 
     settings = _settings(args)
     words = _user_words(settings.user_words_path)
     embedder = load_embedder(args.model or settings.model, cache_path=settings.cache_path)
-    pause = (
-        pause_hook(settings.fault_pause_at, settings.fault_pause_marker)
-        if settings.fault_pause_at else None
-    )
+    pause = fault_pause(settings.fault_pause_at, settings.fault_pause_marker)
     return LiveIndex(
         _corpus(args),
         Path(args.index or settings.index_dir),

@@ -200,6 +200,16 @@ def default_doc_id(text: str) -> str:
     return "doc_" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def fault_pause(stages: Sequence[str], marker: Path | None) -> Pause | None:
+    """The writer pause of ``ZHIWEN_FAULT_PAUSE_AT`` / ``_MARKER`` (None without stages: always,
+    in production); used by the server and by ``zhiwen add/remove`` alike."""
+    if not stages:
+        return None
+    log.warning("ZHIWEN_FAULT_PAUSE_AT=%s: the writer will pause there (fault injection)",
+                ",".join(stages))
+    return pause_hook(stages, marker)
+
+
 def pause_hook(stages: Iterable[str], marker: Path | None = None, max_wait: float = 600.0) -> Pause:
     """A test hook that stops a writer each time it reaches one of ``stages`` so a test can kill
     the process there. With ``marker`` it writes the stage name to that file on pausing and

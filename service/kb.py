@@ -48,17 +48,6 @@ WATCH_INTERVAL_S = 2.0
 STARTUP_LOCK_TIMEOUT_S = 30.0
 
 
-def fault_pause(settings: Settings) -> Pause | None:
-    """The writer pause hook of ``ZHIWEN_FAULT_PAUSE_AT`` (None when unset: always, in production)."""
-    from indexer.update import pause_hook
-
-    if not settings.fault_pause_at:
-        return None
-    log.warning("ZHIWEN_FAULT_PAUSE_AT=%s: the writer will pause there (fault injection)",
-                ",".join(settings.fault_pause_at))
-    return pause_hook(settings.fault_pause_at, settings.fault_pause_marker)
-
-
 def llm_endpoint(settings: Settings) -> LLMEndpoint | None:
     """The configured OpenAI-compatible endpoint, or None."""
     if not (settings.llm_base_url and settings.llm_model):
@@ -281,7 +270,10 @@ def open_knowledge_base(
     verify_checksums(settings.index_dir)
     engine = load_engine(settings)
     _seed(settings)
-    live = make_live_index(settings, engine.embedder, fault_pause(settings))
+    from indexer.update import fault_pause
+
+    pause = fault_pause(settings.fault_pause_at, settings.fault_pause_marker)
+    live = make_live_index(settings, engine.embedder, pause)
     kb = KnowledgeBase(live, engine, writes_enabled=bool(settings.api_keys), on_publish=on_publish)
     try:
         # (without the test pause hook: it stops writes, not the recovery from a killed one)
