@@ -41,13 +41,12 @@ def _index_texts(index_dir: Path) -> list[str]:
 
 def _model_texts(corpus: Path, embedder: Any) -> tuple[list[str], list[str]]:
     """The chunk texts and the distinct sentence texts ``build_index`` sends to the model."""
-    from indexer.build import _chunk, _parse, scan_corpus, source_id
-    from indexer.reading import read_text
+    from indexer.assembly import chunk_reports
+    from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
+    from indexer.corpus import read_reports, scan_corpus
 
-    chunks = []
-    for name in scan_corpus(corpus):
-        for report in _parse(source_id(name), read_text(corpus / name), name):
-            chunks += _chunk(report, 300, 60, embedder.token_len, embedder.max_seq_length)
+    reports, _skipped = read_reports(corpus, scan_corpus(corpus))
+    chunks = chunk_reports(embedder, reports, max_chars=DEFAULT_MAX_CHARS, overlap=DEFAULT_OVERLAP)
     sentences = list(dict.fromkeys(s.text for c in chunks for s in c.sentences))
     return [c.index_text for c in chunks], sentences
 

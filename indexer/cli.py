@@ -130,11 +130,11 @@ def run(args: argparse.Namespace) -> int:
         return 0 if fresh else 1
     from indexer.journal import WriterBusy
     from indexer.store import IndexLoadError
-    from indexer.update import LiveIndex
+    from indexer.writer import LiveIndex
 
     try:
         embedder = load_embedder(model, cache_path=settings.cache_path)
-        # under the writer lock, settling the journal (see indexer/update.py)
+        # under the writer lock, settling the journal (see indexer/writer.py)
         live = LiveIndex(Path(corpus), Path(index), embedder, max_chars=max_chars, overlap=overlap,
                          user_words=words, lock_timeout=60.0)
         if args.repair:
@@ -166,7 +166,8 @@ def _live(args: argparse.Namespace) -> Any:
     """The writer for ``zhiwen add``/``remove``, configured like ``zhiwen index`` (and like the
     server's, fault injection included: ``ZHIWEN_FAULT_PAUSE_AT``)."""
     from embeddings import load_embedder
-    from indexer.update import LiveIndex, fault_pause
+    from indexer.faults import fault_pause
+    from indexer.writer import LiveIndex
 
     settings = _settings(args)
     words = _user_words(settings.user_words_path)
@@ -186,9 +187,9 @@ def _live(args: argparse.Namespace) -> Any:
 
 def _run_changes(args: argparse.Namespace, changes: list[Any]) -> int:
     from embeddings import ModelNotFoundError
+    from indexer.errors import UpdateError
     from indexer.journal import WriterBusy
     from indexer.store import IndexLoadError
-    from indexer.update import UpdateError
 
     try:
         result = _live(args).apply(changes)
@@ -207,8 +208,10 @@ def _run_changes(args: argparse.Namespace, changes: list[Any]) -> int:
 
 
 def run_add(args: argparse.Namespace) -> int:
+    from indexer.corpus import validate_doc_id
+    from indexer.errors import InvalidDocument
     from indexer.reading import ReadError, read_text
-    from indexer.update import InvalidDocument, Put, validate_doc_id
+    from indexer.update import Put
 
     if args.doc_id and len(args.files) > 1:
         print("error: --id names one file; give one FILE with it", file=sys.stderr)

@@ -1,22 +1,133 @@
-"""The service's own corpus folder, seeded once from the reports a checkout ships.
+"""The corpus folder, the source of truth an index is derived from: its files and their ids.
 
-The bundled reports (``data/reports``) are seed data under version control: live writes (the
-HTTP write endpoints, ``zhiwen add``/``remove``) change the service's corpus folder
-(``var/reports`` by default), never the checkout. The first time zhiwen opens a corpus folder that
-does not exist, it is created as a copy of the seed folder, whole or not at all.
+* Scanning: :func:`scan_corpus` (file -> SHA-256), :func:`source_id` (a file's report id),
+  :func:`corpus_hash`, :func:`read_reports` (the reports of some of its files, unreadable ones
+  named with the reason).
+* Uploads: :func:`validate_doc_id`, :func:`document_text` (the file content stored for an upload),
+  :func:`default_doc_id`.
+* Seeding: the bundled reports (``data/reports``) are seed data under version control: live
+  writes (the HTTP write endpoints, ``zhiwen add``/``remove``) change the service's corpus folder
+  (``var/reports`` by default), never the checkout. The first time zhiwen opens a corpus folder
+  that does not exist, it is created as a copy of the seed folder, whole or not at all
+  (:func:`seed_corpus`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
+import re
 import shutil
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from indexer.journal import fsync_dir
+from indexer.durable import fsync_dir, fsync_tree
+from indexer.errors import InvalidDocument
+
+if TYPE_CHECKING:
+    from indexer.types import Report
 
 log = logging.getLogger(__name__)
+
+DOC_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+_DOC_ID_RE = re.compile(DOC_ID_PATTERN)
+
+
+# -- the folder -----------------------------------------------------------------------------------
+def scan_corpus(corpus_dir: Path) -> dict[str, str]:
+    """Relative path -> SHA-256 of every ``.txt`` file under ``corpus_dir`` (hidden ones skipped)."""
+    corpus_dir = Path(corpus_dir)
+    if not corpus_dir.is_dir():
+        raise FileNotFoundError(f"corpus folder {corpus_dir} does not exist")
+    out = {}
+    for path in sorted(corpus_dir.rglob("*.txt")):
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(corpus_dir).parts):
+            out[path.relative_to(corpus_dir).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def source_id(rel_path: str) -> str:
+    """Report id of a file: its stem; files in sub-folders keep the folder in the id."""
+    return rel_path[: -len(".txt")].replace("/", "__") if rel_path.endswith(".txt") else rel_path
+
+
+def corpus_hash(sources: Mapping[str, str]) -> str:
+    return hashlib.sha256(json.dumps(sorted(sources.items())).encode()).hexdigest()
+
+
+def file_digest(path: Path) -> str | None:
+    """SHA-256 of a file, None when it does not exist."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def parse_file(name: str, text: str) -> list[Report]:
+    """The reports of corpus file ``name`` (one, or several for a multi-report file)."""
+    from indexer.cleaning import parse_reports
+
+    return parse_reports(source_id(name), text, source_name=name)
+
+
+def read_reports(corpus_dir: Path, names: Iterable[str], *, parsed: Mapping[str, tuple[str, list[Report]]]
+                 | None = None, digests: Mapping[str, str | None] | None = None,
+                 progress: Any = None) -> tuple[list[Report], dict[str, str]]:
+    """Read and parse corpus files ``names``: their reports and ``{name: reason}`` of the files
+    that cannot be read. ``parsed`` may hold ``name -> (sha256, reports)`` parsed already, used
+    when ``digests`` gives the same SHA-256 for the file; ``progress`` wraps the names."""
+    from indexer.reading import ReadError, read_text
+
+    reports: list[Report] = []
+    skipped: dict[str, str] = {}
+    names = list(names)
+    for name in progress(names) if progress else names:
+        given = (parsed or {}).get(name)
+        if given is not None and digests is not None and given[0] == digests.get(name):
+            reports += given[1]
+            continue
+        try:
+            text = read_text(Path(corpus_dir) / name)
+        except ReadError as exc:
+            skipped[name] = exc.reason
+            log.warning("skipped %s: %s", name, exc.reason)
+            continue
+        reports += parse_file(name, text)
+    return reports, skipped
+
+
+# -- uploads --------------------------------------------------------------------------------------
+def validate_doc_id(doc_id: str) -> str:
+    """``doc_id`` if it is safe as a file name and report id, else :class:`InvalidDocument`."""
+    if not isinstance(doc_id, str) or not _DOC_ID_RE.fullmatch(doc_id):
+        shown = doc_id if isinstance(doc_id, str) and len(doc_id) <= 80 else f"{str(doc_id)[:80]}…"
+        raise InvalidDocument(
+            f"invalid doc_id {shown!r}: use 1-128 characters from A-Z a-z 0-9 _ . -, "
+            "starting with a letter or digit"
+        )
+    return doc_id
+
+
+def document_text(text: str, title: str | None = None) -> str:
+    """The file content stored for an upload: the title as the first line (unless the text
+    already starts with it), then the text; line endings normalised."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if title and title.strip() and not text.lstrip().startswith(title.strip()):
+        text = f"{title.strip()}\n\n{text}"
+    return text if text.endswith("\n") else text + "\n"
+
+
+def default_doc_id(text: str) -> str:
+    """A doc_id for an upload that names none: derived from its content, so a retried upload
+    gets the same id (and answers 409 instead of storing a duplicate)."""
+    return "doc_" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+# -- seeding --------------------------------------------------------------------------------------
 
 
 class SeedError(OSError):
@@ -48,11 +159,7 @@ def seed_corpus(corpus_dir: Path, seed_dir: Path | None) -> int:
         copy = staging / corpus_dir.name
         shutil.copytree(seed_dir, copy, ignore=shutil.ignore_patterns(".*"))
         files = [p for p in copy.rglob("*") if p.is_file()]
-        for path in files:
-            with path.open("rb") as fh:
-                os.fsync(fh.fileno())
-        for folder in {p.parent for p in files} | {copy}:
-            fsync_dir(folder)
+        fsync_tree(copy)
         try:
             os.rename(copy, corpus_dir)
         except OSError:

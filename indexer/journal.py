@@ -1,4 +1,4 @@
-"""Crash safety for live index writes: a write-ahead journal, a writer lock, durable file writes.
+"""Crash safety for live index writes: a write-ahead journal and a writer lock.
 
 * :class:`Journal` — an append-only JSON-lines file beside the index (``<index>.journal.jsonl``).
   A writer appends a ``begin`` entry (fsynced) naming the corpus files it is about to change and
@@ -7,8 +7,8 @@
   writer (or the service on start, or ``zhiwen index --repair``) rolls it forward.
 * :class:`WriterLock` — ``fcntl.flock`` on ``<index>.lock``: one writer at a time across
   processes (the server and ``zhiwen add``/``remove``/``index``) and across threads.
-* :func:`write_file_durably` / :func:`remove_file_durably` — temp file in the same folder,
-  fsync, rename, fsync the folder: after a crash the file is either the old or the new one.
+
+Its appends and compactions use the durable steps of :mod:`indexer.durable`.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from indexer.durable import fsync_dir, write_file_durably
+
 log = logging.getLogger(__name__)
 
 EntryKind = Literal["put", "delete", "rebuild"]
-# Temporary files of durable writes are hidden (scan_corpus skips names starting with a dot).
-TMP_MARK = ".tmp-"
 
 
 def journal_path(index_dir: Path) -> Path:
@@ -41,54 +41,6 @@ def journal_path(index_dir: Path) -> Path:
 def lock_path(index_dir: Path) -> Path:
     index_dir = Path(index_dir)
     return index_dir.parent / f"{index_dir.name}.lock"
-
-
-# -- durable files ------------------------------------------------------------------------------
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_file_durably(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a crash leaves the old or the new content."""
-    path = Path(path)
-    tmp = path.parent / f".{path.name}{TMP_MARK}{uuid.uuid4().hex[:8]}"
-    try:
-        with tmp.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    fsync_dir(path.parent)
-
-
-def remove_file_durably(path: Path) -> bool:
-    """Delete ``path`` (and make the deletion durable); False when it was not there."""
-    path = Path(path)
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        return False
-    fsync_dir(path.parent)
-    return True
-
-
-def remove_temp_files(folder: Path) -> list[Path]:
-    """Delete leftovers of interrupted :func:`write_file_durably` calls in ``folder``."""
-    removed = []
-    if Path(folder).is_dir():
-        for stale in Path(folder).glob(f".*{TMP_MARK}*"):
-            if stale.is_file():
-                stale.unlink(missing_ok=True)
-                removed.append(stale)
-    return removed
 
 
 # -- journal ------------------------------------------------------------------------------------

@@ -12,19 +12,17 @@ Layout (``FORMAT_VERSION`` 1)::
     bm25/          bm25s files (its params.index.json reloads it with the same k1, b)
     userdict.txt   the jieba user words the BM25 tokens were made with
 
-``index_dir`` itself is a symlink to a snapshot folder beside it (``<name>.snapshots/<id>``); a new
-snapshot is written completely, fsynced, and then the link is swapped with one atomic rename, so
-a crash leaves either the old or the new index, never half of one.
+plus ``checksums.json`` (size and SHA-256 of each file). This module writes and reads the files of
+one index folder; :mod:`indexer.snapshots` makes such a folder a durable snapshot and publishes it
+(``index_dir`` is a symlink to ``<name>.snapshots/<id>``), so a crash leaves either the old or
+the new index, never half of one.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import time
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -33,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from indexer.errors import IndexLoadError
 from indexer.types import Chunk, Report, Sentence
 
 if TYPE_CHECKING:
@@ -43,10 +42,6 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 FILES = ("meta.json", "reports.jsonl", "chunks.jsonl", "dense.faiss", "sentences.npy", "bm25", "userdict.txt")
-
-
-class IndexLoadError(RuntimeError):
-    """The index cannot be served; the message names the file and shows expected vs found."""
 
 
 # -- (de)serialisation --------------------------------------------------------------------------
@@ -97,25 +92,10 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _fsync_tree(root: Path) -> None:
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            with path.open("rb") as fh:
-                os.fsync(fh.fileno())
-    fd = os.open(root, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 # -- writing ------------------------------------------------------------------------------------
-def snapshots_dir(index_dir: Path) -> Path:
-    return index_dir.parent / f"{index_dir.name}.snapshots"
-
-
-def write_index(
-    index_dir: Path,
+def write_files(
+    folder: Path,
+    snapshot_id: str,
     *,
     reports: Sequence[Report],
     chunks: Sequence[Chunk],
@@ -125,9 +105,9 @@ def write_index(
     user_words: Sequence[str],
     meta: dict[str, Any],
     vector_index: str = "auto",
-    keep: int = 2,
-) -> Path:
-    """Write a complete index snapshot and atomically point ``index_dir`` at it."""
+) -> None:
+    """Write the files of a complete index into the empty ``folder`` (see the layout above);
+    :func:`indexer.snapshots.write_snapshot` makes it durable and names it ``snapshot_id``."""
     from indexer.dense import DenseIndex
     from indexer.keyword import KeywordIndex
     from indexer.tokenize import Tokenizer
@@ -139,69 +119,26 @@ def write_index(
         sentence_vectors = np.zeros((n_sentences, vectors.shape[1] if vectors.ndim == 2 else 0), np.float32)
     if len(sentence_vectors) != n_sentences:
         raise ValueError(f"{n_sentences} chunk sentences but {len(sentence_vectors)} sentence vectors")
-    index_dir = Path(index_dir)
-    snaps = snapshots_dir(index_dir)
-    snaps.mkdir(parents=True, exist_ok=True)
-    snap_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    tmp = snaps / f".tmp-{snap_id}"
-    tmp.mkdir()
-    try:
-        _write_jsonl(tmp / "reports.jsonl", (report_to_json(r) for r in reports))
-        _write_jsonl(tmp / "chunks.jsonl", (chunk_to_json(c) for c in chunks))
-        DenseIndex.build(vectors, kind=vector_index).save(tmp / "dense.faiss")
-        with (tmp / "sentences.npy").open("wb") as fh:
-            np.save(fh, np.asarray(sentence_vectors, np.float16), allow_pickle=False)
-        tokenizer = Tokenizer(user_words)
-        KeywordIndex.build(token_lists, tokenizer).save(tmp / "bm25")
-        (tmp / "userdict.txt").write_text("\n".join(tokenizer.user_words) + "\n", encoding="utf-8")
-        meta = {
-            **meta,
-            "format_version": FORMAT_VERSION,
-            "normalized": True,
-            "metric": "inner_product",
-            "counts": {"reports": len(reports), "chunks": len(chunks), "sentences": n_sentences},
-            "dim": int(vectors.shape[1]) if vectors.ndim == 2 and len(vectors) else meta.get("dim"),
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "snapshot": snap_id,
-        }
-        (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
-        _fsync_tree(tmp)
-        final = snaps / snap_id
-        tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    _point_at(index_dir, final)
-    _prune(snaps, keep=keep, current=final)
-    return final
-
-
-def _point_at(index_dir: Path, target: Path) -> None:
-    """Atomically make ``index_dir`` a symlink to ``target`` (relative, so the tree can move)."""
-    rel = os.path.relpath(target, index_dir.parent)
-    if index_dir.exists() and not index_dir.is_symlink():
-        # A real directory from elsewhere: move it aside first (the only non-atomic step).
-        aside = index_dir.parent / f".{index_dir.name}.replaced-{uuid.uuid4().hex[:6]}"
-        index_dir.rename(aside)
-        shutil.rmtree(aside, ignore_errors=True)
-    link_tmp = index_dir.parent / f".{index_dir.name}.link-{uuid.uuid4().hex[:8]}"
-    os.symlink(rel, link_tmp)
-    os.replace(link_tmp, index_dir)
-    fd = os.open(index_dir.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _prune(snaps: Path, keep: int, current: Path) -> None:
-    done = sorted((p for p in snaps.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
-    for old in done[:-keep] if keep > 0 else []:
-        if old != current:
-            shutil.rmtree(old, ignore_errors=True)
-    for stale in snaps.glob(".tmp-*"):
-        if time.time() - stale.stat().st_mtime > 3600:
-            shutil.rmtree(stale, ignore_errors=True)
+    folder = Path(folder)
+    _write_jsonl(folder / "reports.jsonl", (report_to_json(r) for r in reports))
+    _write_jsonl(folder / "chunks.jsonl", (chunk_to_json(c) for c in chunks))
+    DenseIndex.build(vectors, kind=vector_index).save(folder / "dense.faiss")
+    with (folder / "sentences.npy").open("wb") as fh:
+        np.save(fh, np.asarray(sentence_vectors, np.float16), allow_pickle=False)
+    tokenizer = Tokenizer(user_words)
+    KeywordIndex.build(token_lists, tokenizer).save(folder / "bm25")
+    (folder / "userdict.txt").write_text("\n".join(tokenizer.user_words) + "\n", encoding="utf-8")
+    meta = {
+        **meta,
+        "format_version": FORMAT_VERSION,
+        "normalized": True,
+        "metric": "inner_product",
+        "counts": {"reports": len(reports), "chunks": len(chunks), "sentences": n_sentences},
+        "dim": int(vectors.shape[1]) if vectors.ndim == 2 and len(vectors) else meta.get("dim"),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "snapshot": snapshot_id,
+    }
+    (folder / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -234,6 +171,11 @@ def read_reports(index_dir: Path) -> list[Report]:
     if not (root / "reports.jsonl").exists():
         raise IndexLoadError(f"reports.jsonl: missing in {root}")
     return [report_from_json(r) for r in _read_jsonl(root / "reports.jsonl")]
+
+
+def read_chunks(index_dir: Path) -> list[Chunk]:
+    """The chunks an index holds, in vector-row order."""
+    return [chunk_from_json(c) for c in _read_jsonl(Path(index_dir).resolve() / "chunks.jsonl")]
 
 
 def load_index(index_dir: Path, embedder: Embedder, *, check_model: bool = True) -> Searcher:

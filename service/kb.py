@@ -37,8 +37,10 @@ from indexer.journal import WriterBusy
 from service.answering.engine import LLMEndpoint, QAEngine, engine_for
 
 if TYPE_CHECKING:
+    from indexer.faults import Pause
     from indexer.search import Searcher
-    from indexer.update import Change, LiveIndex, Pause, UpdateResult
+    from indexer.update import Change, UpdateResult
+    from indexer.writer import LiveIndex
     from zhiwen.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -87,7 +89,7 @@ def load_engine(settings: Settings) -> QAEngine:
 def make_live_index(settings: Settings, embedder: Any, pause: Pause | None = None) -> LiveIndex:
     """The writer over ``settings.corpus_dir`` / ``settings.index_dir`` with the build settings."""
     from indexer.tokenize import read_user_words
-    from indexer.update import LiveIndex
+    from indexer.writer import LiveIndex
 
     words: list[str] = []
     if settings.user_words_path:
@@ -137,7 +139,7 @@ class KnowledgeBase:
 
     @property
     def version(self) -> str:
-        from indexer.update import snapshot_version
+        from indexer.snapshots import snapshot_version
 
         return snapshot_version(self.current.meta)
 
@@ -186,8 +188,8 @@ class KnowledgeBase:
         """Load the snapshot the index link points at if it is not the one served (another
         process wrote it); True when it was swapped in. A snapshot that fails verification is
         not served: the old one stays, and the problem is logged once."""
+        from indexer.snapshots import current_snapshot, verify_checksums
         from indexer.store import IndexLoadError, load_index
-        from indexer.update import current_snapshot, verify_checksums
 
         live = current_snapshot(self.live.index_dir)
         if live is None or self._serves(live) or live == self._bad_snapshot:
@@ -264,13 +266,14 @@ def open_knowledge_base(
     snapshots other processes write. Slow (loads the model); raises ``IndexLoadError`` /
     ``ModelNotFoundError`` with a message fit for /readyz. ``on_publish`` is called with each
     engine that replaces the live one."""
-    from indexer.update import UpdateError, verify_checksums
+    from indexer.errors import UpdateError
+    from indexer.snapshots import verify_checksums
 
     # a truncated or corrupted file is named before the model loads (and before it misleads)
     verify_checksums(settings.index_dir)
     engine = load_engine(settings)
     _seed(settings)
-    from indexer.update import fault_pause
+    from indexer.faults import fault_pause
 
     pause = fault_pause(settings.fault_pause_at, settings.fault_pause_marker)
     live = make_live_index(settings, engine.embedder, pause)
@@ -307,7 +310,7 @@ def _seed(settings: Settings) -> None:
 def _warn_on_drift(live: LiveIndex, meta: dict[str, Any]) -> None:
     """Say so on start when the corpus folder is not what the index was built from (a wrong
     ZHIWEN_CORPUS_DIR, or files changed without `zhiwen index`): writes would then mix the two."""
-    from indexer.build import scan_corpus
+    from indexer.corpus import scan_corpus
 
     if not live.corpus_dir.is_dir():
         log.warning("corpus folder %s does not exist: write endpoints will answer 503 until it does",

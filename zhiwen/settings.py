@@ -150,7 +150,7 @@ class Settings(BaseSettings):
     def _known_stages(cls, value: list[str]) -> list[str]:
         if not value:
             return value
-        from indexer.update import STAGES
+        from indexer.faults import STAGES
 
         unknown = sorted(set(value) - set(STAGES))
         if unknown:

@@ -136,7 +136,7 @@ class AnswerabilityModel:
         return model
 
     def save(self, path: Path = MODEL_PATH) -> None:
-        from indexer.journal import write_file_durably
+        from indexer.durable import write_file_durably
 
         write_file_durably(path, (json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n").encode())
 

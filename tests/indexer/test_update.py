@@ -1,4 +1,4 @@
-"""Live index changes (indexer/update.py, indexer/journal.py), in-process with the real model.
+"""Live index changes (indexer/update.py, indexer/writer.py, indexer/journal.py), in-process with the real model.
 
 Each test works on its own copy of data/reports and of the session's index snapshot.
 """
@@ -13,24 +13,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.build import build_index, build_params, is_up_to_date, scan_corpus
+from indexer.build import build_index, build_params, is_up_to_date
 from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
-from indexer.journal import Journal, WriterBusy, journal_path, write_file_durably, writer_lock
-from indexer.store import IndexLoadError, load_index
-from indexer.update import (
-    CHECKSUMS,
-    Delete,
+from indexer.corpus import scan_corpus
+from indexer.durable import write_file_durably
+from indexer.errors import (
     DocumentConflict,
     DocumentExists,
     DocumentNotFound,
     InvalidDocument,
-    LiveIndex,
     NotText,
-    Put,
-    pause_hook,
-    verify_checksums,
-    write_checksums,
 )
+from indexer.faults import pause_hook
+from indexer.journal import Journal, WriterBusy, journal_path, writer_lock
+from indexer.snapshots import CHECKSUMS, verify_checksums, write_checksums
+from indexer.store import IndexLoadError, load_index
+from indexer.update import Delete, Put
+from indexer.writer import LiveIndex
 from tests.kb import ELDERLY_V1, ELDERLY_V2, RECYCLING, KbDirs, make_kb
 
 PARAMS = build_params("m3e-small", DEFAULT_MAX_CHARS, DEFAULT_OVERLAP, [])
@@ -181,7 +180,7 @@ def test_second_writer_is_refused_while_the_lock_is_held(live: LiveIndex, kb: Kb
 
 
 def test_a_failed_update_restores_the_file(live: LiveIndex, kb: KbDirs, monkeypatch: pytest.MonkeyPatch) -> None:
-    import indexer.build
+    import indexer.assembly
 
     original = (kb.corpus / "000_cfe86b6ecbc402ed.txt").read_bytes()
     corpus, version = kb.corpus_state(), kb.live_snapshot()
@@ -189,7 +188,7 @@ def test_a_failed_update_restores_the_file(live: LiveIndex, kb: KbDirs, monkeypa
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(indexer.build, "embed_chunks", broken)
+    monkeypatch.setattr(indexer.assembly, "embed_chunks", broken)
     with pytest.raises(RuntimeError, match="disk on fire"):
         live.apply([Put("000_cfe86b6ecbc402ed", ELDERLY_V1)])
     assert (kb.corpus / "000_cfe86b6ecbc402ed.txt").read_bytes() == original
@@ -312,7 +311,7 @@ def test_an_index_without_checksums_still_loads(kb: KbDirs, embedder) -> None:  
 
 
 def test_a_title_becomes_the_first_line_and_ids_are_stable(live: LiveIndex, kb: KbDirs, embedder) -> None:  # type: ignore[no-untyped-def]
-    from indexer.update import default_doc_id, document_text
+    from indexer.corpus import default_doc_id, document_text
 
     body = ELDERLY_V1.split("\n", 1)[1].lstrip()
     assert document_text(body, "青山湾社区启用“智慧养老驿站”").startswith("青山湾社区启用“智慧养老驿站”\n\n")
@@ -325,7 +324,7 @@ def test_a_title_becomes_the_first_line_and_ids_are_stable(live: LiveIndex, kb: 
 
 
 def test_a_missing_corpus_folder_is_refused(kb: KbDirs, embedder) -> None:  # type: ignore[no-untyped-def]
-    from indexer.update import CorpusUnavailable
+    from indexer.errors import CorpusUnavailable
 
     live = LiveIndex(kb.root / "nowhere", kb.index, embedder)
     with pytest.raises(CorpusUnavailable, match="does not exist"):

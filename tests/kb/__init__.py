@@ -89,7 +89,7 @@ def make_kb(index_dir: Path, target: Path, *, snapshots: int = 1) -> KbDirs:
     before would), so recovery can fall back to it. Each copy gets its checksums, as every
     snapshot written by ``zhiwen index`` and the live writer does.
     """
-    from indexer.update import point_at, write_checksums
+    from indexer.snapshots import publish, write_checksums
 
     target.mkdir(parents=True, exist_ok=True)
     corpus = target / "corpus"
@@ -102,6 +102,6 @@ def make_kb(index_dir: Path, target: Path, *, snapshots: int = 1) -> KbDirs:
         shutil.copytree(source, snaps / name)
         write_checksums(snaps / name)
     index = target / "index"
-    point_at(index, snaps / names[-1])
+    publish(index, snaps / names[-1])
     assert os.path.islink(index)
     return KbDirs(target, corpus, index)

@@ -24,23 +24,19 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from indexer.journal import WriterBusy
-from indexer.update import (
-    DOC_ID_PATTERN,
+from indexer.corpus import DOC_ID_PATTERN, default_doc_id, validate_doc_id
+from indexer.errors import (
     CorpusUnavailable,
-    Delete,
     DocumentConflict,
     DocumentExists,
     DocumentNotFound,
     IndexMismatch,
     InvalidDocument,
     NotText,
-    Put,
     UpdateError,
-    UpdateResult,
-    default_doc_id,
-    validate_doc_id,
 )
+from indexer.journal import WriterBusy
+from indexer.update import Delete, Put, UpdateResult
 from service.api.auth import ReadKey, WriteKey
 from service.api.deps import EngineDep, StateDep
 from service.api.errors import ApiError, error_responses, field_error, printable

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from indexer.update import DOC_ID_PATTERN
+from indexer.corpus import DOC_ID_PATTERN
 from service.api.schemas import ReportText, ReportTitle
 
 MAX_TITLE_CHARS = 500
