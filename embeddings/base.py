@@ -7,15 +7,12 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-import numpy.typing as npt
 
-if TYPE_CHECKING:
-    from embeddings.cache import EmbeddingCache
+from embeddings.cache import EmbeddingCache, Vectors, encode_cached
 
-Vectors = npt.NDArray[np.float32]
 # a progress bar for encodes of more texts than this
 PROGRESS_FROM = 256
 
@@ -120,8 +117,6 @@ class BaseEmbedder(ABC):
         return self._encode([self._query_prefix + t for t in texts])
 
     def encode_documents(self, texts: Sequence[str]) -> Vectors:
-        from embeddings.cache import encode_cached  # (the cache module imports this one)
-
         texts = [self._document_prefix + t for t in texts]
         if self._cache is None:
             return self._encode(texts)

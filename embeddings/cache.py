@@ -9,8 +9,10 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
-from embeddings.base import Vectors
+# float32 rows, L2-normalised: what every embedder returns (embeddings.base re-exports it)
+Vectors = npt.NDArray[np.float32]
 
 
 def cache_key(model: str, text: str) -> str:

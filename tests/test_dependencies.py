@@ -135,3 +135,42 @@ def test_dependencies_point_one_way(folder: str) -> None:
         if any(module == f or module.startswith(f + ".") for f in FORBIDDEN[folder])
     ]
     assert not bad, "\n".join(bad)
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Project module -> project modules it imports (at any depth of its code, lazy imports too)."""
+    modules = {}
+    for package in PRODUCT:
+        for path in (ROOT / package).rglob("*.py"):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            modules[name.removesuffix(".__init__")] = path
+
+    def known(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            if isinstance(node, ast.Import):
+                deps.update(m for a in node.names if (m := known(a.name)))
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                for alias in node.names:  # `from pkg import module` depends on that module
+                    target = known(f"{node.module}.{alias.name}") or known(node.module)
+                    if target:
+                        deps.add(target)
+        graph[name] = deps - {name}
+    return graph
+
+
+def test_the_import_graph_has_no_cycle() -> None:
+    import graphlib
+
+    graph = _module_graph()
+    assert "indexer.writer" in graph and "service.answering.engine" in graph, sorted(graph)[:20]
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as exc:
+        raise AssertionError(f"import cycle: {' -> '.join(exc.args[1])}") from None
