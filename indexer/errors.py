@@ -24,28 +24,42 @@ class UpdateError(Exception):
 
 
 class InvalidDocument(UpdateError):
+    """A doc_id or upload that is malformed or empty (HTTP 422)."""
+
     code = "invalid_document"
 
 
 class NotText(UpdateError):
+    """An upload that is not text in a known encoding (HTTP 415)."""
+
     code = "unsupported_media_type"
 
 
 class DocumentExists(UpdateError):
+    """An add of a doc_id that exists already; replace it instead (HTTP 409)."""
+
     code = "document_exists"
 
 
 class DocumentNotFound(UpdateError):
+    """A change to a doc_id the corpus does not hold (HTTP 404)."""
+
     code = "not_found"
 
 
 class DocumentConflict(UpdateError):
+    """A report id that belongs to another file, or one report of a multi-report file (HTTP 409)."""
+
     code = "conflict"
 
 
 class IndexMismatch(UpdateError):
+    """The index was built with other parameters or another model than configured (HTTP 409)."""
+
     code = "index_mismatch"
 
 
 class CorpusUnavailable(UpdateError):
+    """The corpus folder the index is derived from is missing (HTTP 503)."""
+
     code = "corpus_unavailable"

@@ -24,7 +24,7 @@ import logging
 import threading
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from indexer.types import Hit, Report
 from prompts import render_prompt
@@ -244,18 +244,22 @@ class LLMComposer:
                 )
             return self._client
 
+    def _create(self, messages: list[dict[str, str]], *, stream: bool) -> Any:
+        """One chat-completions request with this client's model and sampling settings."""
+        return self._get_client().chat.completions.create(
+            model=self.model,
+            messages=_as_params(messages),
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            stream=stream,
+        )
+
     def _complete(self, messages: list[dict[str, str]]) -> tuple[str, str | None]:
         """The reply's text and finish reason."""
         import openai
 
         try:
-            response = self._get_client().chat.completions.create(
-                model=self.model,
-                messages=_as_params(messages),
-                temperature=self.temperature,
-                max_tokens=self.max_tokens,
-                stream=False,
-            )
+            response = self._create(messages, stream=False)
             if not response.choices:
                 return "", None
             choice = response.choices[0]
@@ -270,13 +274,7 @@ class LLMComposer:
         import openai
 
         try:
-            stream = self._get_client().chat.completions.create(
-                model=self.model,
-                messages=_as_params(messages),
-                temperature=self.temperature,
-                max_tokens=self.max_tokens,
-                stream=True,
-            )
+            stream = self._create(messages, stream=True)
         except openai.OpenAIError as exc:
             raise _LLMFailure(self._describe(exc)) from exc
         return _DeltaStream(stream, self._describe)
