@@ -23,28 +23,28 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from indexer.scoring import DEFAULT, EvidenceConfig
 from indexer.tokenize import STOPWORDS, Tokenizer
 from indexer.types import Hit, Report, Sentence
-from indexer.zh import bigrams, norm
+from indexer.zh import CJK_BASIC, bigrams, nfkc, norm, place_name_re, place_suffixes, suffix_pattern
 
 log = logging.getLogger(__name__)
 
 _NUM_Q = re.compile(r"多少|几[个天年次名所处件家项条期人位次户]?|多大|多高|多长|多久|多远|比例|百分之|数量|面积|产值|金额")
 _PERSON_Q = re.compile(r"谁|叫什么名字|名字是|姓名")
 _NAME_Q = re.compile(r"叫什么|什么名称|名称是|什么品牌|品牌|什么称号|称号|荣誉|什么平台|哪个平台|口号|什么模式|思路|什么党组织")
-_PLACE_Q = re.compile(r"哪个(?P<kind>街道|社区|区|镇|村|乡)|哪(?:些|一个|一)?(?P<kind2>街道|社区)")
+# The places a 哪个… question asks for: a district and the places in it (not 新区, 县, 市, 省).
+_PLACE_KINDS = place_suffixes("区")
+_PLACE_Q = re.compile(rf"哪个(?P<kind>{suffix_pattern(_PLACE_KINDS)})|哪(?:些|一个|一)?(?P<kind2>街道|社区)")
 _NUMBER = re.compile(
     r"\d+(?:[.:：]\d+)?\s*(?:%|％)?|[一二三四五六七八九十百千万两]+(?:个|天|年|次|名|所|处|件|家|项|条|期|位|户|轮|批|种|大|支)"
 )
 _QUOTED = re.compile(r"[“「『\"][^”」』\"]{2,20}[”」』\"]")
-_PERSON_HINT = re.compile(r"(?:书记|主任|经理|局长|区长|部长|记者|院长|校长|负责人|总经理|主席)[\u4e00-\u9fff]{2,3}")
-_PLACE_NAME = re.compile(r"[\u4e00-\u9fff]{2,6}(?:街道|社区|区|镇|村|乡)")
-_WS = re.compile(r"\s+")
+_PERSON_HINT = re.compile(rf"(?:书记|主任|经理|局长|区长|部长|记者|院长|校长|负责人|总经理|主席)[{CJK_BASIC}]{{2,3}}")
+_PLACE_NAME = place_name_re(_PLACE_KINDS)
 
 # Words that name the answer slot rather than the topic ("叫什么名字"): an answer sentence says
 # "书记陆兆纲", not "名字", so they are not required for coverage.
@@ -64,7 +64,7 @@ class QuestionInfo:
     noun: str = ""  # the noun the question word asks about: 哪个平台 -> 平台
 
 
-_ASKED = re.compile(r"(?:哪个|哪些|哪一个|哪一|哪几个|哪家|哪种|什么|何种)(?:样的|的)?([\u4e00-\u9fff]{1,4})")
+_ASKED = re.compile(rf"(?:哪个|哪些|哪一个|哪一|哪几个|哪家|哪种|什么|何种)(?:样的|的)?([{CJK_BASIC}]{{1,4}})")
 
 
 def _asked_noun(question: str, tokenizer: Tokenizer) -> str:
@@ -80,7 +80,7 @@ def _asked_noun(question: str, tokenizer: Tokenizer) -> str:
 def analyse_question(
     question: str, tokenizer: Tokenizer, idf: Callable[[str], float] | None = None
 ) -> QuestionInfo:
-    q = unicodedata.normalize("NFKC", question).strip()
+    q = nfkc(question).strip()
     terms = tuple(dict.fromkeys(t for t in tokenizer.tokens(q) if t not in STOPWORDS and t not in SLOT_WORDS))
     # Without an index, longer terms count more; with one, rarer terms do.
     weights = tuple(max(idf(t), 0.05) if idf else float(len(t)) for t in terms)
@@ -152,7 +152,7 @@ def score_sentence(
         bonus = cfg.place_bonus
     if info.noun and info.noun in text:
         # the asked-for slot is filled when a quoted name or a number stands right before the noun
-        filled = re.search(rf"(?:[”」』]|\d[\d.]*[^\W\d_]?)[\u4e00-\u9fff]{{0,2}}{re.escape(info.noun)}", text)
+        filled = re.search(rf"(?:[”」』]|\d[\d.]*[^\W\d_]?)[{CJK_BASIC}]{{0,2}}{re.escape(info.noun)}", text)
         bonus += cfg.slot_filled_bonus if filled else cfg.slot_noun_bonus
     # a sentence that only restates the question (e.g. a heading) adds nothing
     novelty = 1.0 if len(text) > len(info.text) * cfg.restated_length else cfg.restated_factor

@@ -1,19 +1,24 @@
 """Chinese text helpers, in one place: the CJK character range, normalisation (NFKC), character
-bigrams, key terms without function characters, and numbers written in Arabic or Chinese numerals.
+bigrams, key terms without function characters, numbers written in Arabic or Chinese numerals, and
+the vocabulary of place names (街道, 社区, 区 …) with the patterns built from it.
 
 Every module that compares Chinese text (the cleaner, evidence scoring, the answer composers and
-checks) uses these, so a question and a report are normalised the same way everywhere.
+checks) uses these, so a question and a report are normalised the same way everywhere, and every
+place finder reads the same suffixes.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 
-# CJK unified ideographs and extension A
-CJK = r"\u3400-\u4dbf\u4e00-\u9fff"
+# CJK unified ideographs: the basic block, and with extension A
+CJK_BASIC = r"\u4e00-\u9fff"
+CJK = r"\u3400-\u4dbf" + CJK_BASIC
 CJK_RE = re.compile(f"[{CJK}]")
 _WS = re.compile(r"\s+")
 
@@ -152,3 +157,54 @@ def _parse_chinese_numeral(run: str) -> int | None:
             total = (total + section + number) * 100_000_000
             section, number, previous_digit = 0, 0, False
     return total + section + number
+
+
+# --- place names -------------------------------------------------------------------------------
+
+# Suffixes of place names, from the lowest level up: village (村, 社区), township (街道, 镇, 乡),
+# county (区, 新区, 县), city (市), province (省). A finder takes the levels it reads with
+# :func:`place_suffixes`.
+PLACE_SUFFIXES = ("村", "社区", "街道", "镇", "乡", "区", "新区", "县", "市", "省")
+# Words ending like a place name that name a kind of area, not a place (辖区, 小区, 示范区 …).
+# The cleaner and follow-up resolution each add a few of their own.
+GENERIC_AREAS = ("城区", "市区", "景区", "园区", "小区", "片区", "辖区", "山区", "郊区", "校区",
+                 "街区", "功能区", "示范区")  # fmt: skip
+
+
+def place_suffixes(up_to: str) -> tuple[str, ...]:
+    """The suffixes of :data:`PLACE_SUFFIXES` up to level ``up_to``: ``"区"`` gives 村 社区 街道
+    镇 乡 区 (a district and the places in it, what the reports are about), ``"县"`` adds 新区, 县."""
+    return PLACE_SUFFIXES[: PLACE_SUFFIXES.index(up_to) + 1]
+
+
+def suffix_pattern(suffixes: Iterable[str]) -> str:
+    """A non-capturing alternation of ``suffixes`` (regex source), longest first."""
+    return "(?:" + "|".join(re.escape(s) for s in sorted(suffixes, key=len, reverse=True)) + ")"
+
+
+@functools.cache
+def place_name_re(
+    suffixes: tuple[str, ...],
+    min_chars: int = 2,
+    max_chars: int = 6,
+    *,
+    lazy: bool = False,
+    chars: str = CJK_BASIC,
+) -> re.Pattern[str]:
+    """A place name: ``min_chars`` to ``max_chars`` characters of ``chars`` (a character class's
+    ranges), then one of ``suffixes``. Greedy takes the longest name before a suffix, lazy the
+    shortest, so that a chain of names reads as several: in 李沧区九水街道 greedy finds
+    李沧区九水街道, lazy 李沧区 then 九水街道. (Only *whether* a text holds a match depends on
+    neither ``max_chars`` nor ``lazy``.) ``.pattern`` embeds it in a larger pattern."""
+    lazy_mark = "?" if lazy else ""
+    return re.compile(f"[{chars}]{{{min_chars},{max_chars}}}{lazy_mark}{suffix_pattern(suffixes)}")
+
+
+def place_suffix(name: str, suffixes: Sequence[str] = PLACE_SUFFIXES) -> str:
+    """The longest of ``suffixes`` that ``name`` ends with, "" for none: 浦东新区 → 新区."""
+    return max((s for s in suffixes if name.endswith(s)), key=len, default="")
+
+
+def place_stem(name: str, suffixes: Sequence[str] = PLACE_SUFFIXES) -> str:
+    """``name`` without its place suffix: 王哥庄街道 → 王哥庄; unchanged without one."""
+    return name[: len(name) - len(place_suffix(name, suffixes))]

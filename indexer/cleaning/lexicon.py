@@ -9,7 +9,7 @@ import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
-from indexer.zh import CJK
+from indexer.zh import CJK, GENERIC_AREAS, PLACE_SUFFIXES, place_name_re, place_suffixes
 
 if TYPE_CHECKING:
     import jieba
@@ -80,16 +80,23 @@ _CAPTION_NOTE_RE = re.compile(r"[（(]资料(?:片|图|照片)[）)]")
 _CAPTION_TRIM_START_RE = re.compile(r"^(?:[▶►▷→\-–•·]\s*)*[①-⑳]?\s*")
 _CAPTION_TRIM_END_RE = re.compile(r"\s*[（(]资料(?:片|图|照片)[）)]\s*$")
 
-# A title candidate "<place>:<headline>" or "<place>:" (headline on the next line).
-_PLACE_HEAD_RE = re.compile(
-    rf"^(?P<place>[{CJK}]{{1,16}}?(?:区|街道|社区|镇|乡|村))\s*[:：]\s*(?P<head>.*)$"
-)
+# A title candidate "<place>:<headline>" or "<place>:" (headline on the next line), the place
+# ending in 区 or a level below it.
+_PLACE_HEAD = place_name_re(place_suffixes("区"), 1, 16, lazy=True, chars=CJK).pattern
+_PLACE_HEAD_RE = re.compile(rf"^(?P<place>{_PLACE_HEAD})\s*[:：]\s*(?P<head>.*)$")
 
-# Place names: suffixes, their longest name part, and the words that confirm a name.
-_PLACE_SUFFIX_RE = re.compile(r"街道|社区|区(?!域|别|间|分|块|位)|镇(?!压|定|静)")
-_LEVEL_RE = re.compile(_PLACE_SUFFIX_RE.pattern + "|[市省县]")
+# Place names the cleaner collects (区/街道/社区/镇 of ``zh.PLACE_SUFFIXES``): each suffix with its
+# longest name part, and the characters after which it starts another word (区域, 区别, 镇压 …).
 _PLACE_MAX_BODY = {"街道": 5, "社区": 6, "区": 3, "镇": 4}
-_HIGHER_PLACE_END = ("市", "省", "县", "区", "街道", "镇", "州")
+_NOT_SUFFIX_BEFORE = {"区": "域别间分块位", "镇": "压定静"}
+_PLACE_SUFFIX_RE = re.compile(
+    "|".join(f"{s}(?![{_NOT_SUFFIX_BEFORE[s]}])" if s in _NOT_SUFFIX_BEFORE else s for s in _PLACE_MAX_BODY)
+)
+# The levels above a district (县, 市, 省): they anchor a title chain (青岛市|崂山区|…).
+_HIGHER_LEVELS = PLACE_SUFFIXES[PLACE_SUFFIXES.index("县") :]
+_LEVEL_RE = re.compile(_PLACE_SUFFIX_RE.pattern + f"|[{''.join(_HIGHER_LEVELS)}]")
+# A token ending like these ends the run of a body name (李沧区|九水|街道): a higher level or a place.
+_HIGHER_PLACE_END = (*_HIGHER_LEVELS, "区", "街道", "镇", "州")
 # What follows a district name in running text: 李沧区委, 区政府, 区党群服务中心, 区人民法院.
 _ORG_WORDS = ("委", "政府", "党", "人民", "人大", "政协")
 # Category words that combine with 社区/街道 without naming one (城市社区, 老旧社区 …).
@@ -106,8 +113,7 @@ _NON_NAME_VERBS = frozenset("v vd vg vi vq".split())
 _NAME_FLAGS = frozenset("n ns nr nrt nz ng g s j vn".split())
 _PROPER_FLAGS = frozenset("ns nr nrt nz g s".split())
 # Words ending in 区 that name a kind of area, not a district (周边地区, 老城区, 景区 …).
-_GENERIC_AREA_ENDINGS = ("地区", "城区", "市区", "景区", "园区", "小区", "片区", "辖区", "矿区",
-                         "山区", "郊区", "校区", "厂区", "街区", "管区", "功能区", "示范区")  # fmt: skip
+_GENERIC_AREA_ENDINGS = (*GENERIC_AREAS, "地区", "矿区", "厂区", "管区")
 
 # Line-join lexicons (rule 4 of the module docstring).
 _DANGLING_WORDS = frozenset(

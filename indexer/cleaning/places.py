@@ -9,6 +9,7 @@ from indexer.cleaning.lexicon import (
     _DANGLING_WORDS,
     _GENERIC_AREA_ENDINGS,
     _GENERIC_PLACE_BODIES,
+    _HIGHER_LEVELS,
     _HIGHER_PLACE_END,
     _LEVEL_RE,
     _NAME_FLAGS,
@@ -42,7 +43,7 @@ def _header_places(line: str) -> list[str]:
         for m in _LEVEL_RE.finditer(clause):
             body = clause[begin : m.start()]
             level = m.group(0)
-            if level in "市省县":
+            if level in _HIGHER_LEVELS:
                 # A higher level (青岛市) is not collected but anchors the next name; a 市 with
                 # a short body is part of a name (市北区) and is skipped.
                 if 2 <= len(body) <= 6:
@@ -101,7 +102,7 @@ def _body_places(clause: str) -> list[tuple[int, str]]:
         for tok in reversed([t for t in spans if t[1] <= m.start()]):
             if tok[3] not in _NAME_FLAGS or tok[2] in _DANGLING_WORDS:
                 break
-            if tok[2].endswith(_HIGHER_PLACE_END) or tok[2] in ("区", "市", "县", "省"):
+            if tok[2].endswith(_HIGHER_PLACE_END) or tok[2] in ("区", *_HIGHER_LEVELS):
                 break
             if m.start() - tok[0] > limit:
                 overflow = True

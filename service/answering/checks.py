@@ -18,22 +18,24 @@ whether quoted sentences carry it, and whether they are about the things the que
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from typing import Literal
 
 from indexer.cleaning import find_places, pos_tags
 from indexer.types import Report
-from indexer.zh import extract_numbers
+from indexer.zh import PLACE_SUFFIXES, extract_numbers, nfkc, place_name_re, suffix_pattern
 
 AnswerType = Literal["quantity", "person", "date", "place", "name", "method", "other"]
+
+# The place levels a 哪个… question names: all of ``PLACE_SUFFIXES`` but 新区 (as they always were).
+_ASKED_LEVELS = "|".join(s for s in PLACE_SUFFIXES if s != "新区")
 
 # The interrogatives of each type, most specific first. These are Chinese question grammar, not
 # words of any evaluated question.
 _TYPE_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
     ("date", re.compile(r"什么时候|何时|哪一?年|哪一?天|几月|几号|哪个月|什么时间|哪一?日")),
     ("person", re.compile(r"谁|叫什么名字|姓名|名字是什么|哪位")),
-    ("place", re.compile(r"哪个?(?:街道|社区|区|镇|村|乡|县|市|省|单位|部门|机构|公司|企业|学校|医院)|哪里|哪儿|什么地方|何处|哪家")),
+    ("place", re.compile(rf"哪个?(?:{_ASKED_LEVELS}|单位|部门|机构|公司|企业|学校|医院)|哪里|哪儿|什么地方|何处|哪家")),
     ("quantity", re.compile(r"多少|几[个天年次名所处件家项条期人位户轮批种支座万千百十]?|多大(?!学)|多高|多长|多久|多远|多重|比例|百分之")),
     ("method", re.compile(r"怎么|怎样|如何|采取了?(?:哪些|什么)|通过(?:哪些|什么)(?:方式|办法|措施|途径)|(?:哪些|什么)(?:措施|办法|举措|方式|做法)")),
     ("name", re.compile(r"叫什么|什么名称|名称是|什么品牌|什么称号|什么荣誉|什么奖|什么口号|什么平台|哪个平台|什么项目|什么活动")),
@@ -41,8 +43,11 @@ _TYPE_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
 _YEARISH = re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*[日号]|[一二三四五六七八九十〇零]{2,4}年")
 _DATE = re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*[日号]|年初|年底|年末|上半年|下半年|今年|去年|明年|春节|国庆|元旦|季度")
 _QUOTED = re.compile(r"[“「『《\"][^”」』》\"]{2,30}[”」』》\"]")
-_PLACE_SUFFIX_WORDS = frozenset("街道 社区 新区 区 镇 乡 村 县 市 省 路 街 小区".split())
-_PLACE_NAME = re.compile(r"[\u4e00-\u9fff]{2,8}(?:街道|社区|新区|区|镇|乡|村|县|市|省)")
+_PLACE_SUFFIX_WORDS = frozenset((*PLACE_SUFFIXES, "路", "街", "小区"))
+# only searched for: whether a text holds a place name does not depend on the longest name
+_PLACE_NAME = place_name_re(PLACE_SUFFIXES)
+# a place suffix at the end (before a final line break, as ``$`` reads it)
+_PLACE_SUFFIX_END = re.compile(suffix_pattern(PLACE_SUFFIXES) + "$")
 _LATIN = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*[A-Za-z0-9+]|[A-Za-z]")
 _PERSON_FLAGS = frozenset({"nr", "nrfg", "nrt"})
 _PLACE_FLAGS = frozenset({"ns", "nt", "nsf"})
@@ -51,7 +56,7 @@ _NAME_FLAGS = frozenset({"nz", "nt", "eng"})
 
 def expected_type(question: str) -> AnswerType:
     """The kind of answer ``question`` asks for ("other" when its interrogative names none)."""
-    q = unicodedata.normalize("NFKC", question)
+    q = nfkc(question)
     for kind, pattern in _TYPE_PATTERNS:
         if pattern.search(q):
             return kind
@@ -60,7 +65,7 @@ def expected_type(question: str) -> AnswerType:
 
 def _new_numbers(text: str, question: str) -> frozenset[str]:
     """Numbers of ``text`` that are not dates and not already stated in ``question``."""
-    undated = _YEARISH.sub(" ", unicodedata.normalize("NFKC", text))
+    undated = _YEARISH.sub(" ", nfkc(text))
     return extract_numbers(undated) - extract_numbers(question)
 
 
@@ -71,7 +76,7 @@ def type_present(kind: AnswerType, text: str, question: str) -> bool:
     if kind == "quantity":
         return bool(_new_numbers(text, question))
     if kind == "date":
-        return bool(_DATE.search(unicodedata.normalize("NFKC", text)))
+        return bool(_DATE.search(nfkc(text)))
     if kind == "name":
         # a quoted name, or one jieba knows as a proper noun or organisation, or Latin script
         if _QUOTED.search(text) or _LATIN.search(text):
@@ -107,7 +112,7 @@ def _has_person(text: str) -> bool:
 
 def question_entities(question: str, known_places: Iterable[str] = ()) -> tuple[str, ...]:
     """The named things ``question`` is about: place names, quoted names, Latin-script terms."""
-    q = unicodedata.normalize("NFKC", question)
+    q = nfkc(question)
     # places the corpus knows or jieba's place finder recognises; not the loose 「…区/县」 pattern
     # of follow-up resolution, which reads 「秦朝时期成纪县」 or 「香港地区」 as a place name
     known = [k for k in known_places if k and k in q]
@@ -127,13 +132,13 @@ def _about(report: Report | None) -> str:
 def entities_match(entities: Iterable[str], text: str, report: Report | None) -> bool:
     """Every named thing of the question is in ``text`` (a sentence or its passage) or in what
     its report is about."""
-    where = unicodedata.normalize("NFKC", text + " " + _about(report)).lower()
+    where = nfkc(text + " " + _about(report)).lower()
     for entity in entities:
         name = entity.lower()
         if name in where:
             continue
         # a place may be written without its suffix (王哥庄 for 王哥庄街道) or with a longer one
-        stem = re.sub(r"(?:街道|社区|新区|区|镇|乡|村|县|市|省)$", "", name)
+        stem = _PLACE_SUFFIX_END.sub("", name)
         if len(stem) >= 2 and stem != name and stem in where:
             continue
         return False

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -35,7 +34,7 @@ from indexer.scoring import DEFAULT, ScoringConfig
 from indexer.search import adaptive_weight
 from indexer.tokenize import Tokenizer
 from indexer.types import Hit, Report
-from indexer.zh import bigrams, norm
+from indexer.zh import bigrams, norm, place_name_re
 from service.answering.answerability import (
     AnswerabilityModel,
     packaged_model,
@@ -46,7 +45,6 @@ from service.answering.checks import entities_match, expected_type, question_ent
 from service.answering.types import NOT_FOUND, Answer, Citation
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -297,13 +295,14 @@ def _place_line(
     answer names the place in the report's own words instead of adding words of its own."""
     if info.wants != "place" or not info.place_kind:
         return None
-    if re.search(rf"[\u4e00-\u9fff]{{2,6}}{info.place_kind}", cand.sentence.text.replace("该" + info.place_kind, "")):
+    kind = (info.place_kind,)
+    if place_name_re(kind).search(cand.sentence.text.replace("该" + info.place_kind, "")):
         return None
     report = reports.get(cand.hit.chunk.doc_id)
     if report is None:
         return None
     names = [str(p) for p in report.meta.get("places", []) if str(p).endswith(info.place_kind)]
-    names += re.findall(rf"[\u4e00-\u9fff]{{2,4}}{info.place_kind}", report.title)
+    names += place_name_re(kind, 2, 4).findall(report.title)
     for name in names:
         at = report.text.find(name)
         if at < 0 or at >= cand.sentence.start:

@@ -7,6 +7,14 @@ import re
 from collections.abc import Iterable, Sequence
 
 from indexer import cleaning
+from indexer.zh import (
+    GENERIC_AREAS,
+    place_name_re,
+    place_stem,
+    place_suffix,
+    place_suffixes,
+    suffix_pattern,
+)
 
 # -- follow-up questions ------------------------------------------------------------------------
 #
@@ -27,52 +35,32 @@ from indexer import cleaning
 #
 # Places: the corpus's place names (``Searcher.places``: reports' ``meta["places"]``, so a bare 王哥庄 is known as
 # 王哥庄街道), the indexer's place finder, and a regex fallback for 2–6 Han characters ending in
-# 街道/社区/新区/区/镇/乡/村/县, minus generic words (辖区, 小区…) and question words (哪个社区).
+# 街道/社区/新区/区/镇/乡/村/县 (the shortest such name, so 李沧区九水街道 is two), minus generic
+# words (辖区, 小区…) and question words (哪个社区).
 
-PLACE_SUFFIXES = ("街道", "社区", "新区", "区", "镇", "乡", "村", "县")
-_PLACE_RE = re.compile(r"[\u4e00-\u9fff]{2,6}?(?:街道|社区|新区|区|镇|乡|村|县)")
+_SUFFIXES = place_suffixes("县")
+_PLACE_RE = place_name_re(_SUFFIXES, lazy=True)
 _LEADING_FUNCTION_CHARS = frozenset("那么这该此其和与及在从向对把被为的了是请问共有")
 _QUESTION_WORDS = ("哪", "什么", "几", "多少", "怎", "如何", "谁", "为何")
-_GENERIC_PLACE_WORDS = (
-    "辖区",
-    "城区",
-    "园区",
-    "小区",
-    "片区",
-    "景区",
-    "街区",
-    "校区",
-    "市区",
-    "郊区",
-    "山区",
-    "社区",
-    "示范区",
-    "功能区",
-    "开发区",
-    "保护区",
-    "试验区",
-    "居民区",
-    "住宅区",
-    "农村",
-)
+_GENERIC_PLACE_WORDS = (*GENERIC_AREAS, "社区", "开发区", "保护区", "试验区", "居民区", "住宅区", "农村")
 _CUE_RE = re.compile(r"^(?:那么|那|还有|另外|此外|然后|再问一下|再问|以及)")
 _TRAILING_NE_RE = re.compile(r"呢\s*[？?。.！!]*$")
 _ELLIPSIS_RE = re.compile(
     r"^(?:那么|那|还有|另外|再看看|换成|如果是)?\s*(?P<entity>[^，,。？?！!\s]{1,15}?)"
     r"(?:的情况|的)?\s*(?:呢|怎么样|如何|又如何|又怎么样)\s*[？?。.！!]*$"
 )
-_DEICTIC_RE = re.compile(r"(?:该|这个|那个|此|本)(街道|社区|新区|区|镇|乡|村|县)")
+_DEICTIC_RE = re.compile(rf"(?:该|这个|那个|此|本)({suffix_pattern(_SUFFIXES)})")
 _BARE_CUE_RE = re.compile(
     r"^(?:那么|那|还有|另外|此外|然后)?\s*(?:呢|还有呢|其他呢|别的呢)?\s*[？?。.！!]*$"
 )
 
 
 def _suffix(place: str) -> str:
-    return next((s for s in PLACE_SUFFIXES if place.endswith(s)), "")
+    return place_suffix(place, _SUFFIXES)
 
 
 def _stem(place: str) -> str:
-    return place[: len(place) - len(_suffix(place))]
+    return place_stem(place, _SUFFIXES)
 
 
 def _regex_places(text: str) -> list[tuple[int, int]]:

@@ -3,13 +3,13 @@
 The LLM writes sentences ending in ``[n]`` markers that refer to the numbered passages of the
 prompt. :func:`validate_answer` keeps a sentence only when the passages it cites support it:
 
-* **Markers.** ``[1]``, ``[1][2]``, ``[1,2]``, ``[1-3]``, full-width ``［1］`` and ``【1】`` are
-  understood; markers are moved to the end of their sentence. A marker that points at no passage
-  is dropped; so is a marker whose passage shares no key term and no number with the sentence,
-  and, in a sentence citing several passages, one whose passage covers less than
-  ``min_marker_coverage`` (0.2) of the sentence's key terms and none of its numbers (common
-  words such as 街道 alone do not make a passage a source). A sentence left without a marker is
-  unsupported.
+* **Markers.** :mod:`.reply` splits the reply into sentences and reads their markers (``[1]``,
+  ``[1,2]``, ``[1-3]``, ``【1】`` …); markers are moved to the end of their sentence. A marker
+  that points at no passage is dropped; so is a marker whose passage shares no key term and no
+  number with the sentence, and, in a sentence citing several passages, one whose passage covers
+  less than ``min_marker_coverage`` (0.2) of the sentence's key terms and none of its numbers
+  (common words such as 街道 alone do not make a passage a source). A sentence left without a
+  marker is unsupported.
 * **Key-term overlap.** Key terms are the character bigrams of the Chinese text (bigrams holding a
   function character such as 的/了/是 are left out), lower-cased Latin words and the numbers.
   ``coverage = |terms(sentence) ∩ terms(cited passages)| / |terms(sentence)|`` must reach
@@ -35,51 +35,26 @@ citation.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from indexer.scoring import DEFAULT, ValidationConfig
 from indexer.types import Chunk, Report, Sentence
-from indexer.zh import extract_numbers, key_terms
-from service.answering.types import NOT_FOUND, Citation
+from indexer.zh import extract_numbers, key_terms, nfkc
+from service.answering.reply import AnswerSentence, says_not_found, split_answer
+from service.answering.types import Citation
 
 __all__ = [
-    "AnswerSentence",
     "Passage",
     "SentenceCheck",
     "Validation",
     "coverage",
-    "extract_numbers",
     "is_instruction_like",
-    "key_terms",
-    "parse_markers",
     "passage_fields",
     "passage_sentences",
-    "says_not_found",
-    "split_answer",
     "validate_answer",
 ]
 
-
-# Replies meaning "the passages do not answer" (the prompt asks for NOT_FOUND verbatim; models
-# sometimes paraphrase it).
-NOT_FOUND_PHRASES = (NOT_FOUND, "资料中没有找到", "资料中未提及", "资料中没有提到", "资料未提及")
-
-_MARKER_SRC = r"[\[［【]\s*(\d{1,3}(?:\s*[,，、;；\-–—~～]\s*\d{1,3})*)\s*[\]］】]"
-_MARKER = re.compile(_MARKER_SRC)
-_MARKER_SPLIT = re.compile(r"\s*[,，、;；]\s*")
-_MARKER_RANGE = re.compile(r"^(\d+)\s*[\-–—~～]\s*(\d+)$")
-_MAX_RANGE = 20
-
-# A sentence ends at 。！？!? (plus closing quotes/brackets), and the markers written after it
-# still belong to it: "……被整改。[1]" and "……被整改[1]。" are the same sentence.
-_SENTENCE_END = re.compile(rf"[。！？!?]+[”’」』）)\"']*(?:[ \t]*{_MARKER_SRC})*")
-_LIST_PREFIX = re.compile(
-    r"^\s*(?:[-*•·]\s+|\d{1,2}(?:\.(?!\d)|[、)）])\s*|[（(]\d{1,2}[)）]\s*|#{1,6}\s+)"
-)
-_SPACE_BEFORE_PUNCT = re.compile(r"\s+([。！？!?，,；;：:、）)”’])")
-_HAS_CONTENT = re.compile(r"[\w\u3400-\u9fff]")
 
 # Sentences of a passage that read like instructions to the model. They stay in the prompt (as
 # inert, delimited data) but are never accepted as evidence for an answer sentence.
@@ -102,16 +77,6 @@ class Passage:
     n: int
     chunk: Chunk
     report: Report
-
-
-@dataclass(frozen=True)
-class AnswerSentence:
-    """One sentence of a generated answer, split from its citation markers."""
-
-    paragraph: int
-    prefix: str  # list marker kept in front of the sentence ("1. ", "- "); not checked
-    text: str  # the sentence without markers
-    markers: tuple[int, ...]  # numbers as written, in order, without repeats
 
 
 @dataclass(frozen=True)
@@ -146,75 +111,6 @@ class Validation:
     @property
     def dropped_markers(self) -> tuple[int, ...]:
         return tuple(sorted({n for c in self.checks for n in c.dropped}))
-
-
-# --- answer text -----------------------------------------------------------------------------
-
-
-def parse_markers(sentence: str) -> tuple[str, tuple[int, ...]]:
-    """Split ``sentence`` into its text without citation markers and the marker numbers (in
-    order, without repeats). ``"被整改[1]。[2,3]"`` → ``("被整改。", (1, 2, 3))``."""
-    numbers: list[int] = []
-    for match in _MARKER.finditer(sentence):
-        for part in _MARKER_SPLIT.split(match.group(1)):
-            numbers.extend(_marker_numbers(part))
-    text = _MARKER.sub("", sentence)
-    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text).strip()
-    return text, tuple(dict.fromkeys(numbers))
-
-
-def _marker_numbers(part: str) -> list[int]:
-    part = part.strip()
-    if not part:
-        return []
-    ranged = _MARKER_RANGE.match(part)
-    if ranged:
-        low, high = int(ranged.group(1)), int(ranged.group(2))
-        if low <= high and high - low < _MAX_RANGE:
-            return list(range(low, high + 1))
-        return [low, high]
-    return [int(part)]  # \d in the pattern: int() also reads full-width digits
-
-
-def split_answer(text: str) -> list[AnswerSentence]:
-    """Split a generated answer into sentences (at 。！？!? and line breaks), each with the
-    citation markers written in or right after it."""
-    sentences: list[AnswerSentence] = []
-    paragraph = 0
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        prefix_match = _LIST_PREFIX.match(line)
-        prefix = prefix_match.group(0).lstrip() if prefix_match else ""
-        body = line[prefix_match.end() :] if prefix_match else line
-        pieces: list[str] = []
-        pos = 0
-        for end in _SENTENCE_END.finditer(body):
-            pieces.append(body[pos : end.end()])
-            pos = end.end()
-        if body[pos:].strip():
-            pieces.append(body[pos:])
-        first = True
-        for piece in pieces:
-            sentence_text, markers = parse_markers(piece)
-            if not _HAS_CONTENT.search(sentence_text):
-                # A stray marker after the sentence end ("。 [2]") belongs to the sentence before.
-                if markers and sentences and sentences[-1].paragraph == paragraph:
-                    last = sentences[-1]
-                    merged = tuple(dict.fromkeys(last.markers + markers))
-                    sentences[-1] = AnswerSentence(last.paragraph, last.prefix, last.text, merged)
-                continue
-            sentences.append(
-                AnswerSentence(paragraph, prefix if first else "", sentence_text, markers)
-            )
-            first = False
-        paragraph += 1
-    return sentences
-
-
-def says_not_found(text: str) -> bool:
-    """Whether the reply states that the passages do not answer the question."""
-    return any(phrase in text for phrase in NOT_FOUND_PHRASES)
 
 
 # --- key terms and numbers -------------------------------------------------------------------
@@ -261,7 +157,7 @@ def passage_sentences(chunk: Chunk) -> tuple[Sentence, ...]:
 
 def is_instruction_like(text: str) -> bool:
     """Whether a passage sentence reads like an instruction to the model (prompt injection)."""
-    return bool(_INSTRUCTION_LIKE.search(unicodedata.normalize("NFKC", text)))
+    return bool(_INSTRUCTION_LIKE.search(nfkc(text)))
 
 
 @dataclass(frozen=True)
