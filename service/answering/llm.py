@@ -23,26 +23,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from indexer.types import Hit, Report
-from prompts import render_prompt
+from service.answering.prompting import build_messages, numbered_passages
+from service.answering.reply import ThinkFilter, strip_think
 from service.answering.types import NOT_FOUND, Answer, Composer
-from service.answering.validate import Passage, Validation, passage_fields, validate_answer
+from service.answering.validate import Passage, Validation, validate_answer
 
 if TYPE_CHECKING:
     from openai import OpenAI, Stream
     from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
-__all__ = [
-    "LLMComposer",
-    "PromptPassage",
-    "build_messages",
-    "make_llm_composer",
-    "numbered_passages",
-    "prompt_passages",
-]
+__all__ = ["LLMComposer", "make_llm_composer"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,52 +45,6 @@ logger = logging.getLogger(__name__)
 # arguments only.
 _NO_KEY = "EMPTY"
 _ERROR_DETAIL_CHARS = 200
-
-
-@dataclass(frozen=True)
-class PromptPassage:
-    """A passage as the user prompt shows it: number, report title, date, places and text."""
-
-    n: int
-    title: str
-    date: str
-    places: str
-    text: str
-
-
-def numbered_passages(hits: Sequence[Hit], reports: Mapping[str, Report]) -> list[Passage]:
-    """Number the hits 1..k for the prompt, skipping any whose report is unknown."""
-    passages: list[Passage] = []
-    for hit in hits:
-        report = reports.get(hit.chunk.doc_id)
-        if report is None:
-            logger.warning(
-                "no report %r for chunk %s; left out of the prompt",
-                hit.chunk.doc_id,
-                hit.chunk.chunk_id,
-            )
-            continue
-        passages.append(Passage(len(passages) + 1, hit.chunk, report))
-    return passages
-
-
-def prompt_passages(passages: Sequence[Passage]) -> list[PromptPassage]:
-    """What the user template renders for each passage."""
-    result: list[PromptPassage] = []
-    for p in passages:
-        title, date, places = passage_fields(p.chunk, p.report)
-        result.append(PromptPassage(p.n, title, date, places, p.chunk.clean_text))
-    return result
-
-
-def build_messages(question: str, passages: Sequence[Passage]) -> list[dict[str, str]]:
-    """The chat messages for ``question`` over ``passages``: the system prompt, then the user
-    prompt holding the delimited passages and the question."""
-    system = render_prompt("system.zh", not_found=NOT_FOUND)
-    user = render_prompt(
-        "user.zh", question=question, passages=prompt_passages(passages), not_found=NOT_FOUND
-    )
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 class _LLMFailure(Exception):
@@ -191,7 +139,7 @@ class LLMComposer:
             yield from self._stream_fallback(question, hits, reports, failure.warning)
             return
 
-        think = _ThinkFilter()
+        think = ThinkFilter()
         shown: list[str] = []
         interrupted: str | None = None
         try:
@@ -301,7 +249,7 @@ class LLMComposer:
         passages: Sequence[Passage],
         reply: str,
     ) -> Answer:
-        text = _strip_think(reply).strip()
+        text = strip_think(reply).strip()
         if not text:
             return self._fall_back(question, hits, reports, "llm_empty: the model returned no text")
         try:
@@ -402,55 +350,6 @@ class _DeltaStream:
 
     def close(self) -> None:
         self._stream.close()
-
-
-class _ThinkFilter:
-    """Removes ``<think>…</think>`` reasoning blocks (DeepSeek-R1, Qwen3 on Ollama/vLLM without
-    a reasoning parser) from streamed text, holding back a tag split across deltas."""
-
-    _OPEN = "<think>"
-    _CLOSE = "</think>"
-
-    def __init__(self) -> None:
-        self._buffer = ""
-        self._inside = False
-
-    def feed(self, delta: str) -> str:
-        self._buffer += delta
-        out: list[str] = []
-        while True:
-            tag = self._CLOSE if self._inside else self._OPEN
-            at = self._buffer.find(tag)
-            if at >= 0:
-                if not self._inside:
-                    out.append(self._buffer[:at])
-                self._buffer = self._buffer[at + len(tag) :]
-                self._inside = not self._inside
-                continue
-            keep = _partial_suffix(self._buffer, tag)
-            ready = self._buffer[: len(self._buffer) - keep]
-            if not self._inside:
-                out.append(ready)
-            self._buffer = self._buffer[len(self._buffer) - keep :]
-            return "".join(out)
-
-    def flush(self) -> str:
-        rest = "" if self._inside else self._buffer
-        self._buffer = ""
-        return rest
-
-
-def _partial_suffix(text: str, tag: str) -> int:
-    """Length of the longest suffix of ``text`` that is a proper prefix of ``tag``."""
-    for size in range(min(len(tag) - 1, len(text)), 0, -1):
-        if text.endswith(tag[:size]):
-            return size
-    return 0
-
-
-def _strip_think(text: str) -> str:
-    think = _ThinkFilter()
-    return think.feed(text) + think.flush()
 
 
 def _as_params(messages: list[dict[str, str]]) -> list[ChatCompletionMessageParam]:

@@ -3,7 +3,8 @@ the passages do not answer (pure functions; :mod:`.validate` checks what the sen
 
 ``[1]``, ``[1][2]``, ``[1,2]``, ``[1-3]``, full-width ``［1］`` and ``【1】`` are understood as
 markers; a marker written right after a sentence's end belongs to that sentence, so "……被整改。[1]"
-and "……被整改[1]。" are the same sentence.
+and "……被整改[1]。" are the same sentence. Reasoning blocks (``<think>…</think>``) are removed
+before any of that, also from a stream (:class:`ThinkFilter`).
 """
 
 from __future__ import annotations
@@ -107,3 +108,53 @@ def split_answer(text: str) -> list[AnswerSentence]:
 def says_not_found(text: str) -> bool:
     """Whether the reply states that the passages do not answer the question."""
     return any(phrase in text for phrase in NOT_FOUND_PHRASES)
+
+
+class ThinkFilter:
+    """Removes ``<think>…</think>`` reasoning blocks (DeepSeek-R1, Qwen3 on Ollama/vLLM without
+    a reasoning parser) from streamed text, holding back a tag split across deltas."""
+
+    _OPEN = "<think>"
+    _CLOSE = "</think>"
+
+    def __init__(self) -> None:
+        self._buffer = ""
+        self._inside = False
+
+    def feed(self, delta: str) -> str:
+        self._buffer += delta
+        out: list[str] = []
+        while True:
+            tag = self._CLOSE if self._inside else self._OPEN
+            at = self._buffer.find(tag)
+            if at >= 0:
+                if not self._inside:
+                    out.append(self._buffer[:at])
+                self._buffer = self._buffer[at + len(tag) :]
+                self._inside = not self._inside
+                continue
+            keep = _partial_suffix(self._buffer, tag)
+            ready = self._buffer[: len(self._buffer) - keep]
+            if not self._inside:
+                out.append(ready)
+            self._buffer = self._buffer[len(self._buffer) - keep :]
+            return "".join(out)
+
+    def flush(self) -> str:
+        rest = "" if self._inside else self._buffer
+        self._buffer = ""
+        return rest
+
+
+def _partial_suffix(text: str, tag: str) -> int:
+    """Length of the longest suffix of ``text`` that is a proper prefix of ``tag``."""
+    for size in range(min(len(tag) - 1, len(text)), 0, -1):
+        if text.endswith(tag[:size]):
+            return size
+    return 0
+
+
+def strip_think(text: str) -> str:
+    """``text`` without its ``<think>…</think>`` blocks."""
+    think = ThinkFilter()
+    return think.feed(text) + think.flush()

@@ -10,7 +10,8 @@ import pytest
 
 from indexer.scoring import DEFAULT
 from indexer.types import Hit, Report
-from service.answering.llm import LLMComposer, make_llm_composer, numbered_passages
+from service.answering.llm import LLMComposer, make_llm_composer
+from service.answering.prompting import numbered_passages
 from service.answering.reply import parse_markers, split_answer
 from service.answering.types import NOT_FOUND, Answer, Citation
 from service.answering.validate import is_instruction_like, validate_answer

@@ -17,7 +17,7 @@ from prompts import (
     neutralise_markup,
     render_prompt,
 )
-from service.answering.llm import PromptPassage, build_messages, numbered_passages
+from service.answering.prompting import PromptPassage, build_messages, numbered_passages
 from service.answering.types import NOT_FOUND
 from tests.answering.fake_llm import DEV_QUESTION, HITS, INJECTED, REPORTS, make_hit
 
