@@ -6,6 +6,7 @@ These are the only pydantic models in zhiwen; they convert from the core datacla
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -194,18 +195,18 @@ class SearchResponse(BaseModel):
 class CitationOut(BaseModel):
     """A cited span: ``quote == report.text[start:end]`` of report ``doc_id``."""
 
-    n: int
-    doc_id: str
-    title: str
-    quote: str
-    start: int
-    end: int
-    supported: bool
+    n: int = Field(description="The marker [n] that cites this span in the answer.")
+    doc_id: str = Field(description="Report id (GET /v1/documents/{doc_id}).")
+    title: str = Field(description="Report title.")
+    quote: str = Field(description="The cited words, exactly as the report has them.")
+    start: int = Field(description="Offset of the quote's first character in the report text.")
+    end: int = Field(description="Offset just past the quote's last character.")
+    supported: bool = Field(description="False for an LLM sentence its cited passage does not "
+                            "support (kept as a citation, removed from the answer text).")
 
     @classmethod
     def from_citation(cls, c: Citation) -> CitationOut:
-        return cls(n=c.n, doc_id=c.doc_id, title=c.title, quote=c.quote, start=c.start, end=c.end,
-                   supported=c.supported)
+        return cls(**dataclasses.asdict(c))
 
 
 class AskResponse(BaseModel):
