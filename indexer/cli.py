@@ -18,11 +18,13 @@ log = logging.getLogger(__name__)
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "index",
-        help="build or update the index of a folder of .txt reports (incremental)",
-        description="Index every .txt report under --corpus into --index. Re-running redoes only "
-        "what changed; an unchanged corpus returns at once.",
+        help="build or update the index of a folder of reports (incremental)",
+        description="Index every report under --corpus into --index: .txt .md .html .docx .pdf "
+        "and images (.png .jpg, by OCR); binary formats are recognised by their bytes. A file "
+        "that cannot be read is skipped and named. Re-running redoes only what changed; an "
+        "unchanged corpus returns at once.",
     )
-    p.add_argument("--corpus", type=Path, help="folder of .txt reports (default: var/reports, "
+    p.add_argument("--corpus", type=Path, help="folder of reports (default: var/reports, "
                    "created from data/reports the first time)")
     p.add_argument("--index", type=Path, help="index directory (default: var/index)")
     p.add_argument("--model", help="sentence-transformers model name or local path (default: m3e-small)")
@@ -67,7 +69,7 @@ def register(subparsers: Any) -> None:
 
 
 def _live_options(p: Any) -> None:
-    p.add_argument("--corpus", type=Path, help="folder of .txt reports (default: var/reports, "
+    p.add_argument("--corpus", type=Path, help="folder of reports (default: var/reports, "
                    "created from data/reports the first time)")
     p.add_argument("--index", type=Path, help="index directory (default: var/index)")
     p.add_argument("--model", help="model the index was built with (default: m3e-small)")
@@ -128,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         fresh = is_up_to_date(corpus, index, build_params(model, max_chars, overlap, words))
         print("index is up to date" if fresh else "index is missing or stale")
         return 0 if fresh else 1
+    from indexer.errors import NothingToIndex
     from indexer.journal import WriterBusy
     from indexer.store import IndexLoadError
     from indexer.writer import LiveIndex
@@ -145,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
                   f"(version {report.version})")
             return 0
         stats = live.rebuild(force=args.force, progress=not args.quiet and sys.stderr.isatty())
-    except (ModelNotFoundError, WriterBusy, IndexLoadError) as exc:
+    except (ModelNotFoundError, WriterBusy, IndexLoadError, NothingToIndex) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for name, reason in sorted(stats.skipped.items()):

@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 from indexer.corpus import document_text, validate_doc_id
 from indexer.durable import remove_path
-from indexer.errors import DocumentConflict, IndexLoadError, IndexMismatch, InvalidDocument, NotText
+from indexer.errors import (
+    DocumentConflict,
+    IndexLoadError,
+    IndexMismatch,
+    InvalidDocument,
+    NothingToIndex,
+    NotText,
+)
 from indexer.faults import Pause, no_pause
 from indexer.types import Report
 
@@ -186,6 +193,9 @@ def apply_update(
         built = assemble_snapshot(index_dir, embedder, kept, new_reports, params=params,
                                   sources=dict(sorted(sources.items())), skipped=skipped,
                                   user_words=user_words, vector_index=vector_index, extra_meta=extra_meta)
+    except NothingToIndex:
+        raise NothingToIndex("this change would leave the index without text; add another report "
+                             "before removing the last one") from None
     except ValueError as exc:  # two reports with one id
         raise DocumentConflict(str(exc)) from exc
     snapshot = built.path

@@ -1,0 +1,171 @@
+"""Report files of every common format to text: one reader module per format behind one interface.
+
+:func:`extract` sniffs the format from the bytes (not the name: a ``.txt`` holding a PDF is read
+as a PDF), enforces the per-format limits and returns an :class:`Extracted`: the text that a
+report's offsets index (so ``quote == text[start:end]`` stays checkable), the start offset of
+each page for paged formats, and metadata (title, date, OCR confidence). A file that cannot be
+read raises :class:`~indexer.reading.ReadError` naming it and the reason; callers skip it and go
+on with the rest of the folder.
+
+=========  ======================================  ============================================
+format     library (licence)                       what becomes text
+=========  ======================================  ============================================
+txt        charset decoding (:mod:`indexer.reading`) the file, decoded, newlines normalised
+md         markdown-it-py (MIT)                    block text, markup out; headings as lines
+html       trafilatura (Apache-2.0)                the main text; title and date into metadata
+docx       python-docx (MIT)                       paragraphs in order; table rows as 列名：值
+pdf        pypdfium2 (Apache-2.0 / BSD-3)          page text, running headers/footers and page
+                                                   numbers removed; pages without text: OCR
+image      rapidocr-onnxruntime (Apache-2.0)       OCR lines in reading order
+=========  ======================================  ============================================
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from indexer.reading import ReadError
+
+__all__ = ["FORMATS", "SUFFIXES", "Extracted", "Limits", "ReadError", "extract", "read_document",
+           "sniff", "strip_suffix"]
+
+# Names a corpus scan picks up, and the format each suggests (the bytes decide).
+SUFFIXES: dict[str, str] = {
+    ".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
+    ".docx": "docx", ".pdf": "pdf", ".png": "image", ".jpg": "image", ".jpeg": "image",
+}
+FORMATS = ("txt", "md", "html", "docx", "pdf", "image")
+CONTENT_TYPES = {
+    "txt": "text/plain; charset=utf-8", "md": "text/markdown; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pdf": "application/pdf", "image": "application/octet-stream",
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one file may cost to read (each over-limit file is refused with the reason)."""
+
+    max_pages: int = 500  # PDF pages
+    max_pixels: int = 40_000_000  # an image, or a PDF page rendered for OCR
+    max_unzipped_bytes: int = 200 * 1024 * 1024  # all parts of a .docx together
+    max_zip_ratio: float = 200.0  # uncompressed / compressed size of a .docx part
+    ocr: bool = True  # OCR pages without text and images (False: such files are refused)
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """A file's text and what is known about it.
+
+    ``pages``: for paged formats, the offset in ``text`` where each page starts (page ``i + 1``
+    starts at ``pages[i]``); empty otherwise. ``meta``: ``format``, and per format ``title``,
+    ``date``, ``ocr_pages`` (pages read by OCR), ``ocr_confidence`` (mean, 0–1).
+    """
+
+    text: str
+    format: str
+    pages: tuple[int, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding ``offset`` (None for formats without pages)."""
+        return page_at(self.pages, offset)
+
+
+def page_at(pages: tuple[int, ...] | list[int], offset: int) -> int | None:
+    if not pages:
+        return None
+    import bisect
+
+    return max(1, bisect.bisect_right(list(pages), offset))
+
+
+def strip_suffix(rel_path: str) -> str:
+    """``a/b.docx`` -> ``a/b`` for any suffix a corpus scan picks up (else unchanged)."""
+    lower = rel_path.lower()
+    for suffix in sorted(SUFFIXES, key=len, reverse=True):
+        if lower.endswith(suffix):
+            return rel_path[: -len(suffix)]
+    return rel_path
+
+
+def sniff(data: bytes, name: str = "") -> str:
+    """The format of a file: binary formats by their magic numbers, whatever the name (a PDF
+    saved as ``.txt`` is read as a PDF); text formats by the name's suffix (a ``.txt`` report
+    quoting HTML stays text), or by their markup when the name has no known suffix."""
+    head = data[:2048]
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    if head.startswith(b"PK\x03\x04"):
+        return "docx"  # a zip: the docx reader checks it is a Word document
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "ole"  # an encrypted .docx or a legacy .doc
+    if head.startswith(b"\x89PNG\r\n\x1a\n") or head.startswith(b"\xff\xd8\xff"):
+        return "image"
+    suffix = SUFFIXES.get(Path(name).suffix.lower())
+    if suffix in ("txt", "md", "html"):
+        return suffix
+    lowered = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if lowered.startswith((b"<!doctype html", b"<html")):
+        return "html"
+    return "txt"
+
+
+def compatibility_to_unified(text: str) -> str:
+    """Kangxi radicals, CJK radical supplements and compatibility ideographs to the unified
+    ideographs queries use (「⼼」U+2F3C → 「心」); other characters (full-width punctuation
+    the cleaner relies on) are left alone."""
+    return "".join(
+        unicodedata.normalize("NFKC", ch) if _is_compat_cjk(ord(ch)) else ch for ch in text
+    ) if any(_is_compat_cjk(ord(ch)) for ch in text) else text
+
+
+def _is_compat_cjk(code: int) -> bool:
+    return 0x2E80 <= code <= 0x2FDF or 0xF900 <= code <= 0xFAFF or 0x2F800 <= code <= 0x2FA1F
+
+
+def extract(data: bytes, name: str, limits: Limits | None = None) -> Extracted:
+    """The text of a file's bytes; ``name`` labels errors and hints at the text formats."""
+    limits = limits or Limits()
+    kind = sniff(data, name)
+    if kind == "txt":
+        from indexer.reading import decode_bytes
+
+        return Extracted(decode_bytes(data, name), "txt", meta={"format": "txt"})
+    if kind == "ole":
+        raise ReadError(name, "an encrypted Word document or a legacy .doc file: save it as an "
+                              "unprotected .docx")
+    if kind == "md":
+        from indexer.readers.markdown import read_markdown
+
+        return read_markdown(data, name)
+    if kind == "html":
+        from indexer.readers.html import read_html
+
+        return read_html(data, name)
+    if kind == "docx":
+        from indexer.readers.docx import read_docx
+
+        return read_docx(data, name, limits)
+    if kind == "pdf":
+        from indexer.readers.pdf import read_pdf
+
+        return read_pdf(data, name, limits)
+    from indexer.readers.image import read_image
+
+    return read_image(data, name, limits)
+
+
+def read_document(path: Path, limits: Limits | None = None) -> Extracted:
+    """Read and extract one file; see :func:`extract`."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ReadError(Path(path).name, f"cannot read file ({exc.strerror or exc})") from exc
+    if not data.strip():
+        raise ReadError(Path(path).name, "empty file")
+    return extract(data, Path(path).name, limits)
