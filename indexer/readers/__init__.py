@@ -30,7 +30,7 @@ from typing import Any
 from indexer.reading import ReadError
 
 __all__ = ["FORMATS", "SUFFIXES", "Extracted", "Limits", "ReadError", "extract", "read_document",
-           "sniff", "strip_suffix"]
+           "report_page", "sniff", "strip_suffix"]
 
 # Names a corpus scan picks up, and the format each suggests (the bytes decide).
 SUFFIXES: dict[str, str] = {
@@ -82,6 +82,20 @@ def page_at(pages: tuple[int, ...] | list[int], offset: int) -> int | None:
     import bisect
 
     return max(1, bisect.bisect_right(list(pages), offset))
+
+
+def report_page(meta: dict[str, Any], offset: int) -> int | None:
+    """The page of an offset into a report's text, from ``meta["pages"]`` (``[[offset, page],
+    …]`` as :func:`indexer.corpus.parse_file` records it); None for reports without pages."""
+    pages = meta.get("pages")
+    if not isinstance(pages, list) or not pages:
+        return None
+    found = None
+    for start, page in pages:
+        if start > offset:
+            break
+        found = int(page)
+    return found if found is not None else int(pages[0][1])
 
 
 def strip_suffix(rel_path: str) -> str:

@@ -213,3 +213,28 @@ def test_a_bad_file_or_a_clashing_id_is_skipped_and_the_rest_indexed(tmp_path: P
     assert stats.reports == 1 and set(stats.skipped) == {REPORTS[3].name, "broken.docx"}
     assert f"is taken by {REPORTS[3].stem}.md" in stats.skipped[REPORTS[3].name]
     assert "not a readable Word document" in stats.skipped["broken.docx"]
+
+
+def test_a_citation_names_the_page_its_quote_starts_on(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    """Reports from paged files carry where each page starts; every citation gets its page."""
+    from dataclasses import replace
+
+    from indexer.build import build_index_from_reports
+    from indexer.corpus import parse_file
+    from indexer.readers import report_page
+    from indexer.store import load_index
+    from service.answering.engine import engine_for
+
+    assert report_page({"pages": [[0, 1], [100, 2], [250, 3]]}, 99) == 1
+    assert report_page({"pages": [[0, 1], [100, 2], [250, 3]]}, 100) == 2
+    assert report_page({"pages": [[0, 4]]}, 10) == 4 and report_page({}, 10) is None
+    (report,) = parse_file(REPORTS[0].name, REPORTS[0].read_text(encoding="utf-8"))
+    middle = report.text.index("172处")  # the answer to a dev question sits on page 2
+    paged = replace(report, meta={**report.meta, "format": "pdf", "pages": [[0, 1], [middle - 40, 2]]})
+    build_index_from_reports([paged], tmp_path / "index", embedder)
+    engine = engine_for(embedder, load_index(tmp_path / "index", embedder))
+    answer = engine.ask("九水街道共有多少处安全隐患被整改？", top_k=5)
+    assert answer.answerable and answer.citations
+    for c in answer.citations:
+        assert c.page == (2 if c.start >= middle - 40 else 1)
+    assert any(c.page == 2 and "172处" in c.quote for c in answer.citations)
