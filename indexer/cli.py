@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from zhiwen.settings import Settings
@@ -46,12 +46,13 @@ def register(subparsers: Any) -> None:
     # live changes (same code path as the HTTP write endpoints; safe while `zhiwen serve` runs)
     add = subparsers.add_parser(
         "add",
-        help="add or replace reports: store .txt files in the corpus and update the index",
-        description="Copy each FILE into the corpus folder as <doc_id>.txt (doc_id: the file name "
-        "without .txt, or --id) and update the index in one new snapshot; only these reports are "
-        "embedded. Crash-safe; a running server picks the change up within seconds.",
+        help="add or replace reports: store report files in the corpus and update the index",
+        description="Copy each FILE (.txt .md .html .docx .pdf .png .jpg) into the corpus folder as "
+        "<doc_id> plus its extension (doc_id: the file name without its extension, or --id; the same "
+        "report in another format is replaced) and update the index in one new snapshot; only these "
+        "reports are embedded. Crash-safe; a running server picks the change up within seconds.",
     )
-    add.add_argument("files", nargs="+", type=Path, metavar="FILE", help=".txt report (UTF-8 or GBK)")
+    add.add_argument("files", nargs="+", type=Path, metavar="FILE", help="report file (text: UTF-8 or GBK)")
     add.add_argument("--id", dest="doc_id", help="doc_id for a single FILE (default: its name)")
     add.add_argument("--new", action="store_true", help="fail if a doc_id already exists")
     _live_options(add)
@@ -213,27 +214,36 @@ def _run_changes(args: argparse.Namespace, changes: list[Any]) -> int:
 def run_add(args: argparse.Namespace) -> int:
     from indexer.corpus import validate_doc_id
     from indexer.errors import InvalidDocument
-    from indexer.reading import ReadError, read_text
+    from indexer.readers import SUFFIXES, sniff
+    from indexer.reading import ReadError, decode_bytes
     from indexer.update import Put
 
     if args.doc_id and len(args.files) > 1:
         print("error: --id names one file; give one FILE with it", file=sys.stderr)
         return 2
     changes = []
+    must: Literal["new", "any"] = "new" if args.new else "any"
     for path in args.files:
-        if path.suffix.lower() != ".txt":
-            print(f"error: {path}: only .txt files can be added", file=sys.stderr)
+        suffix = path.suffix.lower()
+        if suffix not in SUFFIXES:
+            print(f"error: {path}: not a report format ({' '.join(sorted(SUFFIXES))})", file=sys.stderr)
             return 2
         try:
             doc_id = validate_doc_id(args.doc_id or path.stem)
-            text = read_text(path)
+            data = path.read_bytes()
+            if sniff(data, path.name) == "txt":
+                changes.append(Put(doc_id, decode_bytes(data, path.name), must=must))
+            else:  # stored as it is; the indexer reads it with its format's reader
+                changes.append(Put(doc_id, must=must, data=data, suffix=suffix))
         except InvalidDocument as exc:
             print(f"error: {path}: {exc} (name it with --id)", file=sys.stderr)
             return 2
         except ReadError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        changes.append(Put(doc_id, text, must="new" if args.new else "any"))
+        except OSError as exc:
+            print(f"error: {path}: cannot read file ({exc.strerror or exc})", file=sys.stderr)
+            return 2
     return _run_changes(args, changes)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -14,10 +15,11 @@ from starlette.datastructures import UploadFile
 
 from indexer.corpus import validate_doc_id
 from indexer.errors import InvalidDocument
+from indexer.readers import SUFFIXES, sniff
 from service.api.errors import ApiError, field_error, printable
 from service.api.schemas.documents import ReportIn
 
-__all__ = ["check_doc_id", "document_from_request", "form_fields"]
+__all__ = ["FileUpload", "check_doc_id", "document_from_request", "form_fields"]
 
 
 def unsupported(content_type: str) -> ApiError:
@@ -50,8 +52,9 @@ def validated(model: type[ReportIn], data: Any) -> ReportIn:
 
 async def document_from_request(
     request: Request, model: type[ReportIn]
-) -> ReportIn:
-    """The uploaded report as ``model`` (``DocumentIn`` for POST, ``ReportIn`` for PUT)."""
+) -> ReportIn | FileUpload:
+    """The uploaded report as ``model`` (``DocumentIn`` for POST, ``ReportIn`` for PUT), or a
+    :class:`FileUpload` for a file in another format than plain text."""
     content_type = request.headers.get("content-type", "")
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind == "application/json":
@@ -68,16 +71,46 @@ async def document_from_request(
     raise unsupported(content_type)
 
 
+@dataclass(frozen=True)
+class FileUpload:
+    """A report uploaded as a file in a format other than plain text (Word, PDF, image, web page,
+    Markdown): stored as it is, read by the indexer's reader for its format."""
+
+    doc_id: str | None
+    data: bytes
+    suffix: str
+
+
+def _file_upload(form: Any, allowed: tuple[str, ...], upload: UploadFile, stem: str, kind: str,
+                 data: bytes) -> FileUpload:
+    if isinstance(form.get("title"), str) and form.get("title"):
+        raise field_error("title", "invalid_field", "title goes with text uploads only; a file's "
+                          "title is read from the file")
+    suffix = {"pdf": ".pdf", "docx": ".docx", "ole": ".docx", "md": ".md", "html": ".html"}.get(kind)
+    if suffix is None:  # an image
+        suffix = ".png" if data.startswith(b"\x89PNG") else ".jpg"
+    doc_id = form.get("doc_id") if "doc_id" in allowed else None
+    if isinstance(doc_id, str) and doc_id:
+        check_doc_id(doc_id)
+    else:
+        doc_id = None
+        with contextlib.suppress(InvalidDocument):
+            doc_id = validate_doc_id(stem)
+    return FileUpload(doc_id, data, suffix)
+
+
 def form_fields(model: type[ReportIn]) -> tuple[str, ...]:
     return ("file", "doc_id", "title") if "doc_id" in model.model_fields else ("file", "title")
 
 
 async def _document_from_form(
     request: Request, model: type[ReportIn]
-) -> ReportIn:
-    """A report sent as a form: ``file`` (a text file, or the text as a plain field), optional
-    ``doc_id`` (default: the file's name without its extension) and ``title``. The text is
-    decoded and checked as ``zhiwen index`` reads a file: UTF-8 or GBK, not binary, not empty."""
+) -> ReportIn | FileUpload:
+    """A report sent as a form: ``file`` (a report file in any format the indexer reads, told by
+    its bytes; or the text as a plain field), optional ``doc_id`` (default: the file's name
+    without its extension) and ``title`` (text only). Text is decoded and checked as ``zhiwen
+    index`` reads a file: UTF-8 or GBK, not binary, not empty; other formats are read by the
+    indexer's reader before anything is stored."""
     from starlette.exceptions import HTTPException as StarletteHTTPException
     from starlette.formparsers import MultiPartException
 
@@ -110,11 +143,14 @@ async def _document_from_form(
         stem, dot, extension = base.rpartition(".")
         if not dot or not stem:  # no extension (a dot file's name is all stem)
             stem, extension = base, ""
-        if extension and extension.lower() != "txt":
+        if extension and f".{extension.lower()}" not in SUFFIXES:
             raise ApiError(
                 415, "unsupported_media_type",
-                f"{printable(name)}: only .txt files can be uploaded (UTF-8 or GBK text)",
+                f"{printable(name)}: not a report format; upload {' '.join(sorted(SUFFIXES))}",
             )
+        kind = sniff(data, base)
+        if isinstance(upload, UploadFile) and kind != "txt":
+            return _file_upload(form, allowed, upload, stem, kind, data)
         try:
             text = decode_bytes(data, name)
         except ReadError as exc:

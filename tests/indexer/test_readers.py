@@ -238,3 +238,28 @@ def test_a_citation_names_the_page_its_quote_starts_on(tmp_path: Path, embedder)
     for c in answer.citations:
         assert c.page == (2 if c.start >= middle - 40 else 1)
     assert any(c.page == 2 and "172处" in c.quote for c in answer.citations)
+
+
+def test_zhiwen_add_takes_a_word_file(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(REPORTS[3], corpus / REPORTS[3].name)
+    word = tmp_path / "report-word.docx"
+    word.write_bytes(to_docx(REPORTS[0]))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ZHIWEN_LOG_LEVEL": "error", "ZHIWEN_SEED_DIR": ""}
+    where = ["--corpus", str(corpus), "--index", str(tmp_path / "index")]
+    for args in (["index", "--quiet", *where], ["add", str(word), *where]):
+        result = subprocess.run([sys.executable, "-m", "zhiwen.cli", *args], capture_output=True, text=True,
+                                timeout=600, env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert (corpus / "report-word.docx").read_bytes() == word.read_bytes()
+    assert "reports +1" in result.stdout, result.stdout
+    bad = tmp_path / "notes.rtf"
+    bad.write_text("x", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "zhiwen.cli", "add", str(bad), *where], capture_output=True,
+                            text=True, timeout=600, env=env)
+    assert result.returncode == 2 and "notes.rtf: not a report format" in result.stderr

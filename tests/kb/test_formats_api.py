@@ -72,3 +72,36 @@ def test_a_missing_original_is_a_json_404(mixed_server: tuple[str, KbDirs]) -> N
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     response = httpx.get(f"{url}/v1/documents/..%2F..%2Fetc%2Fpasswd/file", timeout=60)
     assert response.status_code in (404, 422) and "error" in response.json()
+
+
+def test_a_word_file_is_uploaded_replaced_by_markdown_and_deleted(mixed_server: tuple[str, KbDirs]) -> None:
+    """The write endpoints take report files in any format, told by their bytes; replacing a
+    report with another format swaps the stored file."""
+    from tests.kb.conftest import AUTH
+
+    url, dirs = mixed_server
+    source = REPORTS[4]  # 004 holds two reports; stored under a new id it is new text to find
+    with httpx.Client(base_url=url, timeout=300, headers=AUTH) as client:
+        created = client.post("/v1/documents", files={"file": ("kb-word.docx", to_docx(REPORTS[0]))})
+        assert created.status_code == 201, created.text
+        assert created.json()["source"] == "kb-word.docx" and created.json()["action"] == "created"
+        assert (dirs.corpus / "kb-word.docx").is_file()
+        assert client.get("/v1/documents/kb-word").json()["metadata"]["format"] == "docx"
+
+        replaced = client.put("/v1/documents/kb-word",
+                              files={"file": ("anything.md", to_markdown(source).encode("utf-8"))})
+        assert replaced.status_code == 200, replaced.text
+        body = replaced.json()
+        assert body["action"] == "replaced" and body["source"] == "kb-word.md", body
+        assert not (dirs.corpus / "kb-word.docx").exists() and (dirs.corpus / "kb-word.md").is_file()
+        ids = {d["doc_id"] for d in client.get("/v1/documents").json()["documents"]}
+        assert {"kb-word-1", "kb-word-2"} <= ids and "kb-word" not in ids
+
+        refused = client.post("/v1/documents", files={"file": ("x.docx", to_docx(REPORTS[0])), "title": (None, "T")})
+        assert refused.status_code == 422 and "title" in refused.text
+
+        deleted = client.delete("/v1/documents/kb-word")
+        assert deleted.status_code == 200, deleted.text
+        assert not (dirs.corpus / "kb-word.md").exists()
+        ids = {d["doc_id"] for d in client.get("/v1/documents").json()["documents"]}
+        assert not any(i.startswith("kb-word") for i in ids)

@@ -52,7 +52,7 @@ from service.api.schemas.documents import (
     ReportChanges,
     ReportIn,
 )
-from service.api.uploads import check_doc_id, document_from_request, form_fields
+from service.api.uploads import FileUpload, check_doc_id, document_from_request, form_fields
 from service.kb import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,12 @@ async def _apply(kb: KnowledgeBase, change: Put | Delete) -> UpdateResult:
 def _response(result: UpdateResult, kb: KnowledgeBase, doc_id: str, started: float,
               status: int, headers: dict[str, str] | None = None) -> JSONResponse:
     if result.files:
-        source, action = next(iter(result.files.items()))
+        # a report stored anew in another format: its new file was created, the old one deleted
+        actions = set(result.files.values())
+        source, action = next(((n, a) for n, a in result.files.items() if a != "deleted"),
+                              next(iter(result.files.items())))
+        if action == "created" and "deleted" in actions:
+            action = "replaced"
     else:
         source, action = f"{doc_id}.txt", "unchanged"
     body = DocumentChange(
@@ -152,8 +157,8 @@ def _body_doc(model: type[ReportIn]) -> dict[str, Any]:
 def _document_links(*operations: str) -> dict[str, Any]:
     """OpenAPI links from a write's response to the operations on the report it names (clients
     and schemathesis' stateful tests follow them)."""
-    names = {"get_document": "GetDocument", "put_document": "ReplaceDocument",
-             "delete_document": "DeleteDocument"}
+    names = {"get_document": "GetDocument", "get_document_file": "GetDocumentFile",
+             "put_document": "ReplaceDocument", "delete_document": "DeleteDocument"}
     return {
         "links": {
             names[op]: {"operationId": op, "parameters": {"doc_id": "$response.body#/doc_id"}}
@@ -162,6 +167,9 @@ def _document_links(*operations: str) -> dict[str, Any]:
     }
 
 
+# what GET /v1/documents/{doc_id}/file may answer with (indexer.readers.CONTENT_TYPES, images split)
+_FILE_TYPES = ("text/plain", "text/markdown", "text/html", "application/pdf", "image/png", "image/jpeg",
+               "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
 _WRITE_ERRORS = error_responses(401, 403, 404, 409, 413, 415, 422, 503)
 
 
@@ -201,7 +209,9 @@ async def get_document(doc_id: str, engine: EngineDep) -> DocumentDetail:
     description="Served with its content type; a PDF opens at a citation's page with `#page=N`. "
     "Several reports split from one file share it.",
     response_class=FileResponse,
-    responses={200: {"content": {"application/octet-stream": {}}},
+    responses={200: {"description": "The file as it was stored",
+                     "content": {media: {"schema": {"type": "string", "format": "binary"}}
+                                 for media in _FILE_TYPES}},
                **error_responses(401, 403, 404, 422, 503)},
     dependencies=[ReadKey],
 )
@@ -234,7 +244,7 @@ async def get_document_file(doc_id: PathDocId, state: StateDep, engine: EngineDe
     response_model=DocumentChange,
     operation_id="add_document",
     responses={
-        201: _document_links("get_document", "put_document", "delete_document"),
+        201: _document_links("get_document", "get_document_file", "put_document", "delete_document"),
         **{k: v for k, v in _WRITE_ERRORS.items() if k != 404},
     },
     openapi_extra=_body_doc(DocumentIn),
@@ -244,9 +254,14 @@ async def add_document(request: Request, state: StateDep) -> JSONResponse:
     started = time.perf_counter()
     kb = _kb(state)
     document = await document_from_request(request, DocumentIn)
-    assert isinstance(document, DocumentIn)
-    doc_id = document.doc_id or default_doc_id(document.text)
-    result = await _apply(kb, Put(doc_id, document.text, document.title, must="new"))
+    if isinstance(document, FileUpload):
+        doc_id = document.doc_id or default_doc_id(document.data.hex())
+        change = Put(doc_id, must="new", data=document.data, suffix=document.suffix)
+    else:
+        assert isinstance(document, DocumentIn)
+        doc_id = document.doc_id or default_doc_id(document.text)
+        change = Put(doc_id, document.text, document.title, must="new")
+    result = await _apply(kb, change)
     return _response(result, kb, doc_id, started, 201, {"Location": f"/v1/documents/{doc_id}"})
 
 
@@ -258,9 +273,9 @@ async def add_document(request: Request, state: StateDep) -> JSONResponse:
     response_model=DocumentChange,
     operation_id="put_document",
     responses={
-        200: _document_links("get_document", "delete_document"),
+        200: _document_links("get_document", "get_document_file", "delete_document"),
         201: {"model": DocumentChange, "description": "Created",
-              **_document_links("get_document", "delete_document")},
+              **_document_links("get_document", "get_document_file", "delete_document")},
         **_WRITE_ERRORS,
     },
     openapi_extra=_body_doc(ReportIn),
@@ -273,8 +288,12 @@ async def put_document(
     check_doc_id(doc_id)
     kb = _kb(state)
     document = await document_from_request(request, ReportIn)
-    result = await _apply(kb, Put(doc_id, document.text, document.title, must="any"))
-    created = result.files.get(f"{doc_id}.txt") == "created"
+    if isinstance(document, FileUpload):
+        change = Put(doc_id, must="any", data=document.data, suffix=document.suffix)
+    else:
+        change = Put(doc_id, document.text, document.title, must="any")
+    result = await _apply(kb, change)
+    created = "created" in result.files.values() and "deleted" not in result.files.values()
     return _response(result, kb, doc_id, started, 201 if created else 200)
 
 
