@@ -13,7 +13,7 @@ import io
 import zipfile
 from typing import Any
 
-from indexer.readers import Extracted, Limits, compatibility_to_unified
+from indexer.readers.base import Extracted, Limits, compatibility_to_unified
 from indexer.reading import ReadError
 
 

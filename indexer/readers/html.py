@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from indexer.readers import Extracted, compatibility_to_unified
+from indexer.readers.base import Extracted, compatibility_to_unified
 from indexer.reading import ReadError, decode_bytes
 
 

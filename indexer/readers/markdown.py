@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from indexer.readers import Extracted
+from indexer.readers.base import Extracted
 from indexer.reading import ReadError, decode_bytes
 
 
