@@ -72,3 +72,43 @@ def to_html(path: Path) -> str:
 <footer><p>{CHROME[2]}</p><p>{CHROME[3]}</p></footer>
 </body></html>
 """
+
+
+PDF_TITLE = "内部资料汇编"  # the page title Chromium prints in every page's running header
+
+
+def to_pdf(path: Path, out: Path) -> bytes:
+    """``path`` printed to PDF by headless Chromium, with its default running header (date and
+    page title) and footer (file URL and 「n/N」 page numbers) on every page."""
+    import subprocess
+    from html import escape
+
+    lines = report_lines(path)
+    body = "".join(f"<p>{escape(line)}</p>" for line in lines[1:])
+    page = out.with_suffix(".html")
+    page.write_text(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{PDF_TITLE}</title>"
+        f"<style>body{{font-size:22px}}</style></head><body><h1>{escape(lines[0])}</h1>{body}</body></html>",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        ["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", f"--user-data-dir={out.parent / 'chromium-profile'}",
+         f"--print-to-pdf={out}", page.as_uri()],
+        capture_output=True, text=True, timeout=180,
+    )
+    assert out.is_file(), f"Chromium printed no PDF: {result.stderr[-2000:]}"
+    return out.read_bytes()
+
+
+def scanned_pdf(pdf: bytes, pages: int | None = None, scale: float = 1.5) -> bytes:
+    """An image-only PDF of ``pdf``'s pages (each page rendered, then saved as a picture)."""
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(pdf)
+    images = [document[i].render(scale=scale).to_pil().convert("RGB")
+              for i in range(min(len(document), pages or len(document)))]
+    document.close()
+    out = io.BytesIO()
+    images[0].save(out, "PDF", save_all=True, append_images=images[1:], resolution=72 * scale)
+    return out.getvalue()
