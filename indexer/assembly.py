@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from indexer.errors import NothingToIndex
 from indexer.types import Chunk, Report
 
 if TYPE_CHECKING:
@@ -97,7 +98,8 @@ def assemble_snapshot(
     progress: bool = False,
 ) -> Assembled:
     """Write a new snapshot of ``index_dir`` holding ``kept`` plus ``new_reports`` (chunked and
-    embedded here); raises ``ValueError`` when two reports share an id."""
+    embedded here); raises ``ValueError`` when two reports share an id and
+    :class:`~indexer.errors.NothingToIndex` when there is no chunk at all."""
     from indexer.corpus import corpus_hash
     from indexer.snapshots import write_snapshot
     from indexer.store import write_files
@@ -117,6 +119,8 @@ def assemble_snapshot(
         sentence_vectors.append(embed_sentences(embedder, new_chunks, progress=progress))
     embedded = embedder.model_calls - before
     chunks = [*kept.chunks, *new_chunks]
+    if not chunks:
+        raise NothingToIndex("the reports hold no text to index")
 
     places = [p for r in reports for p in r.meta.get("places", []) if isinstance(p, str)]
     words = sorted(set(derive_user_words((r.text for r in reports), places)) | set(user_words))

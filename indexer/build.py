@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
+from indexer.errors import NothingToIndex
 from indexer.types import Report
 
 if TYPE_CHECKING:
@@ -79,7 +80,8 @@ def build_index(
     progress: bool = False,
     vector_index: str = "auto",
 ) -> BuildStats:
-    """Index every ``.txt`` under ``corpus_dir`` into ``index_dir`` (incrementally) and publish it."""
+    """Index every report file under ``corpus_dir`` into ``index_dir`` (incrementally) and publish
+    it. Raises :class:`~indexer.errors.NothingToIndex` when no file yields a report."""
     from indexer.assembly import Kept, assemble_snapshot, kept_from_snapshot
     from indexer.corpus import read_reports, scan_corpus
     from indexer.store import IndexLoadError, read_meta
@@ -113,10 +115,15 @@ def build_index(
         kept = kept_from_snapshot(index_dir, keep)
         skipped = {k: v for k, v in old_meta.get("skipped", {}).items() if k in keep}
     todo = [name for name in sources if name not in keep]
-    new_reports, unreadable = read_reports(corpus_dir, todo, progress=_progress(progress, "reading"))
-    built = assemble_snapshot(index_dir, embedder, kept, new_reports, params=params, sources=sources,
-                              skipped=skipped | unreadable, user_words=user_words,
-                              vector_index=vector_index, progress=progress)
+    taken = {r.doc_id: str(r.meta.get("source", "")) for r in kept.reports}
+    new_reports, unreadable = read_reports(corpus_dir, todo, progress=_progress(progress, "reading"),
+                                           taken=taken)
+    try:
+        built = assemble_snapshot(index_dir, embedder, kept, new_reports, params=params, sources=sources,
+                                  skipped=skipped | unreadable, user_words=user_words,
+                                  vector_index=vector_index, progress=progress)
+    except NothingToIndex:
+        raise NothingToIndex(_nothing_readable(corpus_dir, sources, unreadable)) from None
     _publish(index_dir, built.path)
     return BuildStats(
         len(sources), len(built.reports), built.chunks, built.embedded, len(kept.chunks), added, changed,
@@ -146,6 +153,18 @@ def build_index_from_reports(
     _publish(index_dir, built.path)
     return BuildStats(0, len(built.reports), built.chunks, built.embedded, 0,
                       seconds=time.perf_counter() - t0, path=str(built.path))
+
+
+def _nothing_readable(corpus_dir: Path, sources: dict[str, str], unreadable: dict[str, str]) -> str:
+    from indexer.readers import SUFFIXES
+
+    if not sources:
+        return (f"nothing to index in {corpus_dir}: no report files "
+                f"({' '.join(sorted(SUFFIXES))})")
+    shown = "; ".join(f"{name}: {reason}" for name, reason in sorted(unreadable.items())[:3])
+    more = f"; and {len(unreadable) - 3} more" if len(unreadable) > 3 else ""
+    return (f"nothing to index in {corpus_dir}: none of its {len(sources)} files holds readable "
+            f"report text" + (f" ({shown}{more})" if shown else ""))
 
 
 def _publish(index_dir: Path, snapshot: Path) -> None:

@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from zhiwen.settings import Settings
@@ -18,11 +18,13 @@ log = logging.getLogger(__name__)
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "index",
-        help="build or update the index of a folder of .txt reports (incremental)",
-        description="Index every .txt report under --corpus into --index. Re-running redoes only "
-        "what changed; an unchanged corpus returns at once.",
+        help="build or update the index of a folder of reports (incremental)",
+        description="Index every report under --corpus into --index: .txt .md .html .docx .pdf "
+        "and images (.png .jpg, by OCR); binary formats are recognised by their bytes. A file "
+        "that cannot be read is skipped and named. Re-running redoes only what changed; an "
+        "unchanged corpus returns at once.",
     )
-    p.add_argument("--corpus", type=Path, help="folder of .txt reports (default: var/reports, "
+    p.add_argument("--corpus", type=Path, help="folder of reports (default: var/reports, "
                    "created from data/reports the first time)")
     p.add_argument("--index", type=Path, help="index directory (default: var/index)")
     p.add_argument("--model", help="sentence-transformers model name or local path (default: m3e-small)")
@@ -44,12 +46,13 @@ def register(subparsers: Any) -> None:
     # live changes (same code path as the HTTP write endpoints; safe while `zhiwen serve` runs)
     add = subparsers.add_parser(
         "add",
-        help="add or replace reports: store .txt files in the corpus and update the index",
-        description="Copy each FILE into the corpus folder as <doc_id>.txt (doc_id: the file name "
-        "without .txt, or --id) and update the index in one new snapshot; only these reports are "
-        "embedded. Crash-safe; a running server picks the change up within seconds.",
+        help="add or replace reports: store report files in the corpus and update the index",
+        description="Copy each FILE (.txt .md .html .docx .pdf .png .jpg) into the corpus folder as "
+        "<doc_id> plus its extension (doc_id: the file name without its extension, or --id; the same "
+        "report in another format is replaced) and update the index in one new snapshot; only these "
+        "reports are embedded. Crash-safe; a running server picks the change up within seconds.",
     )
-    add.add_argument("files", nargs="+", type=Path, metavar="FILE", help=".txt report (UTF-8 or GBK)")
+    add.add_argument("files", nargs="+", type=Path, metavar="FILE", help="report file (text: UTF-8 or GBK)")
     add.add_argument("--id", dest="doc_id", help="doc_id for a single FILE (default: its name)")
     add.add_argument("--new", action="store_true", help="fail if a doc_id already exists")
     _live_options(add)
@@ -67,7 +70,7 @@ def register(subparsers: Any) -> None:
 
 
 def _live_options(p: Any) -> None:
-    p.add_argument("--corpus", type=Path, help="folder of .txt reports (default: var/reports, "
+    p.add_argument("--corpus", type=Path, help="folder of reports (default: var/reports, "
                    "created from data/reports the first time)")
     p.add_argument("--index", type=Path, help="index directory (default: var/index)")
     p.add_argument("--model", help="model the index was built with (default: m3e-small)")
@@ -128,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
         fresh = is_up_to_date(corpus, index, build_params(model, max_chars, overlap, words))
         print("index is up to date" if fresh else "index is missing or stale")
         return 0 if fresh else 1
+    from indexer.errors import NothingToIndex
     from indexer.journal import WriterBusy
     from indexer.store import IndexLoadError
     from indexer.writer import LiveIndex
@@ -145,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
                   f"(version {report.version})")
             return 0
         stats = live.rebuild(force=args.force, progress=not args.quiet and sys.stderr.isatty())
-    except (ModelNotFoundError, WriterBusy, IndexLoadError) as exc:
+    except (ModelNotFoundError, WriterBusy, IndexLoadError, NothingToIndex) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for name, reason in sorted(stats.skipped.items()):
@@ -210,27 +214,36 @@ def _run_changes(args: argparse.Namespace, changes: list[Any]) -> int:
 def run_add(args: argparse.Namespace) -> int:
     from indexer.corpus import validate_doc_id
     from indexer.errors import InvalidDocument
-    from indexer.reading import ReadError, read_text
+    from indexer.readers import SUFFIXES, sniff
+    from indexer.reading import ReadError, decode_bytes
     from indexer.update import Put
 
     if args.doc_id and len(args.files) > 1:
         print("error: --id names one file; give one FILE with it", file=sys.stderr)
         return 2
     changes = []
+    must: Literal["new", "any"] = "new" if args.new else "any"
     for path in args.files:
-        if path.suffix.lower() != ".txt":
-            print(f"error: {path}: only .txt files can be added", file=sys.stderr)
+        suffix = path.suffix.lower()
+        if suffix not in SUFFIXES:
+            print(f"error: {path}: not a report format ({' '.join(sorted(SUFFIXES))})", file=sys.stderr)
             return 2
         try:
             doc_id = validate_doc_id(args.doc_id or path.stem)
-            text = read_text(path)
+            data = path.read_bytes()
+            if sniff(data, path.name) == "txt":
+                changes.append(Put(doc_id, decode_bytes(data, path.name), must=must))
+            else:  # stored as it is; the indexer reads it with its format's reader
+                changes.append(Put(doc_id, must=must, data=data, suffix=suffix))
         except InvalidDocument as exc:
             print(f"error: {path}: {exc} (name it with --id)", file=sys.stderr)
             return 2
         except ReadError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        changes.append(Put(doc_id, text, must="new" if args.new else "any"))
+        except OSError as exc:
+            print(f"error: {path}: cannot read file ({exc.strerror or exc})", file=sys.stderr)
+            return 2
     return _run_changes(args, changes)
 
 

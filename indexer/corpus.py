@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
@@ -27,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 from indexer.durable import fsync_dir, fsync_tree
 from indexer.errors import InvalidDocument
+from indexer.types import Report
 
 if TYPE_CHECKING:
-    from indexer.types import Report
+    from indexer.readers import Extracted, Limits
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +41,28 @@ _DOC_ID_RE = re.compile(DOC_ID_PATTERN)
 
 # -- the folder -----------------------------------------------------------------------------------
 def scan_corpus(corpus_dir: Path) -> dict[str, str]:
-    """Relative path -> SHA-256 of every ``.txt`` file under ``corpus_dir`` (hidden ones skipped)."""
+    """Relative path -> SHA-256 of every report file under ``corpus_dir``: every name a reader
+    takes (``.txt .md .html .htm .docx .pdf .png .jpg .jpeg``, any case); hidden ones skipped."""
+    from indexer.readers import SUFFIXES
+
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise FileNotFoundError(f"corpus folder {corpus_dir} does not exist")
     out = {}
-    for path in sorted(corpus_dir.rglob("*.txt")):
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(corpus_dir).parts):
-            out[path.relative_to(corpus_dir).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    for path in sorted(corpus_dir.rglob("*")):
+        rel = path.relative_to(corpus_dir)
+        if (path.suffix.lower() in SUFFIXES and path.is_file()
+                and not any(part.startswith(".") for part in rel.parts)):
+            out[rel.as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 
 
 def source_id(rel_path: str) -> str:
-    """Report id of a file: its stem; files in sub-folders keep the folder in the id."""
-    return rel_path[: -len(".txt")].replace("/", "__") if rel_path.endswith(".txt") else rel_path
+    """Report id of a file: its stem, whatever the format (``000_x.docx`` -> ``000_x``); files
+    in sub-folders keep the folder in the id (``a/b.txt`` -> ``a__b``)."""
+    from indexer.readers import strip_suffix
+
+    return strip_suffix(rel_path).replace("/", "__")
 
 
 def corpus_hash(sources: Mapping[str, str]) -> str:
@@ -67,36 +77,64 @@ def file_digest(path: Path) -> str | None:
         return None
 
 
-def parse_file(name: str, text: str) -> list[Report]:
-    """The reports of corpus file ``name`` (one, or several for a multi-report file)."""
+def parse_file(name: str, text: str, extracted: Extracted | None = None) -> list[Report]:
+    """The reports of corpus file ``name`` (one, or several for a multi-report file); with the
+    reader's ``extracted`` result, each report's metadata records the format and, for paged
+    formats, where its pages start (offsets into the report's own text)."""
     from indexer.cleaning import parse_reports
 
-    return parse_reports(source_id(name), text, source_name=name)
+    reports = parse_reports(source_id(name), text, source_name=name)
+    if extracted is None or extracted.format == "txt":
+        return reports
+    out = []
+    for report in reports:
+        meta = dict(report.meta, format=extracted.format)
+        for key in ("ocr_pages", "ocr_confidence", "date"):
+            if key in extracted.meta and key not in meta:
+                meta[key] = extracted.meta[key]
+        if extracted.pages:
+            start = int(report.meta.get("source_offset", 0))
+            end = start + len(report.text)
+            first = max(0, bisect.bisect_right(extracted.pages, start) - 1)
+            meta["pages"] = [[max(0, p - start), n] for n, p in enumerate(extracted.pages, start=1)
+                             if n - 1 >= first and p < end]
+        out.append(Report(report.doc_id, report.title, report.text, meta))
+    return out
 
 
 def read_reports(corpus_dir: Path, names: Iterable[str], *, parsed: Mapping[str, tuple[str, list[Report]]]
                  | None = None, digests: Mapping[str, str | None] | None = None,
-                 progress: Any = None) -> tuple[list[Report], dict[str, str]]:
+                 progress: Any = None, taken: Mapping[str, str] | None = None,
+                 limits: Limits | None = None) -> tuple[list[Report], dict[str, str]]:
     """Read and parse corpus files ``names``: their reports and ``{name: reason}`` of the files
-    that cannot be read. ``parsed`` may hold ``name -> (sha256, reports)`` parsed already, used
-    when ``digests`` gives the same SHA-256 for the file; ``progress`` wraps the names."""
-    from indexer.reading import ReadError, read_text
+    that cannot be used (unreadable, or holding a report id another file has: ``taken`` maps the
+    ids already in the index to their files). ``parsed`` may hold ``name -> (sha256, reports)``
+    parsed already, used when ``digests`` gives the same SHA-256; ``progress`` wraps the names."""
+    from indexer.readers import ReadError, read_document
 
     reports: list[Report] = []
     skipped: dict[str, str] = {}
+    owners = dict(taken or {})
     names = list(names)
     for name in progress(names) if progress else names:
         given = (parsed or {}).get(name)
         if given is not None and digests is not None and given[0] == digests.get(name):
-            reports += given[1]
+            found = given[1]
+        else:
+            try:
+                extracted = read_document(Path(corpus_dir) / name, limits)
+            except ReadError as exc:
+                skipped[name] = exc.reason
+                log.warning("skipped %s: %s", name, exc.reason)
+                continue
+            found = parse_file(name, extracted.text, extracted)
+        clash = next((r.doc_id for r in found if owners.get(r.doc_id, name) != name), None)
+        if clash is not None:
+            skipped[name] = f"report id {clash!r} is taken by {owners[clash]}; rename one of the files"
+            log.warning("skipped %s: %s", name, skipped[name])
             continue
-        try:
-            text = read_text(Path(corpus_dir) / name)
-        except ReadError as exc:
-            skipped[name] = exc.reason
-            log.warning("skipped %s: %s", name, exc.reason)
-            continue
-        reports += parse_file(name, text)
+        owners.update({r.doc_id: name for r in found})
+        reports += found
     return reports, skipped
 
 

@@ -63,3 +63,9 @@ class CorpusUnavailable(UpdateError):
     """The corpus folder the index is derived from is missing (HTTP 503)."""
 
     code = "corpus_unavailable"
+
+
+class NothingToIndex(UpdateError):
+    """No file of the corpus folder yields a report (none, or none readable); nothing written."""
+
+    code = "nothing_to_index"

@@ -20,12 +20,20 @@ from typing import TYPE_CHECKING, Any, Literal
 from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 from indexer.corpus import document_text, validate_doc_id
 from indexer.durable import remove_path
-from indexer.errors import DocumentConflict, IndexLoadError, IndexMismatch, InvalidDocument, NotText
+from indexer.errors import (
+    DocumentConflict,
+    IndexLoadError,
+    IndexMismatch,
+    InvalidDocument,
+    NothingToIndex,
+    NotText,
+)
 from indexer.faults import Pause, no_pause
 from indexer.types import Report
 
 if TYPE_CHECKING:
     from embeddings import Embedder
+    from indexer.readers import Extracted
     from indexer.search import Searcher
 
 log = logging.getLogger(__name__)
@@ -34,16 +42,21 @@ log = logging.getLogger(__name__)
 # -- changes and results ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Put:
-    """Store ``text`` as ``<doc_id>.txt``. ``must``: "new" (fail if it exists), "any" (upsert)."""
+    """Store a report as ``<doc_id><suffix>``: ``text`` (a ``.txt`` file, ``title`` as its first
+    line), or ``data``, a file's bytes in any format a reader takes (``suffix`` names it: ``.docx``,
+    ``.pdf``, ``.md``, ``.html``, ``.png``…). A report stored under another suffix is replaced.
+    ``must``: "new" (fail if the report exists), "any" (upsert)."""
 
     doc_id: str
-    text: str
+    text: str = ""
     title: str | None = None
     must: Literal["new", "any"] = "any"
+    data: bytes | None = field(default=None, repr=False)
+    suffix: str = ".txt"
 
     @property
     def name(self) -> str:
-        return f"{self.doc_id}.txt"
+        return f"{self.doc_id}{self.suffix}"
 
 
 @dataclass(frozen=True)
@@ -80,10 +93,11 @@ class UpdateResult:
     searcher: Searcher | None = field(default=None, compare=False, repr=False)
 
 
-def prepare(changes: Sequence[Change]) -> dict[str, tuple[bytes, str]]:
-    """Check ``changes`` before anything is stored: valid, distinct doc ids, and each upload's
-    bytes decoded exactly as the indexer will read the stored file. Returns ``file name ->
-    (bytes, text)`` of the uploads; raises :class:`InvalidDocument` or :class:`NotText`."""
+def prepare(changes: Sequence[Change]) -> dict[str, tuple[bytes, Extracted]]:
+    """Check ``changes`` before anything is stored: valid, distinct doc ids, and each upload read
+    exactly as the indexer will read the stored file. Returns ``file name -> (bytes, extracted)``
+    of the uploads; raises :class:`InvalidDocument` or :class:`NotText`."""
+    from indexer.readers import SUFFIXES, Extracted, extract
     from indexer.reading import ReadError, decode_bytes
 
     for change in changes:
@@ -93,15 +107,26 @@ def prepare(changes: Sequence[Change]) -> dict[str, tuple[bytes, str]]:
         if change.doc_id in seen:
             raise InvalidDocument(f"doc_id {change.doc_id!r} is given twice")
         seen.add(change.doc_id)
-    payloads: dict[str, tuple[bytes, str]] = {}
+    payloads: dict[str, tuple[bytes, Extracted]] = {}
     for change in changes:
-        if isinstance(change, Put):
-            data = document_text(change.text, change.title).encode("utf-8")
-            try:
-                payloads[change.name] = (data, decode_bytes(data, change.name))
-            except ReadError as exc:
-                kind = InvalidDocument if "empty" in exc.reason else NotText
-                raise kind(f"{change.name}: {exc.reason}") from exc
+        if not isinstance(change, Put):
+            continue
+        if change.suffix not in SUFFIXES:
+            raise InvalidDocument(f"{change.name}: not a report format ({' '.join(sorted(SUFFIXES))})")
+        try:
+            if change.data is None:
+                data = document_text(change.text, change.title).encode("utf-8")
+                extracted = Extracted(decode_bytes(data, change.name), "txt", meta={"format": "txt"})
+            else:
+                if change.title:
+                    raise InvalidDocument(f"{change.name}: a title goes with text only; a file's "
+                                          "title is read from the file")
+                data = change.data
+                extracted = extract(data, change.name)
+        except ReadError as exc:
+            kind = InvalidDocument if "empty" in exc.reason else NotText
+            raise kind(f"{change.name}: {exc.reason}") from exc
+        payloads[change.name] = (data, extracted)
     return payloads
 
 
@@ -186,6 +211,9 @@ def apply_update(
         built = assemble_snapshot(index_dir, embedder, kept, new_reports, params=params,
                                   sources=dict(sorted(sources.items())), skipped=skipped,
                                   user_words=user_words, vector_index=vector_index, extra_meta=extra_meta)
+    except NothingToIndex:
+        raise NothingToIndex("this change would leave the index without text; add another report "
+                             "before removing the last one") from None
     except ValueError as exc:  # two reports with one id
         raise DocumentConflict(str(exc)) from exc
     snapshot = built.path

@@ -48,6 +48,7 @@ from indexer.update import Change, Delete, Put, UpdateResult, apply_update, prep
 if TYPE_CHECKING:
     from embeddings import Embedder
     from indexer.build import BuildStats
+    from indexer.readers import Extracted
     from indexer.search import Searcher
 
 log = logging.getLogger(__name__)
@@ -171,37 +172,40 @@ class LiveIndex:
                             embedded=stats.embedded, reports=stats.reports, chunks=stats.chunks,
                             skipped=dict(stats.skipped), seconds=stats.seconds, searcher=searcher)
 
-    def _plan(self, changes: Sequence[Change], payloads: Mapping[str, tuple[bytes, str]], base: Searcher | None,
-              replay_names: set[str]) -> tuple[dict[str, tuple[bytes | None, bytes | None]],
-                                               dict[str, tuple[str, list[Report]]]]:
+    def _plan(self, changes: Sequence[Change], payloads: Mapping[str, tuple[bytes, Extracted]],
+              base: Searcher | None, replay_names: set[str]
+              ) -> tuple[dict[str, tuple[bytes | None, bytes | None]], dict[str, tuple[str, list[Report]]]]:
         """name -> (new bytes or None to delete, old bytes or None) and the parsed new reports;
         raises an :class:`UpdateError` when a change cannot be made."""
         plan: dict[str, tuple[bytes | None, bytes | None]] = {}
         parsed: dict[str, tuple[str, list[Report]]] = {}
-        touched = {c.name if isinstance(c, Put) else f"{c.doc_id}.txt" for c in changes}
+        stored = {c.doc_id: self._stored_as(c.doc_id) for c in changes}
+        touched = {n for c in changes for n in stored[c.doc_id]} | {c.name for c in changes if isinstance(c, Put)}
         owners = {r.doc_id: str(r.meta.get("source", "")) for r in base.reports.values()} if base else {}
         for change in changes:
             if isinstance(change, Put):
-                path = self.corpus_dir / change.name
-                old = path.read_bytes() if path.is_file() else None
-                if change.must == "new" and old is not None:
+                if change.must == "new" and stored[change.doc_id]:
                     raise DocumentExists(
                         f"document {change.doc_id!r} already exists; "
                         f"replace it with PUT /v1/documents/{change.doc_id}"
                     )
-                data, text = payloads[change.name]
-                reports = parse_file(change.name, text)
+                data, extracted = payloads[change.name]
+                reports = parse_file(change.name, extracted.text, extracted)
                 for r in reports:
                     owner = owners.get(r.doc_id)
                     if owner and owner not in touched and owner not in replay_names:
                         raise DocumentConflict(
                             f"report id {r.doc_id!r} already belongs to {owner}; choose another doc_id"
                         )
-                plan[change.name] = (data, old)
+                path = self.corpus_dir / change.name
+                plan[change.name] = (data, path.read_bytes() if path.is_file() else None)
+                for other in stored[change.doc_id]:  # the report in another format: replaced
+                    if other != change.name:
+                        plan[other] = (None, (self.corpus_dir / other).read_bytes())
                 parsed[change.name] = (hashlib.sha256(data).hexdigest(), reports)
             else:
-                name = f"{change.doc_id}.txt"
-                if not (self.corpus_dir / name).is_file():
+                names = stored[change.doc_id]
+                if not names:
                     owner = owners.get(change.doc_id)
                     if not owner:
                         raise DocumentNotFound(f"unknown document: {change.doc_id}")
@@ -212,11 +216,18 @@ class LiveIndex:
                             f"{owner} ({', '.join(siblings[:5])}); delete the whole file as "
                             f"{source_id(owner)!r}"
                         )
-                    name = owner
-                    if not (self.corpus_dir / name).is_file():
-                        raise DocumentNotFound(f"unknown document: {change.doc_id} (file {name} is gone)")
-                plan[name] = (None, (self.corpus_dir / name).read_bytes())
+                    if not (self.corpus_dir / owner).is_file():
+                        raise DocumentNotFound(f"unknown document: {change.doc_id} (file {owner} is gone)")
+                    names = [owner]
+                for name in names:
+                    plan[name] = (None, (self.corpus_dir / name).read_bytes())
         return plan, parsed
+
+    def _stored_as(self, doc_id: str) -> list[str]:
+        """The corpus files (top level) holding report ``doc_id``, in any format."""
+        from indexer.readers import SUFFIXES
+
+        return [f"{doc_id}{s}" for s in sorted(SUFFIXES) if (self.corpus_dir / f"{doc_id}{s}").is_file()]
 
     def _roll_back(self, plan: Mapping[str, tuple[bytes | None, bytes | None]]) -> None:
         for name, (_data, old) in plan.items():

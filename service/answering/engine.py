@@ -209,9 +209,24 @@ class QAEngine:
             warnings.append(f"composer '{chosen.name}' failed; used '{EXTRACTIVE}'")
             answer = self.composers[EXTRACTIVE].compose(question, hits, self.reports)
         self.check_citations(answer)
+        answer = self.with_pages(answer)
         if warnings:
             answer = dataclasses.replace(answer, warnings=(*warnings, *answer.warnings))
         yield answer
+
+    def with_pages(self, answer: Answer) -> Answer:
+        """The answer with each citation's page set, for reports from paged files (PDF)."""
+        from indexer.readers import report_page
+
+        pages = {}
+        for c in answer.citations:
+            report = self.reports.get(c.doc_id)
+            if report is not None and report.meta.get("pages"):
+                pages[c.n, c.doc_id, c.start] = report_page(report.meta, c.start)
+        if not pages:
+            return answer
+        cited = tuple(dataclasses.replace(c, page=pages.get((c.n, c.doc_id, c.start))) for c in answer.citations)
+        return dataclasses.replace(answer, citations=cited)
 
     def check_citations(self, answer: Answer) -> None:
         """Log (loudly) a citation whose quote is not its report's span: a composer bug."""

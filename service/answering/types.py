@@ -24,6 +24,7 @@ class Citation:
     start: int
     end: int
     supported: bool = True
+    page: int | None = None  # 1-based page of ``start`` in a paged original (PDF), else None
 
 
 @dataclass(frozen=True)

@@ -73,13 +73,18 @@ def test_stateful_sequences_follow_the_links(
     document = httpx.get(f"{keyed_server.url}/openapi.json", timeout=30).json()
     links = document["paths"]["/v1/documents"]["post"]["responses"]["201"]["links"]
     assert {link["operationId"] for link in links.values()} == {
-        "get_document", "put_document", "delete_document"
+        "get_document", "get_document_file", "put_document", "delete_document"
     }
     validate(document)  # every link names an operation that exists
 
     answered: set[tuple[str, int]] = set()
 
-    class Machine(keyed_schema.as_state_machine()):  # type: ignore[misc]
+    # The original-file route (GET …/{doc_id}/file) is left out of the sequences: schemathesis
+    # links it from the list and then only ever walks list → file, never reaching the writes this
+    # test is about. The stateless runs cover it, and tests/kb/test_formats_api.py its content.
+    writes = keyed_schema.exclude(operation_id="get_document_file")
+
+    class Machine(writes.as_state_machine()):  # type: ignore[misc]
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
             return {"headers": AUTH, "timeout": 60}
 
@@ -99,5 +104,5 @@ def test_stateful_sequences_follow_the_links(
         )
     )
     # the links were followed: a report created in a sequence was then found by its id
-    followed = {call for call in answered if call[0].endswith("{doc_id}") and call[1] < 300}
-    assert followed, sorted(answered)
+    followed = {call for call in answered if "{doc_id}" in call[0] and call[1] < 300}
+    assert followed and ("POST /v1/documents", 201) in answered, sorted(answered)

@@ -11,20 +11,15 @@ shows the live index: version, counts, model, last update.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import time
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import ValidationError
-from starlette.datastructures import UploadFile
+from fastapi.responses import FileResponse, JSONResponse
 
-from indexer.corpus import DOC_ID_PATTERN, default_doc_id, validate_doc_id
+from indexer.corpus import DOC_ID_PATTERN, default_doc_id
 from indexer.errors import (
     CorpusUnavailable,
     DocumentConflict,
@@ -39,7 +34,7 @@ from indexer.journal import WriterBusy
 from indexer.update import Delete, Put, UpdateResult
 from service.api.auth import ReadKey, WriteKey
 from service.api.deps import EngineDep, StateDep
-from service.api.errors import ApiError, error_responses, field_error, printable
+from service.api.errors import ApiError, error_responses, printable
 from service.api.schemas import (
     NO_CONTROLS_PATTERN,
     REPORT_TEXT_PATTERN,
@@ -57,6 +52,7 @@ from service.api.schemas.documents import (
     ReportChanges,
     ReportIn,
 )
+from service.api.uploads import FileUpload, check_doc_id, document_from_request, form_fields
 from service.kb import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -100,126 +96,15 @@ async def _apply(kb: KnowledgeBase, change: Put | Delete) -> UpdateResult:
         raise _api_error(exc) from exc
 
 
-def _unsupported(content_type: str) -> ApiError:
-    shown = printable(content_type or "none", 60)
-    return ApiError(
-        415,
-        "unsupported_media_type",
-        f"content type {shown} is not accepted: send application/json "
-        '{"doc_id", "title", "text"} or multipart/form-data with a .txt file in field "file"',
-    )
-
-
-def _check_doc_id(doc_id: str) -> None:
-    """422 naming the allowed characters (a path like ``../x`` never becomes a file name)."""
-    try:
-        validate_doc_id(doc_id)
-    except InvalidDocument as exc:
-        raise field_error("doc_id", "invalid_doc_id", exc.message) from exc
-
-
-def _validated(model: type[ReportIn], data: Any) -> ReportIn:
-    """``data`` as ``model``, or the 422 naming each field under ``body``."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors()]
-        ) from exc
-
-
-async def _document_from_request(
-    request: Request, model: type[ReportIn]
-) -> ReportIn:
-    """The uploaded report as ``model`` (``DocumentIn`` for POST, ``ReportIn`` for PUT)."""
-    content_type = request.headers.get("content-type", "")
-    kind = content_type.split(";", 1)[0].strip().lower()
-    if kind == "application/json":
-        raw = await request.body()  # at most ZHIWEN_MAX_UPLOAD_BYTES (app.BodySizeLimit: 413)
-        try:
-            data = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ApiError(422, "validation_error", f"body: malformed JSON ({exc})") from exc
-        if isinstance(data, dict) and isinstance(data.get("doc_id"), str):
-            _check_doc_id(data["doc_id"])
-        return _validated(model, data)
-    if kind == "multipart/form-data":
-        return await _document_from_form(request, model)
-    raise _unsupported(content_type)
-
-
-def _form_fields(model: type[ReportIn]) -> tuple[str, ...]:
-    return ("file", "doc_id", "title") if "doc_id" in model.model_fields else ("file", "title")
-
-
-async def _document_from_form(
-    request: Request, model: type[ReportIn]
-) -> ReportIn:
-    """A report sent as a form: ``file`` (a text file, or the text as a plain field), optional
-    ``doc_id`` (default: the file's name without its extension) and ``title``. The text is
-    decoded and checked as ``zhiwen index`` reads a file: UTF-8 or GBK, not binary, not empty."""
-    from starlette.exceptions import HTTPException as StarletteHTTPException
-    from starlette.formparsers import MultiPartException
-
-    from indexer.reading import ReadError, decode_bytes
-
-    allowed = _form_fields(model)
-    try:
-        form = await request.form(max_files=1, max_fields=len(allowed))
-    except MultiPartException as exc:  # (outside an app; in one Starlette raises HTTPException)
-        raise ApiError(422, "validation_error", f"body: malformed form ({exc.message})") from exc
-    except StarletteHTTPException as exc:
-        if exc.status_code != 400:  # e.g. 413 from the body-size limit while the form streams in
-            raise
-        raise ApiError(422, "validation_error", f"body: malformed form ({exc.detail})") from exc
-    try:
-        unknown = sorted({key for key in form if key not in allowed})
-        if unknown:
-            names = ", ".join(printable(k, 40) for k in unknown)
-            raise ApiError(422, "validation_error",
-                           f"{names}: unknown form field (expected {', '.join(allowed)})")
-        upload = form.get("file")
-        if isinstance(upload, UploadFile):
-            name = upload.filename or "upload.txt"
-            data = await upload.read()  # the whole body is bounded by app.BodySizeLimit
-        elif isinstance(upload, str):
-            name, data = "upload.txt", upload.encode("utf-8", "surrogateescape")
-        else:
-            raise ApiError(422, "validation_error", 'file: a text file is required in field "file"')
-        base = name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
-        stem, dot, extension = base.rpartition(".")
-        if not dot or not stem:  # no extension (a dot file's name is all stem)
-            stem, extension = base, ""
-        if extension and extension.lower() != "txt":
-            raise ApiError(
-                415, "unsupported_media_type",
-                f"{printable(name)}: only .txt files can be uploaded (UTF-8 or GBK text)",
-            )
-        try:
-            text = decode_bytes(data, name)
-        except ReadError as exc:
-            status = 422 if "empty" in exc.reason else 415
-            code = "validation_error" if status == 422 else "unsupported_media_type"
-            raise ApiError(status, code, f"{printable(name)}: {exc.reason}") from exc
-        fields: dict[str, str | None] = {"text": text}
-        for key in allowed[1:]:
-            value = form.get(key)
-            fields[key] = value if isinstance(value, str) and value else None
-        if fields.get("doc_id") is not None:
-            _check_doc_id(str(fields["doc_id"]))
-        elif "doc_id" in allowed and isinstance(upload, UploadFile):
-            # a name that cannot be an id: one is derived from the text
-            with contextlib.suppress(InvalidDocument):
-                fields["doc_id"] = validate_doc_id(stem)
-        return _validated(model, fields)
-    finally:
-        await form.close()
-
-
 def _response(result: UpdateResult, kb: KnowledgeBase, doc_id: str, started: float,
               status: int, headers: dict[str, str] | None = None) -> JSONResponse:
     if result.files:
-        source, action = next(iter(result.files.items()))
+        # a report stored anew in another format: its new file was created, the old one deleted
+        actions = set(result.files.values())
+        source, action = next(((n, a) for n, a in result.files.items() if a != "deleted"),
+                              next(iter(result.files.items())))
+        if action == "created" and "deleted" in actions:
+            action = "replaced"
     else:
         source, action = f"{doc_id}.txt", "unchanged"
     body = DocumentChange(
@@ -261,7 +146,7 @@ def _body_doc(model: type[ReportIn]) -> dict[str, Any]:
                         "type": "object",
                         "required": ["file"],
                         "additionalProperties": False,
-                        "properties": {k: form[k] for k in _form_fields(model)},
+                        "properties": {k: form[k] for k in form_fields(model)},
                     }
                 },
             },
@@ -272,8 +157,8 @@ def _body_doc(model: type[ReportIn]) -> dict[str, Any]:
 def _document_links(*operations: str) -> dict[str, Any]:
     """OpenAPI links from a write's response to the operations on the report it names (clients
     and schemathesis' stateful tests follow them)."""
-    names = {"get_document": "GetDocument", "put_document": "ReplaceDocument",
-             "delete_document": "DeleteDocument"}
+    names = {"get_document": "GetDocument", "get_document_file": "GetDocumentFile",
+             "put_document": "ReplaceDocument", "delete_document": "DeleteDocument"}
     return {
         "links": {
             names[op]: {"operationId": op, "parameters": {"doc_id": "$response.body#/doc_id"}}
@@ -282,6 +167,9 @@ def _document_links(*operations: str) -> dict[str, Any]:
     }
 
 
+# what GET /v1/documents/{doc_id}/file may answer with (indexer.readers.CONTENT_TYPES, images split)
+_FILE_TYPES = ("text/plain", "text/markdown", "text/html", "application/pdf", "image/png", "image/jpeg",
+               "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
 _WRITE_ERRORS = error_responses(401, 403, 404, 409, 413, 415, 422, 503)
 
 
@@ -314,6 +202,39 @@ async def get_document(doc_id: str, engine: EngineDep) -> DocumentDetail:
     return DocumentDetail.from_report(report)
 
 
+@router.get(
+    "/documents/{doc_id}/file",
+    operation_id="get_document_file",
+    summary="The original file of a report (Word, PDF, image, web page, Markdown or text)",
+    description="Served with its content type; a PDF opens at a citation's page with `#page=N`. "
+    "Several reports split from one file share it.",
+    response_class=FileResponse,
+    responses={200: {"description": "The file as it was stored",
+                     "content": {media: {"schema": {"type": "string", "format": "binary"}}
+                                 for media in _FILE_TYPES}},
+               **error_responses(401, 403, 404, 422, 503)},
+    dependencies=[ReadKey],
+)
+async def get_document_file(doc_id: PathDocId, state: StateDep, engine: EngineDep) -> FileResponse:
+    from indexer.readers import CONTENT_TYPES, sniff
+
+    report = engine.reports.get(doc_id)
+    if report is None:
+        raise ApiError(404, "not_found", f"unknown document: {printable(doc_id)}")
+    source = str(report.meta.get("source") or "")
+    corpus = _kb(state).live.corpus_dir.resolve()
+    path = (corpus / source).resolve()
+    if not source or corpus not in path.parents or not path.is_file():
+        raise ApiError(404, "not_found", f"the original file of {printable(doc_id)} is gone "
+                       "(removed from the corpus folder since the index was built)")
+    with path.open("rb") as fh:
+        kind = sniff(fh.read(2048), path.name)
+    media = CONTENT_TYPES.get(kind, "application/octet-stream")
+    if kind == "image":
+        media = "image/png" if path.suffix.lower() == ".png" else "image/jpeg"
+    return FileResponse(path, media_type=media, filename=path.name, content_disposition_type="inline")
+
+
 @router.post(
     "/documents",
     summary="Add a report",
@@ -323,7 +244,7 @@ async def get_document(doc_id: str, engine: EngineDep) -> DocumentDetail:
     response_model=DocumentChange,
     operation_id="add_document",
     responses={
-        201: _document_links("get_document", "put_document", "delete_document"),
+        201: _document_links("get_document", "get_document_file", "put_document", "delete_document"),
         **{k: v for k, v in _WRITE_ERRORS.items() if k != 404},
     },
     openapi_extra=_body_doc(DocumentIn),
@@ -332,10 +253,15 @@ async def get_document(doc_id: str, engine: EngineDep) -> DocumentDetail:
 async def add_document(request: Request, state: StateDep) -> JSONResponse:
     started = time.perf_counter()
     kb = _kb(state)
-    document = await _document_from_request(request, DocumentIn)
-    assert isinstance(document, DocumentIn)
-    doc_id = document.doc_id or default_doc_id(document.text)
-    result = await _apply(kb, Put(doc_id, document.text, document.title, must="new"))
+    document = await document_from_request(request, DocumentIn)
+    if isinstance(document, FileUpload):
+        doc_id = document.doc_id or default_doc_id(document.data.hex())
+        change = Put(doc_id, must="new", data=document.data, suffix=document.suffix)
+    else:
+        assert isinstance(document, DocumentIn)
+        doc_id = document.doc_id or default_doc_id(document.text)
+        change = Put(doc_id, document.text, document.title, must="new")
+    result = await _apply(kb, change)
     return _response(result, kb, doc_id, started, 201, {"Location": f"/v1/documents/{doc_id}"})
 
 
@@ -347,9 +273,9 @@ async def add_document(request: Request, state: StateDep) -> JSONResponse:
     response_model=DocumentChange,
     operation_id="put_document",
     responses={
-        200: _document_links("get_document", "delete_document"),
+        200: _document_links("get_document", "get_document_file", "delete_document"),
         201: {"model": DocumentChange, "description": "Created",
-              **_document_links("get_document", "delete_document")},
+              **_document_links("get_document", "get_document_file", "delete_document")},
         **_WRITE_ERRORS,
     },
     openapi_extra=_body_doc(ReportIn),
@@ -359,11 +285,15 @@ async def put_document(
     doc_id: PathDocId, request: Request, state: StateDep
 ) -> JSONResponse:
     started = time.perf_counter()
-    _check_doc_id(doc_id)
+    check_doc_id(doc_id)
     kb = _kb(state)
-    document = await _document_from_request(request, ReportIn)
-    result = await _apply(kb, Put(doc_id, document.text, document.title, must="any"))
-    created = result.files.get(f"{doc_id}.txt") == "created"
+    document = await document_from_request(request, ReportIn)
+    if isinstance(document, FileUpload):
+        change = Put(doc_id, must="any", data=document.data, suffix=document.suffix)
+    else:
+        change = Put(doc_id, document.text, document.title, must="any")
+    result = await _apply(kb, change)
+    created = "created" in result.files.values() and "deleted" not in result.files.values()
     return _response(result, kb, doc_id, started, 201 if created else 200)
 
 
@@ -379,7 +309,7 @@ async def put_document(
 )
 async def delete_document(doc_id: PathDocId, state: StateDep) -> JSONResponse:
     started = time.perf_counter()
-    _check_doc_id(doc_id)
+    check_doc_id(doc_id)
     kb = _kb(state)
     result = await _apply(kb, Delete(doc_id))
     return _response(result, kb, doc_id, started, 200)

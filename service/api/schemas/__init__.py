@@ -203,6 +203,8 @@ class CitationOut(BaseModel):
     end: int = Field(description="Offset just past the quote's last character.")
     supported: bool = Field(description="False for an LLM sentence its cited passage does not "
                             "support (kept as a citation, removed from the answer text).")
+    page: int | None = Field(default=None, description="Page of the original file (PDF) where the "
+                             "quote starts, 1-based; null for formats without pages.")
 
     @classmethod
     def from_citation(cls, c: Citation) -> CitationOut:

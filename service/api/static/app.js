@@ -34,6 +34,7 @@
     const end = Number(c.end);
     let url = "/reports/" + encodeURIComponent(String(c.doc_id));
     if (Number.isInteger(start) && Number.isInteger(end)) url += "?start=" + start + "&end=" + end;
+    if (Number.isInteger(c.page) && c.page > 0) url += (url.includes("?") ? "&" : "?") + "page=" + c.page;
     return url;
   }
 

@@ -1,5 +1,6 @@
-/* 知问 report view: /reports/{doc_id}?start=&end= shows a report's original text and highlights
-   text[start:end] with a <mark>, scrolled into view. The text is built from text nodes only,
+/* 知问 report view: /reports/{doc_id}?start=&end=[&page=] shows a report's original text and
+   highlights text[start:end] with a <mark>, scrolled into view; a report read from a Word, PDF,
+   image, web page or Markdown file links to that file (at the page for a PDF). The text is built from text nodes only,
    so markup inside a report is shown as text and never runs. */
 "use strict";
 
@@ -42,6 +43,53 @@
       parts.push("作者：" + meta.authors.map(String).join("、"));
     }
     return parts.join(" · ");
+  }
+
+  const FORMATS = { docx: "Word 文档", pdf: "PDF", image: "图片", html: "网页", md: "Markdown" };
+
+  /* A link to the report's original file (not for plain text: the text shown is the file), at
+     the cited page of a PDF. Fetched with the stored key when reads need one, opened as a blob. */
+  function originalLink(doc, page) {
+    const meta = doc.metadata || {};
+    const format = String(meta.format || "txt");
+    const box = $("original");
+    if (!FORMATS[format]) return;
+    const url = "/v1/documents/" + encodeURIComponent(String(doc.doc_id)) + "/file";
+    const hash = page ? "#page=" + page : "";
+    const link = document.createElement("a");
+    link.id = "original-link";
+    link.href = url + hash;
+    link.target = "_blank";
+    link.rel = "noopener";
+    link.dataset.page = page ? String(page) : "";
+    link.textContent = "查看原文件（" + FORMATS[format] + (page ? "，第 " + page + " 页" : "") + "）";
+    const viewable = format === "pdf" || format === "image";
+    const EXT = { docx: ".docx", html: ".html", md: ".md" };
+    link.addEventListener("click", async (event) => {
+      event.preventDefault();
+      // a PDF or an image opens in a new tab (a PDF at the page); other formats are downloaded
+      const opened = viewable ? window.open("", "_blank") : null;
+      try {
+        const response = await zhiwenFetch(url);
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        const blobUrl = URL.createObjectURL(await response.blob());
+        if (opened) {
+          opened.location.href = blobUrl + hash;
+        } else if (!viewable) {
+          const save = document.createElement("a");
+          save.href = blobUrl;
+          save.download = String(doc.doc_id) + (EXT[format] || "");
+          document.body.appendChild(save);
+          save.click();
+          save.remove();
+        }
+      } catch (err) {
+        if (opened) opened.close();
+        box.appendChild(document.createTextNode(" 无法打开原文件：" + ((err && err.message) || err)));
+      }
+    });
+    box.replaceChildren(link);
+    box.hidden = false;
   }
 
   function render(doc, start, end) {
@@ -96,7 +144,10 @@
         }
         throw new Error(response.status === 404 ? "未找到该报告（" + docId + "）" : message);
       }
-      const mark = render(await response.json(), start, end);
+      const doc = await response.json();
+      const mark = render(doc, start, end);
+      const page = offset(params, "page");
+      originalLink(doc, page && page > 0 ? page : null);
       if (mark) {
         $("jump").addEventListener("click", () => focusMark(mark));
         requestAnimationFrame(() => focusMark(mark));

@@ -68,6 +68,7 @@
     var s = Number(c.start);
     var e = Number(c.end);
     if (Number.isInteger(s) && Number.isInteger(e)) url += "?start=" + s + "&end=" + e;
+    if (Number.isInteger(c.page) && c.page > 0) url += (url.indexOf("?") >= 0 ? "&" : "?") + "page=" + c.page;
     return url;
   }
 

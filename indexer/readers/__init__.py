@@ -1,0 +1,86 @@
+"""Report files of every common format to text: one reader module per format behind one interface.
+
+:func:`extract` sniffs the format from the bytes (not the name: a ``.txt`` holding a PDF is read
+as a PDF), enforces the per-format limits and returns an :class:`Extracted`: the text that a
+report's offsets index (so ``quote == text[start:end]`` stays checkable), the start offset of
+each page for paged formats, and metadata (title, date, OCR confidence). A file that cannot be
+read raises :class:`~indexer.reading.ReadError` naming it and the reason; callers skip it and go
+on with the rest of the folder.
+
+=========  ======================================  ============================================
+format     library (licence)                       what becomes text
+=========  ======================================  ============================================
+txt        charset decoding (:mod:`indexer.reading`) the file, decoded, newlines normalised
+md         markdown-it-py (MIT)                    block text, markup out; headings as lines
+html       trafilatura (Apache-2.0)                the main text; title and date into metadata
+docx       python-docx (MIT)                       paragraphs in order; table rows as 列名：值
+pdf        pypdfium2 (Apache-2.0 / BSD-3)          page text, running headers/footers and page
+                                                   numbers removed; pages without text: OCR
+image      rapidocr-onnxruntime (Apache-2.0)       OCR lines in reading order
+=========  ======================================  ============================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from indexer.readers.base import (
+    CONTENT_TYPES,
+    FORMATS,
+    SUFFIXES,
+    Extracted,
+    Limits,
+    compatibility_to_unified,
+    page_at,
+    report_page,
+    sniff,
+    strip_suffix,
+)
+from indexer.reading import ReadError
+
+__all__ = ["CONTENT_TYPES", "FORMATS", "SUFFIXES", "Extracted", "Limits", "ReadError",
+           "compatibility_to_unified", "extract", "page_at", "read_document", "report_page", "sniff",
+           "strip_suffix"]
+
+
+def extract(data: bytes, name: str, limits: Limits | None = None) -> Extracted:
+    """The text of a file's bytes; ``name`` labels errors and hints at the text formats."""
+    limits = limits or Limits()
+    kind = sniff(data, name)
+    if kind == "txt":
+        from indexer.reading import decode_bytes
+
+        return Extracted(decode_bytes(data, name), "txt", meta={"format": "txt"})
+    if kind == "ole":
+        raise ReadError(name, "an encrypted Word document or a legacy .doc file: save it as an "
+                              "unprotected .docx")
+    if kind == "md":
+        from indexer.readers.markdown import read_markdown
+
+        return read_markdown(data, name)
+    if kind == "html":
+        from indexer.readers.html import read_html
+
+        return read_html(data, name)
+    if kind == "docx":
+        from indexer.readers.docx import read_docx
+
+        return read_docx(data, name, limits)
+    if kind == "pdf":
+        from indexer.readers.pdf import read_pdf
+
+        return read_pdf(data, name, limits)
+    from indexer.readers.image import read_image
+
+    return read_image(data, name, limits)
+
+
+def read_document(path: Path, limits: Limits | None = None) -> Extracted:
+    """Read and extract one file; see :func:`extract`."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ReadError(Path(path).name, f"cannot read file ({exc.strerror or exc})") from exc
+    if not data.strip():
+        raise ReadError(Path(path).name, "empty file")
+    return extract(data, Path(path).name, limits)

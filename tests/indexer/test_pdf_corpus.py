@@ -1,0 +1,49 @@
+"""A corpus holding a printed PDF and a scanned one retrieves the dev set as the .txt corpus does,
+and answers from a PDF cite their stored text and their page."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from tests.conftest import REPORTS_DIR
+from tests.indexer.documents import PDF_TITLE, scanned_pdf, to_pdf
+
+REPORTS = sorted(REPORTS_DIR.glob("*.txt"))
+
+
+def test_the_dev_set_retrieves_from_pdfs_as_from_text(tmp_path: Path, embedder, searcher,  # type: ignore[no-untyped-def]
+                                                      dev_questions) -> None:
+    from indexer.build import build_index
+    from indexer.store import load_index
+    from service.answering.engine import engine_for
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / f"{REPORTS[0].stem}.pdf").write_bytes(to_pdf(REPORTS[0], tmp_path / "000.pdf"))
+    (corpus / f"{REPORTS[2].stem}.pdf").write_bytes(scanned_pdf(to_pdf(REPORTS[2], tmp_path / "002.pdf")))
+    for path in (REPORTS[1], *REPORTS[3:]):
+        shutil.copy(path, corpus / path.name)
+    stats = build_index(corpus, tmp_path / "index", embedder)
+    assert not stats.skipped, stats.skipped
+    mixed = load_index(tmp_path / "index", embedder)
+    assert mixed.reports[REPORTS[2].stem].meta["ocr_pages"]
+    assert not mixed.reports[REPORTS[0].stem].meta.get("ocr_pages")
+    answerable = [q for q in dev_questions if q.get("doc")]
+
+    def hit_at_5(index) -> float:  # type: ignore[no-untyped-def]
+        found = [any(h.chunk.doc_id.startswith(q["doc"]) for h in index.search(q["question"], top_k=5))
+                 for q in answerable]
+        return sum(found) / len(found)
+
+    assert hit_at_5(mixed) == hit_at_5(searcher) == 1.0
+    for chunk in mixed.chunks:
+        assert PDF_TITLE not in chunk.text and "file://" not in chunk.text
+        assert not re.search(r"^\s*\d+/\d+\s*$", chunk.text, re.M)
+    engine = engine_for(embedder, mixed)
+    answer = engine.ask("九水街道共有多少处安全隐患被整改？", top_k=5)
+    assert "172处" in answer.text
+    cited = [c for c in answer.citations if c.doc_id == REPORTS[0].stem]
+    assert cited and all(mixed.reports[c.doc_id].text[c.start : c.end] == c.quote for c in cited)
+    assert all(c.page is not None and c.page >= 1 for c in cited)
