@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 # Text that only the site chrome, page headers and footers carry: it must never reach a chunk.
 CHROME = ("首页 | 新闻中心 | 专题", "分享到微信朋友圈", "版权所有 ©2021 某某新闻网 鲁ICP备0000号", "关于我们 联系我们")
@@ -112,3 +113,24 @@ def scanned_pdf(pdf: bytes, pages: int | None = None, scale: float = 1.5) -> byt
     out = io.BytesIO()
     images[0].save(out, "PDF", save_all=True, append_images=images[1:], resolution=72 * scale)
     return out.getvalue()
+
+
+def write_mixed_corpus(corpus: Path, reports: list[Path]) -> None:
+    """The bundled reports as a folder of mixed formats: the first as Word, the second as
+    Markdown, the third as a web page with site chrome, the rest as .txt."""
+    import shutil
+
+    corpus.mkdir(parents=True)
+    (corpus / f"{reports[0].stem}.docx").write_bytes(to_docx(reports[0]))
+    (corpus / f"{reports[1].stem}.md").write_text(to_markdown(reports[1]), encoding="utf-8")
+    (corpus / f"{reports[2].stem}.html").write_text(to_html(reports[2]), encoding="utf-8")
+    for path in reports[3:]:
+        shutil.copy(path, corpus / path.name)
+
+
+def dev_hit_at_5(searcher: Any, questions: list[dict[str, Any]]) -> float:
+    """Share of the dev set's answerable questions whose report is in the top 5 hits."""
+    answerable = [q for q in questions if q.get("doc")]
+    found = [any(h.chunk.doc_id.startswith(q["doc"]) for h in searcher.search(q["question"], top_k=5))
+             for q in answerable]
+    return sum(found) / len(found)

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from tests.conftest import REPORTS_DIR
-from tests.indexer.documents import PDF_TITLE, scanned_pdf, to_pdf
+from tests.indexer.documents import PDF_TITLE, dev_hit_at_5, scanned_pdf, to_pdf
 
 REPORTS = sorted(REPORTS_DIR.glob("*.txt"))
 
@@ -30,14 +30,7 @@ def test_the_dev_set_retrieves_from_pdfs_as_from_text(tmp_path: Path, embedder, 
     mixed = load_index(tmp_path / "index", embedder)
     assert mixed.reports[REPORTS[2].stem].meta["ocr_pages"]
     assert not mixed.reports[REPORTS[0].stem].meta.get("ocr_pages")
-    answerable = [q for q in dev_questions if q.get("doc")]
-
-    def hit_at_5(index) -> float:  # type: ignore[no-untyped-def]
-        found = [any(h.chunk.doc_id.startswith(q["doc"]) for h in index.search(q["question"], top_k=5))
-                 for q in answerable]
-        return sum(found) / len(found)
-
-    assert hit_at_5(mixed) == hit_at_5(searcher) == 1.0
+    assert dev_hit_at_5(mixed, dev_questions) == dev_hit_at_5(searcher, dev_questions) == 1.0
     for chunk in mixed.chunks:
         assert PDF_TITLE not in chunk.text and "file://" not in chunk.text
         assert not re.search(r"^\s*\d+/\d+\s*$", chunk.text, re.M)

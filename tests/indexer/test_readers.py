@@ -18,10 +18,12 @@ from tests.indexer.documents import (
     CHROME,
     DOCX_FOOTER,
     DOCX_HEADER,
+    dev_hit_at_5,
     report_lines,
     to_docx,
     to_html,
     to_markdown,
+    write_mixed_corpus,
 )
 
 REPORTS = sorted(REPORTS_DIR.glob("*.txt"))
@@ -124,12 +126,7 @@ def mixed(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: ignore[n
     from indexer.store import load_index
 
     corpus = tmp_path_factory.mktemp("mixed") / "corpus"
-    corpus.mkdir()
-    (corpus / f"{REPORTS[0].stem}.docx").write_bytes(to_docx(REPORTS[0]))
-    (corpus / f"{REPORTS[1].stem}.md").write_text(to_markdown(REPORTS[1]), encoding="utf-8")
-    (corpus / f"{REPORTS[2].stem}.html").write_text(to_html(REPORTS[2]), encoding="utf-8")
-    for path in REPORTS[3:]:
-        shutil.copy(path, corpus / path.name)
+    write_mixed_corpus(corpus, REPORTS)
     index = corpus.parent / "index"
     stats = build_index(corpus, index, embedder)
     assert stats.sources == 5 and not stats.skipped, stats
@@ -148,14 +145,7 @@ def test_every_format_is_a_report_named_by_its_file_stem(mixed, searcher) -> Non
 
 
 def test_the_dev_set_retrieves_as_well_from_the_mixed_folder(mixed, searcher, dev_questions) -> None:  # type: ignore[no-untyped-def]
-    answerable = [q for q in dev_questions if q.get("doc")]
-
-    def hit_at_5(index) -> float:  # type: ignore[no-untyped-def]
-        found = [any(h.chunk.doc_id.startswith(q["doc"]) for h in index.search(q["question"], top_k=5))
-                 for q in answerable]
-        return sum(found) / len(found)
-
-    assert hit_at_5(mixed) == hit_at_5(searcher) == 1.0
+    assert dev_hit_at_5(mixed, dev_questions) == dev_hit_at_5(searcher, dev_questions) == 1.0
 
 
 def test_answers_from_word_markdown_and_web_reports_quote_their_stored_text(mixed, embedder, dev_questions) -> None:  # type: ignore[no-untyped-def]

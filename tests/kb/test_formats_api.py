@@ -3,14 +3,13 @@ text, and each report's original file is served with its content type."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.conftest import REPORTS_DIR
-from tests.indexer.documents import to_docx, to_html, to_markdown
+from tests.indexer.documents import to_docx, to_markdown, write_mixed_corpus
 from tests.kb import KbDirs
 from tests.kb.conftest import launch, wait_ready
 
@@ -24,12 +23,7 @@ def mixed_server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator
 
     root = tmp_path_factory.mktemp("mixed-server")
     corpus = root / "corpus"
-    corpus.mkdir()
-    (corpus / f"{REPORTS[0].stem}.docx").write_bytes(to_docx(REPORTS[0]))
-    (corpus / f"{REPORTS[1].stem}.md").write_text(to_markdown(REPORTS[1]), encoding="utf-8")
-    (corpus / f"{REPORTS[2].stem}.html").write_text(to_html(REPORTS[2]), encoding="utf-8")
-    for path in REPORTS[3:]:
-        shutil.copy(path, corpus / path.name)
+    write_mixed_corpus(corpus, REPORTS)
     dirs = KbDirs(root, corpus, root / "index")
     build_index(corpus, dirs.index, embedder)
     server = launch(dirs, root)
