@@ -154,7 +154,7 @@ def chunk_reports(embedder: Embedder, reports: Sequence[Report], *, max_chars: i
     from indexer.chunking import chunk_report
 
     chunks: list[Chunk] = []
-    for report in _progress(reports, progress, "chunking", unit="report"):
+    for report in progress_bar(reports, progress, "chunking", unit="report"):
         chunks += chunk_report(report, max_chars=max_chars, overlap=overlap, token_len=embedder.token_len,
                                max_tokens=embedder.max_seq_length)
     return chunks
@@ -164,7 +164,7 @@ def embed_chunks(embedder: Embedder, chunks: Sequence[Chunk], *, progress: bool 
     texts = [c.index_text for c in chunks]
     parts = [
         embedder.encode_documents(texts[i : i + EMBED_BATCH])
-        for i in _progress(range(0, len(texts), EMBED_BATCH), progress, "embedding", unit="batch")
+        for i in progress_bar(range(0, len(texts), EMBED_BATCH), progress, "embedding", unit="batch")
     ]
     return np.concatenate(parts).astype(np.float32, copy=False)
 
@@ -177,7 +177,7 @@ def embed_sentences(embedder: Embedder, chunks: Sequence[Chunk], *, progress: bo
         return np.zeros((0, embedder.dim), np.float32)
     parts = [
         embedder.encode_documents(unique[i : i + EMBED_BATCH * 2])
-        for i in _progress(range(0, len(unique), EMBED_BATCH * 2), progress, "sentences", unit="batch")
+        for i in progress_bar(range(0, len(unique), EMBED_BATCH * 2), progress, "sentences", unit="batch")
     ]
     matrix = np.concatenate(parts)
     row = {t: i for i, t in enumerate(unique)}
@@ -199,7 +199,8 @@ def _max_tokens(meta: Mapping[str, Any]) -> int | None:
     return int(value) if isinstance(value, int) else None
 
 
-def _progress(items: Any, enabled: bool, desc: str, unit: str = "file") -> Any:
+def progress_bar(items: Any, enabled: bool, desc: str, unit: str = "file") -> Any:
+    """``items`` behind a tqdm bar when ``enabled`` (long builds on a terminal), else as they are."""
     if not enabled:
         return items
     from tqdm import tqdm

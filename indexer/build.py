@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,7 +82,7 @@ def build_index(
 ) -> BuildStats:
     """Index every report file under ``corpus_dir`` into ``index_dir`` (incrementally) and publish
     it. Raises :class:`~indexer.errors.NothingToIndex` when no file yields a report."""
-    from indexer.assembly import Kept, assemble_snapshot, kept_from_snapshot
+    from indexer.assembly import Kept, assemble_snapshot, kept_from_snapshot, progress_bar
     from indexer.corpus import read_reports, scan_corpus
     from indexer.store import IndexLoadError, read_meta
 
@@ -116,7 +116,8 @@ def build_index(
         skipped = {k: v for k, v in old_meta.get("skipped", {}).items() if k in keep}
     todo = [name for name in sources if name not in keep]
     taken = {r.doc_id: str(r.meta.get("source", "")) for r in kept.reports}
-    new_reports, unreadable = read_reports(corpus_dir, todo, progress=_progress(progress, "reading"),
+    reading = (lambda items: progress_bar(items, True, "reading")) if progress else None
+    new_reports, unreadable = read_reports(corpus_dir, todo, progress=reading,
                                            taken=taken)
     try:
         built = assemble_snapshot(index_dir, embedder, kept, new_reports, params=params, sources=sources,
@@ -172,11 +173,3 @@ def _publish(index_dir: Path, snapshot: Path) -> None:
 
     publish(index_dir, snapshot)
     prune(index_dir)
-
-
-def _progress(enabled: bool, desc: str) -> Callable[[Sequence[str]], Any] | None:
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return lambda items: tqdm(items, desc=desc, unit="file", leave=False)
