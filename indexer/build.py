@@ -24,6 +24,7 @@ from indexer.types import Report
 
 if TYPE_CHECKING:
     from embeddings import Embedder
+    from indexer.readers import Limits
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +80,10 @@ def build_index(
     force: bool = False,
     progress: bool = False,
     vector_index: str = "auto",
+    limits: Limits | None = None,
 ) -> BuildStats:
     """Index every report file under ``corpus_dir`` into ``index_dir`` (incrementally) and publish
-    it. Raises :class:`~indexer.errors.NothingToIndex` when no file yields a report."""
+    it; a file over ``limits`` is skipped with the reason. Raises :class:`~indexer.errors.NothingToIndex` when no file yields a report."""
     from indexer.assembly import Kept, assemble_snapshot, kept_from_snapshot, progress_bar
     from indexer.corpus import read_reports, scan_corpus
     from indexer.store import IndexLoadError, read_meta
@@ -118,7 +120,7 @@ def build_index(
     taken = {r.doc_id: str(r.meta.get("source", "")) for r in kept.reports}
     reading = (lambda items: progress_bar(items, True, "reading")) if progress else None
     new_reports, unreadable = read_reports(corpus_dir, todo, progress=reading,
-                                           taken=taken)
+                                           taken=taken, limits=limits)
     try:
         built = assemble_snapshot(index_dir, embedder, kept, new_reports, params=params, sources=sources,
                                   skipped=skipped | unreadable, user_words=user_words,

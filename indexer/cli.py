@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         embedder = load_embedder(model, cache_path=settings.cache_path)
         # under the writer lock, settling the journal (see indexer/writer.py)
         live = LiveIndex(Path(corpus), Path(index), embedder, max_chars=max_chars, overlap=overlap,
-                         user_words=words, lock_timeout=60.0)
+                         user_words=words, lock_timeout=60.0, limits=settings.reader_limits())
         if args.repair:
             report = live.repair(progress=not args.quiet and sys.stderr.isatty())
             for action in report.actions:
@@ -186,6 +186,7 @@ def _live(args: argparse.Namespace) -> Any:
         user_words=words,
         pause=pause,
         lock_timeout=args.wait,
+        limits=settings.reader_limits(),
     )
 
 

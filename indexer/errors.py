@@ -35,6 +35,12 @@ class NotText(UpdateError):
     code = "unsupported_media_type"
 
 
+class TooLarge(UpdateError):
+    """An upload over a configured limit: bytes, PDF pages, image pixels (HTTP 413)."""
+
+    code = "payload_too_large"
+
+
 class DocumentExists(UpdateError):
     """An add of a doc_id that exists already; replace it instead (HTTP 409)."""
 

@@ -40,6 +40,10 @@ class ReadError(Exception):
         return (type(self), (self.name, self.reason))
 
 
+class OverLimit(ReadError):
+    """A file over a configured limit (bytes, pages, pixels, unpacked size): refused unread."""
+
+
 def _is_texty(ch: str) -> bool:
     """Whether a character is plausible in a Chinese report (used to vet a guessed encoding)."""
     code = ord(ch)

@@ -27,13 +27,14 @@ from indexer.errors import (
     InvalidDocument,
     NothingToIndex,
     NotText,
+    TooLarge,
 )
 from indexer.faults import Pause, no_pause
 from indexer.types import Report
 
 if TYPE_CHECKING:
     from embeddings import Embedder
-    from indexer.readers import Extracted
+    from indexer.readers import Extracted, Limits
     from indexer.search import Searcher
 
 log = logging.getLogger(__name__)
@@ -93,12 +94,16 @@ class UpdateResult:
     searcher: Searcher | None = field(default=None, compare=False, repr=False)
 
 
-def prepare(changes: Sequence[Change]) -> dict[str, tuple[bytes, Extracted]]:
+def prepare(changes: Sequence[Change], limits: Limits | None = None
+            ) -> dict[str, tuple[bytes, Extracted]]:
     """Check ``changes`` before anything is stored: valid, distinct doc ids, and each upload read
-    exactly as the indexer will read the stored file. Returns ``file name -> (bytes, extracted)``
-    of the uploads; raises :class:`InvalidDocument` or :class:`NotText`."""
-    from indexer.readers import SUFFIXES, Extracted, extract
-    from indexer.reading import ReadError, decode_bytes
+    exactly as the indexer will read the stored file, within ``limits``. Returns ``file name ->
+    (bytes, extracted)`` of the uploads; raises :class:`InvalidDocument`, :class:`NotText` or
+    :class:`TooLarge`."""
+    from indexer.readers import SUFFIXES, Extracted, Limits, extract
+    from indexer.reading import OverLimit, ReadError, decode_bytes
+
+    limits = limits or Limits()
 
     for change in changes:
         validate_doc_id(change.doc_id)
@@ -116,13 +121,16 @@ def prepare(changes: Sequence[Change]) -> dict[str, tuple[bytes, Extracted]]:
         try:
             if change.data is None:
                 data = document_text(change.text, change.title).encode("utf-8")
+                limits.check_size(len(data), "txt", change.name)
                 extracted = Extracted(decode_bytes(data, change.name), "txt", meta={"format": "txt"})
             else:
                 if change.title:
                     raise InvalidDocument(f"{change.name}: a title goes with text only; a file's "
                                           "title is read from the file")
                 data = change.data
-                extracted = extract(data, change.name)
+                extracted = extract(data, change.name, limits)
+        except OverLimit as exc:
+            raise TooLarge(f"{change.name}: {exc.reason}") from exc
         except ReadError as exc:
             kind = InvalidDocument if "empty" in exc.reason else NotText
             raise kind(f"{change.name}: {exc.reason}") from exc
@@ -144,6 +152,7 @@ def apply_update(
     pause: Pause | None = None,
     parsed: Mapping[str, tuple[str, list[Report]]] | None = None,
     note: Mapping[str, Any] | None = None,
+    limits: Limits | None = None,
 ) -> UpdateResult:
     """Bring ``index_dir`` in line with the current content of the corpus files ``names``
     (present: (re)index it; absent: drop its reports), in a new snapshot swapped in atomically.
@@ -199,7 +208,8 @@ def apply_update(
     kept = kept_from_searcher(base, touched)
     skipped = {k: v for k, v in dict(old_meta.get("skipped") or {}).items() if k not in touched}
     present = [n for n, d in touched.items() if d is not None]
-    new_reports, unreadable = read_reports(corpus_dir, present, parsed=parsed, digests=touched)
+    new_reports, unreadable = read_reports(corpus_dir, present, parsed=parsed, digests=touched,
+                                             limits=limits)
     skipped |= unreadable
     sources = {n: d for n, d in old_sources.items() if n not in touched}
     sources.update({n: d for n, d in touched.items() if d is not None})

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ from indexer.errors import (
 )
 from indexer.faults import Pause
 from indexer.journal import Journal, JournalEntry, WriterBusy, journal_path, writer_lock
+from indexer.readers.base import Limits
 from indexer.snapshots import (
     CHECKSUMS,
     cleanup,
@@ -78,6 +79,7 @@ class LiveIndex:
     vector_index: str = "auto"
     pause: Pause | None = None
     lock_timeout: float = 5.0
+    limits: Limits = field(default_factory=Limits)  # what one file may cost to read
 
     def __post_init__(self) -> None:
         self.corpus_dir = Path(self.corpus_dir)
@@ -95,7 +97,7 @@ class LiveIndex:
         return apply_update(
             self.corpus_dir, self.index_dir, self.embedder, names, base=base,
             max_chars=self.max_chars, overlap=self.overlap, user_words=self.user_words,
-            vector_index=self.vector_index, pause=self.pause, **kw,
+            vector_index=self.vector_index, pause=self.pause, limits=self.limits, **kw,
         )
 
     # -- changes --------------------------------------------------------------------------------
@@ -112,7 +114,7 @@ class LiveIndex:
                 f"corpus folder {self.corpus_dir} does not exist; point ZHIWEN_CORPUS_DIR (or "
                 "--corpus) at the folder the index was built from"
             )
-        payloads = prepare(changes)
+        payloads = prepare(changes, self.limits)
 
         with writer_lock(self.index_dir, self.lock_timeout if lock_timeout is None else lock_timeout):
             cleanup(self.index_dir, self.corpus_dir)
@@ -163,7 +165,7 @@ class LiveIndex:
 
         stats = build_index(self.corpus_dir, self.index_dir, self.embedder, max_chars=self.max_chars,
                             overlap=self.overlap, user_words=self.user_words,
-                            vector_index=self.vector_index)
+                            vector_index=self.vector_index, limits=self.limits)
         self._seal()
         searcher = load_index(self.index_dir, self.embedder)
         files = {n: ("deleted" if data is None else "created") for n, (data, _old) in plan.items()}
@@ -293,7 +295,7 @@ class LiveIndex:
             stats = build_index(
                 self.corpus_dir, self.index_dir, self.embedder, max_chars=self.max_chars,
                 overlap=self.overlap, user_words=self.user_words, force=force,
-                progress=progress, vector_index=self.vector_index,
+                progress=progress, vector_index=self.vector_index, limits=self.limits,
             )
             self._seal()
             if ids:
@@ -346,7 +348,7 @@ class LiveIndex:
             stats = build_index(
                 self.corpus_dir, self.index_dir, self.embedder, max_chars=self.max_chars,
                 overlap=self.overlap, user_words=self.user_words, force=force,
-                progress=progress, vector_index=self.vector_index,
+                progress=progress, vector_index=self.vector_index, limits=self.limits,
             )
             self._seal()
             if not stats.up_to_date:

@@ -103,6 +103,7 @@ def make_live_index(settings: Settings, embedder: Any, pause: Pause | None = Non
         user_words=words,
         pause=pause,
         lock_timeout=settings.write_lock_timeout_s,
+        limits=settings.reader_limits(),
     )
 
 

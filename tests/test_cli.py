@@ -63,6 +63,19 @@ def test_invalid_configuration_is_reported_not_raised() -> None:
     assert "port" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_the_replaced_upload_limit_is_named_not_ignored() -> None:
+    from pydantic import ValidationError
+
+    from zhiwen.settings import Settings
+
+    with pytest.raises(ValidationError, match="ZHIWEN_MAX_TEXT_BYTES"):
+        Settings(max_upload_bytes=1 << 20)
+    limits = Settings(max_text_bytes=5000, max_file_bytes=6000, max_pdf_pages=7,
+                      max_image_pixels=80_000, ocr=False).reader_limits()
+    assert (limits.max_text_bytes, limits.max_file_bytes, limits.max_pages, limits.max_pixels,
+            limits.ocr) == (5000, 6000, 7, 80_000, False)
+
+
 def test_ask_without_an_index_fails_clearly(tmp_path: Path) -> None:
     result = zhiwen("ask", "九水街道党工委获得了什么荣誉称号？", "--index", str(tmp_path / "none"))
     assert result.returncode == 2
@@ -153,14 +166,22 @@ def test_index_and_add_seed_the_corpus_and_run_without_a_cache(tmp_path: Path) -
     (seed / "a.txt").write_text("九水街道:安全隐患整改\n\n九水街道共有172处安全隐患被整改。\n", encoding="utf-8")
     extra = tmp_path / "b.txt"
     extra.write_text("湖岛街道:暖气\n\n湖岛街道为兴隆支路1号小区接出供热管道。\n", encoding="utf-8")
-    env = {"ZHIWEN_CACHE_PATH": "", "ZHIWEN_CORPUS_DIR": str(corpus), "ZHIWEN_SEED_DIR": str(seed)}
+    # over ZHIWEN_MAX_TEXT_BYTES: skipped by `index` (the rest is indexed), refused by `add`
+    (seed / "c.txt").write_text("星海街道:长文\n\n" + "星海街道开展活动。" * 200, encoding="utf-8")
+    heavy = tmp_path / "d.txt"
+    heavy.write_bytes((seed / "c.txt").read_bytes())
+    env = {"ZHIWEN_CACHE_PATH": "", "ZHIWEN_CORPUS_DIR": str(corpus), "ZHIWEN_SEED_DIR": str(seed),
+           "ZHIWEN_MAX_TEXT_BYTES": "4096"}
     built = zhiwen("index", "--index", str(index), env=env, timeout=300)
     assert built.returncode == 0, built.stderr
+    assert "skipped c.txt: 5,4" in built.stderr and "over the limit of 4,096 bytes for text files" in built.stderr
     added = zhiwen("add", str(extra), "--index", str(index), env=env, timeout=300)
     assert added.returncode == 0, added.stderr
-    assert "Traceback" not in built.stderr + added.stderr
-    assert sorted(p.name for p in corpus.iterdir()) == ["a.txt", "b.txt"]
-    assert sorted(p.name for p in seed.iterdir()) == ["a.txt"]
+    refused = zhiwen("add", str(heavy), "--index", str(index), env=env, timeout=300)
+    assert refused.returncode != 0 and "over the limit of 4,096 bytes" in refused.stderr, refused.stderr
+    assert "Traceback" not in built.stderr + added.stderr + refused.stderr
+    assert sorted(p.name for p in corpus.iterdir()) == ["a.txt", "b.txt", "c.txt"]
+    assert sorted(p.name for p in seed.iterdir()) == ["a.txt", "c.txt"]
     assert not list(tmp_path.rglob("*.sqlite"))
     assert not (ROOT / "None").exists()
 

@@ -10,11 +10,15 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+if TYPE_CHECKING:
+    from indexer.readers.base import Limits
+
+MiB = 1024 * 1024
 ComposerName = Literal["extractive", "llm"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 
@@ -78,11 +82,32 @@ class Settings(BaseSettings):
     body_timeout_s: float = Field(
         default=20.0, gt=0, le=3600, description="Time a client has to send a request's body."
     )
-    max_upload_bytes: int = Field(
-        default=1024 * 1024,
-        ge=1024,
-        le=1024**3,
-        description="Largest request body (and upload) in bytes.",
+    max_request_bytes: int = Field(
+        default=MiB, ge=1024, le=1024**3,
+        description="Largest request body in bytes, except report uploads (limited per format).",
+    )
+    max_upload_bytes: int | None = Field(
+        default=None, description="Replaced by max_text_bytes and max_file_bytes; an error if set.",
+        exclude=True,
+    )
+
+    # -- report files (`zhiwen index`, `zhiwen add` and uploads alike) -------------------------
+    max_text_bytes: int = Field(
+        default=4 * MiB, ge=1024, le=1024**3,
+        description="Largest .txt, .md or .html report (or report text sent as JSON), in bytes.",
+    )
+    max_file_bytes: int = Field(
+        default=64 * MiB, ge=1024, le=4 * 1024**3,
+        description="Largest .docx, .pdf or image report, in bytes.",
+    )
+    max_pdf_pages: int = Field(default=500, ge=1, le=100_000, description="Most pages of a PDF.")
+    max_image_pixels: int = Field(
+        default=40_000_000, ge=10_000, le=1_000_000_000,
+        description="Most pixels of an image, or of a scanned PDF page rendered for OCR.",
+    )
+    ocr: bool = Field(
+        default=True,
+        description="Read images and PDF pages without text by OCR (off: such files are refused).",
     )
 
     # -- answering ----------------------------------------------------------------------------
@@ -159,6 +184,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:
+        if self.max_upload_bytes is not None:
+            raise ValueError(
+                "ZHIWEN_MAX_UPLOAD_BYTES is no longer read: set ZHIWEN_MAX_TEXT_BYTES (.txt .md "
+                ".html and JSON text), ZHIWEN_MAX_FILE_BYTES (.docx .pdf images) or "
+                "ZHIWEN_MAX_REQUEST_BYTES (other request bodies)"
+            )
         if self.chunk_overlap >= self.chunk_max_chars:
             raise ValueError(
                 f"chunk_overlap ({self.chunk_overlap}) must be below chunk_max_chars "
@@ -170,6 +201,19 @@ class Settings(BaseSettings):
                     f"{name} ({getattr(self, name)}) must not exceed max_top_k ({self.max_top_k})"
                 )
         return self
+
+    @property
+    def max_upload_body_bytes(self) -> int:
+        """The largest body a report upload may have: the larger per-format limit (JSON may
+        escape text to twice its UTF-8 size) plus room for the form's own fields."""
+        return max(self.max_file_bytes, 2 * self.max_text_bytes) + 64 * 1024
+
+    def reader_limits(self) -> Limits:
+        """What one report file may cost to read, for the indexer's readers."""
+        from indexer.readers.base import Limits
+
+        return Limits(max_text_bytes=self.max_text_bytes, max_file_bytes=self.max_file_bytes,
+                      max_pages=self.max_pdf_pages, max_pixels=self.max_image_pixels, ocr=self.ocr)
 
     @property
     def llm_configured(self) -> bool:

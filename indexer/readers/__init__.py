@@ -36,9 +36,9 @@ from indexer.readers.base import (
     sniff,
     strip_suffix,
 )
-from indexer.reading import ReadError
+from indexer.reading import OverLimit, ReadError
 
-__all__ = ["CONTENT_TYPES", "FORMATS", "SUFFIXES", "Extracted", "Limits", "ReadError",
+__all__ = ["CONTENT_TYPES", "FORMATS", "SUFFIXES", "Extracted", "Limits", "OverLimit", "ReadError",
            "compatibility_to_unified", "extract", "page_at", "read_document", "report_page", "sniff",
            "strip_suffix"]
 
@@ -47,6 +47,7 @@ def extract(data: bytes, name: str, limits: Limits | None = None) -> Extracted:
     """The text of a file's bytes; ``name`` labels errors and hints at the text formats."""
     limits = limits or Limits()
     kind = sniff(data, name)
+    limits.check_size(len(data), "docx" if kind == "ole" else kind, name)
     if kind == "txt":
         from indexer.reading import decode_bytes
 
@@ -77,7 +78,13 @@ def extract(data: bytes, name: str, limits: Limits | None = None) -> Extracted:
 
 def read_document(path: Path, limits: Limits | None = None) -> Extracted:
     """Read and extract one file; see :func:`extract`."""
+    limits = limits or Limits()
     try:
+        size = Path(path).stat().st_size
+        largest = max(limits.max_text_bytes, limits.max_file_bytes)
+        if size > largest:  # refused before it is read into memory
+            raise OverLimit(Path(path).name, f"{size:,} bytes, over the largest file limit "
+                                             f"({largest:,} bytes)")
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ReadError(Path(path).name, f"cannot read file ({exc.strerror or exc})") from exc

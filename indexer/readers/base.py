@@ -14,6 +14,10 @@ SUFFIXES: dict[str, str] = {
     ".docx": "docx", ".pdf": "pdf", ".png": "image", ".jpg": "image", ".jpeg": "image",
 }
 FORMATS = ("txt", "md", "html", "docx", "pdf", "image")
+TEXT_FORMATS = ("txt", "md", "html")  # limited by Limits.max_text_bytes, the rest by max_file_bytes
+LABELS = {"txt": "text files", "md": "Markdown files", "html": "web pages",
+          "docx": "Word documents", "pdf": "PDF files", "image": "images"}
+MiB = 1024 * 1024
 CONTENT_TYPES = {
     "txt": "text/plain; charset=utf-8", "md": "text/markdown; charset=utf-8",
     "html": "text/html; charset=utf-8",
@@ -24,13 +28,30 @@ CONTENT_TYPES = {
 
 @dataclass(frozen=True)
 class Limits:
-    """What one file may cost to read (each over-limit file is refused with the reason)."""
+    """What one file may cost to read (each over-limit file is refused with the reason).
 
+    The service and the CLI build it from settings (``zhiwen.settings.reader_limits``)."""
+
+    max_text_bytes: int = 4 * MiB  # a .txt, .md or .html file (or report text sent as JSON)
+    max_file_bytes: int = 64 * MiB  # a .docx, .pdf or image file
     max_pages: int = 500  # PDF pages
     max_pixels: int = 40_000_000  # an image, or a PDF page rendered for OCR
     max_unzipped_bytes: int = 200 * 1024 * 1024  # all parts of a .docx together
     max_zip_ratio: float = 200.0  # uncompressed / compressed size of a .docx part
     ocr: bool = True  # OCR pages without text and images (False: such files are refused)
+
+    def max_bytes(self, kind: str) -> int:
+        """The byte limit of a format (one of :data:`FORMATS`)."""
+        return self.max_text_bytes if kind in TEXT_FORMATS else self.max_file_bytes
+
+    def check_size(self, size: int, kind: str, name: str) -> None:
+        """Raise :class:`~indexer.reading.OverLimit` for a file of ``size`` bytes over its limit."""
+        from indexer.reading import OverLimit
+
+        limit = self.max_bytes(kind)
+        if size > limit:
+            raise OverLimit(name, f"{size:,} bytes, over the limit of {limit:,} bytes for "
+                                  f"{LABELS.get(kind, kind)}")
 
 
 @dataclass(frozen=True)

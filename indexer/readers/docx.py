@@ -14,7 +14,7 @@ import zipfile
 from typing import Any
 
 from indexer.readers.base import Extracted, Limits, compatibility_to_unified
-from indexer.reading import ReadError
+from indexer.reading import OverLimit, ReadError
 
 
 def read_docx(data: bytes, name: str, limits: Limits) -> Extracted:
@@ -81,7 +81,7 @@ def _check_zip(data: bytes, name: str, limits: Limits) -> None:
             total += info.file_size
             ratio = info.file_size / max(1, info.compress_size)
             if total > limits.max_unzipped_bytes or (info.file_size > 1_000_000 and ratio > limits.max_zip_ratio):
-                raise ReadError(
+                raise OverLimit(
                     name,
                     f"refused: unpacks to more than {limits.max_unzipped_bytes // (1024 * 1024)} MiB "
                     f"or compresses {ratio:.0f}:1 ({info.filename}); a zip bomb?",

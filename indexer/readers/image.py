@@ -12,7 +12,7 @@ import io
 from typing import Any
 
 from indexer.readers.base import Extracted, Limits
-from indexer.reading import ReadError
+from indexer.reading import OverLimit, ReadError
 
 
 def read_image(data: bytes, name: str, limits: Limits) -> Extracted:
@@ -22,7 +22,7 @@ def read_image(data: bytes, name: str, limits: Limits) -> Extracted:
         raise ReadError(name, "an image is read by OCR, and OCR is off")
     width, height = image_size(data, name)
     if width * height > limits.max_pixels:
-        raise ReadError(name, f"image too large: {width}×{height} pixels, "
+        raise OverLimit(name, f"image too large: {width}×{height} pixels, "
                               f"limit {limits.max_pixels:,} pixels")
     image = _decode(data, name)
     from indexer.readers.ocr import ocr_image

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from indexer.readers.base import Extracted, Limits, compatibility_to_unified
-from indexer.reading import ReadError
+from indexer.reading import OverLimit, ReadError
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def read_pdf(data: bytes, name: str, limits: Limits) -> Extracted:
             if count == 0:
                 raise ReadError(name, "not a readable PDF (no pages)")
             if count > limits.max_pages:
-                raise ReadError(name, f"{count} pages, more than the limit of {limits.max_pages}")
+                raise OverLimit(name, f"{count} pages, more than the limit of {limits.max_pages}")
             texts = [_page_text(pdf, i, name) for i in range(count)]
             title = _title(pdf)
         scanned = [i for i, text in enumerate(texts) if not text.strip()]
@@ -245,7 +245,7 @@ def _ocr_pages(pdf: Any, scanned: list[int], texts: list[str], name: str, limits
             page.close()
             scale = _render_scale(width, height, limits.max_pixels)
             if scale is None:
-                raise ReadError(name, f"page {i + 1} is too large to read by OCR: "
+                raise OverLimit(name, f"page {i + 1} is too large to read by OCR: "
                                       f"{round(width)}×{round(height)} points is over "
                                       f"{limits.max_pixels:,} pixels even at 72 dpi")
             scales[i] = scale

@@ -126,17 +126,21 @@ class BodySizeLimit:
     streams in. (FastAPI's own ``max_body_size`` answers a declared oversize body in plain text.)
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes  # report uploads; their readers check each format's limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        message = f"request body over {self.max_bytes} bytes"
+        upload = scope.get("method") in ("POST", "PUT") and scope.get("path", "").startswith(
+            "/v1/documents")
+        limit = self.upload_bytes if upload else self.max_bytes
+        message = f"request body over {limit} bytes"
         for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
                 await error_response(413, "payload_too_large", message)(scope, receive, send)
                 return
         received = 0
@@ -146,7 +150,7 @@ class BodySizeLimit:
             msg = await receive()
             if msg["type"] == "http.request":
                 received += len(msg.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     # raised while a route reads its body: the HTTPException handler answers
                     raise HTTPException(413, message)
             return msg
@@ -171,7 +175,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
 
     install_cors(app, settings)  # nothing unless ZHIWEN_CORS_ORIGINS lists origins
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes,
+                       upload_bytes=settings.max_upload_body_bytes)
     # added last = outermost: it also times CORS preflights and error responses
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
 

@@ -58,7 +58,7 @@ async def document_from_request(
     content_type = request.headers.get("content-type", "")
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind == "application/json":
-        raw = await request.body()  # at most ZHIWEN_MAX_UPLOAD_BYTES (app.BodySizeLimit: 413)
+        raw = await request.body()  # bounded by app.BodySizeLimit; the text's limit: prepare()
         try:
             data = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -114,7 +114,7 @@ async def _document_from_form(
     from starlette.exceptions import HTTPException as StarletteHTTPException
     from starlette.formparsers import MultiPartException
 
-    from indexer.reading import ReadError, decode_bytes
+    from indexer.reading import OverLimit, ReadError, decode_bytes
 
     allowed = form_fields(model)
     try:
@@ -149,6 +149,11 @@ async def _document_from_form(
                 f"{printable(name)}: not a report format; upload {' '.join(sorted(SUFFIXES))}",
             )
         kind = sniff(data, base)
+        settings = request.app.state.zhiwen.settings
+        try:
+            settings.reader_limits().check_size(len(data), "docx" if kind == "ole" else kind, base)
+        except OverLimit as exc:
+            raise ApiError(413, "payload_too_large", f"{printable(name)}: {exc.reason}") from exc
         if isinstance(upload, UploadFile) and kind != "txt":
             return _file_upload(form, allowed, upload, stem, kind, data)
         try:

@@ -20,7 +20,8 @@ import pytest
 from tests.kb import API_KEY, KbDirs, make_kb
 from tests.service.conftest import Server, free_port, server_env, start_server, wait_for
 
-MAX_UPLOAD = 64 * 1024
+MAX_UPLOAD = 64 * 1024  # ZHIWEN_MAX_TEXT_BYTES of the test servers
+MAX_FILE = 4 * MAX_UPLOAD  # ZHIWEN_MAX_FILE_BYTES (Word, PDF, images)
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 
@@ -30,7 +31,8 @@ def kb_env(dirs: KbDirs, tmp: Path, **extra: str) -> dict[str, str]:
         tmp,
         ZHIWEN_CORPUS_DIR=str(dirs.corpus),
         ZHIWEN_API_KEYS=API_KEY,
-        ZHIWEN_MAX_UPLOAD_BYTES=str(MAX_UPLOAD),
+        ZHIWEN_MAX_TEXT_BYTES=str(MAX_UPLOAD),
+        ZHIWEN_MAX_FILE_BYTES=str(MAX_FILE),
         **extra,
     )
 

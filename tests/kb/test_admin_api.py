@@ -161,14 +161,14 @@ REFUSALS: dict[str, tuple[str, str, dict[str, Any], int, str, str]] = {
                                     403, "forbidden", "not valid"),
     "oversized json": ("POST", "/v1/documents",
                        {"json": {"doc_id": "kb-x", "text": "x" * (MAX_UPLOAD + 1024)}, "auth": True},
-                       413, "payload_too_large", str(MAX_UPLOAD)),
+                       413, "payload_too_large", f"over the limit of {MAX_UPLOAD:,} bytes for text files"),
     "oversized chunked body": ("PUT", "/v1/documents/kb-x",
                                {"content": _chunked(b'{"text": "' + BIG + b'"}'), "auth": True,
                                 "headers": {"Content-Type": "application/json"}},
-                               413, "payload_too_large", str(MAX_UPLOAD)),
+                               413, "payload_too_large", f"over the limit of {MAX_UPLOAD:,} bytes for text files"),
     "oversized upload": ("POST", "/v1/documents",
                          {"files": {"file": ("kb-x.txt", BIG)}, "auth": True},
-                         413, "payload_too_large", str(MAX_UPLOAD)),
+                         413, "payload_too_large", f"over the limit of {MAX_UPLOAD:,} bytes for text files"),
     "binary upload": ("POST", "/v1/documents",
                       {"files": {"file": ("kb-x.txt", bytes(range(256)) * 8)}, "auth": True},
                       415, "unsupported_media_type", "not a text file"),
@@ -224,6 +224,30 @@ def test_refusals_change_nothing(case: str, kb_client: httpx.Client, kb_server: 
     assert dirs.corpus_state() == corpus
     assert version(kb_client) == before == dirs.live_snapshot()
     assert not list(dirs.corpus.glob(".*"))
+
+
+def test_uploads_have_their_own_body_limit(tmp_path: Path) -> None:
+    """Report uploads may be as large as the largest per-format limit allows; every other body
+    stays within ZHIWEN_MAX_REQUEST_BYTES. Both are refused before the body is read."""
+    from fastapi.testclient import TestClient
+
+    from service.api.app import create_app
+    from zhiwen.settings import Settings
+
+    settings = Settings(index_dir=tmp_path / "none", corpus_dir=tmp_path, api_keys=[API_KEY],
+                        max_request_bytes=4096, max_text_bytes=8192, max_file_bytes=32768)
+    assert settings.max_upload_body_bytes == 32768 + 64 * 1024
+    client = TestClient(create_app(settings))  # no lifespan: nothing loads
+    json_type = {"Content-Type": "application/json"}
+    r = client.post("/v1/ask", content=b"x" * 5000, headers=json_type)
+    assert "request body over 4096 bytes" in error_of(r, 413, "payload_too_large")
+    r = client.post("/v1/documents", content=b"x" * 5000, headers=json_type)  # within: on to auth
+    assert r.status_code == 401, r.text
+    big = b"x" * (settings.max_upload_body_bytes + 1)
+    r = client.put("/v1/documents/x", content=big, headers={**AUTH, **json_type})
+    assert f"request body over {settings.max_upload_body_bytes} bytes" in error_of(
+        r, 413, "payload_too_large")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_writes_are_disabled_without_configured_keys(tmp_path: Path) -> None:

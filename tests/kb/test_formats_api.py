@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import REPORTS_DIR
 from tests.indexer.documents import to_docx, to_markdown, write_mixed_corpus
 from tests.kb import KbDirs
-from tests.kb.conftest import launch, wait_ready
+from tests.kb.conftest import AUTH, MAX_FILE, launch, wait_ready
 
 REPORTS = sorted(REPORTS_DIR.glob("*.txt"))
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -26,7 +26,8 @@ def mixed_server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator
     write_mixed_corpus(corpus, REPORTS)
     dirs = KbDirs(root, corpus, root / "index")
     build_index(corpus, dirs.index, embedder)
-    server = launch(dirs, root)
+    # per-format limits small enough to test (text and file bytes: tests/kb/conftest.py)
+    server = launch(dirs, root, ZHIWEN_MAX_PDF_PAGES="2", ZHIWEN_MAX_IMAGE_PIXELS="1000000")
     try:
         wait_ready(server)
         yield server.url, dirs
@@ -71,8 +72,6 @@ def test_a_missing_original_is_a_json_404(mixed_server: tuple[str, KbDirs]) -> N
 def test_a_word_file_is_uploaded_replaced_by_markdown_and_deleted(mixed_server: tuple[str, KbDirs]) -> None:
     """The write endpoints take report files in any format, told by their bytes; replacing a
     report with another format swaps the stored file."""
-    from tests.kb.conftest import AUTH
-
     url, dirs = mixed_server
     source = REPORTS[4]  # 004 holds two reports; stored under a new id it is new text to find
     with httpx.Client(base_url=url, timeout=300, headers=AUTH) as client:
@@ -99,3 +98,62 @@ def test_a_word_file_is_uploaded_replaced_by_markdown_and_deleted(mixed_server: 
         assert not (dirs.corpus / "kb-word.md").exists()
         ids = {d["doc_id"] for d in client.get("/v1/documents").json()["documents"]}
         assert not any(i.startswith("kb-word") for i in ids)
+
+
+def _pdf(pages: int) -> bytes:
+    import io
+
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument.new()
+    try:
+        for _ in range(pages):
+            document.new_page(300, 200)
+        out = io.BytesIO()
+        document.save(out)
+    finally:
+        document.close()
+    return out.getvalue()
+
+
+def _png(width: int, height: int, noise: bool = False) -> bytes:
+    import io
+    import os
+
+    from PIL import Image
+
+    image = (Image.frombytes("L", (width, height), os.urandom(width * height)) if noise
+             else Image.new("L", (width, height), 255))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+# name -> (file name, bytes, words of the 413 message); limits set by the mixed_server fixture
+OVER_LIMIT = {
+    "pages": ("long.pdf", lambda: _pdf(3), "long.pdf: 3 pages, more than the limit of 2"),
+    "pixels": ("wide.png", lambda: _png(1200, 1000), "wide.png: image too large: 1200×1000 pixels, "
+                                                      "limit 1,000,000 pixels"),
+    "bytes": ("heavy.png", lambda: _png(540, 540, noise=True),
+              f"heavy.png: 2\\d\\d,\\d\\d\\d bytes, over the limit of {MAX_FILE:,} bytes for images"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OVER_LIMIT))
+def test_uploads_over_a_format_limit_are_413_and_change_nothing(
+        mixed_server: tuple[str, KbDirs], case: str) -> None:
+    """Pages, pixels and bytes are limited per format (ZHIWEN_MAX_PDF_PAGES, _IMAGE_PIXELS,
+    _FILE_BYTES); an upload over one is refused naming the file and the limit."""
+    import re
+
+    url, dirs = mixed_server
+    name, make, words = OVER_LIMIT[case]
+    before = sorted(p.name for p in dirs.corpus.iterdir())
+    with httpx.Client(base_url=url, timeout=300, headers=AUTH) as client:
+        ids = client.get("/v1/documents").json()["documents"]
+        r = client.post("/v1/documents", files={"file": (name, make())})
+        assert r.status_code == 413, r.text
+        error = r.json()["error"]
+        assert error["code"] == "payload_too_large" and re.search(words, error["message"]), error
+        assert client.get("/v1/documents").json()["documents"] == ids
+    assert sorted(p.name for p in dirs.corpus.iterdir()) == before

@@ -28,6 +28,7 @@ from indexer.errors import (
     IndexMismatch,
     InvalidDocument,
     NotText,
+    TooLarge,
     UpdateError,
 )
 from indexer.journal import WriterBusy
@@ -76,6 +77,8 @@ def _api_error(exc: Exception) -> ApiError:
         return ApiError(422, "validation_error", exc.message)
     if isinstance(exc, NotText):
         return ApiError(415, "unsupported_media_type", exc.message)
+    if isinstance(exc, TooLarge):
+        return ApiError(413, "payload_too_large", exc.message)
     if isinstance(exc, DocumentNotFound):
         return ApiError(404, "not_found", exc.message)
     if isinstance(exc, (DocumentExists, DocumentConflict, IndexMismatch)):
