@@ -25,6 +25,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from indexer.cleaning import cleaned_offsets, report_sentences
+from indexer.readers.base import ocr_confidence
 from indexer.types import Chunk, Report, Sentence
 
 log = logging.getLogger(__name__)
@@ -226,6 +227,7 @@ def chunk_report(
                     title=report.title,
                     context=context,
                     sentences=tuple(group),
+                    ocr_confidence=ocr_confidence(report.meta, start, end),
                 )
             )
     return chunks

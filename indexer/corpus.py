@@ -89,7 +89,7 @@ def parse_file(name: str, text: str, extracted: Extracted | None = None) -> list
     out = []
     for report in reports:
         meta = dict(report.meta, format=extracted.format)
-        for key in ("ocr_pages", "ocr_confidence", "date"):
+        for key in ("ocr_pages", "ocr_confidence", "ocr_page_confidence", "date"):
             if key in extracted.meta and key not in meta:
                 meta[key] = extracted.meta[key]
         if extracted.pages:

@@ -70,6 +70,7 @@ def chunk_from_json(data: dict[str, Any]) -> Chunk:
         title=data.get("title", ""),
         context=data.get("context", ""),
         sentences=sentences,
+        ocr_confidence=data.get("ocr_confidence"),
     )
 
 

@@ -53,6 +53,7 @@ class Chunk:
     title: str = ""
     context: str = ""  # title / place / section heading, prepended for embedding and BM25
     sentences: tuple[Sentence, ...] = ()
+    ocr_confidence: float | None = None  # text read by OCR: the recogniser's score (0–1)
 
     @property
     def clean_text(self) -> str:

@@ -31,6 +31,7 @@ from indexer.readers.base import (
     Extracted,
     Limits,
     compatibility_to_unified,
+    ocr_confidence,
     page_at,
     report_page,
     sniff,
@@ -39,7 +40,7 @@ from indexer.readers.base import (
 from indexer.reading import OverLimit, ReadError
 
 __all__ = ["CONTENT_TYPES", "FORMATS", "SUFFIXES", "Extracted", "Limits", "OverLimit", "ReadError",
-           "compatibility_to_unified", "extract", "page_at", "read_document", "report_page", "sniff",
+           "compatibility_to_unified", "extract", "ocr_confidence", "page_at", "read_document", "report_page", "sniff",
            "strip_suffix"]
 
 

@@ -60,7 +60,8 @@ class Extracted:
 
     ``pages``: for paged formats, the offset in ``text`` where each page starts (page ``i + 1``
     starts at ``pages[i]``); empty otherwise. ``meta``: ``format``, and per format ``title``,
-    ``date``, ``ocr_pages`` (pages read by OCR), ``ocr_confidence`` (mean, 0–1).
+    ``date``, ``ocr_pages`` (pages read by OCR), ``ocr_confidence`` (mean, 0–1) and
+    ``ocr_page_confidence`` (``[[page, mean], …]`` of a PDF's OCR pages).
     """
 
     text: str
@@ -93,6 +94,22 @@ def report_page(meta: dict[str, Any], offset: int) -> int | None:
             break
         found = int(page)
     return found if found is not None else int(pages[0][1])
+
+
+def ocr_confidence(meta: dict[str, Any], start: int, end: int) -> float | None:
+    """The OCR confidence (0–1) of a report's span ``[start, end)``: an image report's mean
+    score, or for a PDF the lowest of the OCR pages the span touches; None for text that was not
+    read by OCR."""
+    if meta.get("format") == "image":
+        score = meta.get("ocr_confidence")
+        return float(score) if isinstance(score, (int, float)) else None
+    by_page = meta.get("ocr_page_confidence")
+    if not isinstance(by_page, list) or not by_page or not meta.get("pages"):
+        return None
+    first = report_page(meta, start) or 1
+    last = report_page(meta, max(start, end - 1)) or first
+    touched = [float(score) for page, score in by_page if first <= int(page) <= last]
+    return min(touched) if touched else None
 
 
 def strip_suffix(rel_path: str) -> str:

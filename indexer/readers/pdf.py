@@ -10,7 +10,8 @@ joined with a blank line (not a form feed, which separates reports) and ``Extrac
 records where each starts, so citations can name their page.
 
 A page without a text layer (a scan) is rendered and read by OCR (:mod:`.ocr`) within the pixel
-limit; ``meta["ocr_pages"]`` lists those pages and ``meta["ocr_confidence"]`` their mean score.
+limit; ``meta["ocr_pages"]`` lists those pages, ``meta["ocr_confidence"]`` is their mean score and
+``meta["ocr_page_confidence"]`` each one's (``[[page, score], …]``).
 """
 
 from __future__ import annotations
@@ -93,10 +94,13 @@ def read_pdf(data: bytes, name: str, limits: Limits) -> Extracted:
         if scanned and not limits.ocr and len(scanned) == count:
             raise ReadError(name, "scanned PDF: OCR is off")
         if scanned and limits.ocr:
-            scores = _ocr_pages(pdf, scanned, texts, name, limits)
+            per_page = _ocr_pages(pdf, scanned, texts, name, limits)
             meta["ocr_pages"] = [i + 1 for i in scanned]
+            scores = [s for page_scores in per_page.values() for s in page_scores]
             if scores:
                 meta["ocr_confidence"] = round(sum(scores) / len(scores), 4)
+                meta["ocr_page_confidence"] = [[i + 1, round(sum(s) / len(s), 4)]
+                                               for i, s in sorted(per_page.items()) if s]
         elif scanned:
             log.info("%s: %d of %d pages have no text layer and OCR is off; left empty",
                      name, len(scanned), count)
@@ -232,8 +236,8 @@ def _render_scale(width: float, height: float, max_pixels: int) -> float | None:
 
 
 def _ocr_pages(pdf: Any, scanned: list[int], texts: list[str], name: str, limits: Limits,
-               layout: PdfLayout = DEFAULT_LAYOUT) -> list[float]:
-    """OCR the ``scanned`` pages into ``texts``; the recogniser's scores of all their lines.
+               layout: PdfLayout = DEFAULT_LAYOUT) -> dict[int, list[float]]:
+    """OCR the ``scanned`` pages into ``texts``; the recogniser's line scores of each page.
     Every page's size is checked before the first is rendered."""
     from indexer.readers.ocr import ocr_image
 
@@ -255,7 +259,7 @@ def _ocr_pages(pdf: Any, scanned: list[int], texts: list[str], name: str, limits
 
         pages = tqdm(scanned, desc=f"OCR {name}", unit="page", leave=False)
     log.info("%s: reading %d pages without a text layer by OCR", name, len(scanned))
-    scores: list[float] = []
+    scores: dict[int, list[float]] = {}
     for i in pages:
         with _PDFIUM:
             page = pdf[i]
@@ -267,5 +271,5 @@ def _ocr_pages(pdf: Any, scanned: list[int], texts: list[str], name: str, limits
                 page.close()
         result = ocr_image(image)
         texts[i] = result.text
-        scores += result.scores
+        scores[i] = list(result.scores)
     return scores

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from service.answering.content import has_content
 from service.answering.followup import resolve_question
-from service.answering.types import NO_CONTENT, Answer, Composer
+from service.answering.types import NO_CONTENT, Answer, Citation, Composer
 
 if TYPE_CHECKING:
     from embeddings import Embedder
@@ -209,24 +209,24 @@ class QAEngine:
             warnings.append(f"composer '{chosen.name}' failed; used '{EXTRACTIVE}'")
             answer = self.composers[EXTRACTIVE].compose(question, hits, self.reports)
         self.check_citations(answer)
-        answer = self.with_pages(answer)
+        answer = self.with_sources(answer)
         if warnings:
             answer = dataclasses.replace(answer, warnings=(*warnings, *answer.warnings))
         yield answer
 
-    def with_pages(self, answer: Answer) -> Answer:
-        """The answer with each citation's page set, for reports from paged files (PDF)."""
-        from indexer.readers import report_page
+    def with_sources(self, answer: Answer) -> Answer:
+        """The answer with each citation's page (reports from paged files: PDF) and OCR
+        confidence (text read by OCR) set."""
+        from indexer.readers import ocr_confidence, report_page
 
-        pages = {}
-        for c in answer.citations:
+        def sourced(c: Citation) -> Citation:
             report = self.reports.get(c.doc_id)
-            if report is not None and report.meta.get("pages"):
-                pages[c.n, c.doc_id, c.start] = report_page(report.meta, c.start)
-        if not pages:
-            return answer
-        cited = tuple(dataclasses.replace(c, page=pages.get((c.n, c.doc_id, c.start))) for c in answer.citations)
-        return dataclasses.replace(answer, citations=cited)
+            if report is None or report.meta.get("format") in (None, "txt"):
+                return c
+            return dataclasses.replace(c, page=report_page(report.meta, c.start),
+                                       ocr_confidence=ocr_confidence(report.meta, c.start, c.end))
+
+        return dataclasses.replace(answer, citations=tuple(sourced(c) for c in answer.citations))
 
     def check_citations(self, answer: Answer) -> None:
         """Log (loudly) a citation whose quote is not its report's span: a composer bug."""

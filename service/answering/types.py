@@ -25,6 +25,7 @@ class Citation:
     end: int
     supported: bool = True
     page: int | None = None  # 1-based page of ``start`` in a paged original (PDF), else None
+    ocr_confidence: float | None = None  # the quote was read by OCR: the recogniser's score
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ REPORTS = sorted(REPORTS_DIR.glob("*.txt"))
 def test_the_dev_set_retrieves_from_pdfs_as_from_text(tmp_path: Path, embedder, searcher,  # type: ignore[no-untyped-def]
                                                       dev_questions) -> None:
     from indexer.build import build_index
+    from indexer.readers import report_page
     from indexer.store import load_index
     from service.answering.engine import engine_for
 
@@ -40,3 +41,17 @@ def test_the_dev_set_retrieves_from_pdfs_as_from_text(tmp_path: Path, embedder, 
     cited = [c for c in answer.citations if c.doc_id == REPORTS[0].stem]
     assert cited and all(mixed.reports[c.doc_id].text[c.start : c.end] == c.quote for c in cited)
     assert all(c.page is not None and c.page >= 1 for c in cited)
+    # OCR confidence: per page in the report, per chunk and per citation of the scanned report
+    scanned = mixed.reports[REPORTS[2].stem].meta
+    by_page = dict(scanned["ocr_page_confidence"])
+    assert sorted(by_page) == scanned["ocr_pages"] and all(0.5 < v <= 1 for v in by_page.values())
+    for chunk in mixed.chunks:
+        if chunk.doc_id != REPORTS[2].stem:
+            assert chunk.ocr_confidence is None, chunk.chunk_id
+            continue
+        pages = range(report_page(scanned, chunk.start) or 1, (report_page(scanned, chunk.end - 1) or 1) + 1)
+        assert chunk.ocr_confidence == min(by_page[p] for p in pages), chunk.chunk_id
+    from_scan = [c for q in dev_questions if q["doc"] == REPORTS[2].stem
+                 for c in engine.ask(q["question"], top_k=5).citations if c.doc_id == REPORTS[2].stem]
+    assert from_scan and all(c.ocr_confidence is not None and c.page for c in from_scan)
+    assert all(c.ocr_confidence is None for c in cited)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.readers import Limits, extract, read_document, sniff, strip_suffix
+from indexer.readers import Limits, extract, ocr_confidence, read_document, sniff, strip_suffix
 from indexer.reading import ReadError
 from tests.conftest import REPORTS_DIR
 from tests.indexer.documents import (
@@ -81,6 +81,32 @@ def test_a_web_page_gives_its_article_not_its_chrome() -> None:
     assert len(missing) <= 1 and not any(line.endswith(("。", "！", "？", "”")) for line in missing), missing
     for chrome in CHROME:
         assert chrome not in got.text
+
+
+def test_a_span_has_the_ocr_confidence_of_the_pages_it_touches() -> None:
+    """Text layer pages: None; OCR pages: their score, the lowest when a span crosses pages."""
+    pdf = {"format": "pdf", "pages": [[0, 1], [100, 2], [200, 3]],
+           "ocr_page_confidence": [[2, 0.9], [3, 0.7]]}
+    assert ocr_confidence(pdf, 10, 90) is None
+    assert ocr_confidence(pdf, 120, 180) == 0.9
+    assert ocr_confidence(pdf, 90, 150) == 0.9
+    assert ocr_confidence(pdf, 150, 250) == 0.7
+    assert ocr_confidence({"format": "image", "ocr_confidence": 0.95}, 0, 5) == 0.95
+    assert ocr_confidence({"format": "docx"}, 0, 5) is None
+    assert ocr_confidence({}, 0, 5) is None
+
+
+def test_a_file_over_its_format_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    from indexer.reading import OverLimit
+
+    limits = Limits(max_text_bytes=2048, max_file_bytes=4096)
+    with pytest.raises(OverLimit, match=r"^big.md: 3,000 bytes, over the limit of 2,048 bytes for Markdown files$"):
+        extract(b"#" * 3000, "big.md", limits)
+    assert extract("好".encode() * 1000, "ok.txt", Limits(max_text_bytes=4096)).text.startswith("好")
+    huge = tmp_path / "huge.pdf"
+    huge.write_bytes(b"%PDF-" + b"0" * 5000)
+    with pytest.raises(OverLimit, match=r"huge.pdf: 5,005 bytes, over the largest file limit \(4,096 bytes\)"):
+        read_document(huge, limits)
 
 
 def test_compatibility_characters_become_the_ideographs_queries_use() -> None:

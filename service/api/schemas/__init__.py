@@ -159,6 +159,9 @@ class Passage(BaseModel):
     end: int
     score: float
     scores: Scores
+    ocr_confidence: float | None = Field(
+        default=None, description="For a passage read by OCR: the recogniser's confidence, 0-1 "
+        "(the lowest of the pages it spans); null otherwise.")
 
     @classmethod
     def from_hit(cls, hit: Hit, reports: Mapping[str, Report]) -> Passage:
@@ -178,6 +181,7 @@ class Passage(BaseModel):
                 dense=_finite(hit.scores.get("dense", 0.0)),
                 fused=_finite(hit.scores.get("fused", hit.score)),
             ),
+            ocr_confidence=chunk.ocr_confidence,
         )
 
 
@@ -205,6 +209,9 @@ class CitationOut(BaseModel):
                             "support (kept as a citation, removed from the answer text).")
     page: int | None = Field(default=None, description="Page of the original file (PDF) where the "
                              "quote starts, 1-based; null for formats without pages.")
+    ocr_confidence: float | None = Field(
+        default=None, description="For a quote read by OCR (a scanned page, an image): the "
+        "recogniser's confidence, 0-1 (the lowest of the pages it spans); null otherwise.")
 
     @classmethod
     def from_citation(cls, c: Citation) -> CitationOut:
