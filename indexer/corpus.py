@@ -92,9 +92,11 @@ def parse_file(name: str, text: str, extracted: Extracted | None = None) -> list
         for key in ("ocr_pages", "ocr_confidence", "ocr_page_confidence", "date"):
             if key in extracted.meta and key not in meta:
                 meta[key] = extracted.meta[key]
+        start = int(report.meta.get("source_offset", 0))
+        end = start + len(report.text)
+        if "headings" in extracted.meta:  # the file marks its headings (Word styles, Markdown)
+            meta["headings"] = [h - start for h in extracted.meta["headings"] if start <= h < end]
         if extracted.pages:
-            start = int(report.meta.get("source_offset", 0))
-            end = start + len(report.text)
             first = max(0, bisect.bisect_right(extracted.pages, start) - 1)
             meta["pages"] = [[max(0, p - start), n] for n, p in enumerate(extracted.pages, start=1)
                              if n - 1 >= first and p < end]

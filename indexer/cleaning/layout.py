@@ -108,8 +108,12 @@ def _typical_gap(lines: Sequence[_Line]) -> int:
 
 
 @lru_cache(maxsize=64)
-def _layout(text: str) -> _Layout:
-    """Classify the lines of one report's text (cached: it is pure and used twice)."""
+def _layout(text: str, headings: frozenset[int] = frozenset()) -> _Layout:
+    """Classify the lines of one report's text (cached: it is pure and used twice).
+
+    ``headings``: start offsets of the lines the file marks as headings (Word heading styles,
+    Markdown ``#``). Such a line below the title is a heading whatever its length or punctuation;
+    when a file marks any, its other lines are not guessed to be headings."""
     lines = _lines(text)
     kinds: list[LineKind | None] = [None] * len(lines)
     n = len(lines)
@@ -162,6 +166,9 @@ def _layout(text: str) -> _Layout:
         return before or after
 
     for i in head:
+        if title_lines and lines[i].start in headings:  # a marked heading under the title
+            kinds[i] = "heading"
+            continue
         before_place = place_line is not None and i < place_line
         navish = bool(_NAV_SUFFIX_RE.search(lines[i].text)) or next_to_boilerplate(i)
         if not title_lines and (before_place or (place_line is None and navish)):
@@ -185,6 +192,11 @@ def _layout(text: str) -> _Layout:
             subtitle = lines[rest[0]].text
         # Header lines beyond title and subtitle are headings of the lead.
         for i in rest[1:]:
+            kinds[i] = "heading"
+
+    # Headings the file marks (below the header; dates and bylines stay what they are).
+    for i, line in enumerate(lines):
+        if kinds[i] is None and line.start in headings:
             kinds[i] = "heading"
 
     # 6. Body lines: rejoin page breaks, then find headings. Boilerplate is transparent; any other
@@ -213,9 +225,10 @@ def _layout(text: str) -> _Layout:
             blocks.append((kind, [i]))
     flush()
 
-    # A lone short unpunctuated body line with something after it is a heading.
+    # A lone short unpunctuated body line with something after it is a heading (unless the file
+    # marks its headings).
     for b, (kind, idx) in enumerate(blocks):
-        if kind != "body" or len(idx) != 1:
+        if headings or kind != "body" or len(idx) != 1:
             continue
         t = lines[idx[0]].text
         if len(t) <= HEADING_MAX and not ends_sentence(t) and b < len(blocks) - 1:

@@ -85,7 +85,8 @@ def report_sentences(report: Report) -> list[Sentence]:
     ``clean_span(report.text[s.start:s.end]) == s.text`` for every sentence; kinds are title,
     heading, body and caption.
     """
-    layout = _layout(report.text)
+    marked = report.meta.get("headings")
+    layout = _layout(report.text, frozenset(marked) if isinstance(marked, list) else frozenset())
     out: list[Sentence] = []
     for kind, idx in layout.blocks:
         out.extend(_block_sentences(report.text, layout, kind, idx))

@@ -96,6 +96,16 @@ def report_page(meta: dict[str, Any], offset: int) -> int | None:
     return found if found is not None else int(pages[0][1])
 
 
+def block_starts(blocks: list[str], chosen: list[int]) -> list[int]:
+    """Offsets in ``"\\n\\n".join(blocks)`` where the ``chosen`` blocks start."""
+    starts: list[int] = []
+    offset = 0
+    for block in blocks:
+        starts.append(offset)
+        offset += len(block) + 2
+    return [starts[i] for i in chosen]
+
+
 def ocr_confidence(meta: dict[str, Any], start: int, end: int) -> float | None:
     """The OCR confidence (0–1) of a report's span ``[start, end)``: an image report's mean
     score, or for a PDF the lowest of the OCR pages the span touches; None for text that was not

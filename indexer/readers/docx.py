@@ -1,7 +1,8 @@
 """Word documents to report text (python-docx, MIT).
 
-Paragraphs and tables in document order; headings stay lines of their own (section context for
-the chunks under them); each table row after the header becomes 「列名：值；列名：值」 so numbers in
+Paragraphs and tables in document order; headings (Word heading styles or outline levels) stay
+lines of their own and their offsets go into ``meta["headings"]``, so they become the section
+context of the chunks under them whatever their length; each table row after the header becomes 「列名：值；列名：值」 so numbers in
 tables are answerable with their column's name. Headers, footers and comments are not part of the
 body and are left out. The zip is checked before it is opened: total and per-part uncompressed
 size are capped (a zip bomb is refused, not unpacked).
@@ -10,10 +11,11 @@ size are capped (a zip bomb is refused, not unpacked).
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from typing import Any
 
-from indexer.readers.base import Extracted, Limits, compatibility_to_unified
+from indexer.readers.base import Extracted, Limits, block_starts, compatibility_to_unified
 from indexer.reading import OverLimit, ReadError
 
 
@@ -28,26 +30,62 @@ def read_docx(data: bytes, name: str, limits: Limits) -> Extracted:
     except Exception as exc:  # python-docx raises several kinds for a broken package
         raise ReadError(name, f"not a readable Word document ({type(exc).__name__}: {str(exc)[:120]})") from exc
     blocks: list[str] = []
+    marked: list[int] = []  # indices of heading blocks
     title = ""
     for item in document.iter_inner_content():
         if isinstance(item, Paragraph):
             text = item.text.strip()
             if not text:
                 continue
-            style = (item.style.name if item.style is not None else "") or ""
-            if not title and (style == "Title" or style.startswith("Heading")):
-                title = text
+            level = heading_level(item)
+            if level is not None:
+                title = title or text
+                marked.append(len(blocks))
             blocks.append(text)
         elif isinstance(item, Table):
             blocks += _table_rows(item)
-    text = compatibility_to_unified("\n\n".join(blocks))
+    text = compatibility_to_unified("\n\n".join(blocks))  # one character for one: offsets hold
     if not text.strip():
         raise ReadError(name, "no text in this Word document")
-    meta: dict[str, Any] = {"format": "docx"}
+    meta: dict[str, Any] = {"format": "docx", "headings": block_starts(blocks, marked)}
     core_title = (document.core_properties.title or "").strip()
     if title or core_title:
         meta["title"] = title or core_title
     return Extracted(text + "\n", "docx", meta=meta)
+
+
+_HEADING_STYLE = re.compile(r"^(?:title|subtitle|heading\s*\d|标题(?:\s*\d)?|副标题)$", re.I)
+
+
+def heading_level(paragraph: Any) -> int | None:
+    """The outline level of a Word paragraph (0 for a title, 1.. for headings), or None for body
+    text: by its style (built-in Title/Heading N, or their Chinese names 标题/标题 N), or by an
+    outline level set on the paragraph or its style chain."""
+    style = paragraph.style
+    name = (style.name if style is not None else "") or ""
+    if _HEADING_STYLE.match(name.strip()):
+        digits = re.findall(r"\d+", name)
+        return int(digits[0]) if digits else 0
+    for props in [paragraph._p.pPr, *_style_props(style)]:
+        level = props.find(_qn("w:outlineLvl")) if props is not None else None
+        if level is not None and (value := level.get(_qn("w:val"), "")).isdigit() and int(value) < 9:
+            return int(value) + 1
+    return None
+
+
+def _style_props(style: Any) -> list[Any]:
+    out = []
+    seen = 0
+    while style is not None and seen < 10:  # base_style chains are short; guard against loops
+        out.append(style.element.pPr)
+        style, seen = style.base_style, seen + 1
+    return out
+
+
+def _qn(tag: str) -> str:
+    from docx.oxml.ns import qn
+
+    return str(qn(tag))
 
 
 def _table_rows(table: Any) -> list[str]:

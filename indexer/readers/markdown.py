@@ -1,7 +1,7 @@
 """Markdown to report text: block by block, markup out (markdown-it-py, MIT).
 
-Headings become lines of their own (the cleaner treats a short unpunctuated line as a heading,
-i.e. section context for the chunks under it); emphasis, links, images and HTML tags are
+Headings become lines of their own, their offsets in ``meta["headings"]`` (section context for
+the chunks under them); emphasis, links, images and HTML tags are
 dropped, keeping their text; list items and table rows become lines; fenced code is kept as is.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from indexer.readers.base import Extracted
+from indexer.readers.base import Extracted, block_starts
 from indexer.reading import ReadError, decode_bytes
 
 
@@ -23,6 +23,7 @@ def read_markdown(data: bytes, name: str) -> Extracted:
     header: list[str] = []
     in_head = False
     title = ""
+    marked: list[int] = []  # indices of heading blocks
     for i, token in enumerate(tokens):
         if token.type == "thead_open":
             in_head = True
@@ -40,15 +41,17 @@ def read_markdown(data: bytes, name: str) -> Extracted:
             if tokens[i - 1].type in ("th_open", "td_open"):
                 row.append(text)
             elif text.strip():
+                if tokens[i - 1].type == "heading_open":
+                    title = title or text.strip()
+                    marked.append(len(blocks))
                 blocks.append(text)
-                if not title and tokens[i - 1].type == "heading_open":
-                    title = text.strip()
         elif token.type in ("fence", "code_block") and token.content.strip():
             blocks.append(token.content.rstrip("\n"))
-    text = "\n\n".join(b.strip("\n") for b in blocks if b.strip())
+    blocks = [b.strip("\n") for b in blocks]
+    text = "\n\n".join(blocks)
     if not text.strip():
         raise ReadError(name, "no text in this Markdown file")
-    meta: dict[str, Any] = {"format": "md"}
+    meta: dict[str, Any] = {"format": "md", "headings": block_starts(blocks, marked)}
     if title:
         meta["title"] = title
     return Extracted(text + "\n", "md", meta=meta)

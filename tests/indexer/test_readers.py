@@ -59,6 +59,52 @@ def test_word_keeps_paragraphs_in_order_tables_as_rows_and_drops_header_and_foot
     assert DOCX_HEADER not in got.text and DOCX_FOOTER not in got.text
 
 
+# A report whose section headings are long and punctuated (the short-line rule would call them
+# paragraphs) and whose short body line is no heading: only the file's own marks can tell.
+SECTIONED = [
+    ("title", "星海街道：党建引领基层治理见实效"),
+    ("heading", "一、坚持党建引领，推动基层治理提质增效，让辖区群众有更多获得感。"),
+    ("body", "星海街道今年新建口袋公园12座，改造老旧小区管网4.6公里，居民满意度明显提升。"),
+    ("body", "成效明显"),
+    ("body", "街道还组织党员志愿者开展入户走访，共收集并解决群众诉求326件。"),
+    ("heading", "二、聚焦民生实事，完善为老服务体系，让老年人在家门口享受便利服务。"),
+    ("body", "街道新建社区食堂3处，为辖区80岁以上老人每月提供助餐服务超过5000人次。"),
+]
+
+
+def _sectioned(kind: str) -> bytes:
+    if kind == "md":
+        marks = {"title": "# ", "heading": "## ", "body": ""}
+        return "\n\n".join(marks[k] + t for k, t in SECTIONED).encode()
+    import docx
+
+    document = docx.Document()
+    for k, t in SECTIONED:
+        if k == "body":
+            document.add_paragraph(t)
+        else:
+            document.add_heading(t, 0 if k == "title" else 1)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["docx", "md"])
+def test_headings_the_file_marks_are_the_context_of_the_chunks_under_them(kind: str) -> None:
+    from indexer.chunking import chunk_report
+    from indexer.corpus import parse_file
+
+    got = extract(_sectioned(kind), f"sec.{kind}")
+    assert [got.text[h:].split("\n", 1)[0] for h in got.meta["headings"]] == [
+        t for k, t in SECTIONED if k != "body"]
+    [report] = parse_file(f"sec.{kind}", got.text, got)
+    chunks = chunk_report(report, max_chars=300, overlap=0)
+    first, second = (t for k, t in SECTIONED if k == "heading")
+    assert [c.context.rsplit(" | ", 1)[-1] for c in chunks] == [first, second]
+    assert "成效明显" in chunks[0].text and first not in chunks[0].text, "a body line became a heading"
+    assert "12座" in chunks[0].text and "5000人次" in chunks[1].text
+
+
 def test_markdown_loses_its_markup_not_its_words() -> None:
     source = to_markdown(REPORTS[1]) + "\n| 指标 | 数值 |\n|---|---|\n| 高校 | 12所 |\n\n![照片](a.png) 见[链接](http://x.cn)\n"
     got = extract(source.encode(), "001.md")
