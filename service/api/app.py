@@ -117,6 +117,17 @@ def _document_limits(schema: dict[str, Any], settings: Settings) -> None:
             if branch.get("type") == "integer":
                 branch["maximum"] = settings.max_top_k
         top_k["description"] = f"How many passages (1..{settings.max_top_k}; default {default})."
+    limits = (
+        f" Limits per report: .txt/.md/.html (and JSON text) up to {settings.max_text_bytes:,} "
+        f"bytes; .docx/.pdf/images up to {settings.max_file_bytes:,} bytes; PDFs up to "
+        f"{settings.max_pdf_pages} pages; images (and scanned pages) up to "
+        f"{settings.max_image_pixels:,} pixels; OCR {'on' if settings.ocr else 'off'}. "
+        "Over a limit: 413 naming the file and the limit, nothing stored."
+    )
+    for path, method in (("/v1/documents", "post"), ("/v1/documents/{doc_id}", "put")):
+        operation = schema.get("paths", {}).get(path, {}).get(method)
+        if operation is not None:
+            operation["description"] = operation.get("description", "") + limits
 
 
 class BodySizeLimit:

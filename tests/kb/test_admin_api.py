@@ -247,6 +247,8 @@ def test_uploads_have_their_own_body_limit(tmp_path: Path) -> None:
     r = client.put("/v1/documents/x", content=big, headers={**AUTH, **json_type})
     assert f"request body over {settings.max_upload_body_bytes} bytes" in error_of(
         r, 413, "payload_too_large")
+    described = client.get("/openapi.json").json()["paths"]["/v1/documents"]["post"]["description"]
+    assert "up to 8,192 bytes" in described and "up to 32,768 bytes" in described
     assert list(tmp_path.iterdir()) == []
 
 
