@@ -1,6 +1,7 @@
-"""Chinese text helpers, in one place: the CJK character range, normalisation (NFKC), character
-bigrams, key terms without function characters, numbers written in Arabic or Chinese numerals, and
-the vocabulary of place names (街道, 社区, 区 …) with the patterns built from it.
+"""Chinese text helpers, in one place: the CJK character range, normalisation (radicals to
+unified ideographs, NFKC), character bigrams, key terms without function characters, numbers
+written in Arabic or Chinese numerals, and the vocabulary of place names (街道, 社区, 区 …) with
+the patterns built from it.
 
 Every module that compares Chinese text (the cleaner, evidence scoring, the answer composers and
 checks) uses these, so a question and a report are normalised the same way everywhere, and every
@@ -56,8 +57,10 @@ def compatibility_to_unified(text: str) -> str:
 
 
 def nfkc(text: str) -> str:
-    """NFKC: full-width letters and digits, compatibility ideographs (Kangxi radicals) as usual."""
-    return unicodedata.normalize("NFKC", text)
+    """NFKC after :func:`compatibility_to_unified`: full-width letters and digits as usual, and
+    every radical as its ideograph (NFKC alone leaves most CJK Radicals Supplement characters).
+    The one normaliser of questions, sentences and BM25 tokens."""
+    return unicodedata.normalize("NFKC", compatibility_to_unified(text))
 
 
 def norm(text: str) -> str:

@@ -91,3 +91,41 @@ def test_punctuation_and_full_width_forms_are_left_alone() -> None:
     text = "，。！？；：、「」『』（）【】《》〈〉“”‘’…—～　ＡＢｃ１２３％"
     assert compatibility_to_unified(text) == text
     assert compatibility_to_unified("党建引领，服务群众。") == "党建引领，服务群众。"
+
+
+# -- the query side -------------------------------------------------------------------------------
+# What a question typed or pasted with radicals looks like: 「⺠」「⻝」「⻘」 (Radicals Supplement),
+# 「⼯」「⼼」 (Kangxi)
+AS_RADICALS = str.maketrans({"民": "\u2ea0", "食": "\u2edd", "青": "\u2ed8", "工": "\u2f2f", "心": "\u2f3c"})
+
+
+def test_questions_are_normalised_as_report_text_is_read() -> None:
+    from indexer.tokenize import Tokenizer
+    from indexer.zh import nfkc, norm
+
+    assert nfkc("为\u2ea0办好\u2edd堂，⼯作") == "为民办好食堂,工作"  # NFKC folds the full-width comma
+    assert norm("青年 \u2ed8年") == "青年青年"
+    tokenizer = Tokenizer()
+    plain = "社区为居民办好青年食堂，用心工作"
+    assert tokenizer.tokens(plain.translate(AS_RADICALS)) == tokenizer.tokens(plain)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "湖岛街道居民通过哪个平台反映诉求？",  # dev set; 「⺠」
+        "拆迁工作中党员是怎么做群众思想工作的？",  # dev set; 「⼯」 (NFKC maps it for BM25 only)
+    ],
+)
+def test_a_question_with_radicals_finds_and_answers_as_the_plain_one(question: str, searcher, embedder) -> None:  # type: ignore[no-untyped-def]
+    from service.answering.engine import engine_for
+
+    typed = question.translate(AS_RADICALS)
+    assert typed != question
+    plain = searcher.search(question, top_k=5)
+    assert plain
+    # same chunks with the same scores: keyword, dense and rerank all saw the unified question
+    got = searcher.search(typed, top_k=5)
+    assert [(h.chunk.chunk_id, h.scores) for h in got] == [(h.chunk.chunk_id, h.scores) for h in plain]
+    engine = engine_for(embedder, searcher)
+    assert engine.ask(typed, 5) == engine.ask(question, 5)
