@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Bump when cleaning/chunking logic changes so existing indexes are rebuilt, not reused.
-PIPELINE_VERSION = 2
+# Bump when reading/cleaning/chunking logic changes so existing indexes are rebuilt, not reused.
+# 3: the readers map CJK Radicals Supplement characters (「⺠」→「民」) to unified ideographs.
+PIPELINE_VERSION = 3
 
 
 @dataclass(frozen=True)

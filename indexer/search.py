@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from indexer.scoring import DEFAULT, ScoringConfig
 from indexer.types import Chunk, Hit, Report
+from indexer.zh import compatibility_to_unified
 
 if TYPE_CHECKING:
     from embeddings import Embedder
@@ -99,6 +100,9 @@ class Searcher:
         n = len(self.chunks)
         if n == 0 or not query.strip():
             return []
+        # The readers' mapping, for the embedder: it sees raw text (report text was mapped when
+        # read), and its vocabulary has no radicals (「⼯」「⺠」 are [UNK] to m3e-small).
+        query = compatibility_to_unified(query)
         fusion, rerank = scoring.fusion, scoring.rerank
         pool_size = min(n, max(fusion.candidates, top_k))
         kw_all = self.keyword.scores(query) if mode != "dense" else None

@@ -13,9 +13,10 @@ import hashlib
 import logging
 import re
 import threading
-import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
+
+from indexer.zh import nfkc
 
 if TYPE_CHECKING:
     import jieba
@@ -47,7 +48,7 @@ def derive_user_words(texts: Iterable[str], places: Iterable[str] = ()) -> list[
     the cleaner found in report metadata; regex place-finding on raw text picks up verbs)."""
     words: set[str] = set(places)
     for text in texts:
-        text = unicodedata.normalize("NFKC", text)
+        text = nfkc(text)
         words.update(m.group(1).strip() for m in _QUOTED.finditer(text))
         words.update(_NUMBER_UNIT.findall(text))
     return sorted(w for w in words if len(w) >= 2)
@@ -90,9 +91,9 @@ class Tokenizer:
         return self._jieba
 
     def tokens(self, text: str) -> list[str]:
-        """Search-mode tokens of ``text`` after NFKC and lower-casing, without stopwords and
+        """Search-mode tokens of ``text`` after ``zh.nfkc`` and lower-casing, without stopwords and
         punctuation. A number with a unit ("172处") also yields the bare number ("172")."""
-        text = unicodedata.normalize("NFKC", text).lower()
+        text = nfkc(text).lower()
         out: list[str] = []
         for token in self._tok().cut_for_search(text, HMM=True):
             token = token.strip()
@@ -107,7 +108,7 @@ class Tokenizer:
 
     def words(self, text: str) -> list[str]:
         """Plain (accurate-mode) jieba words, punctuation dropped; for phrase analysis."""
-        text = unicodedata.normalize("NFKC", text).lower()
+        text = nfkc(text).lower()
         return [w for w in self._tok().lcut(text, HMM=True) if w.strip() and not _PUNCT_OR_SPACE.match(w)]
 
     def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:

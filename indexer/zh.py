@@ -1,6 +1,7 @@
-"""Chinese text helpers, in one place: the CJK character range, normalisation (NFKC), character
-bigrams, key terms without function characters, numbers written in Arabic or Chinese numerals, and
-the vocabulary of place names (街道, 社区, 区 …) with the patterns built from it.
+"""Chinese text helpers, in one place: the CJK character range, normalisation (radicals to
+unified ideographs, NFKC), character bigrams, key terms without function characters, numbers
+written in Arabic or Chinese numerals, and the vocabulary of place names (街道, 社区, 区 …) with
+the patterns built from it.
 
 Every module that compares Chinese text (the cleaner, evidence scoring, the answer composers and
 checks) uses these, so a question and a report are normalised the same way everywhere, and every
@@ -16,16 +17,50 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 
+from indexer.radicals import EQUIVALENT_UNIFIED
+
 # CJK unified ideographs: the basic block, and with extension A
 CJK_BASIC = r"\u4e00-\u9fff"
 CJK = r"\u3400-\u4dbf" + CJK_BASIC
 CJK_RE = re.compile(f"[{CJK}]")
 _WS = re.compile(r"\s+")
 
+# Radicals and compatibility ideographs that stand for a unified ideograph: CJK Radicals
+# Supplement and Kangxi Radicals, CJK Compatibility Ideographs and their supplement.
+_COMPAT_BLOCKS = ((0x2E80, 0x2FDF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
+_COMPAT_RE = re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _COMPAT_BLOCKS) + "]")
+
+
+def _unified_table() -> dict[int, int]:
+    """Code point -> unified ideograph for the characters of ``_COMPAT_BLOCKS``: NFKC where it
+    maps one character to one, then Unicode's EquivalentUnifiedIdeograph.txt for the radicals
+    (NFKC knows 2 of the ~115 Radicals Supplement characters; where both map, they agree)."""
+    table: dict[int, int] = {}
+    for lo, hi in _COMPAT_BLOCKS:
+        for code in range(lo, hi + 1):
+            folded = unicodedata.normalize("NFKC", chr(code))
+            if len(folded) == 1 and folded != chr(code):
+                table[code] = ord(folded)
+    table.update(EQUIVALENT_UNIFIED)
+    return table
+
+
+_TO_UNIFIED = _unified_table()
+
+
+def compatibility_to_unified(text: str) -> str:
+    """Kangxi radicals, CJK Radicals Supplement characters and compatibility ideographs to the
+    unified ideographs queries use (「⼼」U+2F3C → 「心」, 「⺠」U+2EA0 → 「民」), one character
+    for one, so offsets into the result are offsets into ``text``; everything else (full-width
+    punctuation the cleaner relies on) is left alone."""
+    return text.translate(_TO_UNIFIED) if _COMPAT_RE.search(text) else text
+
 
 def nfkc(text: str) -> str:
-    """NFKC: full-width letters and digits, compatibility ideographs (Kangxi radicals) as usual."""
-    return unicodedata.normalize("NFKC", text)
+    """NFKC after :func:`compatibility_to_unified`: full-width letters and digits as usual, and
+    every radical as its ideograph (NFKC alone leaves most CJK Radicals Supplement characters).
+    The one normaliser of questions, sentences and BM25 tokens."""
+    return unicodedata.normalize("NFKC", compatibility_to_unified(text))
 
 
 def norm(text: str) -> str:

@@ -3,10 +3,12 @@ bytes and the compatibility-character fix (the format modules import this, not t
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+# The compatibility-character fix is a Chinese text helper; the readers import it from here.
+from indexer.zh import compatibility_to_unified as compatibility_to_unified
 
 # Names a corpus scan picks up, and the format each suggests (the bytes decide).
 SUFFIXES: dict[str, str] = {
@@ -151,16 +153,3 @@ def sniff(data: bytes, name: str = "") -> str:
     if lowered.startswith((b"<!doctype html", b"<html")):
         return "html"
     return "txt"
-
-
-def compatibility_to_unified(text: str) -> str:
-    """Kangxi radicals, CJK radical supplements and compatibility ideographs to the unified
-    ideographs queries use (「⼼」U+2F3C → 「心」); other characters (full-width punctuation
-    the cleaner relies on) are left alone."""
-    return "".join(
-        unicodedata.normalize("NFKC", ch) if _is_compat_cjk(ord(ch)) else ch for ch in text
-    ) if any(_is_compat_cjk(ord(ch)) for ch in text) else text
-
-
-def _is_compat_cjk(code: int) -> bool:
-    return 0x2E80 <= code <= 0x2FDF or 0xF900 <= code <= 0xFAFF or 0x2F800 <= code <= 0x2FA1F

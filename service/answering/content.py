@@ -6,6 +6,7 @@ from __future__ import annotations
 import unicodedata
 
 from indexer.tokenize import STOPWORDS
+from indexer.zh import nfkc
 
 # Words that only make a question a question (or a request): with them and the stop words
 # removed, a question with content still has something left.
@@ -16,7 +17,7 @@ _EMPTY_WORDS = sorted(STOPWORDS | _REQUEST_WORDS, key=len, reverse=True)
 def content_chars(text: str) -> str:
     """The letters and digits of ``text`` (NFKC), without punctuation, symbols (emoji),
     spaces and invisible format characters such as zero-width spaces."""
-    text = unicodedata.normalize("NFKC", text)
+    text = nfkc(text)
     return "".join(ch for ch in text if unicodedata.category(ch)[0] in "LN")
 
 

@@ -122,7 +122,7 @@ def test_a_question_without_content_is_refused_without_searching(question: str) 
 
 
 @pytest.mark.parametrize(
-    "question", ["党建品牌", "172处", "GDP", "谁是陆兆纲", "九水街道\u200b有多少处隐患"]
+    "question", ["党建品牌", "172处", "GDP", "谁是陆兆纲", "九水街道\u200b有多少处隐患", "\u2ea0"]  # ⺠ = 民
 )
 def test_questions_with_content(question: str) -> None:
     assert has_content(question)
