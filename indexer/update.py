@@ -100,8 +100,8 @@ def prepare(changes: Sequence[Change], limits: Limits | None = None
     exactly as the indexer will read the stored file, within ``limits``. Returns ``file name ->
     (bytes, extracted)`` of the uploads; raises :class:`InvalidDocument`, :class:`NotText` or
     :class:`TooLarge`."""
-    from indexer.readers import SUFFIXES, Extracted, Limits, extract
-    from indexer.reading import OverLimit, ReadError, decode_bytes
+    from indexer.readers import SUFFIXES, Limits, extract, read_text
+    from indexer.reading import OverLimit, ReadError
 
     limits = limits or Limits()
 
@@ -122,7 +122,7 @@ def prepare(changes: Sequence[Change], limits: Limits | None = None
             if change.data is None:
                 data = document_text(change.text, change.title).encode("utf-8")
                 limits.check_size(len(data), "txt", change.name)
-                extracted = Extracted(decode_bytes(data, change.name), "txt", meta={"format": "txt"})
+                extracted = read_text(data, change.name)
             else:
                 if change.title:
                     raise InvalidDocument(f"{change.name}: a title goes with text only; a file's "

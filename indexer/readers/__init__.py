@@ -40,7 +40,7 @@ from indexer.readers.base import (
 from indexer.reading import OverLimit, ReadError
 
 __all__ = ["CONTENT_TYPES", "FORMATS", "SUFFIXES", "Extracted", "Limits", "OverLimit", "ReadError",
-           "compatibility_to_unified", "extract", "ocr_confidence", "page_at", "read_document", "report_page", "sniff",
+           "compatibility_to_unified", "extract", "ocr_confidence", "page_at", "read_document", "read_text", "report_page", "sniff",
            "strip_suffix"]
 
 
@@ -50,9 +50,7 @@ def extract(data: bytes, name: str, limits: Limits | None = None) -> Extracted:
     kind = sniff(data, name)
     limits.check_size(len(data), "docx" if kind == "ole" else kind, name)
     if kind == "txt":
-        from indexer.reading import decode_bytes
-
-        return Extracted(decode_bytes(data, name), "txt", meta={"format": "txt"})
+        return read_text(data, name)
     if kind == "ole":
         raise ReadError(name, "an encrypted Word document or a legacy .doc file: save it as an "
                               "unprotected .docx")
@@ -75,6 +73,13 @@ def extract(data: bytes, name: str, limits: Limits | None = None) -> Extracted:
     from indexer.readers.image import read_image
 
     return read_image(data, name, limits)
+
+
+def read_text(data: bytes, name: str) -> Extracted:
+    """A plain-text report: decoded, radicals and compatibility ideographs mapped one for one."""
+    from indexer.reading import decode_bytes
+
+    return Extracted(compatibility_to_unified(decode_bytes(data, name)), "txt", meta={"format": "txt"})
 
 
 def read_document(path: Path, limits: Limits | None = None) -> Extracted:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from indexer.readers.base import Extracted, block_starts
+from indexer.readers.base import Extracted, block_starts, compatibility_to_unified
 from indexer.reading import ReadError, decode_bytes
 
 
@@ -48,7 +48,7 @@ def read_markdown(data: bytes, name: str) -> Extracted:
         elif token.type in ("fence", "code_block") and token.content.strip():
             blocks.append(token.content.rstrip("\n"))
     blocks = [b.strip("\n") for b in blocks]
-    text = "\n\n".join(blocks)
+    text = compatibility_to_unified("\n\n".join(blocks))  # one character for one: offsets hold
     if not text.strip():
         raise ReadError(name, "no text in this Markdown file")
     meta: dict[str, Any] = {"format": "md", "headings": block_starts(blocks, marked)}

@@ -34,6 +34,16 @@ def test_the_readers_use_the_one_helper() -> None:
     assert reader_fix is compatibility_to_unified
 
 
+@pytest.mark.parametrize("name", ["r.txt", "r.md"])
+def test_text_and_markdown_reports_are_read_with_the_same_mapping(name: str) -> None:
+    """Every reader maps: a plain-text or Markdown report typed with radicals is stored as the
+    ideographs (one for one), so the embedder sees 民 too, not just the tokenizer."""
+    from indexer.readers import extract
+
+    got = extract("湖岛街道居\u2ea0反映诉求，\u2f2f作人员\u2f3c系群众。\n".encode(), name)
+    assert "居民反映诉求，工作人员心系群众。" in got.text
+
+
 @pytest.mark.parametrize(
     ("radical", "unified"),
     [
