@@ -40,10 +40,13 @@ CHROMIUM_ARGS = [
 ]
 
 XSS_DOC_ID = "900_xss_probe"
-# A report whose title and text hold markup that would run if a page used innerHTML.
+# A report whose title and text hold markup that would run if a page used innerHTML, and
+# ideographs outside the BMP (two UTF-16 units each) before the spans the tests cite.
 XSS_REPORT = """星海街道<img src=x onerror="window.__xss=1">安全生产月活动通报
 
 2021年6月30日
+
+𡌶山社区、𠙶溪社区供稿
 
 星海街道在安全生产月期间组织消防演练<script>window.__xss=1</script>共计37次，覆盖辖区全部11个社区，参与居民超过三千人次。
 

@@ -222,6 +222,9 @@ def test_markup_in_reports_is_shown_as_text(desktop: BrowserContext, api: ApiSer
     page = desktop.new_page()
     page.goto(f"{api.url}/reports/{XSS_DOC_ID}?start={start}&end={end}")
     expect(page.locator("#report")).to_have_attribute("data-ready", "true")
+    # offsets count code points; the 2 ideographs outside the BMP before the span must not shift it
+    assert "\U00021336" in doc["text"][:start]
+    expect(page.locator("#report-text mark")).to_have_text(doc["text"][start:end])
     expect(page.locator("#report-text mark")).to_contain_text("<script>window.__xss=1</script>")
     expect(page.locator("#report-text")).to_contain_text('<img src=x onerror="window.__xss=1">')
     expect(page.locator("#report-title")).to_contain_text("<img")

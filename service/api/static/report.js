@@ -92,6 +92,18 @@
     box.hidden = false;
   }
 
+  // The UTF-16 index of code point ``n`` of ``text`` (past its end: a value over text.length).
+  function unitIndex(text, n) {
+    if (!/[\uD800-\uDFFF]/.test(text)) return n;
+    let i = 0;
+    for (let seen = 0; seen < n; seen++) {
+      if (i >= text.length) return text.length + 1;
+      const c = text.charCodeAt(i);
+      i += c >= 0xd800 && c <= 0xdbff && i + 1 < text.length ? 2 : 1;
+    }
+    return i;
+  }
+
   function render(doc, start, end) {
     const text = String(doc.text || "");
     const title = String(doc.title || doc.doc_id || "");
@@ -100,7 +112,11 @@
     metaEl.textContent = metaLine(doc.metadata);
     textEl.replaceChildren();
 
-    const valid = start !== null && end !== null && start < end && end <= text.length;
+    // The API's offsets count characters (code points); a JS string counts UTF-16 units, and
+    // an ideograph outside the BMP (𥫗, 𠀾…) takes two of them.
+    const from = start === null ? null : unitIndex(text, start);
+    const to = end === null ? null : unitIndex(text, end);
+    const valid = from !== null && to !== null && start < end && to <= text.length;
     if (!valid) {
       textEl.appendChild(document.createTextNode(tidy(text).trim()));
       if (start !== null || end !== null) {
@@ -114,10 +130,10 @@
     mark.tabIndex = -1;
     mark.dataset.start = String(start);
     mark.dataset.end = String(end);
-    mark.appendChild(document.createTextNode(tidy(text.slice(start, end))));
-    textEl.appendChild(document.createTextNode(tidy(text.slice(0, start)).replace(/^\s+/, "")));
+    mark.appendChild(document.createTextNode(tidy(text.slice(from, to))));
+    textEl.appendChild(document.createTextNode(tidy(text.slice(0, from)).replace(/^\s+/, "")));
     textEl.appendChild(mark);
-    textEl.appendChild(document.createTextNode(tidy(text.slice(end)).replace(/\s+$/, "")));
+    textEl.appendChild(document.createTextNode(tidy(text.slice(to)).replace(/\s+$/, "")));
     note.hidden = false;
     return mark;
   }
