@@ -82,8 +82,11 @@ class KbDirs:
         return self.index.resolve().name
 
 
-def make_kb(index_dir: Path, target: Path, *, snapshots: int = 1) -> KbDirs:
-    """Copy data/reports and the snapshot ``index_dir`` points at into ``target``.
+def make_kb(
+    index_dir: Path, target: Path, *, snapshots: int = 1, reports_dir: Path = REPORTS_DIR
+) -> KbDirs:
+    """Copy ``reports_dir`` (the corpus ``index_dir`` was built from; default data/reports) and
+    the snapshot ``index_dir`` points at into ``target``.
 
     ``snapshots=2`` also leaves an older identical snapshot beside it (as a writer that ran
     before would), so recovery can fall back to it. Each copy gets its checksums, as every
@@ -93,7 +96,7 @@ def make_kb(index_dir: Path, target: Path, *, snapshots: int = 1) -> KbDirs:
 
     target.mkdir(parents=True, exist_ok=True)
     corpus = target / "corpus"
-    shutil.copytree(REPORTS_DIR, corpus)
+    shutil.copytree(reports_dir, corpus)
     source = Path(index_dir).resolve()
     snaps = target / "index.snapshots"
     snaps.mkdir()

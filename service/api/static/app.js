@@ -335,4 +335,6 @@
 
   loadModels();
   loadCorpusNote();
+  // upload.js: a report was added or replaced, so the count shown is stale
+  document.addEventListener("zhiwen:corpus-changed", loadCorpusNote);
 })();
