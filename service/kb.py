@@ -257,7 +257,16 @@ class KnowledgeBase:
             "last_change": meta.get("last_change"),
             "pending_changes": pending,
             "writes_enabled": self.writes_enabled,
+            "uploads": self.upload_limits(),
         }
+
+    def upload_limits(self) -> dict[str, Any]:
+        from indexer.readers import SUFFIXES
+
+        limits = self.live.limits
+        return {"formats": sorted(SUFFIXES), "max_text_bytes": limits.max_text_bytes,
+                "max_file_bytes": limits.max_file_bytes, "max_pdf_pages": limits.max_pages,
+                "max_image_pixels": limits.max_pixels, "ocr": limits.ocr}
 
 
 def open_knowledge_base(

@@ -56,7 +56,8 @@ def upload_api(
     root = tmp_path_factory.mktemp("upload-web")
     dirs = make_kb(web_index_dir, root / "kb", reports_dir=web_corpus_dir)
     server = start_api_server(
-        dirs.index, root, None, ZHIWEN_API_KEYS=UPLOAD_KEY, ZHIWEN_CORPUS_DIR=str(dirs.corpus)
+        dirs.index, root, None, ZHIWEN_API_KEYS=UPLOAD_KEY, ZHIWEN_CORPUS_DIR=str(dirs.corpus),
+        ZHIWEN_MAX_TEXT_BYTES=str(1024 * 1024)
     )
     yield server
     server.stop()
@@ -171,6 +172,8 @@ def test_refused_files_say_why_and_the_rest_still_upload(
     page.evaluate("key => localStorage.setItem('zhiwen.apiKey', key)", UPLOAD_KEY)
     page.reload()
     open_upload_panel(page)
+    # the hint states the server's own limits (/v1/index "uploads")
+    expect(page.locator("#upload-formats")).to_contain_text("上限：文本、网页、Markdown 1.0 MB")
     notes = "# 柳溪社区开设老年食堂\n\n柳溪社区老年食堂每天供应午餐300份，七十岁以上老人每餐补贴5元。\n"
     files: list[FilePayload] = [
         {"name": "empty.txt", "mimeType": "text/plain", "buffer": b""},
@@ -200,7 +203,7 @@ def test_refused_files_say_why_and_the_rest_still_upload(
     huge = upload_row(page, "huge.pdf")
     expect(huge).to_have_attribute("data-state", "error", timeout=UPLOAD_TIMEOUT_MS)
     expect(huge.locator(".upload-status")).to_have_text("未能加入：文件太大，超过服务器允许的上传大小")
-    expect(huge.locator(".upload-detail")).to_contain_text("request body over")
+    expect(huge.locator(".upload-detail")).to_contain_text("over the limit of 1,048,576 bytes")
     assert dialogs == []
     page.screenshot(path=str(screenshots / "upload-errors.png"))
     # the page still answers

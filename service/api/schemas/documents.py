@@ -66,6 +66,17 @@ class ChunkChanges(BaseModel):
     reused: int = Field(description="Passages (and vectors) taken over unchanged.")
 
 
+class UploadLimits(BaseModel):
+    """What a report file may be (the same for uploads, ``zhiwen add`` and ``zhiwen index``)."""
+
+    formats: list[str] = Field(description="File name extensions read as reports.")
+    max_text_bytes: int = Field(description="Largest .txt/.md/.html report or JSON report text.")
+    max_file_bytes: int = Field(description="Largest .docx/.pdf/image report.")
+    max_pdf_pages: int
+    max_image_pixels: int
+    ocr: bool = Field(description="Whether images and pages without text are read by OCR.")
+
+
 class IndexStatus(BaseModel):
     version: str = Field(description="Id of the live index snapshot; changes with every update.")
     previous_version: str | None = None
@@ -80,6 +91,7 @@ class IndexStatus(BaseModel):
     last_change: dict[str, Any] | None = None
     pending_changes: int = Field(description="Changes of an interrupted writer not yet applied.")
     writes_enabled: bool = Field(description="Whether API keys are configured for writes.")
+    uploads: UploadLimits
 
 
 class DocumentChange(BaseModel):

@@ -90,6 +90,13 @@
         chip.dataset.n = String(c.n);
         chip.appendChild(el("span", "num", c.n));
         chip.appendChild(el("span", "title", c.title || c.doc_id));
+        if (Number.isInteger(c.page) && c.page > 0) chip.appendChild(el("span", "where", "第" + c.page + "页"));
+        if (typeof c.ocr_confidence === "number") {
+          // read from a scan or an image: say so, and how sure the recogniser was
+          const sure = Math.round(c.ocr_confidence * 100);
+          chip.appendChild(el("span", "ocr", "OCR " + sure + "%"));
+          chip.title = (c.quote || "") + "\n（扫描件文字识别，置信度 " + sure + "%，请以原文件为准）";
+        }
         chips.appendChild(chip);
         if (c.quote) {
           const li = el("li");

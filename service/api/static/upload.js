@@ -7,9 +7,9 @@
 "use strict";
 
 (function () {
-  // The file types the server reads (indexer/readers/base.py, SUFFIXES). No endpoint lists them,
-  // so this is the page's one copy; it only sets the file picker's filter and the hint. The
-  // server decides what it takes: a file it refuses gets its 415, which names what it accepts.
+  // The file types the server reads, until /v1/index says (its "uploads": formats and limits).
+  // They only set the file picker's filter and the hint: the server decides what it takes, and a
+  // file it refuses gets its 415/413, which names what it accepts.
   const FORMATS = [".txt", ".md", ".markdown", ".html", ".htm", ".docx", ".pdf", ".png", ".jpg", ".jpeg"];
   // indexer.corpus.DOC_ID_PATTERN: a file name (without extension) the server can use as the
   // report's id. Such a name is sent as doc_id, so a 409 names a report this page can replace;
@@ -57,6 +57,7 @@
           const response = await zhiwenFetch("/v1/index");
           if (!response.ok) return null;
           const body = await response.json();
+          if (body.uploads && Array.isArray(body.uploads.formats)) describe(body.uploads);
           return typeof body.writes_enabled === "boolean" ? body.writes_enabled : null;
         } catch (_) {
           return null;
@@ -105,9 +106,21 @@
     }
   });
   choose.addEventListener("click", () => input.click());
-  input.accept = FORMATS.join(",");
-  $("upload-formats").textContent =
-    "支持 " + FORMATS.join(" ") + "；可一次选多个文件，逐个上传。";
+
+  /* The picker's filter and the hint: the formats and, once the server said, its limits. */
+  function describe(uploads) {
+    const formats = uploads ? uploads.formats.map(String) : FORMATS;
+    input.accept = formats.join(",");
+    let text = "支持 " + formats.join(" ") + "；可一次选多个文件，逐个上传。";
+    if (uploads) {
+      text += "上限：文本、网页、Markdown " + sizeText(Number(uploads.max_text_bytes)) +
+        "，Word、PDF、图片 " + sizeText(Number(uploads.max_file_bytes)) +
+        "，PDF " + Number(uploads.max_pdf_pages) + " 页" +
+        (uploads.ocr ? "；扫描件和图片经 OCR 识别。" : "；未开启 OCR，扫描件和图片无法读取。");
+    }
+    $("upload-formats").textContent = text;
+  }
+  describe(null);
   input.addEventListener("change", () => {
     add(Array.from(input.files || []));
     input.value = ""; // the same file can be chosen again (e.g. after fixing it)
