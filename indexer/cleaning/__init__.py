@@ -29,10 +29,14 @@ cuts paragraphs, leaving blank lines mid-sentence. Each non-blank line is classi
      itself a short unpunctuated line; or
   3. a jieba dictionary word spans the break (``街|道`` → 街道, ``居|民``, ``国|际``); or
   4. A ends in a word that cannot end a heading: a function word (的, 和, 对, 在 …), or a verb
-     that needs an object (开展, 实施 …) when B opens with a quotation mark (开展“…”活动).
+     that needs an object (开展, 实施 …) when B opens with a quotation mark (开展“…”活动); or
+  5. the text is hard-wrapped (PDF and OCR lines, 28 characters a line in a 公文: at least three
+     lines and a third of the lines of 10+ characters share one length within 2) and A is filled
+     to that width. Such a line also ends the header.
 
   A short line (≤ 40 characters) without sentence-final punctuation that is not joined to the
-  next line is a heading; headings are never joined to the following paragraph.
+  next line is a heading (unless the file marks its headings: Word styles, Markdown ``#``; then
+  those are the headings); headings are never joined to the following paragraph.
 
 Reports. A file is split into several reports at explicit separators (a line of ``---``,
 ``===``, ``***`` or ``___``, or a form feed) or, failing those, before each ``<place>:<headline>``

@@ -55,10 +55,29 @@ def _unclosed(line: str) -> bool:
     return any(line.count(o) > line.count(c) for o, c in ("“”", "（）", "()", "《》", "「」"))
 
 
-def should_join(a: str, b: str) -> bool:
-    """Whether line ``b`` continues line ``a`` across a page break (rules in the module doc)."""
+def wrap_width(lengths: Sequence[int]) -> int:
+    """The width a hard-wrapped text fills its lines to (PDF and OCR lines, text saved from them),
+    or 0 when the lines do not share one: the length ``w`` that most lines of 10+ characters
+    reach within ``[w - 2, w]`` (digits and Latin letters are narrower, so a full line's count
+    varies a little), when at least three lines and a third of such lines do."""
+    long = sorted(n for n in lengths if n >= 10)
+    if len(long) < 3:
+        return 0
+    best, width = 0, 0
+    for w in set(long):
+        count = sum(1 for n in long if w - 2 <= n <= w)
+        if count > best or (count == best and w > width):
+            best, width = count, w
+    return width if best >= max(3, len(long) / 3) else 0
+
+
+def should_join(a: str, b: str, wrap: int = 0) -> bool:
+    """Whether line ``b`` continues line ``a`` across a page break or a hard wrap (rules in the
+    module doc); ``wrap``: the text's :func:`wrap_width` (a line filled to it runs on)."""
     if not a or not b or ends_sentence(a):
         return False
+    if wrap and len(a) >= wrap - 2:
+        return True
     if a[-1] in _CLAUSE_END or b[0] in _CONTINUATION_START or _unclosed(a):
         return True
     b_heading_like = len(b) <= HEADING_MAX and not ends_sentence(b)
@@ -93,10 +112,11 @@ class _Layout:
     outlet: str | None = None
 
 
-def _header_end(lines: Sequence[_Line], kinds: Sequence[LineKind | None]) -> int:
-    """Index of the first body paragraph line; header lines come before it."""
+def _header_end(lines: Sequence[_Line], kinds: Sequence[LineKind | None], wrap: int = 0) -> int:
+    """Index of the first body paragraph line (or line filled to the ``wrap`` width); header
+    lines come before it."""
     for i, (line, kind) in enumerate(zip(lines, kinds, strict=True)):
-        if kind is None and _is_body_paragraph(line.text):
+        if kind is None and (_is_body_paragraph(line.text) or (wrap and len(line.text) >= wrap - 2)):
             return i
     return len(lines)
 
@@ -128,7 +148,9 @@ def _layout(text: str, headings: frozenset[int] = frozenset()) -> _Layout:
             kinds[i] = "byline"
 
     # 2. Header zone: lines before the first body paragraph (bare-name bylines allowed too).
-    head_end = _header_end(lines, kinds)
+    # A hard-wrapped text (PDF, OCR) fills its lines to one width: such a line runs on.
+    wrap = wrap_width([len(line.text) for i, line in enumerate(lines) if kinds[i] is None])
+    head_end = _header_end(lines, kinds, wrap)
     for i in range(min(head_end, n)):
         if kinds[i] is None and _byline_names(lines[i].text, allow_bare=True) is not None:
             kinds[i] = "byline"
@@ -199,8 +221,8 @@ def _layout(text: str, headings: frozenset[int] = frozenset()) -> _Layout:
         if kinds[i] is None and line.start in headings:
             kinds[i] = "heading"
 
-    # 6. Body lines: rejoin page breaks, then find headings. Boilerplate is transparent; any other
-    # classified line (caption, meta, title) ends a paragraph.
+    # 6. Body lines: rejoin page breaks and hard wraps, then find headings. Boilerplate is
+    # transparent; any other classified line (caption, meta, title) ends a paragraph.
     blocks: list[tuple[SentenceKind, list[int]]] = []
     current: list[int] = []
 
@@ -214,7 +236,7 @@ def _layout(text: str, headings: frozenset[int] = frozenset()) -> _Layout:
         if kind == "boilerplate":
             continue
         if kind is None:
-            if current and should_join(lines[current[-1]].text, lines[i].text):
+            if current and should_join(lines[current[-1]].text, lines[i].text, wrap):
                 current.append(i)
                 continue
             flush()

@@ -19,6 +19,7 @@ from indexer.cleaning import (
 )
 from indexer.reading import read_text
 from indexer.types import Report, Sentence
+from tests.conftest import REPORTS_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS = ROOT / "data" / "reports"
@@ -307,6 +308,52 @@ def test_should_join(a: str, b: str) -> None:
 )
 def test_should_not_join(a: str, b: str) -> None:
     assert not should_join(a, b)
+
+
+def _wrap(paragraph: str, width: int) -> list[str]:
+    """Lines of ``width`` characters, as a typesetter breaks them: a closing mark never starts a
+    line (it hangs at the end of the one before)."""
+    lines, rest = [], paragraph
+    while rest:
+        cut = width
+        while cut < len(rest) and rest[cut] in "。，、；：？！”’）》」":
+            cut += 1
+        lines.append(rest[:cut])
+        rest = rest[cut:]
+    return lines
+
+
+@pytest.mark.parametrize("width", [22, 28, 36])
+def test_hard_wrapped_text_is_rejoined_into_its_paragraphs(width: int) -> None:
+    """Text from a PDF or OCR keeps its visual lines, filled to one width (28 characters in a
+    公文, more in small print): a full line runs on whatever its length, so no wrapped line is
+    taken for a heading and no paragraph is cut, while the short headings stay headings."""
+    from indexer.cleaning.layout import wrap_width
+
+    source = sorted(REPORTS_DIR.glob("*.txt"))[0].read_text(encoding="utf-8")
+    paragraphs = [line.strip() for line in source.splitlines() if line.strip()]
+    wrapped = "\n".join(line for p in paragraphs for line in _wrap(p, width))
+    assert width <= wrap_width([len(line) for line in wrapped.splitlines()]) <= width + 1  # (hanging marks)
+    [report] = parse_reports("wrapped", wrapped)
+    got = report_sentences(report)
+    short = {p for p in paragraphs if len(p) <= width}
+    headings = [s.text for s in got if s.kind == "heading"]
+    assert headings and set(headings) <= short, set(headings) - short
+    body = "".join(s.text for s in got if s.kind == "body").replace(" ", "")  # (a wrap may fall on a space)
+    for paragraph in paragraphs:
+        if len(paragraph) > 2 * width and paragraph.endswith("。"):
+            assert clean_span(paragraph).replace(" ", "") in body, paragraph[:30]
+    # the same report unwrapped: the same headings
+    [plain] = parse_reports("plain", "\n".join(paragraphs))
+    assert headings == [s.text for s in report_sentences(plain) if s.kind == "heading"]
+
+
+def test_a_text_of_ragged_lines_has_no_wrap_width() -> None:
+    from indexer.cleaning.layout import wrap_width
+
+    assert wrap_width([12, 57, 33, 140, 88, 21, 64, 19, 230]) == 0
+    assert wrap_width([28, 28, 27, 12, 28, 26, 9, 28]) == 28
+    assert wrap_width([30, 31]) == 0  # too few lines to tell
 
 
 # --- sentences --------------------------------------------------------------------------------
