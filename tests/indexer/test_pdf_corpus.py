@@ -55,3 +55,37 @@ def test_the_dev_set_retrieves_from_pdfs_as_from_text(tmp_path: Path, embedder, 
                  for c in engine.ask(q["question"], top_k=5).citations if c.doc_id == REPORTS[2].stem]
     assert from_scan and all(c.ocr_confidence is not None and c.page for c in from_scan)
     assert all(c.ocr_confidence is None for c in cited)
+
+
+def _holds_gold(engine, questions) -> int:  # type: ignore[no-untyped-def]
+    """Dev questions answered with a text that holds one of their gold answers."""
+    answers = [engine.ask(q["question"], top_k=5) for q in questions]
+    return sum(1 for q, a in zip(questions, answers, strict=True)
+               if q["answers"] and a.answerable and any(g in a.text for g in q["answers"]))
+
+
+def test_a_corpus_of_printed_pdfs_answers_as_the_text_corpus_does(tmp_path: Path, embedder, searcher,  # type: ignore[no-untyped-def]
+                                                                  dev_questions) -> None:
+    """Every report printed to PDF (visual lines of ~36 characters, running header and footer):
+    the cleaner rejoins the hard-wrapped lines into paragraphs, so retrieval and answers hold.
+    Prints the figures the README quotes (pytest -s)."""
+    from indexer.build import build_index
+    from indexer.cleaning import report_sentences
+    from indexer.store import load_index
+    from service.answering.engine import engine_for
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i, path in enumerate(REPORTS):
+        (corpus / f"{path.stem}.pdf").write_bytes(to_pdf(path, tmp_path / f"{i}.pdf"))
+    build_index(corpus, tmp_path / "index", embedder)
+    printed = load_index(tmp_path / "index", embedder)
+    hit5 = dev_hit_at_5(printed, dev_questions)
+    held, held_txt = (_holds_gold(engine_for(embedder, s), dev_questions) for s in (printed, searcher))
+    headings = sum(1 for r in printed.reports.values() for x in report_sentences(r) if x.kind == "heading")
+    headings_txt = sum(1 for r in searcher.reports.values() for x in report_sentences(r) if x.kind == "heading")
+    print(f"all-PDF corpus: dev Hit@5 {hit5:.2f}; answers holding the gold answer {held}/{len(dev_questions)} "
+          f"(.txt corpus {held_txt}); headings {headings} (.txt corpus {headings_txt})")
+    assert hit5 >= 0.9
+    assert held >= held_txt - 2
+    assert headings <= headings_txt + 5  # wrapped lines are not taken for headings
