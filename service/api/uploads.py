@@ -28,7 +28,7 @@ def unsupported(content_type: str) -> ApiError:
         415,
         "unsupported_media_type",
         f"content type {shown} is not accepted: send application/json "
-        '{"doc_id", "title", "text"} or multipart/form-data with a .txt file in field "file"',
+        '{"doc_id", "title", "text"} or multipart/form-data with a report file (.txt .md .html .docx .pdf .png .jpg) in field "file"',
     )
 
 

@@ -132,8 +132,9 @@ def _body_doc(model: type[ReportIn]) -> dict[str, Any]:
         # text (sent as text/plain, or as a file part): what the route accepts
         "file": {"type": "string", "contentMediaType": "text/plain",
                  "pattern": REPORT_TEXT_PATTERN,
-                 "description": "The report: a text file (UTF-8 or GBK; not blank, not binary; "
-                 "a file name, if given, ends in .txt or has no extension)."},
+                 "description": "The report: a file in any report format, told by its bytes "
+                 "(.txt .md .html .docx .pdf .png .jpg; GET /v1/index lists them and their "
+                 "limits). Described here as its text form: UTF-8 or GBK, not blank, not binary."},
         "doc_id": {"type": "string", "pattern": DOC_ID_PATTERN,
                    "description": "Default: the file's name without extension."},
         "title": {"type": "string", "maxLength": MAX_TITLE_CHARS,
