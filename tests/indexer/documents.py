@@ -115,6 +115,21 @@ def scanned_pdf(pdf: bytes, pages: int | None = None, scale: float = 1.5) -> byt
     return out.getvalue()
 
 
+def blank_pdf(pages: int = 1) -> bytes:
+    """A PDF of ``pages`` empty pages (no text layer, nothing to OCR)."""
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument.new()
+    try:
+        for _ in range(pages):
+            document.new_page(300, 200)
+        out = io.BytesIO()
+        document.save(out)
+    finally:
+        document.close()
+    return out.getvalue()
+
+
 def write_mixed_corpus(corpus: Path, reports: list[Path]) -> None:
     """The bundled reports as a folder of mixed formats: the first as Word, the second as
     Markdown, the third as a web page with site chrome, the rest as .txt."""

@@ -29,7 +29,7 @@ from indexer.readers.image import read_image
 from indexer.readers.pdf import is_page_number, read_pdf, remove_running_lines
 from indexer.reading import ReadError
 from tests.conftest import REPORTS_DIR
-from tests.indexer.documents import report_lines
+from tests.indexer.documents import blank_pdf, report_lines
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
 
 REPORT = REPORTS_DIR / "000_cfe86b6ecbc402ed.txt"  # 3086 characters: 4 A4 pages at 20 px
@@ -415,19 +415,6 @@ def test_the_encrypted_test_pdf_is_a_real_one() -> None:
         document.close()
 
 
-def _blank_pdf() -> bytes:
-    import pypdfium2 as pdfium
-
-    document = pdfium.PdfDocument.new()
-    try:
-        document.new_page(300, 200)
-        out = io.BytesIO()
-        document.save(out)
-    finally:
-        document.close()
-    return out.getvalue()
-
-
 def _image_pdf(image: bytes) -> bytes:
     from PIL import Image
 
@@ -462,7 +449,7 @@ def test_a_bad_pdf_is_refused_with_its_name_and_the_reason(documents: Documents,
         "too many pages": lambda: printed,
         "scanned, OCR off": lambda: _scan(printed, [0], dpi=50),
         "page too large": lambda: _scan(printed, [0], dpi=50),
-        "blank": _blank_pdf,
+        "blank": blank_pdf,
     }[case]()
     with pytest.raises(ReadError) as caught:
         extract(data, "bad.pdf", limits)

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import REPORTS_DIR
-from tests.indexer.documents import to_docx, to_markdown, write_mixed_corpus
+from tests.indexer.documents import blank_pdf, to_docx, to_markdown, write_mixed_corpus
 from tests.kb import KbDirs
 from tests.kb.conftest import AUTH, MAX_FILE, launch, wait_ready
 
@@ -100,22 +100,6 @@ def test_a_word_file_is_uploaded_replaced_by_markdown_and_deleted(mixed_server: 
         assert not any(i.startswith("kb-word") for i in ids)
 
 
-def _pdf(pages: int) -> bytes:
-    import io
-
-    import pypdfium2 as pdfium
-
-    document = pdfium.PdfDocument.new()
-    try:
-        for _ in range(pages):
-            document.new_page(300, 200)
-        out = io.BytesIO()
-        document.save(out)
-    finally:
-        document.close()
-    return out.getvalue()
-
-
 def _png(width: int, height: int, noise: bool = False) -> bytes:
     import io
     import os
@@ -131,7 +115,7 @@ def _png(width: int, height: int, noise: bool = False) -> bytes:
 
 # name -> (file name, bytes, words of the 413 message); limits set by the mixed_server fixture
 OVER_LIMIT = {
-    "pages": ("long.pdf", lambda: _pdf(3), "long.pdf: 3 pages, more than the limit of 2"),
+    "pages": ("long.pdf", lambda: blank_pdf(3), "long.pdf: 3 pages, more than the limit of 2"),
     "pixels": ("wide.png", lambda: _png(1200, 1000), "wide.png: image too large: 1200×1000 pixels, "
                                                       "limit 1,000,000 pixels"),
     "bytes": ("heavy.png", lambda: _png(540, 540, noise=True),
