@@ -164,7 +164,7 @@ def _sentences() -> list[str]:
 
 def _keyword(sizes: list[int], ctx: Context) -> dict[str, Any]:
     from indexer.keyword import KeywordIndex
-    from indexer.search import _top
+    from indexer.retrieval import top_ids as _top
     from indexer.tokenize import Tokenizer
 
     tokenizer = Tokenizer()

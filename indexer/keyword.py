@@ -15,6 +15,8 @@ from indexer.tokenize import Tokenizer
 if TYPE_CHECKING:
     import bm25s
 
+    from indexer.retrieval import LocalKeywordQuery
+
 log = logging.getLogger(__name__)
 
 
@@ -41,6 +43,12 @@ class KeywordIndex:
         if not ids or self.size == 0:
             return np.zeros(self.size, np.float32)
         return np.asarray(self.bm25.get_scores(ids), np.float32)
+
+    def query(self, query: str) -> LocalKeywordQuery:
+        """The per-query handle hybrid search uses (:mod:`indexer.retrieval`)."""
+        from indexer.retrieval import LocalKeywordQuery
+
+        return LocalKeywordQuery(self, query)
 
     def save(self, directory: Path) -> None:
         self.bm25.save(str(directory), show_progress=False)

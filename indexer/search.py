@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from indexer.retrieval import KeywordQuery, LocalVectors, VectorQuery
 from indexer.scoring import DEFAULT, ScoringConfig
 from indexer.types import Chunk, Hit, Report
 from indexer.zh import compatibility_to_unified
@@ -60,6 +61,7 @@ class Searcher:
         self._sent_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         total = int(self._sent_offsets[-1])
         self.sentence_vectors = sentence_vectors if sentence_vectors is not None and len(sentence_vectors) == total else None
+        self.vectors = LocalVectors(dense, self.sentence_vectors, self._sent_offsets)
 
     def sentence_vectors_for(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         """Sentence vectors of the chunks at ``rows`` (chunk after chunk), e.g. to carry them over
@@ -105,37 +107,35 @@ class Searcher:
         query = compatibility_to_unified(query)
         fusion, rerank = scoring.fusion, scoring.rerank
         pool_size = min(n, max(fusion.candidates, top_k))
-        kw_all = self.keyword.scores(query) if mode != "dense" else None
-        qvec = self.embedder.encode_queries([query])[0] if mode != "keyword" else None
+        kwq = self.keyword.query(query) if mode != "dense" else None
+        vq = self.vectors.query(self.embedder.encode_queries([query])[0]) if mode != "keyword" else None
 
         if mode == "keyword":
-            assert kw_all is not None
-            ids = _top(kw_all, top_k)
-            ids = ids[kw_all[ids] > 0]
-            return [self._hit(i, float(kw_all[i]), {"keyword": float(kw_all[i])}) for i in ids]
-        assert qvec is not None
-        d_ids, d_scores = self.dense.search(qvec, pool_size)
+            assert kwq is not None
+            ids, scores = kwq.top(top_k)
+            return [self._hit(int(i), float(s), {"keyword": float(s)}) for i, s in zip(ids, scores, strict=True)]
+        assert vq is not None
+        d_ids, d_scores = vq.top(pool_size)
         if mode == "dense":
-            best, per_sentence = self._small_to_big(d_ids, d_scores, qvec)
+            best, per_sentence = self._small_to_big(d_ids, d_scores, vq)
             order = np.argsort(-best, kind="stable")[:top_k]
             return [
                 self._hit(int(d_ids[j]), float(best[j]), {"dense": float(best[j])}, per_sentence[j]) for j in order
             ]
-        assert kw_all is not None
-        k_ids = _top(kw_all, pool_size)
-        k_ids = k_ids[kw_all[k_ids] > 0]
+        assert kwq is not None
+        k_ids, _ = kwq.top(pool_size)
         pool = np.unique(np.concatenate([k_ids, d_ids]).astype(np.int64))
-        kw = kw_all[pool]
+        kw = kwq.scores(pool)
         dense_by_id = dict(zip(d_ids.tolist(), d_scores.tolist(), strict=False))
         missing = np.array([i for i in pool if int(i) not in dense_by_id], dtype=np.int64)
         if len(missing):
-            for i, s in zip(missing.tolist(), (self.dense.vectors(missing) @ qvec).tolist(), strict=False):
+            for i, s in zip(missing.tolist(), vq.scores(missing).tolist(), strict=False):
                 dense_by_id[i] = s
-        de, per_sentence = self._small_to_big(pool, np.array([dense_by_id[int(i)] for i in pool], np.float32), qvec)
+        de, per_sentence = self._small_to_big(pool, np.array([dense_by_id[int(i)] for i in pool], np.float32), vq)
         if fusion.method == "rrf":
             fused = _rrf(kw, de, fusion.rrf_k)
         elif fusion.method == "weighted":
-            confidence = self.keyword_confidence(query, kw_all)
+            confidence = self.keyword_confidence(query, kwq)
             weight = adaptive_weight(fusion.dense_weight, confidence, fusion.confidence_tau)
             fused = (1.0 - weight) * _max_norm(kw) + weight * _minmax(de)
         else:
@@ -159,30 +159,25 @@ class Searcher:
             )
         return hits[:top_k]
 
-    def keyword_confidence(self, query: str, kw_all: npt.NDArray[np.float32] | None = None) -> float:
+    def keyword_confidence(self, query: str, handle: KeywordQuery | None = None) -> float:
         """How much of the query the best keyword match covers: top BM25 score over the sum of
         the query terms' IDFs (the score of a chunk holding each term once at average length)."""
-        scores = self.keyword.scores(query) if kw_all is None else kw_all
+        best = (handle or self.keyword.query(query)).best
         tokens = dict.fromkeys(self.keyword.tokenizer.tokens(query))
         bound = sum(self.keyword.idf(t) for t in tokens)
-        return float(scores.max()) / bound if bound > 0 and len(scores) else 0.0
+        return best / bound if bound > 0 and self.chunks else 0.0
 
     def _small_to_big(
-        self, ids: npt.NDArray[np.int64], chunk_scores: npt.NDArray[np.float32], qvec: npt.NDArray[np.float32]
+        self, ids: npt.NDArray[np.int64], chunk_scores: npt.NDArray[np.float32], vq: VectorQuery
     ) -> tuple[npt.NDArray[np.float32], list[tuple[float, ...]]]:
         """Dense score of each chunk = max(chunk cosine, best sentence cosine), and the sentence
         cosines themselves: a paraphrase matching one sentence is not diluted by the rest."""
-        if self.sentence_vectors is None or len(ids) == 0:
+        per_chunk = vq.sentence_scores(ids) if len(ids) else None
+        if per_chunk is None:
             return chunk_scores.astype(np.float32), [() for _ in ids]
-        starts, ends = self._sent_offsets[ids], self._sent_offsets[ids + 1]
-        rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
-        sims = np.asarray(self.sentence_vectors[rows], np.float32) @ qvec if len(rows) else np.zeros(0, np.float32)
         best = chunk_scores.astype(np.float32).copy()
         per_sentence: list[tuple[float, ...]] = []
-        pos = 0
-        for j, (a, b) in enumerate(zip(starts, ends, strict=True)):
-            part = sims[pos : pos + (b - a)]
-            pos += b - a
+        for j, part in enumerate(per_chunk):
             per_sentence.append(tuple(float(x) for x in part))
             if len(part):
                 best[j] = max(best[j], float(part.max()))
@@ -200,14 +195,6 @@ def adaptive_weight(base: float, confidence: float, tau: float) -> float:
     if tau <= 0:
         return base
     return base + (1.0 - base) * max(0.0, 1.0 - confidence / tau)
-
-
-def _top(scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64]:
-    k = min(k, len(scores))
-    if k <= 0:
-        return np.zeros(0, np.int64)
-    part = np.argpartition(-scores, k - 1)[:k]
-    return part[np.argsort(-scores[part], kind="stable")].astype(np.int64)
 
 
 def _max_norm(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
