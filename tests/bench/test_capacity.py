@@ -1,0 +1,28 @@
+"""The capacity arithmetic of docs/scale-out.md: measured means times the per-store sizes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.capacity import SCALES, main, measure, per_chunk_bytes
+from indexer.tokenize import Tokenizer
+from indexer.types import Chunk, Sentence
+
+
+def test_bytes_per_chunk_follow_from_the_measured_means() -> None:
+    text = "九水街道共有172处安全隐患被整改。居民满意。"
+    chunk = Chunk("r#0", "r", 0, len(text), text, context="九水街道",
+                  sentences=(Sentence(0, 17, text[:17]), Sentence(17, len(text), text[17:])))
+    stats = measure([chunk], Tokenizer())
+    assert stats.text_bytes == len(text.encode()) and stats.sentences == 2
+    parts = per_chunk_bytes(stats, dim=512)
+    assert parts["chunk vector (float32)"] == 2048 and parts["sentence vectors (float16)"] == 2 * 1024
+    assert parts["BM25 sparse row"] == 8 * stats.terms > 0
+
+
+def test_the_report_covers_both_scales(index_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--index", str(index_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "| total |" in out and all(f"{n // 1_000_000}M chunks" in out for n in SCALES)
