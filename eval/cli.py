@@ -182,6 +182,7 @@ def _backend(
         index_dir = _qa_index(args)
         searcher = open_searcher(eval_set, model, args.cache_dir, index_dir=index_dir, exclude=exclude)
         config = {"index": str(searcher.path or index_dir)}
+        _warn_if_stale(searcher.meta, index_dir)
     if not eval_set.has_answers:
         return InProcessBackend(searcher), config | {"model": model}
     from service.answering.extractive import ExtractiveComposer
@@ -192,6 +193,17 @@ def _backend(
         searcher, composer_for=lambda scoring: ExtractiveComposer.for_index(searcher, scoring)
     )
     return backend, config | {"model": model}
+
+
+def _warn_if_stale(meta: dict[str, Any], index_dir: Path) -> None:
+    """An index built by an older pipeline scores the old code, not HEAD's: say so."""
+    from indexer.build import PIPELINE_VERSION
+
+    built = (meta.get("params") or {}).get("pipeline_version")
+    if built != PIPELINE_VERSION:
+        log.warning("%s was built by pipeline version %s, this code is version %s: the figures "
+                    "are not this code's until `zhiwen index` (or `make eval`) rebuilds it",
+                    index_dir, built, PIPELINE_VERSION)
 
 
 def open_searcher(

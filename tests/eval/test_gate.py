@@ -131,3 +131,17 @@ def test_every_floors_table_is_well_formed() -> None:
 def test_unknown_floors_table_is_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"no \[nope\] table \(tables: floors"):
         load_floors(FLOORS, "nope")
+
+
+def test_an_index_of_an_older_pipeline_is_named_before_its_figures(caplog: pytest.LogCaptureFixture) -> None:
+    """Figures of an index built by older code are not this code's (README figures must be)."""
+    import logging
+
+    from eval.cli import _warn_if_stale
+    from indexer.build import PIPELINE_VERSION
+
+    with caplog.at_level(logging.WARNING, logger="eval.cli"):
+        _warn_if_stale({"params": {"pipeline_version": PIPELINE_VERSION}}, Path("fresh"))
+        assert not caplog.records
+        _warn_if_stale({"params": {"pipeline_version": PIPELINE_VERSION - 1}}, Path("old"))
+    assert "zhiwen index" in caplog.text and "old" in caplog.text
