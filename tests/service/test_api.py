@@ -15,7 +15,7 @@ from .conftest import BrokenServer
 ANSWERABLE = "九水街道党工委获得了什么荣誉称号？"
 ANSWERABLE_DOC = "000_cfe86b6ecbc402ed"
 UNANSWERABLE = "九水街道2020年的财政收入是多少？"
-PASSAGE_FIELDS = {"doc_id", "title", "chunk_id", "text", "start", "end", "score", "scores"}
+PASSAGE_FIELDS = {"doc_id", "title", "chunk_id", "text", "start", "end", "score", "scores", "ocr_confidence"}
 
 
 def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
