@@ -21,7 +21,7 @@ run: index ## set up, seed var/reports from data/reports once, build its index i
 test: install chromium ## set up, then lint, type-check and run every test (incl. the dev-set gate)
 	$(BIN)/ruff check .
 	$(BIN)/mypy embeddings indexer service eval prompts zhiwen
-	timeout --kill-after=60s $(TEST_DEADLINE) $(BIN)/pytest -p no:cacheprovider
+	timeout --kill-after=60s $(TEST_DEADLINE) $(BIN)/pytest -p no:cacheprovider --durations=15
 
 install: $(STAMP)
 
