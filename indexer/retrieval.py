@@ -24,7 +24,6 @@ import numpy.typing as npt
 
 if TYPE_CHECKING:
     from indexer.dense import DenseIndex
-    from indexer.keyword import KeywordIndex
 
 Ids = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
@@ -80,10 +79,17 @@ def top_ids(scores: Scores, k: int) -> Ids:
     return part[np.argsort(-scores[part], kind="stable")].astype(np.int64)
 
 
+class AllScores(Protocol):
+    """What :class:`LocalKeywordQuery` needs of :class:`~indexer.keyword.KeywordIndex` (named
+    by this protocol, not imported: keyword.py imports this module)."""
+
+    def scores(self, query: str) -> Scores: ...
+
+
 class LocalKeywordQuery:
     """BM25 of every chunk, computed once per query by bm25s."""
 
-    def __init__(self, index: KeywordIndex, query: str) -> None:
+    def __init__(self, index: AllScores, query: str) -> None:
         self.all = index.scores(query)
 
     def top(self, k: int) -> tuple[Ids, Scores]:
