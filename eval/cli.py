@@ -3,11 +3,13 @@
 zhiwen eval --qa ../shared/eval/dev_questions.jsonl [--gate eval/floors.toml]
 zhiwen eval --beir ../shared/benchmarks/cmrc2018 [--limit 300] [--split DEV]
 zhiwen eval --qa ... --url http://host:8000
+zhiwen eval --qa ... --milvus-uri /tmp/zhiwen.db   (each system also over Milvus, side by side)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from datetime import datetime
@@ -15,8 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from eval.data import EvalSet
     from eval.systems import Backend, System
+    from indexer.milvus import MilvusConfig
     from indexer.search import Searcher
     from zhiwen.settings import Settings
 
@@ -71,6 +76,13 @@ def register(subparsers: Any) -> None:
         help="extra system, e.g. bm25only=mode:keyword or "
         "w5=mode:hybrid,fusion.dense_weight:0.5 (any field of indexer.scoring.ScoringConfig); "
         "repeatable",
+    )
+    p.add_argument(
+        "--milvus-uri",
+        metavar="URI",
+        help="also score every system over Milvus (<name>-milvus), the index copied there first if "
+        "needed: a server (http://host:19530) or a Milvus Lite file ending in .db; without it, "
+        "systems with backend:milvus use $ZHIWEN_MILVUS_URI",
     )
     p.add_argument(
         "--no-default-systems",
@@ -158,8 +170,13 @@ def _backend(
     eval_set: EvalSet,
     progress: bool,
     exclude: frozenset[str] = frozenset(),
+    *,
+    systems: Sequence[System] = (),
+    stack: contextlib.ExitStack | None = None,
 ) -> tuple[Backend, dict[str, Any]]:
-    """The backend to score with, and what describes it in the report."""
+    """The backend to score with, and what describes it in the report. A system over Milvus
+    gets the same index there (copied first when Milvus does not hold it; the connection is
+    closed with ``stack``)."""
     if args.url:
         from eval.systems import HttpBackend
 
@@ -183,15 +200,18 @@ def _backend(
         searcher = open_searcher(eval_set, model, args.cache_dir, index_dir=index_dir, exclude=exclude)
         config = {"index": str(searcher.path or index_dir)}
         _warn_if_stale(searcher.meta, index_dir)
+    others: dict[str, Any] = {}
+    if any(s.backend == "milvus" for s in systems):
+        assert stack is not None and searcher.path is not None
+        milvus = settings.milvus_config(args.milvus_uri)
+        others["milvus"], config["milvus"] = _milvus_searcher(searcher, milvus, stack)
     if not eval_set.has_answers:
-        return InProcessBackend(searcher), config | {"model": model}
+        return InProcessBackend(searcher, others=others), config | {"model": model}
     from service.answering.extractive import ExtractiveComposer
 
     # as the service builds it: sharing the index's tokenizer and term statistics, with each
-    # system's scoring configuration
-    backend = InProcessBackend(
-        searcher, composer_for=lambda scoring: ExtractiveComposer.for_index(searcher, scoring)
-    )
+    # system's searcher and scoring configuration
+    backend = InProcessBackend(searcher, composer_for=ExtractiveComposer.for_index, others=others)
     return backend, config | {"model": model}
 
 
@@ -204,6 +224,21 @@ def _warn_if_stale(meta: dict[str, Any], index_dir: Path) -> None:
         log.warning("%s was built by pipeline version %s, this code is version %s: the figures "
                     "are not this code's until `zhiwen index` (or `make eval`) rebuilds it",
                     index_dir, built, PIPELINE_VERSION)
+
+
+def _milvus_searcher(
+    searcher: Searcher, config: MilvusConfig, stack: contextlib.ExitStack
+) -> tuple[Searcher, dict[str, Any]]:
+    """``searcher``'s index searched in Milvus, copied there first when Milvus lacks it."""
+    from indexer.migrate import copy_snapshot
+    from indexer.milvus import MilvusConnection, with_milvus
+
+    assert searcher.path is not None
+    conn = stack.enter_context(MilvusConnection(config))
+    copied = copy_snapshot(conn, searcher.path)
+    log.info("Milvus %s: collection %s (%s)", config.uri, copied.collections.chunks,
+             "copied" if copied.copied else "already there")
+    return with_milvus(searcher, conn), {"uri": config.uri, "collection": copied.collections.chunks}
 
 
 def open_searcher(
@@ -274,7 +309,7 @@ def _reduced_qa_index(
 
 
 def _systems(args: argparse.Namespace) -> tuple[list[System], set[str]]:
-    from eval.systems import SERVED, parse_system, select_systems
+    from eval.systems import SERVED, milvus_twins, parse_system, select_systems
 
     if args.url:
         if args.system:
@@ -284,6 +319,8 @@ def _systems(args: argparse.Namespace) -> tuple[list[System], set[str]]:
     systems = select_systems(extra, defaults=not args.no_default_systems)
     if not systems:
         raise ValueError("no system to score: give --system with --no-default-systems")
+    if args.milvus_uri and not any(s.backend == "milvus" for s in systems):
+        systems = milvus_twins(systems)
     names = {s.name for s in systems}
     if args.answers_all:
         return systems, names
@@ -308,6 +345,7 @@ def _out_dir(args: argparse.Namespace, eval_set: EvalSet) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     import httpx
+    from pymilvus.exceptions import MilvusException
 
     from embeddings import ModelNotFoundError
     from eval.data import EvalDataError, load_beir, load_qa
@@ -320,70 +358,72 @@ def run(args: argparse.Namespace) -> int:
     # numba (under ranx) logs its compiler passes at INFO; they drown the run's own messages.
     logging.getLogger("numba").setLevel(max(logging.WARNING, logging.getLogger().level))
     progress = not args.quiet and sys.stderr.isatty()
-    try:
-        floors = load_floors(args.gate, args.gate_table) if args.gate else None
-        if args.qa:
-            eval_set = load_qa(args.qa, split=args.split, limit=args.limit)
-        else:
-            eval_set = load_beir(args.beir, split=args.split, limit=args.limit)
-        if not eval_set.queries:
-            raise EvalDataError(f"{eval_set.source}: no queries left after --split/--limit")
-        left_out: dict[str, Any] = {}
-        exclude: frozenset[str] = frozenset()
-        if args.url and (args.leave_out is not None or args.gold_corpus):
-            raise ValueError("--leave-out and --gold-corpus need an in-process index, not --url")
-        if args.gold_corpus and eval_set.kind != "beir":
-            raise ValueError("--gold-corpus works with --beir")
-        if args.leave_out is not None or args.gold_corpus:
-            if eval_set.kind == "beir":
-                from eval.data import load_beir_corpus
-
-                assert eval_set.corpus_dir is not None
-                corpus = load_beir_corpus(eval_set.corpus_dir)
+    with contextlib.ExitStack() as stack:  # closes a Milvus connection (and Milvus Lite)
+        try:
+            floors = load_floors(args.gate, args.gate_table) if args.gate else None
+            if args.qa:
+                eval_set = load_qa(args.qa, split=args.split, limit=args.limit)
             else:
-                from indexer.store import read_reports
+                eval_set = load_beir(args.beir, split=args.split, limit=args.limit)
+            if not eval_set.queries:
+                raise EvalDataError(f"{eval_set.source}: no queries left after --split/--limit")
+            left_out: dict[str, Any] = {}
+            exclude: frozenset[str] = frozenset()
+            if args.url and (args.leave_out is not None or args.gold_corpus):
+                raise ValueError("--leave-out and --gold-corpus need an in-process index, not --url")
+            if args.gold_corpus and eval_set.kind != "beir":
+                raise ValueError("--gold-corpus works with --beir")
+            if args.leave_out is not None or args.gold_corpus:
+                if eval_set.kind == "beir":
+                    from eval.data import load_beir_corpus
 
-                corpus = read_reports(_qa_index(args))
-            if args.gold_corpus:
-                about = frozenset(d for q in eval_set.queries for d in q.gold_docs)
-                exclude = frozenset(r.doc_id for r in corpus if r.doc_id not in about)
-                corpus = [r for r in corpus if r.doc_id in about]
-                left_out["gold_corpus"] = len(corpus)
-            if args.leave_out is not None:
-                from eval.leaveout import apply
+                    assert eval_set.corpus_dir is not None
+                    corpus = load_beir_corpus(eval_set.corpus_dir)
+                else:
+                    from indexer.store import read_reports
 
-                eval_set, chosen = apply(eval_set, corpus, args.leave_out, args.seed)
-                exclude |= chosen.passages
-                left_out["leave_out"] = chosen.describe()
-                log.info(
-                    "left out %d documents; %d questions are about them", chosen.documents, chosen.questions
-                )
-        systems, answer_systems = _systems(args)
-        backend, config = _backend(args, eval_set, progress, exclude)
-        config |= {"split": args.split, "limit": args.limit} | left_out
-        ask_top_k = args.ask_top_k or _settings(args).ask_top_k
-        result = run_evaluation(
-            eval_set,
-            backend,
-            systems,
-            answer_systems=answer_systems,
-            depth=args.top_k,
-            search_k=args.search_k,
-            ask_top_k=ask_top_k,
-            progress=progress,
-            config=config,
-        )
-    except (
-        EvalDataError,
-        ValueError,
-        OSError,
-        ModelNotFoundError,
-        IndexLoadError,
-        HttpError,
-        httpx.HTTPError,
-    ) as exc:
-        _err(str(exc))
-        return 2
+                    corpus = read_reports(_qa_index(args))
+                if args.gold_corpus:
+                    about = frozenset(d for q in eval_set.queries for d in q.gold_docs)
+                    exclude = frozenset(r.doc_id for r in corpus if r.doc_id not in about)
+                    corpus = [r for r in corpus if r.doc_id in about]
+                    left_out["gold_corpus"] = len(corpus)
+                if args.leave_out is not None:
+                    from eval.leaveout import apply
+
+                    eval_set, chosen = apply(eval_set, corpus, args.leave_out, args.seed)
+                    exclude |= chosen.passages
+                    left_out["leave_out"] = chosen.describe()
+                    log.info(
+                        "left out %d documents; %d questions are about them", chosen.documents, chosen.questions
+                    )
+            systems, answer_systems = _systems(args)
+            backend, config = _backend(args, eval_set, progress, exclude, systems=systems, stack=stack)
+            config |= {"split": args.split, "limit": args.limit} | left_out
+            ask_top_k = args.ask_top_k or _settings(args).ask_top_k
+            result = run_evaluation(
+                eval_set,
+                backend,
+                systems,
+                answer_systems=answer_systems,
+                depth=args.top_k,
+                search_k=args.search_k,
+                ask_top_k=ask_top_k,
+                progress=progress,
+                config=config,
+            )
+        except (
+            EvalDataError,
+            ValueError,
+            OSError,
+            ModelNotFoundError,
+            IndexLoadError,
+            HttpError,
+            httpx.HTTPError,
+            MilvusException,
+        ) as exc:
+            _err(str(exc))
+            return 2
 
     out_dir = _out_dir(args, eval_set)
     write_outputs(result, out_dir)

@@ -1,9 +1,9 @@
 """Systems under evaluation and the backends that run them.
 
-A *system* is a name, a search mode and scoring overrides: any field of
+A *system* is a name, a search mode, a retrieval backend and scoring overrides: any field of
 ``indexer.scoring.ScoringConfig`` (``--system w5=mode:hybrid,fusion.dense_weight:0.5``; a field name
-alone works when it is unique, and ``fusion:rrf`` / ``rerank:false`` are kept as short forms). A
-*backend* runs a system's searches and answers — in-process over a loaded index, or over HTTP
+alone works when it is unique, and ``fusion:rrf`` / ``rerank:false`` are kept as short forms), and
+``backend:milvus`` to search the same index in Milvus (``indexer.milvus``). A *backend* runs a system's searches and answers — in-process over a loaded index, or over HTTP
 against a deployment — and looks up reports for the judges.
 """
 
@@ -37,13 +37,19 @@ _ALIASES = {
 }
 
 
+# Where a system's BM25 and vector searches run: the index folder's files, or Milvus.
+RETRIEVAL_BACKENDS = ("local", "milvus")
+
+
 @dataclass(frozen=True)
 class System:
-    """A configuration to score: ``mode`` and ``options``, the scoring overrides as given."""
+    """A configuration to score: ``mode``, ``options`` (the scoring overrides as given) and the
+    retrieval ``backend`` (``RETRIEVAL_BACKENDS``)."""
 
     name: str
     mode: str = "hybrid"
     options: Mapping[str, Any] = field(default_factory=dict)
+    backend: str = "local"
 
     @functools.cached_property
     def scoring(self) -> ScoringConfig:
@@ -52,10 +58,11 @@ class System:
 
     def describe(self) -> str:
         opts = ", ".join(f"{k}={v}" for k, v in self.options.items())
-        return f"{self.mode}" + (f" ({opts})" if opts else "")
+        where = "" if self.backend == "local" else f" in {self.backend}"
+        return f"{self.mode}{where}" + (f" ({opts})" if opts else "")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "mode": self.mode, "options": dict(self.options)}
+        return {"name": self.name, "mode": self.mode, "options": dict(self.options), "backend": self.backend}
 
 
 DEFAULT_SYSTEMS: tuple[System, ...] = (
@@ -95,11 +102,26 @@ def parse_system(spec: str) -> System:
             raise ValueError(f"system {name!r}: option {part!r} is not key:value")
         options[key.strip()] = _value(value.strip())
     mode = str(options.pop("mode", "hybrid"))
+    backend = str(options.pop("backend", "local"))
+    if backend not in RETRIEVAL_BACKENDS:
+        raise ValueError(f"system {name!r}: backend must be one of {', '.join(RETRIEVAL_BACKENDS)}, "
+                         f"got {backend!r}")
     try:
         scoring_for(options)
     except ValueError as exc:
         raise ValueError(f"system {name!r}: {exc}") from None
-    return System(name, mode, options)
+    return System(name, mode, options, backend)
+
+
+def milvus_twins(systems: Sequence[System]) -> list[System]:
+    """``systems``, each followed by the same system over Milvus (``<name>-milvus``): both
+    backends scored side by side in one run."""
+    out: list[System] = []
+    for s in systems:
+        out.append(s)
+        if s.backend == "local":
+            out.append(System(f"{s.name}-milvus", s.mode, s.options, "milvus"))
+    return list({s.name: s for s in out}.values())
 
 
 def scoring_for(options: Mapping[str, Any]) -> ScoringConfig:
@@ -157,28 +179,37 @@ def _retrieved(hits: Sequence[Hit], reports: Mapping[str, Report]) -> list[Retri
 class InProcessBackend:
     """Searches a loaded index and composes answers in this process, as the service does
     (``service.answering``): the same content check, and with ``composer_for`` a composer made
-    for each system's scoring configuration."""
+    for each system's searcher and scoring configuration. ``searcher`` is the local backend;
+    ``others`` holds the same index behind other retrieval backends (``{"milvus": ...}``)."""
 
     def __init__(
         self,
         searcher: SearcherLike,
         composer: Composer | None = None,
         *,
-        composer_for: Callable[[ScoringConfig], Composer] | None = None,
+        composer_for: Callable[[SearcherLike, ScoringConfig], Composer] | None = None,
+        others: Mapping[str, SearcherLike] | None = None,
     ) -> None:
         self.searcher = searcher
         self.composer = composer
         self.composer_for = composer_for
+        self.searchers: dict[str, SearcherLike] = {"local": searcher, **(others or {})}
         self._composers: dict[str, Composer] = {}
 
+    def _searcher(self, system: System) -> SearcherLike:
+        if system.backend not in self.searchers:
+            raise ValueError(f"system {system.name!r} searches in {system.backend}, which this run "
+                             "has no index in (zhiwen eval --milvus-uri)")
+        return self.searchers[system.backend]
+
     def _hits(self, query: str, system: System, top_k: int) -> list[Hit]:
-        return self.searcher.search(query, top_k=top_k, mode=system.mode, scoring=system.scoring)
+        return self._searcher(system).search(query, top_k=top_k, mode=system.mode, scoring=system.scoring)
 
     def _composer(self, system: System) -> Composer | None:
         if self.composer_for is None:
             return self.composer
         if system.name not in self._composers:
-            self._composers[system.name] = self.composer_for(system.scoring)
+            self._composers[system.name] = self.composer_for(self._searcher(system), system.scoring)
         return self._composers[system.name]
 
     def search(self, query: str, system: System, top_k: int) -> list[Retrieved]:

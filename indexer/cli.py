@@ -68,6 +68,21 @@ def register(subparsers: Any) -> None:
     _live_options(remove)
     remove.set_defaults(func=run_remove)
 
+    migrate = subparsers.add_parser(
+        "migrate",
+        help="copy an index into Milvus (its vectors as they are, nothing embedded again)",
+        description="Copy the index snapshot into two Milvus collections named <prefix>_<snapshot "
+        "version>_chunks / _sentences: chunk and sentence vectors from the index files, BM25 tokens "
+        "made again with the index's own tokenizer. Collections already complete are left alone. "
+        "Token from $ZHIWEN_MILVUS_TOKEN.",
+    )
+    migrate.add_argument("--index", type=Path, help="index directory (default: var/index)")
+    migrate.add_argument("--milvus-uri", help="Milvus server (http://host:19530) or Milvus Lite "
+                         "database file ending in .db (default: $ZHIWEN_MILVUS_URI)")
+    migrate.add_argument("--collection", help="collection name prefix (default: zhiwen)")
+    migrate.add_argument("--replace", action="store_true", help="copy again even when complete")
+    migrate.set_defaults(func=run_migrate)
+
 
 def _live_options(p: Any) -> None:
     p.add_argument("--corpus", type=Path, help="folder of reports (default: var/reports, "
@@ -252,3 +267,30 @@ def run_remove(args: argparse.Namespace) -> int:
     from indexer.update import Delete
 
     return _run_changes(args, [Delete(d) for d in args.doc_ids])
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from pymilvus.exceptions import MilvusException
+
+    from indexer.migrate import migrate
+    from indexer.store import IndexLoadError
+
+    settings = _settings(args)
+    try:
+        config = settings.milvus_config(args.milvus_uri)
+        if args.collection:
+            config = dataclasses.replace(config, prefix=args.collection)
+        done = migrate(Path(args.index or settings.index_dir), config.uri, config.token, config.prefix,
+                       timeout_s=config.timeout_s, replace=args.replace)
+    except (ValueError, IndexLoadError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except MilvusException as exc:
+        print(f"error: Milvus at {config.uri}: {exc}", file=sys.stderr)
+        return 2
+    verb = "copied" if done.copied else "already complete:"
+    print(f"{verb} {done.chunks} chunks into {done.collections.chunks} and {done.sentences} sentences "
+          f"into {done.collections.sentences} at {config.uri} ({done.seconds:.1f}s)")
+    return 0

@@ -29,6 +29,18 @@ Ids = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
 
 
+class KeywordSource(Protocol):
+    """A keyword backend: one :class:`KeywordQuery` per query text."""
+
+    def query(self, query: str) -> KeywordQuery: ...
+
+
+class VectorSource(Protocol):
+    """A vector backend: one :class:`VectorQuery` per query vector."""
+
+    def query(self, vector: npt.NDArray[np.float32]) -> VectorQuery: ...
+
+
 class KeywordQuery(Protocol):
     def top(self, k: int) -> tuple[Ids, Scores]:
         """The ``k`` best chunks with a score above 0, best first (ties: lower id first)."""

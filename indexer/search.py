@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from indexer.retrieval import KeywordQuery, LocalVectors, VectorQuery
+from indexer.retrieval import KeywordQuery, KeywordSource, LocalVectors, VectorQuery, VectorSource
 from indexer.scoring import DEFAULT, ScoringConfig
 from indexer.types import Chunk, Hit, Report
 from indexer.zh import compatibility_to_unified
@@ -35,7 +35,12 @@ MODES: tuple[str, ...] = ("hybrid", "keyword", "dense")
 
 
 class Searcher:
-    """One loaded, immutable index snapshot. Thread-safe for concurrent searches."""
+    """One loaded, immutable index snapshot. Thread-safe for concurrent searches.
+
+    BM25 and vector searches go to ``keyword_source`` and ``vectors`` (:mod:`indexer.retrieval`),
+    by default the snapshot's own files (``keyword``, ``dense``, ``sentence_vectors``); the Milvus
+    backend (:mod:`indexer.milvus`) passes its handles instead. ``keyword`` still gives the
+    tokenizer and term statistics either way."""
 
     def __init__(
         self,
@@ -48,6 +53,8 @@ class Searcher:
         *,
         path: Path | None = None,
         sentence_vectors: npt.NDArray[np.floating[Any]] | None = None,
+        keyword_source: KeywordSource | None = None,
+        vectors: VectorSource | None = None,
     ) -> None:
         self.reports: dict[str, Report] = {r.doc_id: r for r in reports}
         self.chunks: list[Chunk] = list(chunks)
@@ -61,7 +68,8 @@ class Searcher:
         self._sent_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         total = int(self._sent_offsets[-1])
         self.sentence_vectors = sentence_vectors if sentence_vectors is not None and len(sentence_vectors) == total else None
-        self.vectors = LocalVectors(dense, self.sentence_vectors, self._sent_offsets)
+        self.keyword_source: KeywordSource = keyword_source or keyword
+        self.vectors: VectorSource = vectors or LocalVectors(dense, self.sentence_vectors, self._sent_offsets)
 
     def sentence_vectors_for(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         """Sentence vectors of the chunks at ``rows`` (chunk after chunk), e.g. to carry them over
@@ -107,7 +115,7 @@ class Searcher:
         query = compatibility_to_unified(query)
         fusion, rerank = scoring.fusion, scoring.rerank
         pool_size = min(n, max(fusion.candidates, top_k))
-        kwq = self.keyword.query(query) if mode != "dense" else None
+        kwq = self.keyword_source.query(query) if mode != "dense" else None
         vq = self.vectors.query(self.embedder.encode_queries([query])[0]) if mode != "keyword" else None
 
         if mode == "keyword":
@@ -162,7 +170,7 @@ class Searcher:
     def keyword_confidence(self, query: str, handle: KeywordQuery | None = None) -> float:
         """How much of the query the best keyword match covers: top BM25 score over the sum of
         the query terms' IDFs (the score of a chunk holding each term once at average length)."""
-        best = (handle or self.keyword.query(query)).best
+        best = (handle or self.keyword_source.query(query)).best
         tokens = dict.fromkeys(self.keyword.tokenizer.tokens(query))
         bound = sum(self.keyword.idf(t) for t in tokens)
         return best / bound if bound > 0 and self.chunks else 0.0

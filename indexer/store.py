@@ -36,6 +36,7 @@ from indexer.types import Chunk, Report, Sentence
 
 if TYPE_CHECKING:
     from embeddings import Embedder
+    from indexer.milvus import MilvusConnection
     from indexer.search import Searcher
 
 log = logging.getLogger(__name__)
@@ -179,8 +180,14 @@ def read_chunks(index_dir: Path) -> list[Chunk]:
     return [chunk_from_json(c) for c in _read_jsonl(Path(index_dir).resolve() / "chunks.jsonl")]
 
 
-def load_index(index_dir: Path, embedder: Embedder, *, check_model: bool = True) -> Searcher:
-    """Load and verify an index: every file present and readable, counts agree, model/dim match."""
+def load_index(
+    index_dir: Path, embedder: Embedder, *, check_model: bool = True, milvus: MilvusConnection | None = None
+) -> Searcher:
+    """Load and verify an index: every file present and readable, counts agree, model/dim match.
+
+    With ``milvus``, BM25 and vector searches go to this snapshot's collections there (copied by
+    :func:`indexer.migrate.migrate`; checked to exist and to hold every row); the caller owns
+    and closes the connection."""
     from indexer.dense import DenseIndex
     from indexer.keyword import KeywordIndex
     from indexer.search import Searcher
@@ -227,7 +234,12 @@ def load_index(index_dir: Path, embedder: Embedder, *, check_model: bool = True)
     orphans = {c.doc_id for c in chunks} - doc_ids
     if orphans:
         raise IndexLoadError(f"chunks.jsonl: chunks of unknown reports {sorted(orphans)[:5]}")
-    return Searcher(reports, chunks, keyword, dense, embedder, meta, path=root, sentence_vectors=sentence_vectors)
+    searcher = Searcher(reports, chunks, keyword, dense, embedder, meta, path=root, sentence_vectors=sentence_vectors)
+    if milvus is None:
+        return searcher
+    from indexer.milvus import with_milvus
+
+    return with_milvus(searcher, milvus)
 
 
 def _expect(file: str, what: str, expected: Any, found: Any) -> None:

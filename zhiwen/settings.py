@@ -16,11 +16,13 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 if TYPE_CHECKING:
+    from indexer.milvus import MilvusConfig
     from indexer.readers.base import Limits
 
 MiB = 1024 * 1024
 ComposerName = Literal["extractive", "llm"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
+BackendName = Literal["local", "milvus"]
 
 
 class Settings(BaseSettings):
@@ -60,6 +62,25 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(default=100, ge=0, le=2000, description="Chunk overlap (indexing).")
     user_words_path: Path | None = Field(
         default=None, description="Extra terms for the keyword tokenizer, one a line (indexing)."
+    )
+
+    # -- retrieval backend (issue 14) ---------------------------------------------------------
+    backend: BackendName = Field(
+        default="local",
+        description="Where BM25 and vector searches run: the index folder's own files (local) or "
+        "Milvus (milvus; copy the index there with `zhiwen migrate`).",
+    )
+    milvus_uri: str | None = Field(
+        default=None,
+        description="Milvus server (http://host:19530) or Milvus Lite database file (ending in .db).",
+    )
+    milvus_token: SecretStr | None = Field(default=None, description="Milvus token (user:password).")
+    milvus_collection: str = Field(
+        default="zhiwen", min_length=1,
+        description="Prefix of the Milvus collection names (the snapshot version follows it).",
+    )
+    milvus_timeout_s: float = Field(
+        default=10.0, gt=0, le=600, description="Longest a Milvus call may take (s)."
     )
 
     # -- request limits -------------------------------------------------------------------
@@ -163,7 +184,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "cache_path", "seed_dir", "user_words_path", "fault_pause_marker", "llm_base_url",
-        "llm_model", "llm_api_key", "eval_api_key", mode="before"
+        "llm_model", "llm_api_key", "eval_api_key", "milvus_uri", "milvus_token", mode="before"
     )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
@@ -195,6 +216,8 @@ class Settings(BaseSettings):
                 f"chunk_overlap ({self.chunk_overlap}) must be below chunk_max_chars "
                 f"({self.chunk_max_chars})"
             )
+        if self.backend == "milvus" and not self.milvus_uri:
+            raise ValueError("backend milvus needs ZHIWEN_MILVUS_URI")
         for name in ("default_top_k", "ask_top_k"):
             if getattr(self, name) > self.max_top_k:
                 raise ValueError(
@@ -214,6 +237,17 @@ class Settings(BaseSettings):
 
         return Limits(max_text_bytes=self.max_text_bytes, max_file_bytes=self.max_file_bytes,
                       max_pages=self.max_pdf_pages, max_pixels=self.max_image_pixels, ocr=self.ocr)
+
+    def milvus_config(self, uri: str | None = None) -> MilvusConfig:
+        """Where the Milvus backend is (``uri`` overrides the configured one); ValueError when
+        there is none."""
+        from indexer.milvus import MilvusConfig
+
+        uri = uri or self.milvus_uri
+        if not uri:
+            raise ValueError("no Milvus to use: set ZHIWEN_MILVUS_URI or give --milvus-uri")
+        token = self.milvus_token.get_secret_value() if self.milvus_token else ""
+        return MilvusConfig(uri, token, self.milvus_collection, self.milvus_timeout_s)
 
     @property
     def llm_configured(self) -> bool:

@@ -361,6 +361,36 @@ def test_in_process_backend_passes_options() -> None:
     assert backend.source_id("B-2") == "B" and backend.text("nope") is None
 
 
+def test_systems_name_their_retrieval_backend() -> None:
+    from eval.systems import milvus_twins
+
+    assert parse_system("hm=backend:milvus,mode:keyword") == System("hm", "keyword", {}, "milvus")
+    assert parse_system("plain").backend == "local"
+    with pytest.raises(ValueError, match="backend must be one of"):
+        parse_system("x=backend:elastic")
+    twins = milvus_twins([System("keyword", "keyword"), System("hybrid"), System("hm", backend="milvus")])
+    assert [(s.name, s.mode, s.backend) for s in twins] == [
+        ("keyword", "keyword", "local"), ("keyword-milvus", "keyword", "milvus"),
+        ("hybrid", "hybrid", "local"), ("hybrid-milvus", "hybrid", "milvus"), ("hm", "hybrid", "milvus"),
+    ]
+
+
+def test_in_process_backend_routes_each_system_to_its_searcher() -> None:
+    local, milvus = FakeSearcher(), FakeSearcher()
+    made: list[Any] = []
+
+    def composer_for(searcher: Any, scoring: Any) -> FakeComposer:
+        made.append(searcher)
+        return FakeComposer()
+
+    backend = InProcessBackend(local, composer_for=composer_for, others={"milvus": milvus})
+    backend.search("问", System("h"), 3)
+    backend.ask("丙丁位于哪里？", System("hm", backend="milvus"), 3)
+    assert len(local.calls) == 1 and len(milvus.calls) == 1 and made == [milvus]
+    with pytest.raises(ValueError, match="milvus-uri"):
+        InProcessBackend(local).search("问", System("hm", backend="milvus"), 3)
+
+
 def test_http_backend() -> None:
     import httpx
 
