@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from eval.data import EvalSet
     from eval.systems import Backend, System
-    from indexer.milvus import MilvusConfig
+    from indexer.milvus_store import MilvusConfig
     from indexer.search import Searcher
     from zhiwen.settings import Settings
 
@@ -229,16 +229,22 @@ def _warn_if_stale(meta: dict[str, Any], index_dir: Path) -> None:
 def _milvus_searcher(
     searcher: Searcher, config: MilvusConfig, stack: contextlib.ExitStack
 ) -> tuple[Searcher, dict[str, Any]]:
-    """``searcher``'s index searched in Milvus, copied there first when Milvus lacks it."""
+    """``searcher``'s index searched in Milvus, copied there first when Milvus lacks it: into
+    collections of its own (``<prefix>_eval_*``), never a served store's."""
+    import dataclasses
+
     from indexer.migrate import copy_snapshot
-    from indexer.milvus import MilvusConnection, with_milvus
+    from indexer.milvus import open_searcher
+    from indexer.milvus_store import MilvusConnection, MilvusStore
 
     assert searcher.path is not None
+    config = dataclasses.replace(config, prefix=f"{config.prefix}_eval")
     conn = stack.enter_context(MilvusConnection(config))
-    copied = copy_snapshot(conn, searcher.path)
-    log.info("Milvus %s: collection %s (%s)", config.uri, copied.collections.chunks,
+    copied = copy_snapshot(conn, searcher.path, replace=True)
+    log.info("Milvus %s: collections %s_* (%s)", config.uri, config.prefix,
              "copied" if copied.copied else "already there")
-    return with_milvus(searcher, conn), {"uri": config.uri, "collection": copied.collections.chunks}
+    milvus = open_searcher(MilvusStore(conn), searcher.embedder)
+    return milvus, {"uri": config.uri, "collection": copied.collections.chunks}
 
 
 def open_searcher(

@@ -75,6 +75,8 @@ def kept_from_snapshot(index_dir: Path, sources: Collection[str]) -> Kept:
 def kept_from_searcher(searcher: Searcher, drop_sources: Collection[str]) -> Kept:
     """Every row of a loaded index except the reports of corpus files ``drop_sources``."""
     reports = [r for r in searcher.reports.values() if r.meta.get("source") not in drop_sources]
+    if searcher.dense is None:
+        raise ValueError("a searcher over Milvus has no local vectors to keep")
     ids = {r.doc_id for r in reports}
     rows = np.array([i for i, c in enumerate(searcher.chunks) if c.doc_id in ids], dtype=np.int64)
     if not len(rows):

@@ -35,6 +35,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--strict", action="store_true", help="exit with status 1 when any file was skipped")
     p.add_argument("--check", action="store_true", help="only report whether the index is up to date (exit 1 if not)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--backend", choices=("local", "milvus"), help="where the index goes: a local "
+                   "folder (--index) or Milvus ($ZHIWEN_MILVUS_URI; default: $ZHIWEN_BACKEND, local)")
+    p.add_argument("--milvus-uri", help="Milvus server or Milvus Lite .db file (default: $ZHIWEN_MILVUS_URI)")
+    p.add_argument("--rebuild", action="store_true", help="(milvus) create the store again: a new "
+                   "tokenizer dictionary from the folder, every report embedded again")
     p.add_argument(
         "--repair",
         action="store_true",
@@ -71,16 +76,17 @@ def register(subparsers: Any) -> None:
     migrate = subparsers.add_parser(
         "migrate",
         help="copy an index into Milvus (its vectors as they are, nothing embedded again)",
-        description="Copy the index snapshot into two Milvus collections named <prefix>_<snapshot "
-        "version>_chunks / _sentences: chunk and sentence vectors from the index files, BM25 tokens "
-        "made again with the index's own tokenizer. Collections already complete are left alone. "
+        description="Copy the index snapshot into the Milvus collections <prefix>_chunks, "
+        "_sentences, _reports, _live and _meta (the layout `zhiwen serve` on ZHIWEN_BACKEND=milvus "
+        "reads): chunk and sentence vectors from the index files, BM25 tokens made again with the "
+        "index's own tokenizer. A complete copy of the same snapshot is left alone. "
         "Token from $ZHIWEN_MILVUS_TOKEN.",
     )
     migrate.add_argument("--index", type=Path, help="index directory (default: var/index)")
     migrate.add_argument("--milvus-uri", help="Milvus server (http://host:19530) or Milvus Lite "
                          "database file ending in .db (default: $ZHIWEN_MILVUS_URI)")
     migrate.add_argument("--collection", help="collection name prefix (default: zhiwen)")
-    migrate.add_argument("--replace", action="store_true", help="copy again even when complete")
+    migrate.add_argument("--replace", action="store_true", help="replace the index the collections hold (another snapshot); a complete copy of the same snapshot is kept")
     migrate.set_defaults(func=run_migrate)
 
 
@@ -142,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
     if not Path(corpus).is_dir():
         print(f"error: corpus folder {corpus} does not exist", file=sys.stderr)
         return 2
+    if (args.backend or settings.backend) == "milvus":
+        return _run_milvus(args, settings, Path(corpus), model, max_chars, overlap, words)
     if args.check:
         fresh = is_up_to_date(corpus, index, build_params(model, max_chars, overlap, words))
         print("index is up to date" if fresh else "index is missing or stale")
@@ -263,6 +271,37 @@ def run_add(args: argparse.Namespace) -> int:
     return _run_changes(args, changes)
 
 
+def _run_milvus(args: argparse.Namespace, settings: Settings, corpus: Path, model: str, max_chars: int,
+                overlap: int, words: list[str]) -> int:
+    """`zhiwen index --backend milvus`: bring the Milvus store in line with the folder."""
+    from embeddings import ModelNotFoundError, load_embedder
+    from indexer.errors import BackendUnavailable, IndexLoadError, UpdateError
+    from indexer.milvus_index import index_folder
+    from indexer.milvus_store import MilvusConnection, MilvusStore
+
+    if args.check or args.repair or args.force:
+        print("error: --check, --repair and --force are for the local backend; on Milvus, "
+              "`zhiwen index` is incremental and sweeps what crashed writers left (--rebuild starts over)",
+              file=sys.stderr)
+        return 2
+    try:
+        config = settings.milvus_config(args.milvus_uri)
+        embedder = load_embedder(model, cache_path=settings.cache_path)
+        with MilvusConnection(config) as conn:
+            done = index_folder(MilvusStore(conn), corpus, embedder, max_chars=max_chars, overlap=overlap,
+                                user_words=words, limits=settings.reader_limits(), rebuild=args.rebuild,
+                                progress=not args.quiet and sys.stderr.isatty())
+    except (ValueError, ModelNotFoundError, BackendUnavailable, IndexLoadError, UpdateError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for name, reason in sorted(done.skipped.items()):
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    print(f"{'created' if done.created else 'updated'} {config.prefix}_* at {config.uri}: {done.reports} reports "
+          f"(+{len(done.added)} ~{len(done.replaced)} -{len(done.removed)} files, {len(done.skipped)} skipped; "
+          f"{done.chunks} chunks embedded; {done.swept} abandoned versions swept) in {done.seconds:.1f}s")
+    return 1 if args.strict and done.skipped else 0
+
+
 def run_remove(args: argparse.Namespace) -> int:
     from indexer.update import Delete
 
@@ -291,6 +330,6 @@ def run_migrate(args: argparse.Namespace) -> int:
         print(f"error: Milvus at {config.uri}: {exc}", file=sys.stderr)
         return 2
     verb = "copied" if done.copied else "already complete:"
-    print(f"{verb} {done.chunks} chunks into {done.collections.chunks} and {done.sentences} sentences "
-          f"into {done.collections.sentences} at {config.uri} ({done.seconds:.1f}s)")
+    print(f"{verb} {done.reports} reports, {done.chunks} chunks and {done.sentences} sentences into "
+          f"{config.prefix}_* at {config.uri} ({done.seconds:.1f}s)")
     return 0

@@ -2,6 +2,7 @@
 and what to do.
 
 * :class:`IndexLoadError`: an index (snapshot) cannot be served.
+* :class:`BackendUnavailable`: the engine holding the index (Milvus) cannot be reached.
 * :class:`UpdateError` and its kinds: a change to the corpus that cannot be made (nothing was
   stored); ``code`` is stable for API clients.
 """
@@ -11,6 +12,11 @@ from __future__ import annotations
 
 class IndexLoadError(RuntimeError):
     """The index cannot be served; the message names the file and shows expected vs found."""
+
+
+class BackendUnavailable(RuntimeError):
+    """The search engine holding the index (Milvus) did not answer; the message names it. The
+    index is fine: the engine may come back."""
 
 
 class UpdateError(Exception):

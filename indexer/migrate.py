@@ -3,15 +3,14 @@
 The chunk vectors come from ``dense.faiss`` and the sentence vectors from ``sentences.npy``; the
 BM25 tokens are made again with the snapshot's own tokenizer (``userdict.txt``) from each chunk's
 ``index_text``, exactly as :func:`indexer.assembly.assemble_snapshot` made them for bm25s, and
-checked against the snapshot's BM25 index before anything is written. The collection layout is
-described in :mod:`indexer.milvus`.
+checked against the snapshot's BM25 index before anything is written. The store's layout is
+described in :mod:`indexer.milvus_store`.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,12 +19,15 @@ import numpy as np
 import numpy.typing as npt
 
 from indexer.errors import IndexLoadError
-from indexer.milvus import (
+from indexer.milvus_store import (
     EMPTY_DOCUMENT,
-    CollectionNames,
+    LiveEntry,
     MilvusConfig,
     MilvusConnection,
-    collection_names,
+    MilvusStore,
+    StoreNames,
+    new_generation,
+    stage_rows,
 )
 
 if TYPE_CHECKING:
@@ -33,16 +35,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-INSERT_BATCH = 512  # rows per insert call: well under gRPC's 64 MB message limit at dim 1024
-MAX_TOKENS_BYTES = 65535  # Milvus' VARCHAR limit
-MAX_DOC_ID_BYTES = 512
 
 
 @dataclass(frozen=True)
 class Migrated:
     """What :func:`migrate` did."""
 
-    collections: CollectionNames
+    collections: StoreNames
+    reports: int
     chunks: int
     sentences: int
     copied: bool  # False: the collections were already complete and were left as they were
@@ -75,43 +75,6 @@ def bm25_tokens(index_dir: Path) -> tuple[list[list[str]], KeywordIndex]:
     return token_lists, keyword
 
 
-def _create(conn: MilvusConnection, names: CollectionNames, dim: int, k1: float, b: float) -> None:
-    from pymilvus import DataType, Function, FunctionType, MilvusClient
-
-    client, timeout = conn.client, conn.timeout
-    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-    schema.add_field("id", DataType.INT64, is_primary=True)
-    # a plain field: is_partition_key breaks every filter on Milvus Lite 2.5.1
-    schema.add_field("doc_id", DataType.VARCHAR, max_length=MAX_DOC_ID_BYTES)
-    schema.add_field("tokens", DataType.VARCHAR, max_length=MAX_TOKENS_BYTES, enable_analyzer=True,
-                     analyzer_params={"tokenizer": "whitespace"})
-    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-    schema.add_function(Function(name="tokens_bm25", function_type=FunctionType.BM25,
-                                 input_field_names=["tokens"], output_field_names=["sparse"]))
-    index = client.prepare_index_params()
-    index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
-                    params={"bm25_k1": k1, "bm25_b": b})
-    index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
-    client.create_collection(names.chunks, schema=schema, index_params=index, consistency_level="Strong",
-                             timeout=timeout)
-
-    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-    schema.add_field("id", DataType.INT64, is_primary=True)
-    schema.add_field("chunk", DataType.INT64)
-    schema.add_field("sentence", DataType.INT64)
-    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-    index = client.prepare_index_params()
-    index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
-    client.create_collection(names.sentences, schema=schema, index_params=index, consistency_level="Strong",
-                             timeout=timeout)
-
-
-def _batches(rows: Sequence[dict[str, Any]]) -> Iterator[Sequence[dict[str, Any]]]:
-    for i in range(0, len(rows), INSERT_BATCH):
-        yield rows[i : i + INSERT_BATCH]
-
-
 def migrate(index_dir: Path, uri: str, token: str = "", prefix: str = "zhiwen", *,
             timeout_s: float = 10.0, replace: bool = False) -> Migrated:
     """Copy the snapshot at ``index_dir`` into the Milvus at ``uri`` (collections named from
@@ -121,22 +84,40 @@ def migrate(index_dir: Path, uri: str, token: str = "", prefix: str = "zhiwen", 
         return copy_snapshot(conn, index_dir, replace=replace)
 
 
+def store_meta(meta: dict[str, Any], keyword: KeywordIndex, dim: int) -> dict[str, Any]:
+    """What a store keeps of a snapshot's meta.json: the settings its rows were made with."""
+    keep = ("model", "params", "chunker", "tokenizer", "pipeline_version", "format_version")
+    return {**{k: meta[k] for k in keep if k in meta}, "dim": dim,
+            "bm25": {"k1": float(keyword.bm25.k1), "b": float(keyword.bm25.b)}}
+
+
 def copy_snapshot(conn: MilvusConnection, index_dir: Path, *, replace: bool = False) -> Migrated:
-    """:func:`migrate` over an open connection."""
+    """:func:`migrate` over an open connection. Each report is staged under its own generation
+    and all become visible together at the end, so an interrupted copy shows nothing and is
+    simply done again; a complete copy of the same snapshot is left as it is, and a store holding
+    another index is replaced only with ``replace``."""
     from indexer.dense import DenseIndex
     from indexer.snapshots import snapshot_version
-    from indexer.store import read_chunks, read_meta
+    from indexer.store import read_chunks, read_meta, read_reports
+    from indexer.tokenize import read_user_words
 
     started = time.monotonic()
     root = Path(index_dir).resolve()
     meta = read_meta(root)
-    names = collection_names(conn.config.prefix, snapshot_version(meta))
+    version = snapshot_version(meta)
+    store = MilvusStore(conn)
+    reports = read_reports(root)
     chunks = read_chunks(root)
     n_sentences = sum(len(c.sentences) for c in chunks)
-    have = (conn.row_count(names.chunks), conn.row_count(names.sentences))
-    if have == (len(chunks), n_sentences) and not replace:
-        log.info("Milvus collections %s already hold snapshot %s", names.chunks, root.name)
-        return Migrated(names, len(chunks), n_sentences, False, time.monotonic() - started)
+    if store.exists():
+        held = store.meta().get("snapshot")
+        if held == version and len(store.live()) == len(reports) and \
+                conn.row_count(store.names.chunks) == len(chunks):
+            log.info("%s already holds snapshot %s", store.where, root.name)
+            return Migrated(store.names, len(reports), len(chunks), n_sentences, False, time.monotonic() - started)
+        if held != version and not replace and store.live():
+            raise IndexLoadError(f"{store.where} holds another index (snapshot {held}); "
+                                 "replace it with `zhiwen migrate --replace`")
 
     token_lists, keyword = bm25_tokens(root)
     vectors = DenseIndex.load(root / "dense.faiss").all_vectors()
@@ -145,33 +126,33 @@ def copy_snapshot(conn: MilvusConnection, index_dir: Path, *, replace: bool = Fa
     if len(vectors) != len(chunks) or len(sentences) != n_sentences:
         raise IndexLoadError(f"{root}: {len(chunks)} chunks / {n_sentences} sentences but "
                              f"{len(vectors)} chunk vectors / {len(sentences)} sentence vectors")
-    dim = int(vectors.shape[1])
-    chunk_rows = []
-    for i, (chunk, tokens) in enumerate(zip(chunks, token_lists, strict=True)):
-        text = " ".join(tokens)
-        if len(text.encode()) > MAX_TOKENS_BYTES or len(chunk.doc_id.encode()) > MAX_DOC_ID_BYTES:
-            raise ValueError(f"chunk {chunk.chunk_id}: its tokens or doc_id are too long for Milvus")
-        chunk_rows.append({"id": i, "doc_id": chunk.doc_id, "tokens": text, "vector": vectors[i].tolist()})
-    sentence_rows = []
-    row = 0
+    store.create({**store_meta(meta, keyword, int(vectors.shape[1])), "snapshot": version},
+                 read_user_words((root / "userdict.txt").read_text(encoding="utf-8")))
+    sources = dict(meta.get("sources") or {})
+    rows_of: dict[str, list[int]] = {}
     for i, chunk in enumerate(chunks):
-        for j in range(len(chunk.sentences)):
-            sentence_rows.append({"id": row, "chunk": i, "sentence": j, "vector": sentences[row].tolist()})
-            row += 1
-
-    client, timeout = conn.client, conn.timeout
-    for name in (names.chunks, names.sentences):
-        if client.has_collection(name, timeout=timeout):
-            client.drop_collection(name, timeout=timeout)
-    _create(conn, names, dim, float(keyword.bm25.k1), float(keyword.bm25.b))
-    for name, rows in ((names.chunks, chunk_rows), (names.sentences, sentence_rows)):
-        for batch in _batches(rows):
-            client.insert(name, list(batch), timeout=timeout)
-        client.flush(name, timeout=timeout)
-    found = (conn.row_count(names.chunks), conn.row_count(names.sentences))
+        rows_of.setdefault(chunk.doc_id, []).append(i)
+    sentence_start = np.concatenate([[0], np.cumsum([len(c.sentences) for c in chunks])]).astype(np.int64)
+    # reports in the order of their first chunk: the store numbers chunks as the snapshot does
+    order = sorted(reports, key=lambda r: (rows_of.get(r.doc_id, [len(chunks)])[0], r.doc_id))
+    entries = []
+    for seq, report in enumerate(order):
+        rows = rows_of.get(report.doc_id, [])
+        sent_rows = np.concatenate([np.arange(sentence_start[i], sentence_start[i + 1]) for i in rows]) \
+            if rows else np.zeros(0, np.int64)
+        gen = new_generation()
+        source = str(report.meta.get("source", ""))
+        store.stage(stage_rows(gen, report, [chunks[i] for i in rows],
+                               [[t for t in token_lists[i] if t != EMPTY_DOCUMENT] for i in rows],
+                               vectors[rows], sentences[sent_rows]))
+        entries.append(LiveEntry(report.doc_id, gen, seq, source, str(sources.get(source, ""))))
+    store.switch(entries)
+    for name in (store.names.chunks, store.names.sentences):
+        conn.client.flush(name, timeout=conn.timeout)
+    found = (conn.row_count(store.names.chunks), conn.row_count(store.names.sentences))
     if found != (len(chunks), n_sentences):
         raise IndexLoadError(f"Milvus: rows expected {(len(chunks), n_sentences)}, found {found} after copying")
     seconds = time.monotonic() - started
-    log.info("copied snapshot %s into Milvus %s (%d chunks, %d sentences) in %.1fs",
-             root.name, names.chunks, len(chunks), n_sentences, seconds)
-    return Migrated(names, len(chunks), n_sentences, True, seconds)
+    log.info("copied snapshot %s into %s (%d reports, %d chunks, %d sentences) in %.1fs",
+             root.name, store.where, len(reports), len(chunks), n_sentences, seconds)
+    return Migrated(store.names, len(reports), len(chunks), n_sentences, True, seconds)

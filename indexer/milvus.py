@@ -1,13 +1,13 @@
-"""The Milvus backend of the retrieval seam (issue 14): BM25 and vector searches in Milvus.
+"""The Milvus backend of the retrieval seam (issue 14): BM25 and vector searches in Milvus, over
+the store :mod:`indexer.milvus_store` describes, and the view an API node serves from.
 
-One index snapshot is two collections, named from a prefix and the snapshot's version
-(:func:`collection_names`; :mod:`indexer.migrate` fills them):
-
-* chunks — ``id`` (the chunk's row in ``chunks.jsonl``, INT64 primary key), ``doc_id``,
-  ``tokens`` (our own jieba tokens, space-joined, read by a whitespace analyzer), ``sparse``
-  (a BM25 function's output, never written by us) and ``vector`` (the chunk vector);
-* sentences — ``id`` (the row in ``sentences.npy``), ``chunk`` and ``sentence`` (which sentence
-  of which chunk) and ``vector``.
+A :class:`MilvusView` reads the visible reports (the ``live`` rows) and their chunks into memory —
+the texts to cite and the BM25 term statistics, nothing on disk — and numbers the chunks as a
+local snapshot would (reports by ``seq``, chunks in order); :func:`open_searcher` gives a
+:class:`~indexer.search.Searcher` whose BM25 and vector searches go to Milvus. A hit whose
+generation is not the one the view serves (a report staged or replaced since) is dropped, so
+a search never mixes two versions of a report; :meth:`MilvusView.refresh` moves to what is
+visible now, fetching only reports that changed.
 
 Scores agree with the local backend: Milvus' BM25 is (k1 + 1) × bm25s' "lucene" score over the
 same tokens with corpus-wide statistics (the Milvus Lite probe of issue 14), so it is divided by
@@ -19,143 +19,124 @@ search instead of hanging it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import re
+import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from indexer.errors import IndexLoadError
+from indexer.milvus_store import MilvusStore, StoredReport, StoreNames
 from indexer.retrieval import Ids, Scores
 
 if TYPE_CHECKING:
-    from pymilvus import MilvusClient
 
-    from indexer.keyword import KeywordIndex
+    from embeddings import Embedder
     from indexer.search import Searcher
     from indexer.tokenize import Tokenizer
-    from indexer.types import Chunk
 
 log = logging.getLogger(__name__)
 
 # Milvus refuses a search limit (topk) above this; longer id lists are asked in parts.
 MAX_LIMIT = 16384
-# BM25 top-k asks for this many more hits than it returns, then orders ties by chunk id as the
-# local backend does (Milvus leaves the order of equal scores open).
+# Top-k asks for this many more hits than it returns: BM25 orders ties by chunk id as the local
+# backend does (Milvus leaves the order of equal scores open), and rows of report versions the
+# view does not serve are dropped.
 TIE_MARGIN = 8
 # Scores closer than this (relative) count as a tie: Milvus and bm25s round differently in float32.
 TIE_TOLERANCE = 1e-5
-# A document without tokens is indexed as this one token, as KeywordIndex.build does for bm25s
-# (it changes the average document length, so Milvus must see it too).
-EMPTY_DOCUMENT = "\x00"
-_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
-# Milvus Lite 2.5.1 opens a database file only if its name matches this (and is short).
-_LITE_NAME = re.compile(r"^[a-zA-Z0-9.\-_]{1,36}$")
+
+
+class TermStats:
+    """The tokenizer and BM25 document frequencies of the chunks a view serves (what evidence
+    rerank and keyword confidence ask of ``Searcher.keyword``), counted from their tokens."""
+
+    def __init__(self, tokenizer: Tokenizer, token_lists: Sequence[Sequence[str]]) -> None:
+        self.tokenizer = tokenizer
+        self.size = len(token_lists)
+        self.df: Counter[str] = Counter(t for tokens in token_lists for t in set(tokens))
+
+    def doc_freq(self, token: str) -> int:
+        return self.df.get(token, 0)
+
+    def idf(self, token: str) -> float:
+        """BM25 (Lucene) inverse document frequency, as :meth:`KeywordIndex.idf` computes it."""
+        n = max(self.size, 1)
+        df = self.doc_freq(token)
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
 
 @dataclass(frozen=True)
-class MilvusConfig:
-    """Where the collections live and how long one call may take."""
+class Rows:
+    """Chunk rows of a view ↔ (generation, position in its report) in Milvus."""
 
-    uri: str  # http://host:19530, or a Milvus Lite database file ending in .db
-    token: str = ""
-    prefix: str = "zhiwen"  # collection names start with it (letters, digits, _)
-    timeout_s: float = 10.0  # per call; a dead server fails the call after this
+    first: dict[int, int]  # generation -> row of its first chunk
+    gens: Ids  # per row
+    idxs: Ids  # per row
 
-    def __post_init__(self) -> None:
-        if not _PREFIX.match(self.prefix):
-            raise ValueError(f"Milvus collection prefix {self.prefix!r}: use letters, digits and _, "
-                             "starting with a letter or _ (at most 100 characters)")
-        if self.timeout_s <= 0:
-            raise ValueError(f"Milvus timeout must be positive, got {self.timeout_s}")
-        if is_lite(self.uri) and not _LITE_NAME.match(Path(self.uri).name):
-            raise ValueError(f"Milvus Lite database {self.uri!r}: its file name must be at most 36 "
-                             "characters from a-z A-Z 0-9 . - _ (Milvus Lite 2.5.1 refuses others)")
+    def row(self, gen: int, idx: int) -> int | None:
+        first = self.first.get(gen)
+        return None if first is None else first + idx
 
-
-def is_lite(uri: str) -> bool:
-    """Whether ``uri`` names a Milvus Lite database file (an embedded engine) rather than a server."""
-    return uri.endswith(".db")
+    def where(self, rows: Ids) -> str:
+        """A filter selecting exactly these rows (in the chunks or the sentences collection)."""
+        by_gen: dict[int, list[int]] = {}
+        for r in np.asarray(rows, np.int64).tolist():
+            by_gen.setdefault(int(self.gens[r]), []).append(int(self.idxs[r]))
+        return " or ".join(f"(gen == {g} and idx in [{','.join(map(str, sorted(ix)))}])"
+                           for g, ix in sorted(by_gen.items()))
 
 
-@dataclass(frozen=True)
-class CollectionNames:
-    chunks: str
-    sentences: str
-
-
-def collection_names(prefix: str, version: str) -> CollectionNames:
-    """The collections of one snapshot version: ``<prefix>_<version>`` (``-`` becomes ``_``)."""
-    stem = f"{prefix}_{re.sub(r'[^A-Za-z0-9_]', '_', version)}"
-    return CollectionNames(chunks=f"{stem}_chunks", sentences=f"{stem}_sentences")
-
-
-class MilvusConnection:
-    """A client for one Milvus (or Milvus Lite database); :meth:`close` releases it, and stops the
-    Milvus Lite child process when this connection started one."""
-
-    def __init__(self, config: MilvusConfig) -> None:
-        from pymilvus import MilvusClient
-
-        self.config = config
-        self.timeout = config.timeout_s
-        if is_lite(config.uri):
-            Path(config.uri).parent.mkdir(parents=True, exist_ok=True)
-        self.client: MilvusClient = MilvusClient(uri=config.uri, token=config.token, timeout=config.timeout_s)
-
-    def close(self) -> None:
-        self.client.close()
-        if is_lite(self.config.uri):
-            from milvus_lite.server_manager import server_manager_instance
-
-            server_manager_instance.release_server(self.config.uri)
-
-    def __enter__(self) -> MilvusConnection:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def row_count(self, collection: str) -> int | None:
-        """Rows of ``collection`` (None when it does not exist)."""
-        if not self.client.has_collection(collection, timeout=self.timeout):
-            return None
-        rows = self.client.query(collection, filter="", output_fields=["count(*)"], timeout=self.timeout)
-        return int(rows[0]["count(*)"])
-
-
-def id_filter(field: str, ids: Sequence[int]) -> str:
-    return f"{field} in [{','.join(str(int(i)) for i in ids)}]"
-
-
-def _parts(ids: Ids, size: int = MAX_LIMIT) -> list[Ids]:
+def _parts(ids: Ids, size: int) -> list[Ids]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
+class _Search:
+    """Searches of one collection whose hits carry ``gen``/``idx``, mapped to the view's rows."""
+
+    def __init__(self, store: MilvusStore, rows: Rows) -> None:
+        self.store = store
+        self.rows = rows
+
+    def hits(self, collection: str, data: Any, field: str, metric: str, limit: int, filter: str = "",
+             fields: tuple[str, ...] = ("gen", "idx")) -> list[dict[str, Any]]:
+        conn = self.store.conn
+        result = conn.client.search(collection, data=[data], anns_field=field, limit=limit, filter=filter,
+                                    output_fields=list(fields), search_params={"metric_type": metric},
+                                    timeout=conn.timeout)
+        return list(result[0])
+
+    def top(self, collection: str, data: Any, field: str, metric: str, k: int, size: int) -> tuple[Ids, Scores]:
+        """The best ``k`` rows the view serves (hits of other generations dropped, asking for
+        more while too many were)."""
+        limit = min(k + TIE_MARGIN, MAX_LIMIT)
+        while True:
+            hits = self.hits(collection, data, field, metric, limit)
+            pairs = [(self.rows.row(int(h["entity"]["gen"]), int(h["entity"]["idx"])), float(h["distance"]))
+                     for h in hits]
+            kept = [(r, s) for r, s in pairs if r is not None]
+            if len(kept) >= min(k + TIE_MARGIN, size) or len(hits) < limit or limit >= MAX_LIMIT:
+                break
+            limit = min(limit * 4, MAX_LIMIT)
+        return (np.array([r for r, _ in kept], np.int64), np.array([s for _, s in kept], np.float32))
+
+
 # -- keyword ------------------------------------------------------------------------------------
-class MilvusKeyword:
-    """BM25 in Milvus; term statistics (``idf``) and the tokenizer are still the local index's."""
+class MilvusKeyword(_Search):
+    """BM25 in Milvus; the tokenizer is the store's (the same tokens the rows were made of)."""
 
-    def __init__(self, conn: MilvusConnection, collection: str, local: KeywordIndex, size: int) -> None:
-        self.conn = conn
-        self.collection = collection
-        self.local = local
-        self.size = size
-        self.k1 = float(local.bm25.k1)
-
-    @property
-    def tokenizer(self) -> Tokenizer:
-        return self.local.tokenizer
-
-    def idf(self, token: str) -> float:
-        return self.local.idf(token)
+    def __init__(self, store: MilvusStore, rows: Rows, stats: TermStats, k1: float) -> None:
+        super().__init__(store, rows)
+        self.stats = stats
+        self.size = stats.size
+        self.k1 = k1
 
     def query(self, query: str) -> MilvusKeywordQuery:
-        return MilvusKeywordQuery(self, " ".join(self.local.tokenizer.tokens(query)))
+        return MilvusKeywordQuery(self, " ".join(self.stats.tokenizer.tokens(query)))
 
 
 class MilvusKeywordQuery:
@@ -164,22 +145,13 @@ class MilvusKeywordQuery:
         self.tokens = tokens
         self._best: float | None = None
 
-    def _search(self, limit: int, filter: str = "") -> tuple[Ids, Scores]:
-        kw = self.keyword
-        if not self.tokens or limit <= 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        result = kw.conn.client.search(
-            kw.collection, data=[self.tokens], anns_field="sparse", limit=limit, filter=filter,
-            output_fields=["id"], search_params={"metric_type": "BM25"}, timeout=kw.conn.timeout,
-        )
-        hits = result[0]
-        ids = np.array([h["entity"]["id"] for h in hits], np.int64)
-        scores = np.array([h["distance"] for h in hits], np.float64) / (kw.k1 + 1.0)
-        return ids, scores.astype(np.float32)
-
     def top(self, k: int) -> tuple[Ids, Scores]:
-        k = min(k, self.keyword.size)
-        ids, scores = self._search(min(k + TIE_MARGIN, self.keyword.size, MAX_LIMIT))
+        kw = self.keyword
+        k = min(k, kw.size)
+        if not self.tokens or k <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        ids, scores = kw.top(kw.store.names.chunks, self.tokens, "sparse", "BM25", k, kw.size)
+        scores = (scores.astype(np.float64) / (kw.k1 + 1.0)).astype(np.float32)
         keep = scores > 0
         ids, scores = ids[keep], scores[keep]
         # best first; near-equal scores by chunk id, as the local backend orders exact ties
@@ -190,32 +162,33 @@ class MilvusKeywordQuery:
         return ids[order], scores[order]
 
     def scores(self, ids: Ids) -> Scores:
+        kw = self.keyword
         out = np.zeros(len(ids), np.float32)
         if not self.tokens or len(ids) == 0:
             return out
         where = {int(i): j for j, i in enumerate(ids)}
-        for part in _parts(np.unique(np.asarray(ids, np.int64))):
-            found, scores = self._search(len(part), id_filter("id", part.tolist()))
-            for i, s in zip(found.tolist(), scores.tolist(), strict=True):
-                out[where[i]] = s
+        for part in _parts(np.unique(np.asarray(ids, np.int64)), MAX_LIMIT):
+            for h in kw.hits(kw.store.names.chunks, self.tokens, "sparse", "BM25", len(part), kw.rows.where(part)):
+                row = kw.rows.row(int(h["entity"]["gen"]), int(h["entity"]["idx"]))
+                if row is not None:
+                    out[where[row]] = float(h["distance"]) / (kw.k1 + 1.0)
         return out
 
     @property
     def best(self) -> float:
         if self._best is None:
-            _, scores = self._search(1)
-            self._best = float(scores[0]) if len(scores) and scores[0] > 0 else 0.0
+            _, scores = self.top(1)
+            self._best = float(scores[0]) if len(scores) else 0.0
         return self._best
 
 
 # -- vectors ------------------------------------------------------------------------------------
-class MilvusVectors:
+class MilvusVectors(_Search):
     """Inner products (cosines of normalised vectors) in Milvus: chunk vectors and, for
     small-to-big, sentence vectors."""
 
-    def __init__(self, conn: MilvusConnection, names: CollectionNames, sentence_counts: Ids) -> None:
-        self.conn = conn
-        self.names = names
+    def __init__(self, store: MilvusStore, rows: Rows, sentence_counts: Ids) -> None:
+        super().__init__(store, rows)
         self.size = len(sentence_counts)
         self.sentence_counts = np.asarray(sentence_counts, np.int64)
 
@@ -228,44 +201,41 @@ class MilvusVectorQuery:
         self.vectors = vectors
         self.vector = vector
 
-    def _search(self, collection: str, limit: int, filter: str, fields: list[str]) -> list[Any]:
-        conn = self.vectors.conn
-        result = conn.client.search(
-            collection, data=[self.vector.tolist()], anns_field="vector", limit=limit, filter=filter,
-            output_fields=fields, search_params={"metric_type": "IP"}, timeout=conn.timeout,
-        )
-        return list(result[0])
-
     def top(self, k: int) -> tuple[Ids, Scores]:
-        k = min(k, self.vectors.size, MAX_LIMIT)
+        v = self.vectors
+        k = min(k, v.size, MAX_LIMIT)
         if k <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        hits = self._search(self.vectors.names.chunks, k, "", ["id"])
-        return (np.array([h["entity"]["id"] for h in hits], np.int64),
-                np.array([h["distance"] for h in hits], np.float32))
+        ids, scores = v.top(v.store.names.chunks, self.vector.tolist(), "vector", "IP", k, v.size)
+        return ids[:k], scores[:k]
 
     def scores(self, ids: Ids) -> Scores:
         """The stored vectors of ``ids`` times the query vector (computed here, as locally)."""
         if len(ids) == 0:
             return np.zeros(0, np.float32)
-        conn = self.vectors.conn
-        rows = conn.client.get(self.vectors.names.chunks, ids=[int(i) for i in ids],
-                               output_fields=["id", "vector"], timeout=conn.timeout)
-        by_id = {int(r["id"]): r["vector"] for r in rows}
-        missing = [int(i) for i in ids if int(i) not in by_id]
+        v = self.vectors
+        by_row: dict[int, Any] = {}
+        for part in _parts(np.asarray(ids, np.int64), MAX_LIMIT):
+            for r in v.store.conn.client.query(v.store.names.chunks, filter=v.rows.where(part),
+                                               output_fields=["gen", "idx", "vector"], timeout=v.store.conn.timeout):
+                row = v.rows.row(int(r["gen"]), int(r["idx"]))
+                if row is not None:
+                    by_row[row] = r["vector"]
+        missing = [int(i) for i in ids if int(i) not in by_row]
         if missing:
-            raise KeyError(f"chunks {missing[:5]} are not in Milvus collection {self.vectors.names.chunks}")
-        matrix = np.array([by_id[int(i)] for i in ids], np.float32)
+            raise KeyError(f"chunks {missing[:5]} are not in Milvus collection {v.store.names.chunks}")
+        matrix = np.array([by_row[int(i)] for i in ids], np.float32)
         return np.asarray(matrix @ self.vector, np.float32)
 
     def sentence_scores(self, ids: Ids) -> list[Scores] | None:
-        counts = self.vectors.sentence_counts[ids] if len(ids) else np.zeros(0, np.int64)
+        v = self.vectors
+        counts = v.sentence_counts[ids] if len(ids) else np.zeros(0, np.int64)
         out = [np.zeros(int(n), np.float32) for n in counts]
         where = {int(i): j for j, i in enumerate(ids)}
         # a filtered search with limit = the chunks' sentence count returns every one of them
+        batches: list[tuple[list[int], int]] = []
         batch: list[int] = []
         total = 0
-        batches: list[tuple[list[int], int]] = []
         for i, n in zip(ids.tolist(), counts.tolist(), strict=True):
             if n == 0:
                 continue
@@ -276,45 +246,90 @@ class MilvusVectorQuery:
             total += int(n)
         if batch:
             batches.append((batch, total))
-        for chunk_ids, limit in batches:
-            hits = self._search(self.vectors.names.sentences, limit, id_filter("chunk", chunk_ids),
-                                ["chunk", "sentence"])
+        for rows, limit in batches:
+            hits = v.hits(v.store.names.sentences, self.vector.tolist(), "vector", "IP", limit,
+                          v.rows.where(np.array(rows, np.int64)), ("gen", "idx", "sentence"))
             for h in hits:
                 e = h["entity"]
-                out[where[int(e["chunk"])]][int(e["sentence"])] = h["distance"]
+                row = v.rows.row(int(e["gen"]), int(e["idx"]))
+                if row is not None:
+                    out[where[row]][int(e["sentence"])] = h["distance"]
         return out
 
 
-# -- a Searcher over Milvus ---------------------------------------------------------------------
-def open_handles(
-    conn: MilvusConnection, meta: dict[str, Any], keyword: KeywordIndex, chunks: Sequence[Chunk]
-) -> tuple[MilvusKeyword, MilvusVectors]:
-    """The Milvus handles of the snapshot ``meta`` describes, checked against it: both collections
-    exist and hold as many rows as the snapshot has chunks and sentences."""
-    from indexer.snapshots import snapshot_version
+# -- the view an API node serves ----------------------------------------------------------------
+class MilvusView:
+    """The visible reports of a store, in memory, and a :class:`Searcher` over them; keeps the
+    reports it fetched, so :meth:`refresh` fetches only what changed."""
 
-    names = collection_names(conn.config.prefix, snapshot_version(meta))
-    counts = np.array([len(c.sentences) for c in chunks], np.int64)
-    for name, expected in ((names.chunks, len(chunks)), (names.sentences, int(counts.sum()))):
-        found = conn.row_count(name)
-        if found is None:
-            raise IndexLoadError(f"Milvus collection {name} does not exist at {conn.config.uri}; "
-                                 "copy the index there with `zhiwen migrate`")
-        if found != expected:
-            raise IndexLoadError(f"Milvus collection {name}: rows expected {expected}, found {found}; "
-                                 "copy the index again with `zhiwen migrate --replace`")
-    for name in (names.chunks, names.sentences):
-        conn.client.load_collection(name, timeout=conn.timeout)
-    return MilvusKeyword(conn, names.chunks, keyword, len(chunks)), MilvusVectors(conn, names, counts)
+    def __init__(self, store: MilvusStore, embedder: Embedder, *, check_model: bool = True) -> None:
+        from indexer.errors import IndexLoadError
+        from indexer.tokenize import Tokenizer
+
+        self.store = store
+        self.embedder = embedder
+        meta = store.meta()
+        if check_model and meta.get("model") != embedder.name:
+            raise IndexLoadError(
+                f"{store.where}: model expected {embedder.name!r} (configured), found {meta.get('model')!r} "
+                "(index built with it); configure that model or rebuild the store")
+        if check_model and int(meta.get("dim", 0)) != embedder.dim:
+            raise IndexLoadError(f"{store.where}: dim expected {embedder.dim}, found {meta.get('dim')}")
+        self.meta = meta
+        self.tokenizer = Tokenizer(store.user_words())
+        self._cache: dict[int, StoredReport] = {}
+        self._signature = ""
+        self.searcher: Searcher | None = None
+
+    def refresh(self) -> Searcher | None:
+        """A searcher over what is visible now, or None when that is what is served already.
+        Raises pymilvus' ``MilvusException`` when Milvus cannot be reached."""
+        live = self.store.live()
+        ordered = sorted(live.values(), key=lambda e: (e.seq, e.doc_id))
+        signature = hashlib.sha256(";".join(f"{e.doc_id}:{e.gen}" for e in ordered).encode()).hexdigest()[:16]
+        if self.searcher is not None and signature == self._signature:
+            return None
+        wanted = [e.gen for e in ordered]
+        missing = [g for g in wanted if g not in self._cache]
+        self._cache = {g: self._cache[g] for g in wanted if g in self._cache} | self.store.fetch(missing)
+        self.searcher = self._build([self._cache[g] for g in wanted], signature, ordered)
+        self._signature = signature
+        return self.searcher
+
+    def _build(self, stored: Sequence[StoredReport], signature: str, entries: Sequence[Any]) -> Searcher:
+        from indexer.search import Searcher
+
+        chunks = [c for s in stored for c in s.chunks]
+        tokens = [t for s in stored for t in s.tokens]
+        first: dict[int, int] = {}
+        gens: list[int] = []
+        idxs: list[int] = []
+        for s in stored:
+            first[s.gen] = len(gens)
+            gens += [s.gen] * len(s.chunks)
+            idxs += list(range(len(s.chunks)))
+        rows = Rows(first, np.array(gens, np.int64), np.array(idxs, np.int64))
+        stats = TermStats(self.tokenizer, tokens)
+        counts = np.array([len(c.sentences) for c in chunks], np.int64)
+        meta = {
+            **self.meta,
+            "snapshot": f"milvus-{signature}",
+            "backend": "milvus",
+            "counts": {"reports": len(stored), "chunks": len(chunks)},
+            "sources": {e.source: e.digest for e in entries if e.source},
+        }
+        return Searcher(
+            [s.report for s in stored], chunks, stats, None, self.embedder, meta,
+            keyword_source=MilvusKeyword(self.store, rows, stats, float(self.meta["bm25"]["k1"])),
+            vectors=MilvusVectors(self.store, rows, counts),
+        )
 
 
-def with_milvus(searcher: Searcher, conn: MilvusConnection) -> Searcher:
-    """The same snapshot as ``searcher``, with its BM25 and vector searches done in Milvus."""
-    from indexer.search import Searcher
+def open_searcher(store: MilvusStore, embedder: Embedder, *, check_model: bool = True) -> Searcher:
+    """A searcher over what ``store`` shows now (``IndexLoadError`` when there is no index)."""
+    searcher = MilvusView(store, embedder, check_model=check_model).refresh()
+    assert searcher is not None
+    return searcher
 
-    keyword, vectors = open_handles(conn, searcher.meta, searcher.keyword, searcher.chunks)
-    return Searcher(
-        list(searcher.reports.values()), searcher.chunks, searcher.keyword, searcher.dense,
-        searcher.embedder, searcher.meta, path=searcher.path, sentence_vectors=searcher.sentence_vectors,
-        keyword_source=keyword, vectors=vectors,
-    )
+
+__all__ = ["MilvusKeyword", "MilvusVectors", "MilvusView", "Rows", "StoreNames", "TermStats", "open_searcher"]

@@ -17,22 +17,34 @@ fusion, rerank and answers stay the same.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 if TYPE_CHECKING:
     from indexer.dense import DenseIndex
+    from indexer.tokenize import Tokenizer
 
 Ids = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
 
 
+@runtime_checkable
 class KeywordSource(Protocol):
     """A keyword backend: one :class:`KeywordQuery` per query text."""
 
     def query(self, query: str) -> KeywordQuery: ...
+
+
+class Vocabulary(Protocol):
+    """The tokenizer and term statistics a backend's keyword side was built with (evidence
+    rerank and keyword confidence weigh query terms by their IDF)."""
+
+    @property
+    def tokenizer(self) -> Tokenizer: ...
+
+    def idf(self, token: str) -> float: ...
 
 
 class VectorSource(Protocol):

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from indexer.retrieval import KeywordQuery, KeywordSource, LocalVectors, VectorQuery, VectorSource
+from indexer.retrieval import (
+    KeywordQuery,
+    KeywordSource,
+    LocalVectors,
+    VectorQuery,
+    VectorSource,
+    Vocabulary,
+)
 from indexer.scoring import DEFAULT, ScoringConfig
 from indexer.types import Chunk, Hit, Report
 from indexer.zh import compatibility_to_unified
@@ -39,15 +46,15 @@ class Searcher:
 
     BM25 and vector searches go to ``keyword_source`` and ``vectors`` (:mod:`indexer.retrieval`),
     by default the snapshot's own files (``keyword``, ``dense``, ``sentence_vectors``); the Milvus
-    backend (:mod:`indexer.milvus`) passes its handles instead. ``keyword`` still gives the
-    tokenizer and term statistics either way."""
+    backend (:mod:`indexer.milvus`) passes its handles instead (and no ``dense``). ``keyword``
+    gives the tokenizer and term statistics either way."""
 
     def __init__(
         self,
         reports: Sequence[Report],
         chunks: Sequence[Chunk],
-        keyword: KeywordIndex,
-        dense: DenseIndex,
+        keyword: KeywordIndex | Vocabulary,
+        dense: DenseIndex | None,
         embedder: Embedder,
         meta: dict[str, Any],
         *,
@@ -68,12 +75,20 @@ class Searcher:
         self._sent_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         total = int(self._sent_offsets[-1])
         self.sentence_vectors = sentence_vectors if sentence_vectors is not None and len(sentence_vectors) == total else None
-        self.keyword_source: KeywordSource = keyword_source or keyword
-        self.vectors: VectorSource = vectors or LocalVectors(dense, self.sentence_vectors, self._sent_offsets)
+        if keyword_source is None or vectors is None:
+            if dense is None or not isinstance(keyword, KeywordSource):
+                raise ValueError("a searcher without its own keyword and vector backends needs the "
+                                 "snapshot's KeywordIndex and DenseIndex")
+            keyword_source = keyword_source or keyword
+            vectors = vectors or LocalVectors(dense, self.sentence_vectors, self._sent_offsets)
+        self.keyword_source: KeywordSource = keyword_source
+        self.vectors: VectorSource = vectors
 
     def sentence_vectors_for(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         """Sentence vectors of the chunks at ``rows`` (chunk after chunk), e.g. to carry them over
         into a new snapshot without re-embedding."""
+        if self.dense is None:
+            raise ValueError("this searcher's vectors are not local (Milvus backend)")
         dim = self.dense.dim
         if self.sentence_vectors is None or len(rows) == 0:
             n = sum(len(self.chunks[int(i)].sentences) for i in rows)

@@ -36,7 +36,6 @@ from indexer.types import Chunk, Report, Sentence
 
 if TYPE_CHECKING:
     from embeddings import Embedder
-    from indexer.milvus import MilvusConnection
     from indexer.search import Searcher
 
 log = logging.getLogger(__name__)
@@ -181,13 +180,10 @@ def read_chunks(index_dir: Path) -> list[Chunk]:
 
 
 def load_index(
-    index_dir: Path, embedder: Embedder, *, check_model: bool = True, milvus: MilvusConnection | None = None
+    index_dir: Path, embedder: Embedder, *, check_model: bool = True
 ) -> Searcher:
     """Load and verify an index: every file present and readable, counts agree, model/dim match.
-
-    With ``milvus``, BM25 and vector searches go to this snapshot's collections there (copied by
-    :func:`indexer.migrate.migrate`; checked to exist and to hold every row); the caller owns
-    and closes the connection."""
+    (An index in Milvus is opened by :func:`indexer.milvus.open_searcher`.)"""
     from indexer.dense import DenseIndex
     from indexer.keyword import KeywordIndex
     from indexer.search import Searcher
@@ -234,12 +230,7 @@ def load_index(
     orphans = {c.doc_id for c in chunks} - doc_ids
     if orphans:
         raise IndexLoadError(f"chunks.jsonl: chunks of unknown reports {sorted(orphans)[:5]}")
-    searcher = Searcher(reports, chunks, keyword, dense, embedder, meta, path=root, sentence_vectors=sentence_vectors)
-    if milvus is None:
-        return searcher
-    from indexer.milvus import with_milvus
-
-    return with_milvus(searcher, milvus)
+    return Searcher(reports, chunks, keyword, dense, embedder, meta, path=root, sentence_vectors=sentence_vectors)
 
 
 def _expect(file: str, what: str, expected: Any, found: Any) -> None:

@@ -110,6 +110,8 @@ def make_live_index(settings: Settings, embedder: Any, pause: Pause | None = Non
 class KnowledgeBase:
     """Holds the current engine for readers and applies changes, one writer at a time."""
 
+    unavailable = ""  # the local index is on this machine: it does not go away (cf. MilvusKnowledgeBase)
+
     def __init__(
         self,
         live: LiveIndex,
@@ -127,6 +129,11 @@ class KnowledgeBase:
         self._watcher: threading.Thread | None = None
         self._bad_snapshot: Path | None = None
         self.last_change: dict[str, Any] | None = None
+
+    @property
+    def corpus_dir(self) -> Path | None:
+        """Where the original report files are."""
+        return self.live.corpus_dir
 
     @property
     def engine(self) -> QAEngine:
@@ -275,7 +282,8 @@ def open_knowledge_base(
     """Start-up: verify and load the index, roll forward interrupted changes, start watching for
     snapshots other processes write. Slow (loads the model); raises ``IndexLoadError`` /
     ``ModelNotFoundError`` with a message fit for /readyz. ``on_publish`` is called with each
-    engine that replaces the live one."""
+    engine that replaces the live one. (On ``ZHIWEN_BACKEND=milvus`` the service opens a
+    :class:`~service.milvus_kb.MilvusKnowledgeBase` instead, with the same interface.)"""
     from indexer.errors import UpdateError
     from indexer.snapshots import verify_checksums
 

@@ -16,7 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 if TYPE_CHECKING:
-    from indexer.milvus import MilvusConfig
+    from indexer.milvus_store import MilvusConfig
     from indexer.readers.base import Limits
 
 MiB = 1024 * 1024
@@ -241,7 +241,7 @@ class Settings(BaseSettings):
     def milvus_config(self, uri: str | None = None) -> MilvusConfig:
         """Where the Milvus backend is (``uri`` overrides the configured one); ValueError when
         there is none."""
-        from indexer.milvus import MilvusConfig
+        from indexer.milvus_store import MilvusConfig
 
         uri = uri or self.milvus_uri
         if not uri:

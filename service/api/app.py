@@ -22,7 +22,8 @@ from service.api.errors import error_response, install_error_handlers
 from service.api.metrics import Metrics, MetricsMiddleware
 from service.api.routes import ask, chat, documents, health, search, web
 from service.api.schemas import AskRequest, SearchRequest
-from service.kb import open_knowledge_base
+from service.kb import KnowledgeBase, open_knowledge_base
+from service.milvus_kb import MilvusKnowledgeBase, open_milvus_knowledge_base
 from zhiwen.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,10 @@ def _load_failure(exc: Exception) -> str:
     corrupt index, model not found), else the exception, logged with its traceback."""
     try:
         from embeddings import ModelNotFoundError
+        from indexer.errors import BackendUnavailable
         from indexer.store import IndexLoadError
 
-        expected: tuple[type[Exception], ...] = (IndexLoadError, ModelNotFoundError)
+        expected: tuple[type[Exception], ...] = (IndexLoadError, ModelNotFoundError, BackendUnavailable)
     except ImportError:
         expected = ()
     if isinstance(exc, expected):
@@ -61,7 +63,8 @@ def _load_failure(exc: Exception) -> str:
 async def _load(state: AppState) -> None:
     """Load the engine off the event loop; on failure keep serving and report why in /readyz."""
     settings = state.settings
-    log.info("loading model %s and index %s", settings.model, settings.index_dir)
+    where = settings.milvus_uri if settings.backend == "milvus" else settings.index_dir
+    log.info("loading model %s and index %s", settings.model, where)
     metrics = state.metrics
 
     def published(engine: QAEngine) -> None:
@@ -70,7 +73,11 @@ async def _load(state: AppState) -> None:
 
     try:
         # load + verify checksums + roll forward interrupted index changes
-        kb = await asyncio.to_thread(open_knowledge_base, settings, published)
+        kb: KnowledgeBase | MilvusKnowledgeBase
+        if settings.backend == "milvus":
+            kb = await asyncio.to_thread(open_milvus_knowledge_base, settings, published)
+        else:
+            kb = await asyncio.to_thread(open_knowledge_base, settings, published)
     except Exception as exc:  # whatever it is: keep serving /healthz and say why in /readyz
         state.reason = _load_failure(exc)
         state.loading = False

@@ -16,6 +16,7 @@ from zhiwen.settings import Settings
 
 if TYPE_CHECKING:
     from service.kb import KnowledgeBase
+    from service.milvus_kb import MilvusKnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ class AppState:
 
     settings: Settings
     metrics: Metrics
-    kb: KnowledgeBase | None = None
+    kb: KnowledgeBase | MilvusKnowledgeBase | None = None
     reason: str = "index is loading"
     loading: bool = True
 
@@ -64,6 +65,8 @@ def require_engine(state: StateDep) -> QAEngine:
     engine = state.engine
     if engine is None:
         raise ApiError(503, state.not_ready_code, state.reason, headers={"Retry-After": "5"})
+    if state.kb is not None and state.kb.unavailable:
+        raise ApiError(503, "backend_unavailable", state.kb.unavailable, headers={"Retry-After": "5"})
     return engine
 
 

@@ -131,8 +131,20 @@ async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "internal server error")
 
 
+async def _backend_handler(request: Request, exc: Exception) -> JSONResponse:
+    """The engine holding the index did not answer: 503 naming it, and the node marked
+    unavailable (/readyz says so) until its watcher reaches the engine again."""
+    kb = getattr(getattr(request.app.state, "zhiwen", None), "kb", None)
+    if kb is not None and hasattr(kb, "mark_unavailable"):
+        kb.mark_unavailable(exc)
+    return error_response(503, "backend_unavailable", str(exc), headers={"Retry-After": "5"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Replace FastAPI's default error bodies with ``ErrorResponse`` everywhere."""
+    from indexer.errors import BackendUnavailable
+
+    app.add_exception_handler(BackendUnavailable, _backend_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(ApiError, _api_error_handler)

@@ -1,8 +1,10 @@
-"""The Milvus backend answers the retrieval seam as the local one does (issue 14, step 2).
+"""The Milvus backend answers the retrieval seam as the local one does, and its store keeps
+readers on whole report versions (issue 14).
 
 Real Milvus Lite 2.5.1 on a database file in a temporary folder, one per module (its child
 process is stopped by the fixture's finalizer, whatever the tests did); the index is the bundled
-reports' (81 chunks), copied in once by ``migrate``. Every Milvus call has a timeout, and so has
+reports' (81 chunks), copied in once by ``migrate``; the write-protocol tests use stores of their
+own (other collection prefixes) in the same database. Every Milvus call has a timeout, and so has
 each test, so a stuck engine fails a test instead of hanging the suite.
 """
 
@@ -16,7 +18,7 @@ import numpy as np
 import pytest
 
 from indexer.errors import IndexLoadError
-from indexer.milvus import MilvusConfig, MilvusConnection, collection_names
+from indexer.milvus_store import MilvusConfig, MilvusConnection, MilvusStore, StoreNames
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -41,10 +43,10 @@ def migrated(milvus: MilvusConnection, index_dir: Path) -> Any:
 
 
 @pytest.fixture(scope="module")
-def milvus_searcher(migrated: Any, milvus: MilvusConnection, index_dir: Path, embedder: Any) -> Any:
-    from indexer.store import load_index
+def milvus_searcher(migrated: Any, milvus: MilvusConnection, embedder: Any) -> Any:
+    from indexer.milvus import open_searcher
 
-    return load_index(index_dir, embedder, milvus=milvus)
+    return open_searcher(MilvusStore(milvus), embedder)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +59,7 @@ def test_migrate_copies_every_chunk_and_sentence_once(migrated: Any, milvus: Mil
     from indexer.migrate import copy_snapshot
 
     n_sentences = sum(len(c.sentences) for c in searcher.chunks)
-    assert (migrated.chunks, migrated.sentences) == (len(searcher.chunks), n_sentences) == (81, n_sentences)
+    assert (migrated.reports, migrated.chunks, migrated.sentences) == (6, 81, n_sentences)
     assert milvus.row_count(migrated.collections.chunks) == 81
     assert milvus.row_count(migrated.collections.sentences) == n_sentences
     again = copy_snapshot(milvus, index_dir)  # complete collections are left as they are
@@ -113,26 +115,150 @@ def test_a_searcher_over_milvus_finds_the_same_hits(milvus_searcher: Any, search
         np.testing.assert_allclose([h.score for h in remote], [h.score for h in local], atol=1e-4)
 
 
-def test_loading_a_snapshot_that_was_never_copied_names_the_command(
-    milvus: MilvusConnection, index_dir: Path, embedder: Any
-) -> None:
-    from indexer.store import load_index
+def test_a_store_that_was_never_filled_names_the_commands(milvus: MilvusConnection, embedder: Any) -> None:
+    from indexer.milvus import open_searcher
 
-    other = MilvusConnection(MilvusConfig(milvus.config.uri, prefix="never_copied", timeout_s=TIMEOUT_S))
+    other = _connection(milvus, "never_copied")
     try:
         with pytest.raises(IndexLoadError, match="zhiwen migrate"):
-            load_index(index_dir, embedder, milvus=other)
+            open_searcher(MilvusStore(other), embedder)
     finally:
         other.client.close()  # the Lite engine belongs to the module's connection
 
 
 def test_collection_names_and_config_checks() -> None:
-    names = collection_names("zhiwen", "20261201T042204-82c11586")
-    assert names.chunks == "zhiwen_20261201T042204_82c11586_chunks"
-    assert names.sentences == "zhiwen_20261201T042204_82c11586_sentences"
+    names = StoreNames.of("zhiwen")
+    assert names.all() == ("zhiwen_chunks", "zhiwen_sentences", "zhiwen_reports", "zhiwen_live", "zhiwen_meta")
     with pytest.raises(ValueError, match="prefix"):
         MilvusConfig("http://127.0.0.1:19530", prefix="zhi-wen")
     with pytest.raises(ValueError, match="36 characters"):
         MilvusConfig("/tmp/" + "a" * 40 + ".db")
     with pytest.raises(ValueError, match="36 characters"):
         MilvusConfig("/tmp/知问.db")
+
+
+# -- the write protocol -------------------------------------------------------------------------
+def _connection(milvus: MilvusConnection, prefix: str) -> MilvusConnection:
+    return MilvusConnection(MilvusConfig(milvus.config.uri, prefix=prefix, timeout_s=TIMEOUT_S))
+
+
+@pytest.fixture
+def small_store(milvus: MilvusConnection, embedder: Any, tmp_path: Path) -> Iterator[tuple[MilvusStore, Path]]:
+    """A store of its own, built from a folder of two reports by ``index_folder``."""
+    from indexer.milvus_index import index_folder
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "one.txt").write_text("海泊河街道新建巷网会客议事厅\n\n街道在辖区新建巷网会客议事厅，居民每月在这里议事一次。\n",
+                                    encoding="utf-8")
+    (corpus / "two.txt").write_text("湖岛街道整治小区\n\n湖岛街道今年整治老旧小区十二个，安装路灯三百盏。\n", encoding="utf-8")
+    conn = _connection(milvus, f"t{tmp_path.name[-12:].replace('-', '_')}")
+    store = MilvusStore(conn)
+    index_folder(store, corpus, embedder, max_chars=300, overlap=100)
+    try:
+        yield store, corpus
+    finally:
+        store.drop()
+        conn.client.close()
+
+
+def _view(store: MilvusStore, embedder: Any) -> Any:
+    from indexer.milvus import MilvusView
+
+    return MilvusView(store, embedder)
+
+
+def test_index_folder_is_incremental(small_store: tuple[MilvusStore, Path], embedder: Any) -> None:
+    from indexer.milvus_index import index_folder
+
+    store, corpus = small_store
+    before = store.live()
+    assert sorted(e.source for e in before.values()) == ["one.txt", "two.txt"]
+    unchanged = index_folder(store, corpus, embedder, max_chars=300, overlap=100)
+    assert (unchanged.added, unchanged.replaced, unchanged.removed, unchanged.chunks) == ((), (), (), 0)
+    assert store.live() == before
+
+    (corpus / "two.txt").write_text("湖岛街道整治小区\n\n湖岛街道今年整治老旧小区十五个。\n", encoding="utf-8")
+    (corpus / "one.txt").unlink()
+    (corpus / "three.txt").write_text("水清沟街道开办夜校\n\n水清沟街道开办居民夜校，开设书法课。\n", encoding="utf-8")
+    changed = index_folder(store, corpus, embedder, max_chars=300, overlap=100)
+    assert (changed.added, changed.replaced, changed.removed) == (("three.txt",), ("two.txt",), ("one.txt",))
+    searcher = _view(store, embedder).refresh()
+    texts = " ".join(r.text for r in searcher.reports.values())
+    assert "十五个" in texts and "十二个" not in texts and "议事厅" not in texts and "夜校" in texts
+    assert store.generations() == {e.gen for e in store.live().values()}  # old rows swept
+
+
+def test_staged_rows_are_invisible_until_the_switch(small_store: tuple[MilvusStore, Path], embedder: Any) -> None:
+    import dataclasses
+
+    from indexer.milvus_index import MilvusWriter
+    from indexer.types import Report
+
+    store, _ = small_store
+    view = _view(store, embedder)
+    first = view.refresh()
+    writer = MilvusWriter.open(store, embedder)
+    old = store.live()["one"]
+    report = Report("one", "海泊河街道新建巷网会客议事厅", "海泊河街道新建巷网会客议事厅\n\n议事厅改为每周开放一次。\n",
+                    {"source": "one.txt"})
+    [version] = writer.versions([report], "one.txt", "d" * 64, old.seq)
+    store.stage(version.rows)  # a writer that dies here leaves only unreferenced rows
+    assert view.refresh() is None  # nothing visible changed
+    hits = first.search("议事厅 每周开放", top_k=5)
+    assert all(h.chunk.doc_id != "one" or "每周" not in h.chunk.text for h in hits)
+    assert store.sweep_orphans() == 0  # too young: it may be a write in progress
+    assert store.sweep_orphans(grace_s=0) == 1
+    assert store.generations() == {e.gen for e in store.live().values()}
+
+    [version] = writer.versions([report], "one.txt", "d" * 64, old.seq)
+    writer.write([version])
+    served = view.refresh()
+    assert served is not None and "每周" in served.reports["one"].text
+    assert [c.doc_id for c in served.chunks] == [c.doc_id for c in first.chunks]  # same order
+    assert dataclasses.asdict(store.live()["one"])["gen"] == version.entry.gen
+
+
+def test_two_writers_of_one_report_leave_one_whole_version(small_store: tuple[MilvusStore, Path],
+                                                           embedder: Any) -> None:
+    """Both stage complete versions; the later switch wins; the other's rows are orphans."""
+    from indexer.milvus_index import MilvusWriter
+    from indexer.types import Report
+
+    store, _ = small_store
+    a, b = MilvusWriter.open(store, embedder), MilvusWriter.open(store, embedder)
+    seq = store.live()["two"].seq
+    mine = [w.versions([Report("two", "湖岛", f"湖岛街道整治小区\n\n{text}\n", {"source": "two.txt"})],
+                       "two.txt", "e" * 64, seq)[0]
+            for w, text in ((a, "版本甲：整治小区二十个。"), (b, "版本乙：整治小区三十个，另有四个在建。"))]
+    for v in mine:
+        store.stage(v.rows)
+    store.switch([mine[0].entry])
+    store.switch([mine[1].entry])  # b switched last
+    served = _view(store, embedder).refresh()
+    text = served.reports["two"].text
+    chunks = " ".join(c.text for c in served.chunks if c.doc_id == "two")
+    assert "版本乙" in text and "版本甲" not in text and "版本甲" not in chunks
+    assert store.sweep_orphans(grace_s=0) >= 1  # a's version and the replaced original
+    assert store.generations() == {e.gen for e in store.live().values()}
+
+
+def test_live_changes_check_before_writing(small_store: tuple[MilvusStore, Path], embedder: Any) -> None:
+    from indexer.errors import DocumentExists, DocumentNotFound, NothingToIndex
+    from indexer.milvus_index import MilvusWriter
+    from indexer.update import Delete, Put
+
+    store, _ = small_store
+    writer = MilvusWriter.open(store, embedder)
+    before = store.live()
+    with pytest.raises(DocumentExists):
+        writer.apply([Put("one", "议事厅照常开放。", must="new")])
+    with pytest.raises(DocumentNotFound):
+        writer.apply([Delete("nobody")])
+    writer.apply([Delete("one")])
+    with pytest.raises(NothingToIndex):
+        writer.apply([Delete("two")])
+    assert set(store.live()) == set(before) - {"one"}
+    added = writer.apply([Put("four", "四方街道开放图书角。", title="图书角")])
+    assert added.reports_added == ("four",) and added.files == {"four.txt": "created"}
+    assert "图书角" in _view(store, embedder).refresh().reports["four"].text

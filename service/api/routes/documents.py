@@ -55,13 +55,14 @@ from service.api.schemas.documents import (
 )
 from service.api.uploads import FileUpload, check_doc_id, document_from_request, form_fields
 from service.kb import KnowledgeBase
+from service.milvus_kb import MilvusKnowledgeBase
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 
-def _kb(state: Any) -> KnowledgeBase:
-    kb: KnowledgeBase | None = state.kb
+def _kb(state: Any) -> KnowledgeBase | MilvusKnowledgeBase:
+    kb: KnowledgeBase | MilvusKnowledgeBase | None = state.kb
     if kb is None or state.engine is None:
         raise ApiError(503, state.not_ready_code, state.reason, headers={"Retry-After": "5"})
     return kb
@@ -69,6 +70,7 @@ def _kb(state: Any) -> KnowledgeBase:
 
 def _api_error(exc: Exception) -> ApiError:
     """Domain failures of a change as HTTP errors (nothing was stored for any of them)."""
+    from indexer.errors import BackendUnavailable
     from indexer.store import IndexLoadError
 
     if isinstance(exc, WriterBusy):
@@ -87,19 +89,21 @@ def _api_error(exc: Exception) -> ApiError:
         return ApiError(503, exc.code, exc.message)
     if isinstance(exc, UpdateError):
         return ApiError(400, exc.code, exc.message)
+    if isinstance(exc, BackendUnavailable):
+        return ApiError(503, "backend_unavailable", str(exc), headers={"Retry-After": "5"})
     if isinstance(exc, IndexLoadError):
         return ApiError(503, "index_unavailable", f"the index cannot be updated: {exc}")
     raise exc
 
 
-async def _apply(kb: KnowledgeBase, change: Put | Delete) -> UpdateResult:
+async def _apply(kb: KnowledgeBase | MilvusKnowledgeBase, change: Put | Delete) -> UpdateResult:
     try:
         return await run_in_threadpool(kb.apply, [change])
     except Exception as exc:
         raise _api_error(exc) from exc
 
 
-def _response(result: UpdateResult, kb: KnowledgeBase, doc_id: str, started: float,
+def _response(result: UpdateResult, kb: KnowledgeBase | MilvusKnowledgeBase, doc_id: str, started: float,
               status: int, headers: dict[str, str] | None = None) -> JSONResponse:
     if result.files:
         # a report stored anew in another format: its new file was created, the old one deleted
@@ -226,7 +230,11 @@ async def get_document_file(doc_id: PathDocId, state: StateDep, engine: EngineDe
     if report is None:
         raise ApiError(404, "not_found", f"unknown document: {printable(doc_id)}")
     source = str(report.meta.get("source") or "")
-    corpus = _kb(state).live.corpus_dir.resolve()
+    folder = _kb(state).corpus_dir
+    if folder is None:
+        raise ApiError(404, "not_found", f"the original file of {printable(doc_id)} is not kept: "
+                       "on the Milvus backend the index holds the reports' text, not their files")
+    corpus = folder.resolve()
     path = (corpus / source).resolve()
     if not source or corpus not in path.parents or not path.is_file():
         raise ApiError(404, "not_found", f"the original file of {printable(doc_id)} is gone "

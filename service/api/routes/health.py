@@ -38,6 +38,9 @@ async def readyz(request: Request, state: StateDep, settings: SettingsDep) -> Re
         # not an exception: an unready service is an expected state, not an error to log
         reason = state.reason if detailed else "the service is not ready"
         return error_response(503, state.not_ready_code, reason, headers={"Retry-After": "5"})
+    if state.kb is not None and state.kb.unavailable:
+        reason = state.kb.unavailable if detailed else "the service is not ready"
+        return error_response(503, "backend_unavailable", reason, headers={"Retry-After": "5"})
     if not detailed:
         return Readiness()
     searcher = engine.searcher
