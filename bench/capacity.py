@@ -7,11 +7,12 @@ real chunks, times 10M and 100M chunks.
                                                   # with the default chunker (no embedding)
 
 What is measured: the chunks' text, context, keyword tokens (as the keyword index sees them),
-distinct terms and sentences. What is arithmetic: the bytes each store needs for them — chunk
-vectors (float32), sentence vectors (float16, as ``sentences.npy`` holds them), the BM25 sparse
-row (a 4-byte term id and a 4-byte weight per distinct term), and about 64 bytes of ids and
-metadata; index structures (HNSW links, the inverted index) come on top and depend on their
-parameters.
+distinct terms and sentences, and the records the Milvus store keeps to cite from (each chunk's
+JSON, each report's JSON spread over its chunks). What is arithmetic: the bytes each store needs
+for them — chunk vectors (float32), sentence vectors (float16, as ``sentences.npy`` holds them;
+float32 in Milvus doubles them), the BM25 sparse row (a 4-byte term id and a 4-byte weight per
+distinct term), and about 64 bytes of ids and metadata; index structures (HNSW links, the
+inverted index) come on top and depend on their parameters.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from indexer.tokenize import Tokenizer
-from indexer.types import Chunk
+from indexer.types import Chunk, Report
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,17 @@ class ChunkStats:
     token_bytes: float  # the keyword tokens, space-joined (what a whitespace analyzer reads)
     terms: float  # distinct keyword terms (entries of the BM25 sparse row)
     sentences: float  # sentence vectors per chunk (small-to-big)
+    chunk_record_bytes: float  # the chunk as JSON (text, context, sentences): what a node cites from
+    report_record_bytes: float  # the reports' JSON (full text, metadata) over their chunks
 
 
-def measure(chunks: Sequence[Chunk], tokenizer: Tokenizer) -> ChunkStats:
+def measure(chunks: Sequence[Chunk], tokenizer: Tokenizer, reports: Sequence[Report]) -> ChunkStats:
+    from indexer.store import chunk_to_json, report_to_json
+
     tokens = [tokenizer.tokens(c.index_text) for c in chunks]
+    ids = {c.doc_id for c in chunks}
+    report_bytes = sum(len(json.dumps(report_to_json(r), ensure_ascii=False).encode())
+                       for r in reports if r.doc_id in ids)
     return ChunkStats(
         chunks=len(chunks),
         text_bytes=statistics.fmean(len(c.text.encode()) for c in chunks),
@@ -54,6 +62,9 @@ def measure(chunks: Sequence[Chunk], tokenizer: Tokenizer) -> ChunkStats:
         token_bytes=statistics.fmean(len(" ".join(t).encode()) for t in tokens),
         terms=statistics.fmean(len(set(t)) for t in tokens),
         sentences=statistics.fmean(len(c.sentences) for c in chunks),
+        chunk_record_bytes=statistics.fmean(len(json.dumps(chunk_to_json(c), ensure_ascii=False).encode())
+                                            for c in chunks),
+        report_record_bytes=report_bytes / len(chunks),
     )
 
 
@@ -64,6 +75,8 @@ def per_chunk_bytes(stats: ChunkStats, dim: int) -> dict[str, float]:
         "sentence vectors (float16)": stats.sentences * dim * 2.0,
         "text + context": stats.text_bytes + stats.context_bytes,
         "keyword tokens": stats.token_bytes,
+        "chunk record (JSON, Milvus store)": stats.chunk_record_bytes,
+        "report record (JSON, Milvus store)": stats.report_record_bytes,
         "BM25 sparse row": stats.terms * 8.0,
         "ids and metadata": float(ID_AND_META_BYTES),
     }
@@ -74,7 +87,8 @@ def report(stats: ChunkStats, dim: int, source: str) -> str:
     lines = [
         f"Measured on {stats.chunks} chunks of {source}: {stats.text_bytes:.0f} B text, "
         f"{stats.context_bytes:.0f} B context, {stats.token_bytes:.0f} B tokens, "
-        f"{stats.terms:.1f} distinct terms, {stats.sentences:.2f} sentences per chunk.",
+        f"{stats.terms:.1f} distinct terms, {stats.sentences:.2f} sentences per chunk; records "
+        f"{stats.chunk_record_bytes:.0f} B (chunk) and {stats.report_record_bytes:.0f} B (report share).",
         "",
         "| store | bytes / chunk | " + " | ".join(f"{n // 1_000_000}M chunks" for n in SCALES) + " |",
         "| --- | ---: | " + " | ".join("---:" for _ in SCALES) + " |",
@@ -91,17 +105,17 @@ def _gb(size: float) -> str:
     return f"{size / 1e9:,.0f} GB" if size >= 1e10 else f"{size / 1e9:,.1f} GB"
 
 
-def _index_chunks(index_dir: Path) -> tuple[list[Chunk], Tokenizer, int]:
-    from indexer.store import read_chunks
+def _index_chunks(index_dir: Path) -> tuple[list[Chunk], Tokenizer, int, list[Report]]:
+    from indexer.store import read_chunks, read_reports
     from indexer.tokenize import read_user_words
 
     meta = json.loads((index_dir / "meta.json").read_text(encoding="utf-8"))
     words_file = index_dir / "userdict.txt"
     words = read_user_words(words_file.read_text(encoding="utf-8")) if words_file.is_file() else []
-    return read_chunks(index_dir), Tokenizer(words), int(meta["dim"])
+    return read_chunks(index_dir), Tokenizer(words), int(meta["dim"]), read_reports(index_dir)
 
 
-def _cmrc_chunks(limit: int) -> tuple[list[Chunk], Tokenizer, int]:
+def _cmrc_chunks(limit: int) -> tuple[list[Chunk], Tokenizer, int, list[Report]]:
     from bench.common import load_cmrc
     from embeddings import load_embedder
     from indexer.assembly import chunk_reports
@@ -110,7 +124,7 @@ def _cmrc_chunks(limit: int) -> tuple[list[Chunk], Tokenizer, int]:
     embedder = load_embedder("m3e-small")  # for its tokenizer's lengths; nothing is encoded
     reports = load_cmrc().reports[:limit]
     chunks = chunk_reports(embedder, reports, max_chars=DEFAULT_MAX_CHARS, overlap=DEFAULT_OVERLAP)
-    return chunks, Tokenizer(), embedder.dim
+    return chunks, Tokenizer(), embedder.dim, list(reports)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,12 +134,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.cmrc:
-        chunks, tokenizer, dim = _cmrc_chunks(args.cmrc)
+        chunks, tokenizer, dim, reports = _cmrc_chunks(args.cmrc)
         source = f"the first {args.cmrc} CMRC 2018 passages"
     else:
-        chunks, tokenizer, dim = _index_chunks(args.index)
+        chunks, tokenizer, dim, reports = _index_chunks(args.index)
         source = f"the index {args.index}"
-    print(report(measure(chunks, tokenizer), dim, source))
+    print(report(measure(chunks, tokenizer, reports), dim, source))
     return 0
 
 

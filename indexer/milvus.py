@@ -72,23 +72,24 @@ class TermStats:
 
 @dataclass(frozen=True)
 class Rows:
-    """Chunk rows of a view ↔ (generation, position in its report) in Milvus."""
+    """Chunk rows of a view ↔ the chunks' primary keys in Milvus. A key the view does not know
+    belongs to a report version it does not serve."""
 
-    first: dict[int, int]  # generation -> row of its first chunk
-    gens: Ids  # per row
-    idxs: Ids  # per row
+    keys: Ids  # per row: the chunk's primary key
+    row_of: dict[int, int]
 
-    def row(self, gen: int, idx: int) -> int | None:
-        first = self.first.get(gen)
-        return None if first is None else first + idx
+    @classmethod
+    def of(cls, keys: Sequence[int]) -> Rows:
+        return cls(np.array(keys, np.int64), {int(k): i for i, k in enumerate(keys)})
 
-    def where(self, rows: Ids) -> str:
-        """A filter selecting exactly these rows (in the chunks or the sentences collection)."""
-        by_gen: dict[int, list[int]] = {}
-        for r in np.asarray(rows, np.int64).tolist():
-            by_gen.setdefault(int(self.gens[r]), []).append(int(self.idxs[r]))
-        return " or ".join(f"(gen == {g} and idx in [{','.join(map(str, sorted(ix)))}])"
-                           for g, ix in sorted(by_gen.items()))
+    def row(self, key: int) -> int | None:
+        return self.row_of.get(int(key))
+
+    def where(self, rows: Ids, field: str = "id") -> str:
+        """A filter selecting exactly these rows: ``id`` in the chunks collection, ``chunk`` in
+        the sentences one. (One flat ``in`` list: Milvus Lite 2.5.1 fails on a filter of some
+        fifty ``or`` clauses.)"""
+        return f"{field} in [{','.join(str(int(k)) for k in self.keys[np.asarray(rows, np.int64)])}]"
 
 
 def _parts(ids: Ids, size: int) -> list[Ids]:
@@ -96,14 +97,14 @@ def _parts(ids: Ids, size: int) -> list[Ids]:
 
 
 class _Search:
-    """Searches of one collection whose hits carry ``gen``/``idx``, mapped to the view's rows."""
+    """Searches of the chunks or sentences collection, their hits mapped to the view's rows."""
 
     def __init__(self, store: MilvusStore, rows: Rows) -> None:
         self.store = store
         self.rows = rows
 
     def hits(self, collection: str, data: Any, field: str, metric: str, limit: int, filter: str = "",
-             fields: tuple[str, ...] = ("gen", "idx")) -> list[dict[str, Any]]:
+             fields: tuple[str, ...] = ("id",)) -> list[dict[str, Any]]:
         conn = self.store.conn
         result = conn.client.search(collection, data=[data], anns_field=field, limit=limit, filter=filter,
                                     output_fields=list(fields), search_params={"metric_type": metric},
@@ -116,8 +117,7 @@ class _Search:
         limit = min(k + TIE_MARGIN, MAX_LIMIT)
         while True:
             hits = self.hits(collection, data, field, metric, limit)
-            pairs = [(self.rows.row(int(h["entity"]["gen"]), int(h["entity"]["idx"])), float(h["distance"]))
-                     for h in hits]
+            pairs = [(self.rows.row(h["id"]), float(h["distance"])) for h in hits]
             kept = [(r, s) for r, s in pairs if r is not None]
             if len(kept) >= min(k + TIE_MARGIN, size) or len(hits) < limit or limit >= MAX_LIMIT:
                 break
@@ -169,7 +169,7 @@ class MilvusKeywordQuery:
         where = {int(i): j for j, i in enumerate(ids)}
         for part in _parts(np.unique(np.asarray(ids, np.int64)), MAX_LIMIT):
             for h in kw.hits(kw.store.names.chunks, self.tokens, "sparse", "BM25", len(part), kw.rows.where(part)):
-                row = kw.rows.row(int(h["entity"]["gen"]), int(h["entity"]["idx"]))
+                row = kw.rows.row(h["id"])
                 if row is not None:
                     out[where[row]] = float(h["distance"]) / (kw.k1 + 1.0)
         return out
@@ -217,8 +217,8 @@ class MilvusVectorQuery:
         by_row: dict[int, Any] = {}
         for part in _parts(np.asarray(ids, np.int64), MAX_LIMIT):
             for r in v.store.conn.client.query(v.store.names.chunks, filter=v.rows.where(part),
-                                               output_fields=["gen", "idx", "vector"], timeout=v.store.conn.timeout):
-                row = v.rows.row(int(r["gen"]), int(r["idx"]))
+                                               output_fields=["id", "vector"], timeout=v.store.conn.timeout):
+                row = v.rows.row(r["id"])
                 if row is not None:
                     by_row[row] = r["vector"]
         missing = [int(i) for i in ids if int(i) not in by_row]
@@ -248,10 +248,10 @@ class MilvusVectorQuery:
             batches.append((batch, total))
         for rows, limit in batches:
             hits = v.hits(v.store.names.sentences, self.vector.tolist(), "vector", "IP", limit,
-                          v.rows.where(np.array(rows, np.int64)), ("gen", "idx", "sentence"))
+                          v.rows.where(np.array(rows, np.int64), "chunk"), ("chunk", "sentence"))
             for h in hits:
                 e = h["entity"]
-                row = v.rows.row(int(e["gen"]), int(e["idx"]))
+                row = v.rows.row(e["chunk"])
                 if row is not None:
                     out[where[row]][int(e["sentence"])] = h["distance"]
         return out
@@ -301,14 +301,7 @@ class MilvusView:
 
         chunks = [c for s in stored for c in s.chunks]
         tokens = [t for s in stored for t in s.tokens]
-        first: dict[int, int] = {}
-        gens: list[int] = []
-        idxs: list[int] = []
-        for s in stored:
-            first[s.gen] = len(gens)
-            gens += [s.gen] * len(s.chunks)
-            idxs += list(range(len(s.chunks)))
-        rows = Rows(first, np.array(gens, np.int64), np.array(idxs, np.int64))
+        rows = Rows.of([k for s in stored for k in s.keys])
         stats = TermStats(self.tokenizer, tokens)
         counts = np.array([len(c.sentences) for c in chunks], np.int64)
         meta = {

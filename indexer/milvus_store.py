@@ -7,7 +7,8 @@ Five collections, named ``<prefix>_<what>`` (:class:`StoreNames`):
   and the chunk's place in it), ``tokens`` (our jieba tokens, space-joined, read by a whitespace
   analyzer: BM25 sees exactly the local backend's tokens), ``sparse`` (Milvus' BM25 function
   output), ``vector`` and ``data`` (the chunk as JSON, for citing);
-* ``sentences`` — ``gen``, ``idx``, ``sentence`` and ``vector``: small-to-big sentence vectors;
+* ``sentences`` — ``chunk`` (the chunk row's primary key), ``gen``, ``sentence`` and ``vector``:
+  small-to-big sentence vectors;
 * ``reports`` — the report as JSON (``doc_id``, ``gen``, in ``part`` s of at most 16,000
   characters: Milvus' VARCHAR holds 65,535 bytes);
 * ``live`` — one row per visible report (primary key ``doc_id``): its ``gen``, ``seq`` (the order
@@ -212,15 +213,17 @@ class StoredReport:
     report: Report
     chunks: tuple[Chunk, ...]
     tokens: tuple[tuple[str, ...], ...]
+    keys: tuple[int, ...]  # the chunks' primary keys
 
 
 @dataclass(frozen=True)
 class Staged:
-    """What :func:`stage_rows` made of one report version: the rows for each collection."""
+    """What :func:`stage_rows` made of one report version: the rows for each collection (a
+    sentence row gets its chunk's primary key when the chunks are written)."""
 
     gen: int
     chunks: list[dict[str, Any]]
-    sentences: list[dict[str, Any]]
+    sentences: list[tuple[int, dict[str, Any]]]  # (the chunk's idx, the row)
     reports: list[dict[str, Any]]
 
 
@@ -251,7 +254,7 @@ def stage_rows(gen: int, report: Report, chunks: Sequence[Chunk], token_lists: S
         chunk_rows.append({"doc_id": report.doc_id, "gen": gen, "idx": idx, "tokens": text,
                            "vector": vectors[idx].tolist(), "data": data})
         for j in range(len(chunk.sentences)):
-            sentence_rows.append({"gen": gen, "idx": idx, "sentence": j, "vector": sentence_vectors[row].tolist()})
+            sentence_rows.append((idx, {"gen": gen, "sentence": j, "vector": sentence_vectors[row].tolist()}))
             row += 1
     body = json.dumps(report_to_json(report), ensure_ascii=False)
     report_rows = [{"doc_id": report.doc_id, "gen": gen, "part": k, "data": body[i : i + PART_CHARS],
@@ -327,8 +330,8 @@ class MilvusStore:
             params={"bm25_k1": k1, "bm25_b": b}))
 
         s = schema()
+        s.add_field("chunk", DataType.INT64)
         s.add_field("gen", DataType.INT64)
-        s.add_field("idx", DataType.INT64)
         s.add_field("sentence", DataType.INT64)
         s.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
         create(names.sentences, s, "vector", "IP")
@@ -426,10 +429,11 @@ class MilvusStore:
             bodies: dict[int, dict[int, str]] = {}
             for r in self._rows(self.names.reports, where, ["gen", "part", "data"]):
                 bodies.setdefault(int(r["gen"]), {})[int(r["part"])] = r["data"]
-            chunks: dict[int, dict[int, tuple[Chunk, tuple[str, ...]]]] = {}
-            for r in self._rows(self.names.chunks, where, ["gen", "idx", "data", "tokens"]):
+            chunks: dict[int, dict[int, tuple[Chunk, tuple[str, ...], int]]] = {}
+            for r in self._rows(self.names.chunks, where, ["id", "gen", "idx", "data", "tokens"]):
                 tokens = () if r["tokens"] == EMPTY_DOCUMENT else tuple(r["tokens"].split(" "))
-                chunks.setdefault(int(r["gen"]), {})[int(r["idx"])] = (chunk_from_json(json.loads(r["data"])), tokens)
+                chunks.setdefault(int(r["gen"]), {})[int(r["idx"])] = (
+                    chunk_from_json(json.loads(r["data"])), tokens, int(r["id"]))
             for gen in part:
                 parts = bodies.get(gen)
                 if not parts or sorted(parts) != list(range(len(parts))):
@@ -440,7 +444,8 @@ class MilvusStore:
                 if sorted(rows) != list(range(len(rows))):
                     raise IndexLoadError(f"{self.where}: report {report.doc_id}: chunks missing")
                 ordered = [rows[k] for k in range(len(rows))]
-                out[gen] = StoredReport(gen, report, tuple(c for c, _ in ordered), tuple(t for _, t in ordered))
+                out[gen] = StoredReport(gen, report, tuple(c for c, _, _ in ordered), tuple(t for _, t, _ in ordered),
+                                        tuple(k for _, _, k in ordered))
         return out
 
     def generations(self, collection: str | None = None) -> set[int]:
@@ -451,10 +456,17 @@ class MilvusStore:
     def stage(self, staged: Staged) -> None:
         """Write one report version's rows (invisible until :meth:`switch`)."""
         client, timeout = self.conn.client, self.conn.timeout
-        for name, rows in ((self.names.reports, staged.reports), (self.names.chunks, staged.chunks),
-                           (self.names.sentences, staged.sentences)):
+        keys: list[int] = []
+        for name, rows in ((self.names.reports, staged.reports), (self.names.chunks, staged.chunks)):
             for i in range(0, len(rows), INSERT_BATCH):
-                client.insert(name, rows[i : i + INSERT_BATCH], timeout=timeout)
+                done = client.insert(name, rows[i : i + INSERT_BATCH], timeout=timeout)
+                if name == self.names.chunks:
+                    keys += [int(k) for k in done["ids"]]
+        if len(keys) != len(staged.chunks):
+            raise IndexLoadError(f"{self.where}: {len(staged.chunks)} chunks written, {len(keys)} keys returned")
+        sentences = [{**row, "chunk": keys[idx]} for idx, row in staged.sentences]
+        for i in range(0, len(sentences), INSERT_BATCH):
+            client.insert(self.names.sentences, sentences[i : i + INSERT_BATCH], timeout=timeout)
 
     def switch(self, entries: Sequence[LiveEntry]) -> None:
         """Make these generations the visible ones of their reports (an upsert of their rows)."""

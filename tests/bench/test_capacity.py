@@ -8,15 +8,18 @@ import pytest
 
 from bench.capacity import SCALES, main, measure, per_chunk_bytes
 from indexer.tokenize import Tokenizer
-from indexer.types import Chunk, Sentence
+from indexer.types import Chunk, Report, Sentence
 
 
 def test_bytes_per_chunk_follow_from_the_measured_means() -> None:
     text = "九水街道共有172处安全隐患被整改。居民满意。"
     chunk = Chunk("r#0", "r", 0, len(text), text, context="九水街道",
                   sentences=(Sentence(0, 17, text[:17]), Sentence(17, len(text), text[17:])))
-    stats = measure([chunk], Tokenizer())
+    report = Report("r", "九水街道", text)
+    stats = measure([chunk], Tokenizer(), [report])
     assert stats.text_bytes == len(text.encode()) and stats.sentences == 2
+    assert stats.chunk_record_bytes > 2 * stats.text_bytes  # the text, and again in its sentences
+    assert stats.report_record_bytes > stats.text_bytes
     parts = per_chunk_bytes(stats, dim=512)
     assert parts["chunk vector (float32)"] == 2048 and parts["sentence vectors (float16)"] == 2 * 1024
     assert parts["BM25 sparse row"] == 8 * stats.terms > 0

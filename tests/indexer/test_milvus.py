@@ -262,3 +262,29 @@ def test_live_changes_check_before_writing(small_store: tuple[MilvusStore, Path]
     added = writer.apply([Put("four", "四方街道开放图书角。", title="图书角")])
     assert added.reports_added == ("four",) and added.files == {"four.txt": "created"}
     assert "图书角" in _view(store, embedder).refresh().reports["four"].text
+
+
+def test_scoring_the_chunks_of_many_reports_at_once(milvus: MilvusConnection, embedder: Any, tmp_path: Path) -> None:
+    """Candidates from 70 reports: one flat filter (Milvus Lite fails on ~50 ``or`` clauses)."""
+    from indexer.milvus import open_searcher
+    from indexer.milvus_index import index_folder
+
+    corpus = tmp_path / "many"
+    corpus.mkdir()
+    for i in range(70):
+        (corpus / f"r{i:02d}.txt").write_text(f"第{i}号报道\n\n社区今年新建口袋公园{i}处，居民议事{i + 3}次。\n",
+                                              encoding="utf-8")
+    conn = _connection(milvus, "many_reports")
+    store = MilvusStore(conn)
+    try:
+        index_folder(store, corpus, embedder, max_chars=300, overlap=100)
+        searcher = open_searcher(store, embedder)
+        everything = np.arange(len(searcher.chunks), dtype=np.int64)
+        assert len({c.doc_id for c in searcher.chunks}) == 70
+        query = "口袋公园 居民议事"
+        assert (searcher.keyword_source.query(query).scores(everything) > 0).all()
+        per_chunk = searcher.vectors.query(embedder.encode_queries([query])[0]).sentence_scores(everything)
+        assert per_chunk is not None and all(len(s) and (s > 0).all() for s in per_chunk)
+    finally:
+        store.drop()
+        conn.client.close()
