@@ -9,10 +9,10 @@ real chunks, times 10M and 100M chunks.
 What is measured: the chunks' text, context, keyword tokens (as the keyword index sees them),
 distinct terms and sentences, and the records the Milvus store keeps to cite from (each chunk's
 JSON, each report's JSON spread over its chunks). What is arithmetic: the bytes each store needs
-for them — chunk vectors (float32), sentence vectors (float16, as ``sentences.npy`` holds them;
-float32 in Milvus doubles them), the BM25 sparse row (a 4-byte term id and a 4-byte weight per
-distinct term), and about 64 bytes of ids and metadata; index structures (HNSW links, the
-inverted index) come on top and depend on their parameters.
+in the Milvus store (:mod:`indexer.milvus_store`) — chunk and sentence vectors (float32), the
+BM25 sparse row (a 4-byte term id and a 4-byte weight per distinct term), and the ids and
+metadata of each row; index structures (HNSW links, the inverted index) come on top and depend
+on their parameters.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from indexer.types import Chunk, Report
 log = logging.getLogger(__name__)
 
 SCALES = (10_000_000, 100_000_000)
-ID_AND_META_BYTES = 64
+ID_AND_META_BYTES = 64  # a chunk row's key, doc_id, generation and position
+SENTENCE_ROW_BYTES = 24  # a sentence row's key, chunk key and generation
 
 
 @dataclass(frozen=True)
@@ -69,16 +70,16 @@ def measure(chunks: Sequence[Chunk], tokenizer: Tokenizer, reports: Sequence[Rep
 
 
 def per_chunk_bytes(stats: ChunkStats, dim: int) -> dict[str, float]:
-    """Bytes per chunk in each store (arithmetic over the measured means)."""
+    """Bytes per chunk in the Milvus store (arithmetic over the measured means); the chunk
+    record holds the text and context, the sentences' text and their offsets."""
     return {
         "chunk vector (float32)": dim * 4.0,
-        "sentence vectors (float16)": stats.sentences * dim * 2.0,
-        "text + context": stats.text_bytes + stats.context_bytes,
+        "sentence vectors (float32)": stats.sentences * dim * 4.0,
         "keyword tokens": stats.token_bytes,
-        "chunk record (JSON, Milvus store)": stats.chunk_record_bytes,
-        "report record (JSON, Milvus store)": stats.report_record_bytes,
         "BM25 sparse row": stats.terms * 8.0,
-        "ids and metadata": float(ID_AND_META_BYTES),
+        "chunk record (JSON)": stats.chunk_record_bytes,
+        "report record (JSON, its share)": stats.report_record_bytes,
+        "ids and metadata": float(ID_AND_META_BYTES) + stats.sentences * SENTENCE_ROW_BYTES,
     }
 
 
@@ -95,7 +96,7 @@ def report(stats: ChunkStats, dim: int, source: str) -> str:
     ]
     for name, size in [*parts.items(), ("total", sum(parts.values())),
                        ("total without sentence vectors",
-                        sum(parts.values()) - parts["sentence vectors (float16)"])]:
+                        sum(parts.values()) - parts["sentence vectors (float32)"])]:
         cells = " | ".join(_gb(size * n) for n in SCALES)
         lines.append(f"| {name} | {size:,.0f} | {cells} |")
     return "\n".join(lines)

@@ -30,7 +30,14 @@ from indexer.errors import (
     IndexMismatch,
     NothingToIndex,
 )
-from indexer.milvus_store import LiveEntry, MilvusStore, new_generation, next_seq, stage_rows
+from indexer.milvus_store import (
+    LiveEntry,
+    MilvusStore,
+    Staged,
+    new_generation,
+    next_seq,
+    stage_rows,
+)
 from indexer.update import Change, Put, UpdateResult, prepare
 
 if TYPE_CHECKING:
@@ -48,7 +55,7 @@ class Version:
 
     entry: LiveEntry
     chunks: int
-    rows: Any  # milvus_store.Staged
+    rows: Staged
 
 
 @dataclass
@@ -151,8 +158,7 @@ class MilvusWriter:
                                            f"file {old.source}; delete the whole file")
                 remove.append(change.doc_id)
                 files[old.source or change.doc_id] = "deleted"
-        if len(live) - len(set(remove) - {v.entry.doc_id for v in versions}) + \
-                len({v.entry.doc_id for v in versions} - set(live)) == 0:
+        if not (set(live) - set(remove)) | {v.entry.doc_id for v in versions}:
             raise NothingToIndex("this change would leave the index without text; add another report "
                                  "before removing the last one")
         self.write(versions, remove)

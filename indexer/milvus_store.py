@@ -504,24 +504,3 @@ class MilvusStore:
 
 def next_seq(live: Mapping[str, LiveEntry]) -> int:
     return max((e.seq for e in live.values()), default=-1) + 1
-
-
-def put_reports(store: MilvusStore, versions: Sequence[tuple[Staged, LiveEntry]]) -> list[int]:
-    """Stage, switch, then sweep: the write protocol of the module docstring for several report
-    versions (each switched by its own row). Returns the generations replaced."""
-    before = store.live()
-    for staged, _ in versions:
-        store.stage(staged)
-    store.switch([entry for _, entry in versions])
-    old = [before[e.doc_id].gen for _, e in versions if e.doc_id in before and before[e.doc_id].gen != e.gen]
-    store.sweep(old)
-    return old
-
-
-def delete_reports(store: MilvusStore, doc_ids: Sequence[str]) -> list[int]:
-    """Hide, then sweep these reports; the generations removed."""
-    before = store.live()
-    gens = [before[d].gen for d in doc_ids if d in before]
-    store.hide([d for d in doc_ids if d in before])
-    store.sweep(gens)
-    return gens

@@ -45,7 +45,7 @@ class MilvusKnowledgeBase:
     corpus_dir: Path | None = None  # original files are not kept: Milvus is no blob store
 
     def __init__(self, conn: MilvusConnection, view: MilvusView, writer: MilvusWriter, engine: QAEngine, *,
-                 limits: Limits, writes_enabled: bool = False,
+                 limits: Limits, writes_enabled: bool = False, lock_timeout: float = 5.0,
                  on_publish: Callable[[QAEngine], None] | None = None) -> None:
         self.conn = conn
         self.view = view
@@ -53,6 +53,7 @@ class MilvusKnowledgeBase:
         self._engine = engine
         self.limits = limits
         self.writes_enabled = writes_enabled
+        self.lock_timeout = lock_timeout  # how long a write waits for this node's other write
         self._on_publish = on_publish
         self._write_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
@@ -124,7 +125,7 @@ class MilvusKnowledgeBase:
         concurrently: per report, the later write wins; see :mod:`indexer.milvus_store`)."""
         import dataclasses
 
-        if not self._write_lock.acquire(timeout=self.writer_timeout):
+        if not self._write_lock.acquire(timeout=self.lock_timeout):
             raise WriterBusy("another write to the index is in progress; retry in a few seconds")
         try:
             previous = self.version
@@ -143,8 +144,6 @@ class MilvusKnowledgeBase:
                                        searcher=self.current)
         finally:
             self._write_lock.release()
-
-    writer_timeout = 30.0
 
     # -- status -------------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
@@ -204,6 +203,7 @@ def open_milvus_knowledge_base(settings: Settings,
         raise
     engine = engine_for(embedder, searcher, settings.composer, llm_endpoint(settings))
     kb = MilvusKnowledgeBase(conn, view, writer, engine, limits=settings.reader_limits(),
-                             writes_enabled=bool(settings.api_keys), on_publish=on_publish)
+                             writes_enabled=bool(settings.api_keys), lock_timeout=settings.write_lock_timeout_s,
+                             on_publish=on_publish)
     kb.start_watching()
     return kb

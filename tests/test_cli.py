@@ -192,3 +192,24 @@ def test_index_names_a_missing_seed_folder(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "gone" in result.stderr and "ZHIWEN_SEED_DIR" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_index_into_milvus_is_incremental_and_refuses_local_only_options(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("浮山后街道开办夜校\n\n浮山后街道开办居民夜校，开设书法课。\n", encoding="utf-8")
+    (corpus / "b.txt").write_text("错埠岭街道修路\n\n错埠岭街道今年修路三条。\n", encoding="utf-8")
+    args = ("index", "--backend", "milvus", "--milvus-uri", str(tmp_path / "cli.db"), "--corpus", str(corpus),
+            "--quiet")
+    first = zhiwen(*args, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert "created zhiwen_*" in first.stdout and "2 reports (+2 ~0 -0 files" in first.stdout
+    (corpus / "b.txt").unlink()
+    again = zhiwen(*args, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "updated zhiwen_*" in again.stdout and "1 reports (+0 ~0 -1 files" in again.stdout
+    refused = zhiwen(*args, "--repair", timeout=120)
+    assert refused.returncode == 2 and "local backend" in refused.stderr
+    down = zhiwen("index", "--backend", "milvus", "--milvus-uri", "http://127.0.0.1:9", "--corpus", str(corpus),
+                  env={"ZHIWEN_MILVUS_TIMEOUT_S": "3"}, timeout=120)
+    assert down.returncode == 2 and "Milvus at http://127.0.0.1:9" in down.stderr

@@ -67,8 +67,8 @@ class Settings(BaseSettings):
     # -- retrieval backend (issue 14) ---------------------------------------------------------
     backend: BackendName = Field(
         default="local",
-        description="Where BM25 and vector searches run: the index folder's own files (local) or "
-        "Milvus (milvus; copy the index there with `zhiwen migrate`).",
+        description="Where the index lives: the index folder (local) or Milvus (milvus: build it "
+        "there with `zhiwen index --backend milvus` or copy one with `zhiwen migrate`).",
     )
     milvus_uri: str | None = Field(
         default=None,
@@ -77,7 +77,8 @@ class Settings(BaseSettings):
     milvus_token: SecretStr | None = Field(default=None, description="Milvus token (user:password).")
     milvus_collection: str = Field(
         default="zhiwen", min_length=1,
-        description="Prefix of the Milvus collection names (the snapshot version follows it).",
+        description="Prefix of the Milvus collection names (<prefix>_chunks, _sentences, _reports, "
+        "_live, _meta).",
     )
     milvus_timeout_s: float = Field(
         default=10.0, gt=0, le=600, description="Longest a Milvus call may take (s)."

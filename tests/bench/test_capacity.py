@@ -21,7 +21,7 @@ def test_bytes_per_chunk_follow_from_the_measured_means() -> None:
     assert stats.chunk_record_bytes > 2 * stats.text_bytes  # the text, and again in its sentences
     assert stats.report_record_bytes > stats.text_bytes
     parts = per_chunk_bytes(stats, dim=512)
-    assert parts["chunk vector (float32)"] == 2048 and parts["sentence vectors (float16)"] == 2 * 1024
+    assert parts["chunk vector (float32)"] == 2048 and parts["sentence vectors (float32)"] == 2 * 2048
     assert parts["BM25 sparse row"] == 8 * stats.terms > 0
 
 
