@@ -38,6 +38,7 @@ from service.answering.engine import LLMEndpoint, QAEngine, engine_for
 
 if TYPE_CHECKING:
     from indexer.faults import Pause
+    from indexer.readers.base import Limits
     from indexer.search import Searcher
     from indexer.update import Change, UpdateResult
     from indexer.writer import LiveIndex
@@ -107,7 +108,38 @@ def make_live_index(settings: Settings, embedder: Any, pause: Pause | None = Non
     )
 
 
-class KnowledgeBase:
+def upload_limits(limits: Limits) -> dict[str, Any]:
+    """What GET /v1/index says an upload may be (the chat page's upload box reads it)."""
+    from indexer.readers import SUFFIXES
+
+    return {"formats": sorted(SUFFIXES), "max_text_bytes": limits.max_text_bytes,
+            "max_file_bytes": limits.max_file_bytes, "max_pdf_pages": limits.max_pages,
+            "max_image_pixels": limits.max_pixels, "ocr": limits.ocr}
+
+
+class EngineHolder:
+    """The engine new requests take, swapped whole when the index changes (both backends)."""
+
+    _engine: QAEngine
+
+    @property
+    def engine(self) -> QAEngine:
+        """The live engine. Take it once per request: the reference may change between reads."""
+        return self._engine
+
+    @property
+    def current(self) -> Searcher:
+        """The live index's searcher."""
+        return self._engine.searcher
+
+    @property
+    def version(self) -> str:
+        from indexer.snapshots import snapshot_version
+
+        return snapshot_version(self.current.meta)
+
+
+class KnowledgeBase(EngineHolder):
     """Holds the current engine for readers and applies changes, one writer at a time."""
 
     unavailable = ""  # the local index is on this machine: it does not go away (cf. MilvusKnowledgeBase)
@@ -134,22 +166,6 @@ class KnowledgeBase:
     def corpus_dir(self) -> Path | None:
         """Where the original report files are."""
         return self.live.corpus_dir
-
-    @property
-    def engine(self) -> QAEngine:
-        """The live engine. Take it once per request: the reference may change between reads."""
-        return self._engine
-
-    @property
-    def current(self) -> Searcher:
-        """The live snapshot's searcher."""
-        return self._engine.searcher
-
-    @property
-    def version(self) -> str:
-        from indexer.snapshots import snapshot_version
-
-        return snapshot_version(self.current.meta)
 
     # -- writes ---------------------------------------------------------------------------------
     def apply(self, changes: Sequence[Change]) -> UpdateResult:
@@ -268,12 +284,7 @@ class KnowledgeBase:
         }
 
     def upload_limits(self) -> dict[str, Any]:
-        from indexer.readers import SUFFIXES
-
-        limits = self.live.limits
-        return {"formats": sorted(SUFFIXES), "max_text_bytes": limits.max_text_bytes,
-                "max_file_bytes": limits.max_file_bytes, "max_pdf_pages": limits.max_pages,
-                "max_image_pixels": limits.max_pixels, "ocr": limits.ocr}
+        return upload_limits(self.live.limits)
 
 
 def open_knowledge_base(

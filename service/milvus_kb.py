@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 from indexer.errors import BackendUnavailable
 from indexer.journal import WriterBusy
 from service.answering.engine import QAEngine, engine_for
+from service.kb import EngineHolder, limit_threads, llm_endpoint, upload_limits
 
 if TYPE_CHECKING:
     from indexer.milvus import MilvusView
     from indexer.milvus_index import MilvusWriter
     from indexer.milvus_store import MilvusConnection
     from indexer.readers.base import Limits
-    from indexer.search import Searcher
     from indexer.update import Change, UpdateResult
     from zhiwen.settings import Settings
 
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 2.0
 
 
-class MilvusKnowledgeBase:
+class MilvusKnowledgeBase(EngineHolder):
     """The engine over a Milvus view, the writer into the store, and the engine's availability."""
 
     corpus_dir: Path | None = None  # original files are not kept: Milvus is no blob store
@@ -61,20 +61,6 @@ class MilvusKnowledgeBase:
         self._watcher: threading.Thread | None = None
         self.unavailable = ""  # why Milvus cannot be used now ("" when it can)
         self.last_change: dict[str, Any] | None = None
-
-    @property
-    def engine(self) -> QAEngine:
-        return self._engine
-
-    @property
-    def current(self) -> Searcher:
-        return self._engine.searcher
-
-    @property
-    def version(self) -> str:
-        from indexer.snapshots import snapshot_version
-
-        return snapshot_version(self.current.meta)
 
     def mark_unavailable(self, exc: BaseException) -> None:
         if not self.unavailable:
@@ -168,12 +154,7 @@ class MilvusKnowledgeBase:
         }
 
     def upload_limits(self) -> dict[str, Any]:
-        from indexer.readers import SUFFIXES
-
-        limits = self.limits
-        return {"formats": sorted(SUFFIXES), "max_text_bytes": limits.max_text_bytes,
-                "max_file_bytes": limits.max_file_bytes, "max_pdf_pages": limits.max_pages,
-                "max_image_pixels": limits.max_pixels, "ocr": limits.ocr}
+        return upload_limits(self.limits)
 
 
 def open_milvus_knowledge_base(settings: Settings,
@@ -185,7 +166,6 @@ def open_milvus_knowledge_base(settings: Settings,
     from indexer.milvus import MilvusView
     from indexer.milvus_index import MilvusWriter
     from indexer.milvus_store import MilvusConnection, MilvusStore
-    from service.kb import limit_threads, llm_endpoint
 
     conn = MilvusConnection(settings.milvus_config())
     try:
