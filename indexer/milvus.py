@@ -20,6 +20,7 @@ search instead of hanging it.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 from collections import Counter
@@ -77,10 +78,11 @@ class Rows:
 
     keys: Ids  # per row: the chunk's primary key
     row_of: dict[int, int]
+    doc_ids: tuple[str, ...]  # per row
 
     @classmethod
-    def of(cls, keys: Sequence[int]) -> Rows:
-        return cls(np.array(keys, np.int64), {int(k): i for i, k in enumerate(keys)})
+    def of(cls, keys: Sequence[int], doc_ids: Sequence[str]) -> Rows:
+        return cls(np.array(keys, np.int64), {int(k): i for i, k in enumerate(keys)}, tuple(doc_ids))
 
     def row(self, key: int) -> int | None:
         return self.row_of.get(int(key))
@@ -90,6 +92,12 @@ class Rows:
         the sentences one. (One flat ``in`` list: Milvus Lite 2.5.1 fails on a filter of some
         fifty ``or`` clauses.)"""
         return f"{field} in [{','.join(str(int(k)) for k in self.keys[np.asarray(rows, np.int64)])}]"
+
+    def reports_of(self, rows: Ids) -> str:
+        """A filter selecting the chunks of the reports these rows belong to (a metadata filter
+        names reports; rows of other versions of them are dropped as always)."""
+        docs = sorted({self.doc_ids[int(r)] for r in np.asarray(rows, np.int64)})
+        return f"doc_id in [{','.join(json.dumps(d, ensure_ascii=False) for d in docs)}]"
 
 
 def _parts(ids: Ids, size: int) -> list[Ids]:
@@ -111,12 +119,16 @@ class _Search:
                                     timeout=conn.timeout)
         return list(result[0])
 
-    def top(self, collection: str, data: Any, field: str, metric: str, k: int, size: int) -> tuple[Ids, Scores]:
+    def top(self, collection: str, data: Any, field: str, metric: str, k: int, size: int,
+            within: Ids | None = None) -> tuple[Ids, Scores]:
         """The best ``k`` rows the view serves (hits of other generations dropped, asking for
-        more while too many were)."""
+        more while too many were), only among ``within`` if given."""
         limit = min(k + TIE_MARGIN, MAX_LIMIT)
+        where = "" if within is None else self.rows.reports_of(within)
+        if within is not None:
+            size = len(within)
         while True:
-            hits = self.hits(collection, data, field, metric, limit)
+            hits = self.hits(collection, data, field, metric, limit, where)
             pairs = [(self.rows.row(h["id"]), float(h["distance"])) for h in hits]
             kept = [(r, s) for r, s in pairs if r is not None]
             if len(kept) >= min(k + TIE_MARGIN, size) or len(hits) < limit or limit >= MAX_LIMIT:
@@ -145,19 +157,19 @@ class MilvusKeywordQuery:
         self.tokens = tokens
         self._best: float | None = None
 
-    def top(self, k: int) -> tuple[Ids, Scores]:
+    def top(self, k: int, within: Ids | None = None) -> tuple[Ids, Scores]:
         kw = self.keyword
-        k = min(k, kw.size)
+        k = min(k, kw.size if within is None else len(within))
         if not self.tokens or k <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        ids, scores = kw.top(kw.store.names.chunks, self.tokens, "sparse", "BM25", k, kw.size)
+        ids, scores = kw.top(kw.store.names.chunks, self.tokens, "sparse", "BM25", k, kw.size, within)
         scores = (scores.astype(np.float64) / (kw.k1 + 1.0)).astype(np.float32)
         keep = scores > 0
         ids, scores = ids[keep], scores[keep]
         # best first; near-equal scores by chunk id, as the local backend orders exact ties
         scale = float(scores.max()) if len(scores) else 1.0
         order = np.lexsort((ids, -np.round(scores / (scale * TIE_TOLERANCE))))[:k]
-        if len(scores):
+        if len(scores) and within is None:
             self._best = float(scores.max())
         return ids[order], scores[order]
 
@@ -201,12 +213,12 @@ class MilvusVectorQuery:
         self.vectors = vectors
         self.vector = vector
 
-    def top(self, k: int) -> tuple[Ids, Scores]:
+    def top(self, k: int, within: Ids | None = None) -> tuple[Ids, Scores]:
         v = self.vectors
-        k = min(k, v.size, MAX_LIMIT)
+        k = min(k, v.size if within is None else len(within), MAX_LIMIT)
         if k <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        ids, scores = v.top(v.store.names.chunks, self.vector.tolist(), "vector", "IP", k, v.size)
+        ids, scores = v.top(v.store.names.chunks, self.vector.tolist(), "vector", "IP", k, v.size, within)
         return ids[:k], scores[:k]
 
     def scores(self, ids: Ids) -> Scores:
@@ -301,7 +313,7 @@ class MilvusView:
 
         chunks = [c for s in stored for c in s.chunks]
         tokens = [t for s in stored for t in s.tokens]
-        rows = Rows.of([k for s in stored for k in s.keys])
+        rows = Rows.of([k for s in stored for k in s.keys], [c.doc_id for c in chunks])
         stats = TermStats(self.tokenizer, tokens)
         counts = np.array([len(c.sentences) for c in chunks], np.int64)
         meta = {

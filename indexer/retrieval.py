@@ -54,8 +54,9 @@ class VectorSource(Protocol):
 
 
 class KeywordQuery(Protocol):
-    def top(self, k: int) -> tuple[Ids, Scores]:
-        """The ``k`` best chunks with a score above 0, best first (ties: lower id first)."""
+    def top(self, k: int, within: Ids | None = None) -> tuple[Ids, Scores]:
+        """The ``k`` best chunks with a score above 0, best first (ties: lower id first);
+        ``within`` (ascending chunk ids): only among those (a metadata filter)."""
         ...
 
     def scores(self, ids: Ids) -> Scores:
@@ -69,8 +70,8 @@ class KeywordQuery(Protocol):
 
 
 class VectorQuery(Protocol):
-    def top(self, k: int) -> tuple[Ids, Scores]:
-        """The ``k`` chunks nearest the query vector, nearest first."""
+    def top(self, k: int, within: Ids | None = None) -> tuple[Ids, Scores]:
+        """The ``k`` chunks nearest the query vector, nearest first (only ``within``, if given)."""
         ...
 
     def scores(self, ids: Ids) -> Scores:
@@ -104,8 +105,8 @@ class LocalKeywordQuery:
     def __init__(self, index: AllScores, query: str) -> None:
         self.all = index.scores(query)
 
-    def top(self, k: int) -> tuple[Ids, Scores]:
-        ids = top_ids(self.all, k)
+    def top(self, k: int, within: Ids | None = None) -> tuple[Ids, Scores]:
+        ids = top_ids(self.all, k) if within is None else within[top_ids(self.all[within], k)]
         ids = ids[self.all[ids] > 0]
         return ids, self.all[ids]
 
@@ -136,7 +137,11 @@ class LocalVectorQuery:
         self.vectors = vectors
         self.vector = vector
 
-    def top(self, k: int) -> tuple[Ids, Scores]:
+    def top(self, k: int, within: Ids | None = None) -> tuple[Ids, Scores]:
+        if within is not None:  # exact, over the filtered chunks only
+            sims = self.scores(within)
+            order = top_ids(sims, k)
+            return within[order], sims[order]
         ids, scores = self.vectors.dense.search(self.vector, k)
         return np.asarray(ids, np.int64), np.asarray(scores, np.float32)
 

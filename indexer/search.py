@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -107,6 +107,18 @@ class Searcher:
                 names.update(str(p) for p in places if p)
         return frozenset(names)
 
+    @functools.cached_property
+    def _rows_by_report(self) -> dict[str, list[int]]:
+        rows: dict[str, list[int]] = {}
+        for i, chunk in enumerate(self.chunks):
+            rows.setdefault(chunk.doc_id, []).append(i)
+        return rows
+
+    def rows_of(self, doc_ids: Collection[str]) -> npt.NDArray[np.int64]:
+        """The chunk rows of these reports, ascending (unknown ids have none)."""
+        found = [i for d in doc_ids for i in self._rows_by_report.get(d, ())]
+        return np.array(sorted(found), np.int64)
+
     def get_report(self, doc_id: str) -> Report | None:
         return self.reports.get(doc_id)
 
@@ -117,12 +129,16 @@ class Searcher:
         mode: str = "hybrid",
         *,
         scoring: ScoringConfig = DEFAULT,
+        within: Collection[str] | None = None,
     ) -> list[Hit]:
         """Top ``top_k`` chunks for ``query``; ``mode`` picks keyword-only, dense-only or hybrid,
-        ``scoring`` the fusion and rerank settings (``indexer.scoring``)."""
+        ``scoring`` the fusion and rerank settings (``indexer.scoring``). ``within``: only the
+        chunks of these reports are ranked (a metadata filter, :mod:`indexer.filters`); none
+        of them, no hits."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-        n = len(self.chunks)
+        rows = None if within is None else self.rows_of(within)
+        n = len(self.chunks) if rows is None else len(rows)
         if n == 0 or not query.strip():
             return []
         # The readers' mapping, for the embedder: it sees raw text (report text was mapped when
@@ -135,10 +151,10 @@ class Searcher:
 
         if mode == "keyword":
             assert kwq is not None
-            ids, scores = kwq.top(top_k)
+            ids, scores = kwq.top(top_k, rows)
             return [self._hit(int(i), float(s), {"keyword": float(s)}) for i, s in zip(ids, scores, strict=True)]
         assert vq is not None
-        d_ids, d_scores = vq.top(pool_size)
+        d_ids, d_scores = vq.top(pool_size, rows)
         if mode == "dense":
             best, per_sentence = self._small_to_big(d_ids, d_scores, vq)
             order = np.argsort(-best, kind="stable")[:top_k]
@@ -146,7 +162,7 @@ class Searcher:
                 self._hit(int(d_ids[j]), float(best[j]), {"dense": float(best[j])}, per_sentence[j]) for j in order
             ]
         assert kwq is not None
-        k_ids, _ = kwq.top(pool_size)
+        k_ids, k_scores = kwq.top(pool_size, rows)
         pool = np.unique(np.concatenate([k_ids, d_ids]).astype(np.int64))
         kw = kwq.scores(pool)
         dense_by_id = dict(zip(d_ids.tolist(), d_scores.tolist(), strict=False))
@@ -158,7 +174,9 @@ class Searcher:
         if fusion.method == "rrf":
             fused = _rrf(kw, de, fusion.rrf_k)
         elif fusion.method == "weighted":
-            confidence = self.keyword_confidence(query, kwq)
+            # within a filter, the best keyword match is the best among the reports searched
+            top_in = None if rows is None else (float(k_scores[0]) if len(k_scores) else 0.0)
+            confidence = self.keyword_confidence(query, kwq, top_in)
             weight = adaptive_weight(fusion.dense_weight, confidence, fusion.confidence_tau)
             fused = (1.0 - weight) * _max_norm(kw) + weight * _minmax(de)
         else:
@@ -182,10 +200,12 @@ class Searcher:
             )
         return hits[:top_k]
 
-    def keyword_confidence(self, query: str, handle: KeywordQuery | None = None) -> float:
-        """How much of the query the best keyword match covers: top BM25 score over the sum of
-        the query terms' IDFs (the score of a chunk holding each term once at average length)."""
-        best = (handle or self.keyword_source.query(query)).best
+    def keyword_confidence(self, query: str, handle: KeywordQuery | None = None, best: float | None = None) -> float:
+        """How much of the query the best keyword match covers: top BM25 score (``best``, or
+        the whole index's) over the sum of the query terms' IDFs (the score of a chunk holding
+        each term once at average length)."""
+        if best is None:
+            best = (handle or self.keyword_source.query(query)).best
         tokens = dict.fromkeys(self.keyword.tokenizer.tokens(query))
         bound = sum(self.keyword.idf(t) for t in tokens)
         return best / bound if bound > 0 and self.chunks else 0.0

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Collection, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -116,8 +116,9 @@ class QAEngine:
         )
 
     # -- retrieval ------------------------------------------------------------------------------
-    def search(self, query: str, top_k: int) -> list[Hit]:
-        return self.searcher.search(query.strip(), top_k=top_k, mode="hybrid")
+    def search(self, query: str, top_k: int, within: Collection[str] | None = None) -> list[Hit]:
+        """Hybrid search; ``within``: only these reports (a metadata filter's selection)."""
+        return self.searcher.search(query.strip(), top_k=top_k, mode="hybrid", within=within)
 
     def resolve(self, user_turns: Sequence[str]) -> str:
         """The self-contained question for the last of a conversation's user turns."""
@@ -142,43 +143,46 @@ class QAEngine:
         ]
 
     # -- answers ----------------------------------------------------------------------------------
-    def ask(self, question: str, top_k: int, composer: str | None = None) -> Answer:
-        """Retrieve ``top_k`` passages and compose a cited answer; an unavailable or failing
-        LLM composer falls back to the extractive one with a warning in the answer."""
+    def ask(self, question: str, top_k: int, composer: str | None = None,
+            within: Collection[str] | None = None) -> Answer:
+        """Retrieve ``top_k`` passages (of the reports ``within``, if given) and compose a cited
+        answer; an unavailable or failing LLM composer falls back to the extractive one with a
+        warning in the answer. No passage (a filter selecting nothing): the answer is a refusal."""
         answer: Answer | None = None
-        for item in self._answer(question, top_k, composer, stream=False):
+        for item in self._answer(question, top_k, composer, stream=False, within=within):
             if isinstance(item, Answer):
                 answer = item
         assert answer is not None
         return answer
 
     def stream(
-        self, question: str, top_k: int, composer: str | None = None
+        self, question: str, top_k: int, composer: str | None = None, within: Collection[str] | None = None
     ) -> Generator[str | Answer, None, None]:
         """Text deltas as a streaming composer writes them, then the final checked ``Answer``.
 
         A composer that fails before any text falls back to the extractive one (with a warning);
         one that fails mid-text raises, since streamed text cannot be taken back."""
-        return self._answer(question, top_k, composer, stream=True)
+        return self._answer(question, top_k, composer, stream=True, within=within)
 
     def steps(
-        self, question: str, top_k: int, composer: str | None = None
+        self, question: str, top_k: int, composer: str | None = None, within: Collection[str] | None = None
     ) -> Generator[str | Answer, None, None]:
         """The answer ``ask`` gives, produced step by step: a streaming composer's deltas (for
         nobody to see), then the ``Answer``. Whoever drives it can stop between steps, and closing
         it stops the composer (an LLM's HTTP stream to the model is closed). A composer failing
         mid-text falls back as in ``ask``: nothing was shown yet."""
-        return self._answer(question, top_k, composer, stream=True, shown=False)
+        return self._answer(question, top_k, composer, stream=True, shown=False, within=within)
 
     def _answer(
-        self, question: str, top_k: int, composer: str | None, *, stream: bool, shown: bool = True
+        self, question: str, top_k: int, composer: str | None, *, stream: bool, shown: bool = True,
+        within: Collection[str] | None = None,
     ) -> Generator[str | Answer, None, None]:
         question = question.strip()
         if not has_content(question):
             yield Answer(NO_CONTENT, False, (), ())
             return
         chosen, warnings = self._select(composer)
-        hits = self.search(question, top_k)
+        hits = self.search(question, top_k, within)
         answer: Answer | None = None
         if stream and isinstance(chosen, StreamingComposer) and chosen.name != EXTRACTIVE:
             streamed = False

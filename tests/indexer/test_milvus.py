@@ -288,3 +288,16 @@ def test_scoring_the_chunks_of_many_reports_at_once(milvus: MilvusConnection, em
     finally:
         store.drop()
         conn.client.close()
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "keyword", "dense"])
+def test_a_filtered_search_over_milvus_finds_the_same_hits(milvus_searcher: Any, searcher: Any, mode: str,
+                                                           questions: list[str]) -> None:
+    """Filters are applied inside Milvus' searches (a doc_id filter), as inside the local ones."""
+    reports = sorted(searcher.reports)
+    for q, within in zip(questions, [{reports[i % len(reports)], reports[(i + 2) % len(reports)]}
+                                     for i in range(len(questions))], strict=True):
+        local = searcher.search(q, top_k=5, mode=mode, within=within)
+        remote = milvus_searcher.search(q, top_k=5, mode=mode, within=within)
+        assert {h.chunk.doc_id for h in remote} <= within
+        assert [h.chunk.chunk_id for h in remote] == [h.chunk.chunk_id for h in local], q

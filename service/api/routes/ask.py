@@ -10,7 +10,7 @@ from service.api.auth import ReadKey
 from service.api.deps import EngineDep, SettingsDep, enforce_limits
 from service.api.disconnect import answer_while_connected
 from service.api.errors import error_responses
-from service.api.schemas import AskRequest, AskResponse
+from service.api.schemas import AskRequest, AskResponse, selected_reports
 
 router = APIRouter(prefix="/v1", tags=["ask"], dependencies=[ReadKey])
 
@@ -30,6 +30,7 @@ async def ask(
 ) -> AskResponse:
     start = time.perf_counter()
     top_k = enforce_limits(settings, "question", body.question, body.top_k, settings.ask_top_k)
-    answer = await answer_while_connected(request, engine.steps(body.question, top_k, body.composer))
+    within = selected_reports(body.filters, engine.reports)
+    answer = await answer_while_connected(request, engine.steps(body.question, top_k, body.composer, within))
     took_ms = (time.perf_counter() - start) * 1000
     return AskResponse.from_answer(answer, engine.reports, round(took_ms, 2))

@@ -26,13 +26,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from indexer.errors import BackendUnavailable
 from service.answering.engine import COMPOSERS, QAEngine
 from service.answering.types import Answer
 from service.api.auth import ReadKey
 from service.api.deps import EngineDep, SettingsDep, enforce_limits
 from service.api.disconnect import answer_while_connected, events_while_connected
 from service.api.errors import error_responses
-from service.api.schemas import CitationOut, Passage
+from service.api.schemas import CitationOut, Passage, selected_reports
 from service.api.schemas.chat import (
     AssistantMessage,
     ChatCompletion,
@@ -108,6 +109,7 @@ class _Turn:
     composer: str
     top_k: int
     started: float
+    within: frozenset[str] | None = None  # the reports the request's filters select
     completion_id: str = dataclasses.field(
         default_factory=lambda: "chatcmpl-" + uuid.uuid4().hex[:24]
     )
@@ -162,7 +164,7 @@ def _stream_answer(engine: QAEngine, turn: _Turn) -> Generator[str, None, None]:
     streamed = ""
     try:
         answer: Answer | None = None
-        items = engine.stream(turn.retrieval_query, turn.top_k, turn.composer)
+        items = engine.stream(turn.retrieval_query, turn.top_k, turn.composer, turn.within)
         with contextlib.closing(items):  # closed with this generator when the client leaves
             for item in items:
                 if isinstance(item, Answer):
@@ -185,6 +187,9 @@ def _stream_answer(engine: QAEngine, turn: _Turn) -> Generator[str, None, None]:
             yield _sse(_chunk(turn, model, Delta(content=piece)))
         extras = _extras(turn, answer, engine.reports)
         yield _sse(_chunk(turn, model, Delta(), answer=content, **extras))
+    except BackendUnavailable as exc:  # the headers are sent: the error goes in the stream
+        error = {"error": {"code": "backend_unavailable", "message": str(exc)}}
+        yield f"data: {json.dumps(error, ensure_ascii=False)}\n\n"
     except Exception as exc:
         log.exception("chat completion stream failed")
         error = {"error": {"code": "internal_error", "message": f"answer failed: {exc}"}}
@@ -206,7 +211,8 @@ def _resolve_turn(body: ChatCompletionRequest, engine: QAEngine, settings: Setti
     if retrieval_query != question:
         log.info("follow-up %r resolved to %r", _for_log(question), _for_log(retrieval_query))
     composer = composer_for_model(body.model) or engine.default_composer
-    return _Turn(body, question, retrieval_query, composer, top_k, started)
+    within = selected_reports(body.filters, engine.reports)
+    return _Turn(body, question, retrieval_query, composer, top_k, started, within)
 
 
 def _for_log(text: str, limit: int = 120) -> str:
@@ -255,7 +261,7 @@ async def chat_completions(
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    steps = engine.steps(turn.retrieval_query, turn.top_k, turn.composer)
+    steps = engine.steps(turn.retrieval_query, turn.top_k, turn.composer, turn.within)
     answer = await answer_while_connected(request, steps)
     content = _content(turn, answer)
     prompt_chars = sum(len(m.text) for m in body.messages)

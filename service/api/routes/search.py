@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from service.api.auth import ReadKey
 from service.api.deps import EngineDep, SettingsDep, enforce_limits
 from service.api.errors import error_responses
-from service.api.schemas import SearchRequest, SearchResponse
+from service.api.schemas import SearchRequest, SearchResponse, selected_reports
 
 router = APIRouter(prefix="/v1", tags=["search"], dependencies=[ReadKey])
 
@@ -23,6 +23,6 @@ router = APIRouter(prefix="/v1", tags=["search"], dependencies=[ReadKey])
 def search(body: SearchRequest, engine: EngineDep, settings: SettingsDep) -> SearchResponse:
     start = time.perf_counter()
     top_k = enforce_limits(settings, "query", body.query, body.top_k, settings.default_top_k)
-    hits = engine.search(body.query, top_k)
+    hits = engine.search(body.query, top_k, selected_reports(body.filters, engine.reports))
     took_ms = (time.perf_counter() - start) * 1000
     return SearchResponse.from_hits(hits, engine.reports, round(took_ms, 2))

@@ -7,14 +7,16 @@ These are the only pydantic models in zhiwen; they convert from the core datacla
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from indexer.filters import ReportFilter, allowed_reports
 from indexer.types import Hit, Report
 from service.answering.types import Answer, Citation
 
@@ -98,6 +100,56 @@ class _Request(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
 
+def _iso_date(value: str) -> str:
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError("date_format", "Input should be a date as YYYY-MM-DD") from None
+    return value
+
+
+IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2021-01-30"]),
+                    AfterValidator(_iso_date)]
+ReportFormat = Literal["txt", "md", "html", "docx", "pdf", "image"]
+
+
+class Filters(_Request):
+    """Which reports to search (report metadata). Each given criterion must hold; within one,
+    any value may match. A filter no report matches gives no passages and a refusal."""
+
+    places: list[Annotated[str, Field(min_length=1, max_length=30)]] = Field(
+        default=[], max_length=20,
+        description="Places the report is about (街道, 社区, 区, as the indexer found them); "
+        "「九水」 matches 九水街道.")
+    date_from: IsoDate | None = Field(default=None, description="Report date on or after (YYYY-MM-DD).")
+    date_to: IsoDate | None = Field(default=None, description="Report date on or before (YYYY-MM-DD). "
+                                    "A report without a date matches no date range.")
+    doc_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default=[], max_length=500, description="Only these reports.")
+    formats: list[ReportFormat] = Field(default=[], max_length=6, description="File formats.")
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Filters:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise PydanticCustomError("date_order", "date_from is after date_to")
+        return self
+
+    def report_filter(self) -> ReportFilter:
+        return ReportFilter(tuple(self.places), self.date_from, self.date_to, tuple(self.doc_ids),
+                            tuple(self.formats))
+
+
+def selected_reports(filters: Filters | None, reports: Mapping[str, Report]) -> frozenset[str] | None:
+    """The ids of the reports ``filters`` select (None: no filter, every report)."""
+    if filters is None:
+        return None
+    chosen = filters.report_filter()
+    return None if chosen.empty else allowed_reports(reports.values(), chosen)
+
+
+FILTERS_DESCRIPTION = "Search only reports with this metadata (places, dates, ids, formats)."
+
+
 class SearchRequest(_Request):
     """Find the passages closest to a query."""
 
@@ -105,6 +157,7 @@ class SearchRequest(_Request):
     top_k: TopK | None = Field(
         default=None, description="How many passages to return (default from settings: 10)."
     )
+    filters: Filters | None = Field(default=None, description=FILTERS_DESCRIPTION)
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -125,6 +178,7 @@ class AskRequest(_Request):
         description="Answer composer (default from settings). `llm` falls back to `extractive` "
         "with a warning when no LLM is configured.",
     )
+    filters: Filters | None = Field(default=None, description=FILTERS_DESCRIPTION)
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"question": "九水街道党工委获得了什么荣誉称号？"}]}

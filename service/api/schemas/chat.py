@@ -13,7 +13,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from service.api.schemas import NOT_BLANK_PATTERN, CitationOut, Passage, integral
+from service.api.schemas import (
+    FILTERS_DESCRIPTION,
+    NOT_BLANK_PATTERN,
+    CitationOut,
+    Filters,
+    Passage,
+    integral,
+)
 
 # The question's length limit comes from Settings.max_question_chars and is checked by the route.
 
@@ -132,6 +139,8 @@ class ChatCompletionRequest(BaseModel):
         strict=True,
         description="zhiwen extension: append the 来源 list to the assistant message text.",
     )
+    filters: Filters | None = Field(
+        default=None, description="zhiwen extension: " + FILTERS_DESCRIPTION[0].lower() + FILTERS_DESCRIPTION[1:])
 
     @field_validator("messages")
     @classmethod
