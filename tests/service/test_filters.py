@@ -113,3 +113,14 @@ def test_a_bad_filter_is_a_422_naming_the_field(client: httpx.Client, filters: d
     error = response.json()["error"]
     assert error["code"] == "validation_error"
     assert any(d["field"] == field for d in error["details"]), error
+
+
+def test_facets_list_what_filters_take(client: httpx.Client, searcher: Any) -> None:
+    facets = client.get("/v1/facets").json()
+    names = {f["name"]: f["reports"] for f in facets["places"]}
+    assert names["湖岛街道"] == 1 and "九水街道" in names
+    assert {f["name"] for f in facets["formats"]} == {"txt"}
+    assert facets["undated"] + (1 if facets["earliest"] else 0) <= len(searcher.reports)
+    for place in list(names)[:3]:  # each listed place selects its reports
+        results = client.post("/v1/search", json={"query": QUESTION, "filters": {"places": [place]}}).json()
+        assert results["results"]

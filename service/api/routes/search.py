@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from service.api.auth import ReadKey
 from service.api.deps import EngineDep, SettingsDep, enforce_limits
 from service.api.errors import error_responses
-from service.api.schemas import SearchRequest, SearchResponse, selected_reports
+from service.api.schemas import Facets, SearchRequest, SearchResponse, selected_reports
 
 router = APIRouter(prefix="/v1", tags=["search"], dependencies=[ReadKey])
 
@@ -26,3 +26,14 @@ def search(body: SearchRequest, engine: EngineDep, settings: SettingsDep) -> Sea
     hits = engine.search(body.query, top_k, selected_reports(body.filters, engine.reports))
     took_ms = (time.perf_counter() - start) * 1000
     return SearchResponse.from_hits(hits, engine.reports, round(took_ms, 2))
+
+
+@router.get(
+    "/facets",
+    summary="What reports can be filtered by: places, formats, dates",
+    description="The values `filters` takes in /v1/search, /v1/ask and chat, with how many "
+    "reports have each.",
+    responses=error_responses(401, 403, 503),
+)
+def facets(engine: EngineDep) -> Facets:
+    return Facets.of(list(engine.reports.values()))

@@ -239,6 +239,37 @@ class Passage(BaseModel):
         )
 
 
+class Facet(BaseModel):
+    name: str
+    reports: int = Field(description="How many reports have it.")
+
+
+class Facets(BaseModel):
+    """What the reports can be filtered by (the values `filters` takes), with report counts."""
+
+    places: list[Facet] = Field(description="Places the indexer found (街道, 社区, 区 …), most reports first.")
+    formats: list[Facet]
+    earliest: str | None = Field(description="The earliest report date (YYYY-MM-DD), if any report has one.")
+    latest: str | None
+    undated: int = Field(description="Reports without a date (no date range selects them).")
+
+    @classmethod
+    def of(cls, reports: Sequence[Report]) -> Facets:
+        from collections import Counter
+
+        from indexer.filters import report_format
+
+        places = Counter(str(p) for r in reports for p in dict.fromkeys(r.meta.get("places") or ()))
+        formats = Counter(report_format(r.meta) for r in reports)
+        dates = sorted(str(r.meta["date"]) for r in reports if r.meta.get("date"))
+        return cls(
+            places=[Facet(name=n, reports=c) for n, c in sorted(places.items(), key=lambda x: (-x[1], x[0]))],
+            formats=[Facet(name=n, reports=c) for n, c in sorted(formats.items())],
+            earliest=dates[0] if dates else None, latest=dates[-1] if dates else None,
+            undated=len(reports) - len(dates),
+        )
+
+
 class SearchResponse(BaseModel):
     results: list[Passage]
     took_ms: float
