@@ -253,7 +253,7 @@ def test_markup_in_reports_is_shown_as_text(desktop: BrowserContext, api: ApiSer
 def test_scripts_never_write_html() -> None:
     """The static scripts build the DOM from text nodes only."""
     sinks = re.compile(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(")
-    for name in ("app.js", "auth.js", "report.js", "upload.js", "widget.js"):
+    for name in ("app.js", "auth.js", "filters.js", "report.js", "upload.js", "widget.js"):
         assert not sinks.search((STATIC_DIR / name).read_text(encoding="utf-8")), name
 
 
@@ -343,7 +343,7 @@ def test_pages_and_assets_are_served(api: ApiServer) -> None:
     widget = httpx.get(f"{api.url}/widget.js", timeout=30)
     assert widget.status_code == 200
     assert "javascript" in widget.headers["content-type"]
-    for name in ("app.js", "report.js", "upload.js", "style.css"):
+    for name in ("app.js", "filters.js", "report.js", "upload.js", "style.css"):
         assert httpx.get(f"{api.url}/static/{name}", timeout=30).status_code == 200
     for bad in ("nope.js", "..%2Fapp.py", ".hidden.js", "chat.py"):
         response = httpx.get(f"{api.url}/static/{bad}", timeout=30)

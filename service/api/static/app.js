@@ -207,6 +207,8 @@
     const messages = state.history.concat([{ role: "user", content: question }]).slice(-MAX_HISTORY);
     const body = { messages, stream: true, include_sources: false };
     if (modelSelect.value) body.model = modelSelect.value;
+    const filters = window.zhiwenFilters ? window.zhiwenFilters.forQuestion(question) : null;
+    if (filters) body.filters = filters;
 
     state.controller = new AbortController();
     setBusy(true);
@@ -299,6 +301,7 @@
   $("new-chat").addEventListener("click", () => {
     if (state.controller) state.controller.abort();
     state.history = [];
+    if (window.zhiwenFilters) window.zhiwenFilters.reset();
     list.replaceChildren();
     welcome.hidden = false;
     input.value = "";
