@@ -200,12 +200,18 @@ class Searcher:
             )
         return hits[:top_k]
 
-    def keyword_confidence(self, query: str, handle: KeywordQuery | None = None, best: float | None = None) -> float:
-        """How much of the query the best keyword match covers: top BM25 score (``best``, or
-        the whole index's) over the sum of the query terms' IDFs (the score of a chunk holding
-        each term once at average length)."""
+    def keyword_confidence(self, query: str, handle: KeywordQuery | None = None, best: float | None = None,
+                           within: Collection[str] | None = None) -> float:
+        """How much of the query the best keyword match covers: top BM25 score (``best``; else
+        the best among the reports ``within``, or of the whole index) over the sum of the query
+        terms' IDFs (the score of a chunk holding each term once at average length)."""
         if best is None:
-            best = (handle or self.keyword_source.query(query)).best
+            handle = handle or self.keyword_source.query(query)
+            if within is None:
+                best = handle.best
+            else:
+                _, top = handle.top(1, self.rows_of(within))
+                best = float(top[0]) if len(top) else 0.0
         tokens = dict.fromkeys(self.keyword.tokenizer.tokens(query))
         bound = sum(self.keyword.idf(t) for t in tokens)
         return best / bound if bound > 0 and self.chunks else 0.0

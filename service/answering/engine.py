@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 from collections.abc import Collection, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -182,6 +183,13 @@ class QAEngine:
             yield Answer(NO_CONTENT, False, (), ())
             return
         chosen, warnings = self._select(composer)
+        from service.answering.extractive import ExtractiveComposer
+
+        extractive = self.composers[EXTRACTIVE]
+        if within is not None and isinstance(extractive, ExtractiveComposer):
+            # a filtered question is judged by the best keyword match among the selected reports
+            extractive = extractive.within(functools.partial(self.searcher.keyword_confidence, within=within))
+            chosen = extractive if chosen.name == EXTRACTIVE else chosen
         hits = self.search(question, top_k, within)
         answer: Answer | None = None
         if stream and isinstance(chosen, StreamingComposer) and chosen.name != EXTRACTIVE:
@@ -211,7 +219,7 @@ class QAEngine:
                 log.exception("composer %s failed; falling back to extractive", chosen.name)
         if answer is None:
             warnings.append(f"composer '{chosen.name}' failed; used '{EXTRACTIVE}'")
-            answer = self.composers[EXTRACTIVE].compose(question, hits, self.reports)
+            answer = extractive.compose(question, hits, self.reports)
         self.check_citations(answer)
         answer = self.with_sources(answer)
         if warnings:

@@ -22,6 +22,7 @@ What an answer shows is what its citations quote (see :func:`shown`).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -111,6 +112,13 @@ class ExtractiveComposer:
         if self.confidence is not None:
             weight = adaptive_weight(weight, self.confidence(question), cfg.confidence_tau)
         return score_candidates(info, hits, reports, weight, self.scoring.evidence)
+
+    def within(self, confidence: Callable[[str], float]) -> ExtractiveComposer:
+        """This composer, judging keyword confidence with ``confidence`` (the best match among
+        the reports a filter selects, not the whole index's)."""
+        narrowed = copy.copy(self)
+        narrowed.confidence = confidence
+        return narrowed
 
     def compose(self, question: str, hits: Sequence[Hit], reports: Mapping[str, Report]) -> Answer:
         assessment = self.assess(question, hits, reports)

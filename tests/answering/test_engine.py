@@ -29,7 +29,7 @@ class FakeSearcher:
         self.chunks = [HIT.chunk]
         self.queries: list[str] = []
 
-    def search(self, query: str, top_k: int = 10, mode: str = "hybrid") -> list[Hit]:
+    def search(self, query: str, top_k: int = 10, mode: str = "hybrid", within: object = None) -> list[Hit]:
         self.queries.append(query)
         return [HIT]
 

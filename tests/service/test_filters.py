@@ -124,3 +124,17 @@ def test_facets_list_what_filters_take(client: httpx.Client, searcher: Any) -> N
     for place in list(names)[:3]:  # each listed place selects its reports
         results = client.post("/v1/search", json={"query": QUESTION, "filters": {"places": [place]}}).json()
         assert results["results"]
+
+
+def test_a_filter_that_leaves_out_the_answer_is_refused(searcher: Any, embedder: Any) -> None:
+    """Judged by the best match among the selected reports: the whole index's best match (the
+    report left out) must not make a poor passage look answerable."""
+    from service.answering.engine import engine_for
+
+    engine = engine_for(embedder, searcher, "extractive", None)
+    question = "王哥庄街道2018年渔业总产值是多少？"
+    assert engine.ask(question, 5).answerable
+    others = frozenset(d for d in searcher.reports if not d.startswith("002_"))
+    answer = engine.ask(question, 5, within=others)
+    assert not answer.answerable, answer.text
+    assert {c.doc_id for c in answer.citations} <= others and {h.chunk.doc_id for h in answer.passages} <= others

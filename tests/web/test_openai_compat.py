@@ -306,7 +306,7 @@ def _fake_engine(llm: Any) -> Any:
             self.chunks = [hit.chunk]
             self.places: frozenset[str] = frozenset()
 
-        def search(self, query: str, top_k: int = 10, mode: str = "hybrid") -> list[Hit]:
+        def search(self, query: str, top_k: int = 10, mode: str = "hybrid", within: object = None) -> list[Hit]:
             return [hit]
 
     class Extractive:
