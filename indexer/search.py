@@ -119,6 +119,12 @@ class Searcher:
         found = [i for d in doc_ids for i in self._rows_by_report.get(d, ())]
         return np.array(sorted(found), np.int64)
 
+    def matched_terms(self, query: str, chunk: Chunk) -> list[str]:
+        """The query's keyword terms (as BM25 sees them) that ``chunk`` holds, in query order."""
+        tokenizer = self.keyword.tokenizer
+        held = set(tokenizer.tokens(chunk.index_text))
+        return [t for t in dict.fromkeys(tokenizer.tokens(compatibility_to_unified(query))) if t in held]
+
     def get_report(self, doc_id: str) -> Report | None:
         return self.reports.get(doc_id)
 

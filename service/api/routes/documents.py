@@ -39,6 +39,8 @@ from service.api.errors import ApiError, error_responses, printable
 from service.api.schemas import (
     NO_CONTROLS_PATTERN,
     REPORT_TEXT_PATTERN,
+    ChunkOut,
+    DocumentChunks,
     DocumentDetail,
     DocumentList,
     DocumentSummary,
@@ -193,6 +195,31 @@ async def list_documents(engine: EngineDep) -> DocumentList:
     return DocumentList(
         documents=[DocumentSummary.from_report(r) for r in reports], total=len(reports)
     )
+
+
+@router.get(
+    "/documents/{doc_id}/chunks",
+    summary="A report's passages as indexed (chunk preview)",
+    responses=error_responses(401, 403, 404, 422, 503),
+    dependencies=[ReadKey],
+)
+async def get_document_chunks(doc_id: PathDocId, engine: EngineDep) -> DocumentChunks:
+    if doc_id not in engine.reports:
+        raise ApiError(404, "not_found", f"unknown document: {printable(doc_id)}")
+    chunks = [c for c in engine.searcher.chunks if c.doc_id == doc_id]
+    return DocumentChunks(doc_id=doc_id, chunks=[
+        ChunkOut(chunk_id=c.chunk_id, start=c.start, end=c.end, text=c.text, context=c.context,
+                 sentences=len(c.sentences), ocr_confidence=c.ocr_confidence) for c in chunks])
+
+
+@router.get(
+    "/admin",
+    summary="Whether the key sent may administer (write); the admin page asks this first",
+    responses=error_responses(401, 403, 503),
+    dependencies=[WriteKey],
+)
+async def admin_session(state: StateDep) -> IndexStatus:
+    return IndexStatus(**_kb(state).info())
 
 
 @router.get(

@@ -25,7 +25,11 @@ def search(body: SearchRequest, engine: EngineDep, settings: SettingsDep) -> Sea
     top_k = enforce_limits(settings, "query", body.query, body.top_k, settings.default_top_k)
     hits = engine.search(body.query, top_k, selected_reports(body.filters, engine.reports))
     took_ms = (time.perf_counter() - start) * 1000
-    return SearchResponse.from_hits(hits, engine.reports, round(took_ms, 2))
+    response = SearchResponse.from_hits(hits, engine.reports, round(took_ms, 2))
+    if body.explain:
+        for passage, hit in zip(response.results, hits, strict=True):
+            passage.matched_terms = engine.searcher.matched_terms(body.query, hit.chunk)
+    return response
 
 
 @router.get(

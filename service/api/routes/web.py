@@ -70,6 +70,12 @@ def chat_page() -> FileResponse:
     return _static_file("index.html", _PAGE_HEADERS)
 
 
+@router.get("/admin")
+def admin_page() -> FileResponse:
+    """The admin page; it needs a write key for every call it makes (``GET /v1/admin`` first)."""
+    return _static_file("admin.html", _PAGE_HEADERS)
+
+
 @router.get("/reports/{doc_id}")
 def report_page(doc_id: str) -> FileResponse:
     """The report view; the page fetches ``/v1/documents/{doc_id}`` and highlights

@@ -158,6 +158,7 @@ class SearchRequest(_Request):
         default=None, description="How many passages to return (default from settings: 10)."
     )
     filters: Filters | None = Field(default=None, description=FILTERS_DESCRIPTION)
+    explain: bool = Field(default=False, description="Also list each passage's matched keyword terms.")
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -216,6 +217,8 @@ class Passage(BaseModel):
     ocr_confidence: float | None = Field(
         default=None, description="For a passage read by OCR: the recogniser's confidence, 0-1 "
         "(the lowest of the pages it spans); null otherwise.")
+    matched_terms: list[str] | None = Field(
+        default=None, description="With `explain`: the query's keyword terms this passage holds.")
 
     @classmethod
     def from_hit(cls, hit: Hit, reports: Mapping[str, Report]) -> Passage:
@@ -354,6 +357,24 @@ class DocumentSummary(BaseModel):
 class DocumentList(BaseModel):
     documents: list[DocumentSummary]
     total: int
+
+
+class ChunkOut(BaseModel):
+    """A passage as indexed: ``text == report.text[start:end]``; ``context`` (title, place,
+    section heading) is prepended to it for search."""
+
+    chunk_id: str
+    start: int
+    end: int
+    text: str
+    context: str
+    sentences: int
+    ocr_confidence: float | None = None
+
+
+class DocumentChunks(BaseModel):
+    doc_id: str
+    chunks: list[ChunkOut]
 
 
 class DocumentDetail(DocumentSummary):

@@ -1,0 +1,106 @@
+"""The admin page (/admin) in headless Chromium (issue 15): it asks for a write key, lists the
+reports with their metadata, previews a report's chunks, uploads and deletes a report, and its
+hit test shows each hit's keyword, dense and fused scores and matched terms."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Dialog, expect
+
+from tests.kb import make_kb
+from tests.web.conftest import XSS_DOC_ID, ApiServer, start_api_server
+from tests.web.test_browser import xss_fired
+
+ADMIN_KEY = "web-admin-key-5c2e9a"
+UPLOAD_TIMEOUT_MS = 120_000
+WAIT_MS = 30_000
+NEW_REPORT = "观澜街道开通助老食堂\n\n2022年3月1日\n\n观澜街道在辖区开通助老食堂三处，每天为二百余名老人供餐。\n"
+
+
+@pytest.fixture(scope="module")
+def admin_api(web_index_dir: Path, web_corpus_dir: Path,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    root = tmp_path_factory.mktemp("admin-web")
+    dirs = make_kb(web_index_dir, root / "kb", reports_dir=web_corpus_dir)
+    server = start_api_server(dirs.index, root, None, ZHIWEN_API_KEYS=ADMIN_KEY,
+                              ZHIWEN_CORPUS_DIR=str(dirs.corpus))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def desktop(browser: Browser) -> Iterator[BrowserContext]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    context.set_default_timeout(WAIT_MS)
+    yield context
+    context.close()
+
+
+def answer_dialogs(dialog: Dialog) -> None:
+    if dialog.type == "prompt":
+        dialog.accept(ADMIN_KEY)
+    else:
+        dialog.accept()  # the delete confirmation
+
+
+@pytest.mark.browser
+def test_admin_needs_a_write_key(desktop: BrowserContext, admin_api: ApiServer) -> None:
+    assert httpx.get(f"{admin_api.url}/v1/admin", timeout=30).status_code == 401
+    page = desktop.new_page()
+    page.on("dialog", lambda d: d.dismiss())  # no key given
+    page.goto(f"{admin_api.url}/admin")
+    expect(page.locator("#admin-status")).to_contain_text("无法进入管理页")
+    expect(page.locator("#admin-body")).to_be_hidden()
+
+
+@pytest.mark.browser
+def test_admin_lists_previews_uploads_and_deletes(desktop: BrowserContext, admin_api: ApiServer,
+                                                  tmp_path: Path) -> None:
+    page = desktop.new_page()
+    page.on("dialog", answer_dialogs)
+    page.goto(f"{admin_api.url}/admin")
+    rows = page.locator("#reports-body tr:not(.chunk-row)")
+    expect(rows).to_have_count(7)  # the six bundled reports and the markup probe
+    hu_dao = page.locator("#reports-body tr[data-doc-id='003_417ad2edf06574dc']")
+    expect(hu_dao).to_contain_text("湖岛街道")
+    expect(hu_dao).to_contain_text("2021-01-30")
+
+    hu_dao.locator("button.preview").click()
+    chunks = page.locator(".chunk-row .chunks li")
+    expect(chunks.first).to_contain_text("003_417ad2edf06574dc#0")
+    assert chunks.count() > 3
+    probe = page.locator(f"#reports-body tr[data-doc-id='{XSS_DOC_ID}']")
+    probe.locator("button.preview").click()
+    expect(page.locator(".chunk-row").nth(1)).to_contain_text("<script>")  # shown as text
+    assert not xss_fired(page)
+
+    upload = tmp_path / "guanlan.txt"
+    upload.write_text(NEW_REPORT, encoding="utf-8")
+    page.locator("#admin-file").set_input_files(str(upload))
+    page.locator("#upload-form button[type=submit]").click()
+    expect(page.locator("#upload-results li.ok")).to_contain_text("已收录", timeout=UPLOAD_TIMEOUT_MS)
+    expect(rows).to_have_count(8)
+    new_row = page.locator("#reports-body tr", has_text="观澜街道开通助老食堂")
+    expect(new_row).to_have_count(1)
+
+    new_row.locator("button.delete").click()
+    expect(rows).to_have_count(7, timeout=UPLOAD_TIMEOUT_MS)
+    assert httpx.get(f"{admin_api.url}/v1/documents/guanlan", timeout=30).status_code == 404
+
+
+@pytest.mark.browser
+def test_the_hit_test_shows_the_score_breakdown(desktop: BrowserContext, admin_api: ApiServer) -> None:
+    page = desktop.new_page()
+    page.on("dialog", answer_dialogs)
+    page.goto(f"{admin_api.url}/admin")
+    page.locator("#hit-query").fill("巷网会客议事厅")
+    page.locator("#hit-form button").click()
+    first = page.locator("#hit-body tr.hit").first
+    expect(first).to_contain_text("堤口路街道")
+    expect(first.locator(".terms")).to_contain_text("议事厅")
+    keyword, dense, fused = (float(first.locator(f".{k}").inner_text()) for k in ("keyword", "dense", "fused"))
+    assert keyword > 0 and 0 < dense <= 1 and fused == pytest.approx(1.0)
