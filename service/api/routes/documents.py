@@ -199,6 +199,7 @@ async def list_documents(engine: EngineDep) -> DocumentList:
 
 @router.get(
     "/documents/{doc_id}/chunks",
+    operation_id="get_document_chunks",
     summary="A report's passages as indexed (chunk preview)",
     responses=error_responses(401, 403, 404, 422, 503),
     dependencies=[ReadKey],

@@ -101,14 +101,15 @@ class _Request(BaseModel):
 
 
 def _iso_date(value: str) -> str:
+    """``value`` as YYYY-MM-DD (the form report dates take, compared as strings)."""
     try:
-        datetime.date.fromisoformat(value)
+        return datetime.date.fromisoformat(value).isoformat()
     except ValueError:
         raise PydanticCustomError("date_format", "Input should be a date as YYYY-MM-DD") from None
-    return value
 
 
-IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2021-01-30"]),
+# a string with JSON Schema's "date" format (strict pydantic takes no string for a date type)
+IsoDate = Annotated[str, Field(json_schema_extra={"format": "date"}, examples=["2021-01-30"]),
                     AfterValidator(_iso_date)]
 ReportFormat = Literal["txt", "md", "html", "docx", "pdf", "image"]
 
