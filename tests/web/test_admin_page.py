@@ -93,7 +93,8 @@ def test_admin_lists_previews_uploads_and_deletes(desktop: BrowserContext, admin
 
 
 @pytest.mark.browser
-def test_the_hit_test_shows_the_score_breakdown(desktop: BrowserContext, admin_api: ApiServer) -> None:
+def test_the_hit_test_shows_the_score_breakdown(desktop: BrowserContext, admin_api: ApiServer,
+                                                screenshots: Path) -> None:
     page = desktop.new_page()
     page.on("dialog", answer_dialogs)
     page.goto(f"{admin_api.url}/admin")
@@ -104,3 +105,4 @@ def test_the_hit_test_shows_the_score_breakdown(desktop: BrowserContext, admin_a
     expect(first.locator(".terms")).to_contain_text("议事厅")
     keyword, dense, fused = (float(first.locator(f".{k}").inner_text()) for k in ("keyword", "dense", "fused"))
     assert keyword > 0 and 0 < dense <= 1 and fused == pytest.approx(1.0)
+    page.screenshot(path=str(screenshots / "admin.png"), full_page=True)

@@ -5,6 +5,7 @@ place; removing a chip widens the next question again (issue 15)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
@@ -34,7 +35,7 @@ def ask(page: Page, question: str, n: int) -> set[str]:
 
 
 @pytest.mark.browser
-def test_filter_chips_change_what_is_cited(desktop: BrowserContext, api: ApiServer) -> None:
+def test_filter_chips_change_what_is_cited(desktop: BrowserContext, api: ApiServer, screenshots: Path) -> None:
     page = desktop.new_page()
     page.goto(f"{api.url}/")
     expect(page.locator("#filter-toggle")).to_be_visible()  # the facets loaded
@@ -49,6 +50,7 @@ def test_filter_chips_change_what_is_cited(desktop: BrowserContext, api: ApiServ
     expect(chip).to_have_count(1)
     expect(chip).to_contain_text("王哥庄街道")
     assert cited == {"002_8c245bf9f2fc8f5a"}, cited
+    page.screenshot(path=str(screenshots / "filter-chips.png"))
     # the chip holds for the follow-up, which names no place
     assert ask(page, GENERIC, 3) <= {"002_8c245bf9f2fc8f5a"}
 
