@@ -37,11 +37,13 @@ from indexer.journal import WriterBusy
 from service.answering.engine import LLMEndpoint, QAEngine, engine_for
 
 if TYPE_CHECKING:
+    from embeddings import Embedder
     from indexer.faults import Pause
     from indexer.readers.base import Limits
     from indexer.search import Searcher
     from indexer.update import Change, UpdateResult
     from indexer.writer import LiveIndex
+    from service.answering.faq import FaqMatcher
     from zhiwen.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,14 @@ def limit_threads(n: int) -> None:
     faiss.omp_set_num_threads(n)
 
 
+def faq_matcher(settings: Settings, embedder: Embedder) -> FaqMatcher:
+    """The curated answers (``ZHIWEN_FAQ_DB``), embedded, with the fitted or configured threshold."""
+    from service.answering.faq import FaqMatcher, FaqStore, packaged_threshold
+
+    threshold = settings.faq_threshold if settings.faq_threshold is not None else packaged_threshold()
+    return FaqMatcher(embedder, FaqStore(settings.faq_db), threshold)
+
+
 def load_engine(settings: Settings) -> QAEngine:
     """Load the embedder (warmed up), the index and the composers. Slow: seconds.
 
@@ -84,7 +94,8 @@ def load_engine(settings: Settings) -> QAEngine:
     embedder = load_embedder(settings.model, cache_path=settings.cache_path)
     embedder.warm_up()
     searcher = load_index(settings.index_dir, embedder)
-    return engine_for(embedder, searcher, settings.composer, llm_endpoint(settings))
+    return engine_for(embedder, searcher, settings.composer, llm_endpoint(settings),
+                      faq_matcher(settings, embedder))
 
 
 def make_live_index(settings: Settings, embedder: Any, pause: Pause | None = None) -> LiveIndex:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from indexer.errors import BackendUnavailable
 from indexer.journal import WriterBusy
 from service.answering.engine import QAEngine, engine_for
-from service.kb import EngineHolder, limit_threads, llm_endpoint, upload_limits
+from service.kb import EngineHolder, faq_matcher, limit_threads, llm_endpoint, upload_limits
 
 if TYPE_CHECKING:
     from indexer.milvus import MilvusView
@@ -181,7 +181,8 @@ def open_milvus_knowledge_base(settings: Settings,
     except BaseException:
         conn.close()
         raise
-    engine = engine_for(embedder, searcher, settings.composer, llm_endpoint(settings))
+    engine = engine_for(embedder, searcher, settings.composer, llm_endpoint(settings),
+                        faq_matcher(settings, embedder))
     kb = MilvusKnowledgeBase(conn, view, writer, engine, limits=settings.reader_limits(),
                              writes_enabled=bool(settings.api_keys), lock_timeout=settings.write_lock_timeout_s,
                              on_publish=on_publish)

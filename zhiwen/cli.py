@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 log = logging.getLogger(__name__)
 
-COMMAND_MODULES = ("indexer.cli", "service.cli", "eval.cli", "eval.fit")
+COMMAND_MODULES = ("indexer.cli", "service.cli", "eval.cli", "eval.fit", "eval.faq")
 
 
 def _version() -> str:

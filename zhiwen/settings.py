@@ -64,6 +64,14 @@ class Settings(BaseSettings):
         default=None, description="Extra terms for the keyword tokenizer, one a line (indexing)."
     )
 
+    # -- curated answers (FAQ) -----------------------------------------------------------------
+    faq_db: Path = Field(default=Path("var/faq.sqlite3"), description="Curated answers (SQLite).")
+    faq_threshold: float | None = Field(
+        default=None, gt=0, le=1,
+        description="Cosine a question needs to a curated one to get its answer (default: the "
+        "threshold `zhiwen fit-faq` fitted, service/answering/faq_threshold.json).",
+    )
+
     # -- retrieval backend (issue 14) ---------------------------------------------------------
     backend: BackendName = Field(
         default="local",
@@ -185,7 +193,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "cache_path", "seed_dir", "user_words_path", "fault_pause_marker", "llm_base_url",
-        "llm_model", "llm_api_key", "eval_api_key", "milvus_uri", "milvus_token", mode="before"
+        "llm_model", "llm_api_key", "eval_api_key", "milvus_uri", "milvus_token", "faq_threshold", mode="before"
     )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:

@@ -15,16 +15,18 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from service.answering.content import has_content
 from service.answering.followup import resolve_question
-from service.answering.types import NO_CONTENT, Answer, Citation, Composer
+from service.answering.types import NO_CONTENT, Answer, Citation, Composer, CuratedRef
 
 if TYPE_CHECKING:
     from embeddings import Embedder
     from indexer.search import Searcher
     from indexer.types import Hit, Report
+    from service.answering.faq import FaqMatcher
 
 log = logging.getLogger(__name__)
 
 EXTRACTIVE = "extractive"
+CURATED = "curated"  # the composer name of a curated answer (FAQ)
 LLM = "llm"
 COMPOSERS = (EXTRACTIVE, LLM)
 
@@ -102,6 +104,7 @@ class QAEngine:
     # composer name -> why it is not in ``composers``
     unavailable: Mapping[str, str] = field(default_factory=dict)
     llm: LLMEndpoint | None = None
+    faq: FaqMatcher | None = None  # curated answers, consulted before the reports
 
     @property
     def reports(self) -> Mapping[str, Report]:
@@ -182,6 +185,12 @@ class QAEngine:
         if not has_content(question):
             yield Answer(NO_CONTENT, False, (), ())
             return
+        curated = self.faq.match(question) if self.faq is not None and within is None else None
+        if curated is not None:  # (a filtered question is for the reports the filter selects)
+            c = curated.curated
+            yield Answer(c.answer, True, (), (), composer=CURATED,
+                         curated=CuratedRef(c.id, c.question, round(curated.similarity, 4), c.source))
+            return
         chosen, warnings = self._select(composer)
         from service.answering.extractive import ExtractiveComposer
 
@@ -255,9 +264,11 @@ def engine_for(
     searcher: Searcher,
     default_composer: str = EXTRACTIVE,
     llm: LLMEndpoint | None = None,
+    faq: FaqMatcher | None = None,
 ) -> QAEngine:
-    """An engine over a loaded searcher with every composer that can be built."""
+    """An engine over a loaded searcher with every composer that can be built (and the curated
+    answers ``faq``, if given)."""
     composers, unavailable = build_composers(
         searcher, llm, warn=llm is not None or default_composer == LLM
     )
-    return QAEngine(embedder, searcher, composers, default_composer, unavailable, llm)
+    return QAEngine(embedder, searcher, composers, default_composer, unavailable, llm, faq)

@@ -29,6 +29,16 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class CuratedRef:
+    """The curated answer (FAQ) an answer is: which one, how close the question was to it."""
+
+    id: str
+    question: str
+    similarity: float
+    source: str = ""  # the report it comes from (doc_id), if staff named one
+
+
+@dataclass(frozen=True)
 class Answer:
     """A composed answer. Each sentence of ``text`` ends with one or more ``[n]`` markers that
     refer to ``citations``; ``passages`` are the retrieved hits it was composed from."""
@@ -42,6 +52,7 @@ class Answer:
     # P(the answer text holds the right answer), from the fitted answerability model; None when
     # no model judged it (LLM answers, questions without content)
     confidence: float | None = None
+    curated: CuratedRef | None = None  # a curated answer (FAQ), composer "curated"
 
 
 class Composer(Protocol):

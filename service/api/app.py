@@ -20,7 +20,7 @@ from service.api.cors import install_cors
 from service.api.deps import AppState
 from service.api.errors import error_response, install_error_handlers
 from service.api.metrics import Metrics, MetricsMiddleware
-from service.api.routes import ask, chat, documents, health, search, web
+from service.api.routes import ask, chat, documents, faq, health, search, web
 from service.api.schemas import AskRequest, SearchRequest
 from service.kb import KnowledgeBase, open_knowledge_base
 from service.milvus_kb import MilvusKnowledgeBase, open_milvus_knowledge_base
@@ -189,7 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.zhiwen = state
     install_error_handlers(app)
 
-    for module in (health, search, ask, documents, chat, web):
+    for module in (health, search, ask, documents, faq, chat, web):
         app.include_router(module.router)
 
     install_cors(app, settings)  # nothing unless ZHIWEN_CORS_ORIGINS lists origins

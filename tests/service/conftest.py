@@ -45,6 +45,7 @@ def server_env(index_dir: Path, tmp: Path, **extra: str) -> dict[str, str]:
         # seeded from data/reports on start: never the checkout's var/reports
         ZHIWEN_CORPUS_DIR=str(tmp / "reports"),
         ZHIWEN_CACHE_PATH=str(tmp / "embeddings.sqlite"),
+        ZHIWEN_FAQ_DB=str(tmp / "faq.sqlite3"),  # never the checkout's var/
         ZHIWEN_LOG_LEVEL="warning",
     )
     env.update(extra)

@@ -33,7 +33,7 @@ from service.api.auth import ReadKey
 from service.api.deps import EngineDep, SettingsDep, enforce_limits
 from service.api.disconnect import answer_while_connected, events_while_connected
 from service.api.errors import error_responses
-from service.api.schemas import CitationOut, Passage, selected_reports
+from service.api.schemas import CitationOut, CuratedOut, Passage, selected_reports
 from service.api.schemas.chat import (
     AssistantMessage,
     ChatCompletion,
@@ -125,6 +125,7 @@ def _extras(turn: _Turn, answer: Answer, reports: Mapping[str, Report]) -> dict[
             CitationOut.from_citation(c) for c in answer.citations
         ],
         "passages": [Passage.from_hit(h, reports) for h in answer.passages],
+        "curated": CuratedOut.of(answer),
         "answerable": answer.answerable,
         "confidence": None if answer.confidence is None else round(answer.confidence, 4),
         "composer_used": answer.composer,

@@ -307,6 +307,20 @@ class CitationOut(BaseModel):
         return cls(**dataclasses.asdict(c))
 
 
+class CuratedOut(BaseModel):
+    """The curated answer (FAQ) this is: staff wrote it for a question close to this one."""
+
+    id: str
+    question: str = Field(description="The curated question it was written for.")
+    similarity: float = Field(description="Cosine of the two questions (at least the threshold).")
+    source: str = Field(description="The report it comes from (doc_id), or empty.")
+
+    @classmethod
+    def of(cls, answer: Answer) -> CuratedOut | None:
+        c = answer.curated
+        return None if c is None else cls(id=c.id, question=c.question, similarity=c.similarity, source=c.source)
+
+
 class AskResponse(BaseModel):
     answer: str = Field(description="Chinese answer; each sentence ends with [n] markers.")
     answerable: bool = Field(description="False when the reports do not answer the question.")
@@ -323,6 +337,8 @@ class AskResponse(BaseModel):
     composer_used: str
     warnings: list[str]
     took_ms: float
+    curated: CuratedOut | None = Field(
+        default=None, description="Set when the answer is a curated one (FAQ), not composed from the reports.")
 
     @classmethod
     def from_answer(
@@ -339,6 +355,7 @@ class AskResponse(BaseModel):
             composer_used=answer.composer,
             warnings=list(answer.warnings),
             took_ms=took_ms,
+            curated=CuratedOut.of(answer),
         )
 
 

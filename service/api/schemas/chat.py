@@ -17,6 +17,7 @@ from service.api.schemas import (
     FILTERS_DESCRIPTION,
     NOT_BLANK_PATTERN,
     CitationOut,
+    CuratedOut,
     Filters,
     Passage,
     integral,
@@ -185,6 +186,7 @@ class ZhiwenExtras(BaseModel):
     retrieval_query: str
     warnings: list[str] = Field(default_factory=list)
     took_ms: float
+    curated: CuratedOut | None = Field(default=None, description="Set for a curated answer (FAQ).")
 
 
 class ChatCompletion(ZhiwenExtras):
@@ -223,6 +225,7 @@ class ChatCompletionChunk(BaseModel):
     retrieval_query: str | None = None
     warnings: list[str] | None = None
     took_ms: float | None = None
+    curated: CuratedOut | None = None
 
 
 class ModelCard(BaseModel):

@@ -1,0 +1,137 @@
+"""Curated answers (FAQ): ``/v1/faq``. Staff add, import and delete question–answer pairs; a
+question close enough to one (``service/answering/faq.py``) gets that answer from /v1/ask and
+chat, marked ``curated``. Listing needs a read key where reads do; changes need a write key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import UploadFile
+
+from service.answering.faq import (
+    MAX_ANSWER_CHARS,
+    MAX_QUESTION_CHARS,
+    Curated,
+    FaqError,
+    FaqMatcher,
+    check,
+    read_table,
+)
+from service.api.auth import ReadKey, WriteKey
+from service.api.deps import EngineDep
+from service.api.errors import ApiError, error_responses, printable
+
+router = APIRouter(prefix="/v1", tags=["faq"])
+
+
+class CuratedIn(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    question: Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS)]
+    answer: Annotated[str, Field(min_length=1, max_length=MAX_ANSWER_CHARS)]
+    source: Annotated[str, Field(max_length=200)] = Field(default="", description="The report it comes from (doc_id).")
+
+
+class CuratedItem(BaseModel):
+    id: str
+    question: str
+    answer: str
+    source: str
+    created_at: str
+
+    @classmethod
+    def of(cls, c: Curated) -> CuratedItem:
+        return cls(id=c.id, question=c.question, answer=c.answer, source=c.source, created_at=c.created_at)
+
+
+class CuratedList(BaseModel):
+    items: list[CuratedItem]
+    threshold: float = Field(description="Cosine a question needs to a curated one to get its answer.")
+
+
+class Skipped(BaseModel):
+    row: int
+    reason: str
+
+
+class ImportResult(BaseModel):
+    imported: int
+    skipped: list[Skipped]
+
+
+def _faq(engine: EngineDep) -> FaqMatcher:
+    if engine.faq is None:
+        raise ApiError(503, "faq_unavailable", "curated answers are not set up on this server")
+    return engine.faq
+
+
+@router.get("/faq", summary="The curated answers", responses=error_responses(401, 403, 503), dependencies=[ReadKey])
+def list_faq(engine: EngineDep) -> CuratedList:
+    faq = _faq(engine)
+    return CuratedList(items=[CuratedItem.of(c) for c in faq.store.all()], threshold=faq.threshold)
+
+
+@router.post("/faq", summary="Add a curated answer", status_code=201,
+             responses=error_responses(401, 403, 422, 503), dependencies=[WriteKey])
+def add_faq(body: CuratedIn, engine: EngineDep) -> CuratedItem:
+    faq = _faq(engine)
+    try:
+        made = faq.store.add(body.question, body.answer, body.source)
+    except FaqError as exc:
+        raise ApiError(422, "validation_error", str(exc)) from exc
+    faq.reload()
+    return CuratedItem.of(made)
+
+
+@router.delete("/faq/{faq_id}", summary="Delete a curated answer",
+               responses=error_responses(401, 403, 404, 503), dependencies=[WriteKey])
+def delete_faq(faq_id: str, engine: EngineDep) -> dict[str, str]:
+    faq = _faq(engine)
+    if not faq.store.delete(faq_id):
+        raise ApiError(404, "not_found", f"no curated answer {printable(faq_id)}")
+    faq.reload()
+    return {"deleted": faq_id}
+
+
+@router.post(
+    "/faq/import",
+    summary="Import curated answers from a CSV or XLSX file",
+    description="multipart/form-data with the file in field `file`: a header row naming the columns "
+    "question and answer (or 问题 and 答案), optionally source (来源), then one curated answer a row. "
+    "Rows that cannot be taken are listed with their row number and reason; the others are stored.",
+    status_code=201,
+    responses=error_responses(401, 403, 413, 415, 422, 503),
+    dependencies=[WriteKey],
+    openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file"],
+        "properties": {"file": {"type": "string", "format": "binary"}}}}}}},
+)
+async def import_faq(request: Request, engine: EngineDep) -> ImportResult:
+    faq = _faq(engine)
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise ApiError(415, "unsupported_media_type",
+                       'send multipart/form-data with a .csv or .xlsx file in field "file"')
+    form = await request.form()
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise ApiError(422, "validation_error", 'file: a .csv or .xlsx file is required in field "file"')
+    data = await upload.read()
+    name = upload.filename or "upload"
+    try:
+        rows = read_table(data, name)
+    except FaqError as exc:
+        raise ApiError(422, "validation_error", f"file: {exc}") from exc
+    good: list[tuple[str, str, str]] = []
+    skipped: list[Skipped] = []
+    for number, row in rows:
+        try:
+            good.append(check(row["question"], row["answer"], row["source"], f"row {number}"))
+        except FaqError as exc:
+            skipped.append(Skipped(row=number, reason=str(exc)))
+    if good:
+        await run_in_threadpool(faq.store.add_many, good)
+        await run_in_threadpool(faq.reload)
+    return ImportResult(imported=len(good), skipped=skipped)
