@@ -45,6 +45,8 @@ def server_env(index_dir: Path, tmp: Path, **extra: str) -> dict[str, str]:
         # seeded from data/reports on start: never the checkout's var/reports
         ZHIWEN_CORPUS_DIR=str(tmp / "reports"),
         ZHIWEN_CACHE_PATH=str(tmp / "embeddings.sqlite"),
+        # never the checkout's var/feedback.sqlite3
+        ZHIWEN_FEEDBACK_DB=str(tmp / "feedback.sqlite3"),
         ZHIWEN_LOG_LEVEL="warning",
     )
     env.update(extra)
