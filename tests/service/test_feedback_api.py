@@ -137,6 +137,8 @@ def test_evicted_answer_needs_its_question(fb: FeedbackServer) -> None:
         ({"answer_id": "abc", "rating": "up", "question": "q", "correction": {}}, 422, "correction"),
         ({"answer_id": "abc", "rating": "up", "question": "q", "correction": {"answer": " "}},
          422, "correction.answer"),
+        ({"answer_id": "abc", "rating": "up", "question": "q", "correction": {"answer": None}},
+         422, "correction.answer"),
         ({"answer_id": "abc", "rating": "up", "question": "q", "comment": "长" * 4001},
          422, "comment"),
         ({"answer_id": "abc", "rating": "up", "question": "q",
@@ -157,7 +159,9 @@ def test_bad_feedback_is_refused_naming_the_field(
 def test_listing_needs_a_write_key_and_filters(fb: FeedbackServer) -> None:
     assert fb.client.get("/v1/feedback").status_code == 401
     assert fb.client.get("/v1/feedback", headers={"Authorization": "Bearer wrong"}).status_code == 403
-    error(fb.client.get("/v1/feedback", params={"since": "yesterday"}, headers=AUTH), 422)
+    for since in ("yesterday", "2026-12-01", "2026-12-01T08:00:00", "1764576000"):
+        err = error(fb.client.get("/v1/feedback", params={"since": since}, headers=AUTH), 422)
+        assert err["details"][0]["field"] == "since", err
     error(fb.client.get("/v1/feedback", params={"limit": 0}, headers=AUTH), 422)
     base = {"answer_id": "list-test", "question": Q_SAFETY}
     fb.client.post("/v1/feedback", json=base | {"rating": "up"}).raise_for_status()
@@ -166,6 +170,8 @@ def test_listing_needs_a_write_key_and_filters(fb: FeedbackServer) -> None:
     assert [f["rating"] for f in stored(fb, since=newest["created_at"])] == ["down", "up"]
     assert all(f["rating"] == "up" for f in stored(fb, rating="up"))
     assert all(f["correction"] for f in stored(fb, corrected="true"))
+    assert not any(f["correction"] for f in stored(fb, corrected="false"))
+    assert stored(fb, since="9999-12-31T23:59:59-01:00") == []  # past the calendar in UTC: none
     everything = stored(fb, limit=1000)
     assert [f["created_at"] for f in everything] == sorted(
         (f["created_at"] for f in everything), reverse=True)

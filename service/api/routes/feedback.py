@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import re
 import sqlite3
 import time
 from datetime import datetime
@@ -85,6 +87,28 @@ def _correction(body: FeedbackRequest, state: StateDep) -> Correction | None:
     return correction
 
 
+# RFC 3339 date-time (what the schema's "date-time" format means); fromisoformat alone would
+# also take a bare date or a time without a zone
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _since(text: str) -> str:
+    """``since`` in the stored format (UTC), or 422 naming it."""
+    moment = None
+    if _RFC3339.fullmatch(text):
+        with contextlib.suppress(ValueError):
+            # Python takes at most 6 fraction digits; more say nothing a row's time can tell
+            moment = datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", text.upper()))
+    if moment is None:
+        raise field_error("since", "datetime_parsing",
+                          "Input should be an RFC 3339 time, e.g. 2026-12-01T08:00:00+08:00")
+    try:
+        return iso_utc(moment)
+    except OverflowError:  # at the edge of the calendar once moved to UTC: before or after all
+        return "0000" if moment.year == 1 else "9999"
+
+
 @router.post(
     "/feedback",
     status_code=201,
@@ -122,18 +146,18 @@ def post_feedback(
 def list_feedback(
     store: FeedbackDep,
     rating: Annotated[Literal["up", "down"] | None, Query(description="Only 👍 or 👎.")] = None,
-    since: Annotated[datetime | None, Query(
-        description="Only feedback from this time on (ISO 8601; without a zone: UTC).")] = None,
-    corrected: Annotated[bool | None, Query(
+    since: Annotated[str | None, Query(
+        description="Only feedback from this time on (RFC 3339, e.g. 2026-12-01T08:00:00+08:00).",
+        json_schema_extra={"format": "date-time"})] = None,
+    corrected: Annotated[Literal["true", "false"] | None, Query(
         description="Only feedback with (true) or without (false) a correction.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIST, description="At most this many.")] = 100,
 ) -> FeedbackList:
+    after = _since(since) if since is not None else None
     try:
-        after = iso_utc(since) if since is not None else None
-    except (OverflowError, ValueError):  # a time at the edge of the calendar, moved to UTC
-        raise field_error("since", "datetime_range", "the time is out of range") from None
-    try:
-        rows = store.list(rating=rating, since=after, corrected=corrected, limit=limit)
+        rows = store.list(rating=rating, since=after,
+                          corrected=None if corrected is None else corrected == "true",
+                          limit=limit)
     except sqlite3.Error as exc:
         log.error("feedback not read: %s", exc)
         raise ApiError(503, "feedback_unavailable", f"feedback could not be read: {exc}",

@@ -6,9 +6,10 @@ by the route and written into the OpenAPI schema by the app, as for ``/v1/ask``.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from service.api.schemas import NOT_BLANK_PATTERN, QueryText, _not_blank, _Request
 from service.feedback import CitedSpan, Feedback
@@ -23,9 +24,22 @@ FeedbackText = Annotated[
 ]
 
 
+def _some_fields_no_nulls(schema: dict[str, Any]) -> None:
+    """Say in the schema what the validators check: at least one field, and no field null
+    (leave a field out instead)."""
+    schema["minProperties"] = 1
+    for prop in schema.get("properties", {}).values():
+        branches = [b for b in prop.pop("anyOf", []) if b.get("type") != "null"]
+        if len(branches) == 1:
+            prop.update(branches[0])
+        prop.pop("default", None)
+
+
 class FeedbackCorrection(_Request):
     """What is right instead: the answer text, and/or the report and passage that hold it.
-    At least one field."""
+    At least one field; a field not given is left out (not null)."""
+
+    model_config = ConfigDict(json_schema_extra=_some_fields_no_nulls)
 
     answer: FeedbackText | None = Field(default=None, description="The right answer, as text.")
     doc_id: Annotated[str, Field(min_length=1, max_length=MAX_DOC_ID_CHARS)] | None = Field(
@@ -33,6 +47,14 @@ class FeedbackCorrection(_Request):
     )
     quote: FeedbackText | None = Field(
         default=None, description="The passage of that report that holds it, word for word.")
+
+    @field_validator("answer", "doc_id", "quote", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise PydanticCustomError(
+                "string_type", "Input should be a valid string (leave the field out instead of null)")
+        return value
 
     @model_validator(mode="after")
     def _something(self) -> FeedbackCorrection:
