@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import re
 import time
 import uuid
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
@@ -163,10 +164,11 @@ def _remember(state: AppState, engine: QAEngine, turn: _Turn, answer: Answer) ->
 
 
 def _stream_answer(
-    engine: QAEngine, turn: _Turn, state: AppState
+    engine: QAEngine, turn: _Turn, on_answer: Callable[[Answer], None] | None = None
 ) -> Generator[str, None, None]:
     """SSE events: role, content deltas, the source list, a last chunk with the citations.
-    Composer choice, fallback and citation checks are the engine's (``QAEngine.stream``)."""
+    Composer choice, fallback and citation checks are the engine's (``QAEngine.stream``);
+    ``on_answer`` gets the checked answer before the last chunk goes out (to remember it)."""
     model = model_id(engine.composer_name(turn.composer))
     yield _sse(_chunk(turn, model, Delta(role="assistant", content="")))
     streamed = ""
@@ -194,7 +196,8 @@ def _stream_answer(
         for piece in text_pieces(rest):
             yield _sse(_chunk(turn, model, Delta(content=piece)))
         extras = _extras(turn, answer, engine.reports)
-        _remember(state, engine, turn, answer)
+        if on_answer is not None:
+            on_answer(answer)
         yield _sse(_chunk(turn, model, Delta(), answer=content, **extras))
     except Exception as exc:
         log.exception("chat completion stream failed")
@@ -263,7 +266,9 @@ async def chat_completions(
     turn = await run_in_threadpool(_resolve_turn, body, engine, settings)
     if body.stream:
         return StreamingResponse(
-            events_while_connected(_stream_answer(engine, turn, state)),
+            events_while_connected(
+                _stream_answer(engine, turn, functools.partial(_remember, state, engine, turn))
+            ),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
