@@ -52,6 +52,29 @@ def register(subparsers: Any) -> None:
     ask.add_argument("--json", action="store_true", help="print the /v1/ask JSON instead")
     ask.set_defaults(func=run_ask)
 
+    feedback = subparsers.add_parser(
+        "feedback",
+        help="work with the feedback users gave on answers (export corrections for eval)",
+        description="Feedback stored by POST /v1/feedback (ZHIWEN_FEEDBACK_DB).",
+    )
+    actions = feedback.add_subparsers(dest="action", metavar="ACTION", required=True)
+    export = actions.add_parser(
+        "export",
+        help="write corrected questions as a QA set for `zhiwen eval --qa`",
+        description="Write the feedback that carries a correction (the right answer and/or the "
+        "right report and passage) as QA JSONL lines {id, question, doc, answers, evidence, type}, "
+        "the format `zhiwen eval --qa` reads. A correction without a report is located in the "
+        "index's reports (see README, Feedback).",
+    )
+    export.add_argument("--db", type=Path, help="feedback database (default: ZHIWEN_FEEDBACK_DB)")
+    export.add_argument("--out", type=Path, help="QA file to write (default: standard output)")
+    export.add_argument("--index", type=Path,
+                        help="index whose reports locate corrections (default: ZHIWEN_INDEX_DIR)")
+    export.add_argument("--all", action="store_true",
+                        help="also export 👍 answers without a correction (confirmed answers and "
+                        "confirmed refusals)")
+    export.set_defaults(func=run_feedback_export)
+
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
     """The dispatcher's settings (``args.settings``) with command-line values on top, validated."""
@@ -167,3 +190,51 @@ def format_answer(answer: Answer, reports: Mapping[str, Report], *, passages: bo
         lines.append(f"注意：{warning}")
     lines.append(f"（回答方式：{answer.composer}）")
     return "\n".join(lines) + "\n"
+
+
+def _index_texts(index_dir: Path) -> dict[str, str]:
+    """doc_id → text of the reports an index holds; empty (with a warning) when it cannot be read."""
+    from indexer.errors import IndexLoadError
+    from indexer.store import read_reports
+
+    try:
+        return {r.doc_id: r.text for r in read_reports(index_dir)}
+    except (IndexLoadError, OSError, ValueError) as exc:
+        log.warning("reports of %s not read (%s): corrections without a report fall back to the "
+                    "report the answer cited", index_dir, exc)
+        return {}
+
+
+def run_feedback_export(args: argparse.Namespace) -> int:
+    import json
+    import sqlite3
+
+    from service.feedback import FeedbackStore
+    from service.feedback_export import qa_rows
+
+    settings = _settings(args)
+    db = Path(args.db or settings.feedback_db)
+    if not db.is_file():
+        return _fail(f"{db}: no feedback database (set ZHIWEN_FEEDBACK_DB or give --db)")
+    try:
+        store = FeedbackStore.open(db)
+        try:
+            feedback = list(reversed(store.list()))  # oldest first: stable line order
+        finally:
+            store.close()
+    except sqlite3.Error as exc:
+        return _fail(f"{db}: {exc}")
+    export = qa_rows(feedback, _index_texts(Path(args.index or settings.index_dir)),
+                     include_all=args.all)
+    lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in export.rows)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(lines, encoding="utf-8")
+    else:
+        sys.stdout.write(lines)
+    for feedback_id, why in export.skipped:
+        log.warning("feedback %d skipped: %s", feedback_id, why)
+    sys.stderr.write(f"{len(export.rows)} questions exported from {len(feedback)} feedback rows"
+                     f"{f', {len(export.skipped)} skipped' if export.skipped else ''}"
+                     f"{f' to {args.out}' if args.out else ''}\n")
+    return 0

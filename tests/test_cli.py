@@ -112,6 +112,7 @@ def test_ask_json_without_an_answer(index_dir: Path) -> None:
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout)
     assert set(body) == {
+        "answer_id",
         "answer",
         "answerable",
         "confidence",

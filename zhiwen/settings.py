@@ -168,6 +168,21 @@ class Settings(BaseSettings):
         description="How long an API write waits for another writer before answering 409.",
     )
 
+    # -- feedback (issue 15) ---------------------------------------------------------------------
+    feedback_db: Path = Field(
+        default=Path("var/feedback.sqlite3"),
+        description="SQLite file (WAL) holding the feedback on answers (POST /v1/feedback).",
+    )
+    answer_log_size: int = Field(
+        default=2000, ge=1, le=1_000_000,
+        description="How many recent answers the server remembers by answer_id (feedback on an "
+        "older one must send its question).",
+    )
+    max_feedback_chars: int = Field(
+        default=4000, ge=1, le=100_000,
+        description="Longest answer, correction or comment in a feedback request.",
+    )
+
     # -- fault injection (crash tests; never set in production) --------------------------------
     fault_pause_at: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -20,8 +20,10 @@ from service.api.cors import install_cors
 from service.api.deps import AppState
 from service.api.errors import error_response, install_error_handlers
 from service.api.metrics import Metrics, MetricsMiddleware
-from service.api.routes import ask, chat, documents, faq, health, search, web
+from service.api.routes import ask, chat, documents, faq, feedback, health, search, web
 from service.api.schemas import AskRequest, SearchRequest
+from service.api.schemas.feedback import FeedbackCorrection, FeedbackRequest
+from service.feedback import AnswerLog
 from service.kb import KnowledgeBase, open_knowledge_base
 from service.milvus_kb import MilvusKnowledgeBase, open_milvus_knowledge_base
 from zhiwen.settings import Settings, get_settings
@@ -95,6 +97,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start loading the model and index once, in the background, so /healthz answers at once
     and /readyz says 503 (with the reason) until the index is there."""
     state: AppState = app.state.zhiwen
+    _open_feedback(state)
     task = asyncio.create_task(_load(state), name="zhiwen-load")
     try:
         yield
@@ -104,6 +107,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await task
         if state.kb is not None:  # stop the snapshot watcher
             state.kb.close()
+        if state.feedback is not None:
+            state.feedback.close()
+
+
+def _open_feedback(state: AppState) -> None:
+    """Open the feedback database; if it cannot be, the rest serves and /v1/feedback says why."""
+    import sqlite3
+
+    from service.feedback import FeedbackStore
+
+    path = state.settings.feedback_db
+    try:
+        state.feedback = FeedbackStore.open(path)
+    except (OSError, sqlite3.Error) as exc:
+        state.feedback_reason = f"feedback storage {path} cannot be opened: {exc}"
+        log.error("%s", state.feedback_reason)
 
 
 def _document_limits(schema: dict[str, Any], settings: Settings) -> None:
@@ -124,6 +143,19 @@ def _document_limits(schema: dict[str, Any], settings: Settings) -> None:
             if branch.get("type") == "integer":
                 branch["maximum"] = settings.max_top_k
         top_k["description"] = f"How many passages (1..{settings.max_top_k}; default {default})."
+    for model, fields in (
+        (FeedbackRequest.__name__, {"question": settings.max_question_chars,
+                                    "answer": settings.max_feedback_chars,
+                                    "comment": settings.max_feedback_chars}),
+        (FeedbackCorrection.__name__, {"answer": settings.max_feedback_chars,
+                                       "quote": settings.max_feedback_chars}),
+    ):
+        properties = components.get(model, {}).get("properties", {})
+        for name, limit in fields.items():
+            prop = properties.get(name, {})
+            for branch in prop.get("anyOf", [prop]):
+                if branch.get("type") == "string":
+                    branch["maxLength"] = limit
     limits = (
         f" Limits per report: .txt/.md/.html (and JSON text) up to {settings.max_text_bytes:,} "
         f"bytes; .docx/.pdf/images up to {settings.max_file_bytes:,} bytes; PDFs up to "
@@ -179,7 +211,8 @@ class BodySizeLimit:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Assemble the app. The model and index load in ``lifespan``, not here, so this is cheap."""
     settings = settings or get_settings()
-    state = AppState(settings=settings, metrics=Metrics())
+    state = AppState(settings=settings, metrics=Metrics(),
+                     answers=AnswerLog(settings.answer_log_size))
     app = FastAPI(
         title="知问 zhiwen",
         version=_version(),
@@ -189,7 +222,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.zhiwen = state
     install_error_handlers(app)
 
-    for module in (health, search, ask, documents, faq, chat, web):
+    for module in (health, search, ask, documents, faq, chat, feedback, web):
         app.include_router(module.router)
 
     install_cors(app, settings)  # nothing unless ZHIWEN_CORS_ORIGINS lists origins

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
@@ -12,6 +13,7 @@ from fastapi import Depends, Request
 from service.answering.engine import QAEngine
 from service.api.errors import ApiError, field_error
 from service.api.metrics import Metrics
+from service.feedback import AnswerLog, AnswerRecord, FeedbackStore, record_answer
 from zhiwen.settings import Settings
 
 if TYPE_CHECKING:
@@ -30,6 +32,19 @@ class AppState:
     kb: KnowledgeBase | MilvusKnowledgeBase | None = None
     reason: str = "index is loading"
     loading: bool = True
+    # feedback (service.feedback): the recent answers by id, and the store (opened in lifespan;
+    # None with ``feedback_reason`` saying why when it could not be opened)
+    answers: AnswerLog = field(default_factory=lambda: AnswerLog(1))
+    feedback: FeedbackStore | None = None
+    feedback_reason: str = "feedback storage is not open yet"
+
+    def remember(
+        self, answer_id: str, question: str, text: str, answerable: bool | None,
+        citations: Iterable[object], engine: QAEngine,
+    ) -> AnswerRecord:
+        """Keep an answer by its id, so feedback can name it."""
+        return record_answer(self.answers, answer_id, question, text, answerable, citations,
+                             index_version(engine))
 
     @property
     def engine(self) -> QAEngine | None:
@@ -71,6 +86,23 @@ def require_engine(state: StateDep) -> QAEngine:
 
 
 EngineDep = Annotated[QAEngine, Depends(require_engine)]
+
+
+def index_version(engine: QAEngine) -> str:
+    """The snapshot an engine answers from (what feedback records as the index version)."""
+    from indexer.snapshots import snapshot_version
+
+    return snapshot_version(engine.searcher.meta)
+
+
+def require_feedback(state: StateDep) -> FeedbackStore:
+    if state.feedback is None:
+        raise ApiError(503, "feedback_unavailable", state.feedback_reason,
+                       headers={"Retry-After": "5"})
+    return state.feedback
+
+
+FeedbackDep = Annotated[FeedbackStore, Depends(require_feedback)]
 
 
 def enforce_limits(

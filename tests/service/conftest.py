@@ -45,7 +45,9 @@ def server_env(index_dir: Path, tmp: Path, **extra: str) -> dict[str, str]:
         # seeded from data/reports on start: never the checkout's var/reports
         ZHIWEN_CORPUS_DIR=str(tmp / "reports"),
         ZHIWEN_CACHE_PATH=str(tmp / "embeddings.sqlite"),
-        ZHIWEN_FAQ_DB=str(tmp / "faq.sqlite3"),  # never the checkout's var/
+        # never the checkout's var/
+        ZHIWEN_FAQ_DB=str(tmp / "faq.sqlite3"),
+        ZHIWEN_FEEDBACK_DB=str(tmp / "feedback.sqlite3"),
         ZHIWEN_LOG_LEVEL="warning",
     )
     env.update(extra)

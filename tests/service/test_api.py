@@ -141,6 +141,7 @@ def test_ask_answers_with_citations(client: httpx.Client, report_texts: dict[str
     assert r.status_code == 200, r.text
     body = r.json()
     assert set(body) == {
+        "answer_id",
         "answer",
         "answerable",
         "confidence",

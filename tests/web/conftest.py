@@ -64,6 +64,11 @@ class ApiServer:
     url: str
     server: Server
 
+    @property
+    def feedback_db(self) -> Path:
+        """The server's ZHIWEN_FEEDBACK_DB (``server_env`` puts it beside the server's log)."""
+        return self.server.log_path.parent / "feedback.sqlite3"
+
     def stop(self) -> None:
         self.server.stop()
 

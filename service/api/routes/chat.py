@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import re
 import time
 import uuid
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
@@ -30,7 +31,7 @@ from indexer.errors import BackendUnavailable
 from service.answering.engine import COMPOSERS, QAEngine
 from service.answering.types import Answer
 from service.api.auth import ReadKey
-from service.api.deps import EngineDep, SettingsDep, enforce_limits
+from service.api.deps import AppState, EngineDep, SettingsDep, StateDep, enforce_limits
 from service.api.disconnect import answer_while_connected, events_while_connected
 from service.api.errors import error_responses
 from service.api.schemas import CitationOut, CuratedOut, Passage, selected_reports
@@ -121,6 +122,7 @@ class _Turn:
 
 def _extras(turn: _Turn, answer: Answer, reports: Mapping[str, Report]) -> dict[str, Any]:
     return {
+        "answer_id": turn.completion_id,
         "citations": [
             CitationOut.from_citation(c) for c in answer.citations
         ],
@@ -157,9 +159,19 @@ def _chunk(turn: _Turn, model: str, delta: Delta, **extra: Any) -> ChatCompletio
     )
 
 
-def _stream_answer(engine: QAEngine, turn: _Turn) -> Generator[str, None, None]:
+def _remember(state: AppState, engine: QAEngine, turn: _Turn, answer: Answer) -> None:
+    """Keep the answer for feedback, under the completion id. The question kept is the one
+    answered: a follow-up resolved into a self-contained question, as evaluation will ask it."""
+    state.remember(turn.completion_id, turn.retrieval_query, answer.text, answer.answerable,
+                   answer.citations, engine)
+
+
+def _stream_answer(
+    engine: QAEngine, turn: _Turn, on_answer: Callable[[Answer], None] | None = None
+) -> Generator[str, None, None]:
     """SSE events: role, content deltas, the source list, a last chunk with the citations.
-    Composer choice, fallback and citation checks are the engine's (``QAEngine.stream``)."""
+    Composer choice, fallback and citation checks are the engine's (``QAEngine.stream``);
+    ``on_answer`` gets the checked answer before the last chunk goes out (to remember it)."""
     model = model_id(engine.composer_name(turn.composer))
     yield _sse(_chunk(turn, model, Delta(role="assistant", content="")))
     streamed = ""
@@ -187,6 +199,8 @@ def _stream_answer(engine: QAEngine, turn: _Turn) -> Generator[str, None, None]:
         for piece in text_pieces(rest):
             yield _sse(_chunk(turn, model, Delta(content=piece)))
         extras = _extras(turn, answer, engine.reports)
+        if on_answer is not None:
+            on_answer(answer)
         yield _sse(_chunk(turn, model, Delta(), answer=content, **extras))
     except BackendUnavailable as exc:  # the headers are sent: the error goes in the stream
         error = {"error": {"code": "backend_unavailable", "message": str(exc)}}
@@ -229,7 +243,7 @@ _SSE_EVENT_SCHEMA: dict[str, Any] = {
         "data": {
             "type": "string",
             "description": "A JSON `chat.completion.chunk` (the last one, with finish_reason "
-            '"stop", also carries `answer`, `citations` and `passages`), a JSON `{"error": …}` '
+            '"stop", also carries `answer`, `answer_id`, `citations` and `passages`), a JSON `{"error": …}` '
             "if the answer fails mid-stream, or `[DONE]` at the end.",
         },
         "event": {"type": "string"},
@@ -252,18 +266,22 @@ _SSE_EVENT_SCHEMA: dict[str, Any] = {
     summary="Answer the latest user message (OpenAI Chat Completions format)",
 )
 async def chat_completions(
-    request: Request, body: ChatCompletionRequest, engine: EngineDep, settings: SettingsDep
+    request: Request, body: ChatCompletionRequest, engine: EngineDep, settings: SettingsDep,
+    state: StateDep,
 ) -> ChatCompletion | StreamingResponse:
     # follow-up resolution tokenises: in the threadpool, like the answer
     turn = await run_in_threadpool(_resolve_turn, body, engine, settings)
     if body.stream:
         return StreamingResponse(
-            events_while_connected(_stream_answer(engine, turn)),
+            events_while_connected(
+                _stream_answer(engine, turn, functools.partial(_remember, state, engine, turn))
+            ),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
     steps = engine.steps(turn.retrieval_query, turn.top_k, turn.composer, turn.within)
     answer = await answer_while_connected(request, steps)
+    _remember(state, engine, turn, answer)
     content = _content(turn, answer)
     prompt_chars = sum(len(m.text) for m in body.messages)
     return ChatCompletion(

@@ -10,6 +10,7 @@ import dataclasses
 import datetime
 import math
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
@@ -322,6 +323,7 @@ class CuratedOut(BaseModel):
 
 
 class AskResponse(BaseModel):
+    answer_id: str = Field(description="This answer's id: send it to POST /v1/feedback.")
     answer: str = Field(description="Chinese answer; each sentence ends with [n] markers.")
     answerable: bool = Field(description="False when the reports do not answer the question.")
     confidence: float | None = Field(
@@ -342,9 +344,11 @@ class AskResponse(BaseModel):
 
     @classmethod
     def from_answer(
-        cls, answer: Answer, reports: Mapping[str, Report], took_ms: float
+        cls, answer: Answer, reports: Mapping[str, Report], took_ms: float,
+        answer_id: str | None = None,
     ) -> AskResponse:
         return cls(
+            answer_id=answer_id or uuid.uuid4().hex,
             answer=answer.text,
             answerable=answer.answerable,
             confidence=None if answer.confidence is None else round(answer.confidence, 4),

@@ -179,6 +179,7 @@ class Usage(BaseModel):
 class ZhiwenExtras(BaseModel):
     """zhiwen's own fields, on the completion and on the last stream chunk."""
 
+    answer_id: str = Field(description="The answer's id for POST /v1/feedback (the completion id).")
     citations: list[CitationOut]
     passages: list[Passage]
     answerable: bool
@@ -218,6 +219,7 @@ class ChatCompletionChunk(BaseModel):
     # Only on the last chunk (the one with finish_reason "stop"). `answer` is the final assistant
     # message; it differs from the streamed deltas only when validation revised an LLM draft.
     answer: str | None = None
+    answer_id: str | None = None
     citations: list[CitationOut] | None = None
     passages: list[Passage] | None = None
     answerable: bool | None = None

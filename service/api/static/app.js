@@ -139,6 +139,93 @@
     if (bits.length) bubble.appendChild(el("p", "meta", bits.join(" · ")));
   }
 
+  /* 👍 / 👎 under an answer. 👎 opens a small form for the right answer (optional). Both post to
+     /v1/feedback with the answer's id (plus the question and answer, in case the server no longer
+     remembers the id); the bar then says the feedback was sent. */
+  const MAX_FEEDBACK_CHARS = 4000;
+
+  function addFeedback(bubble, answerId, question, answerText) {
+    if (!answerId) return;
+    const bar = el("div", "feedback");
+    const up = el("button", "fb-button fb-up", "👍 有帮助");
+    up.type = "button";
+    up.title = "回答有帮助";
+    up.setAttribute("aria-label", "回答有帮助");
+    const down = el("button", "fb-button fb-down", "👎 有误");
+    down.type = "button";
+    down.title = "回答有误";
+    down.setAttribute("aria-label", "回答有误，提交更正");
+    down.setAttribute("aria-expanded", "false");
+    const status = el("span", "fb-status");
+    status.setAttribute("role", "status");
+    bar.append(up, down, status);
+
+    const formBox = el("form", "fb-form");
+    formBox.hidden = true;
+    const fieldId = "fb-" + answerId;
+    const label = el("label", null, "正确答案（可选）");
+    label.htmlFor = fieldId;
+    const field = el("textarea", "fb-answer");
+    field.id = fieldId;
+    field.rows = 2;
+    field.maxLength = MAX_FEEDBACK_CHARS;
+    field.placeholder = "例如：172处";
+    const actions = el("div", "fb-actions");
+    const submit = el("button", "send fb-submit", "提交反馈");
+    submit.type = "submit";
+    const cancel = el("button", "ghost fb-cancel", "取消");
+    cancel.type = "button";
+    actions.append(submit, cancel);
+    formBox.append(label, field, actions);
+
+    async function send(rating, correction) {
+      const body = {
+        answer_id: answerId,
+        rating,
+        question,
+        answer: answerText.slice(0, MAX_FEEDBACK_CHARS),
+      };
+      if (correction) body.correction = { answer: correction };
+      for (const b of [up, down, submit]) b.disabled = true;
+      status.textContent = "正在提交…";
+      try {
+        const response = await zhiwenFetch("/v1/feedback", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify(body),
+        });
+        if (!response.ok) throw new Error(await errorMessage(response));
+        (rating === "up" ? up : down).classList.add("chosen");
+        (rating === "up" ? up : down).setAttribute("aria-pressed", "true");
+        formBox.hidden = true;
+        down.setAttribute("aria-expanded", "false");
+        status.textContent = correction ? "已提交更正，谢谢！" : "已反馈，谢谢！";
+        bar.dataset.sent = rating;
+      } catch (err) {
+        for (const b of [up, down, submit]) b.disabled = false;
+        status.textContent = "反馈未送达：" + ((err && err.message) || String(err));
+        bar.dataset.sent = "error";
+      }
+    }
+
+    up.addEventListener("click", () => send("up", null));
+    down.addEventListener("click", () => {
+      formBox.hidden = !formBox.hidden;
+      down.setAttribute("aria-expanded", String(!formBox.hidden));
+      if (!formBox.hidden) field.focus();
+    });
+    cancel.addEventListener("click", () => {
+      formBox.hidden = true;
+      down.setAttribute("aria-expanded", "false");
+      down.focus();
+    });
+    formBox.addEventListener("submit", (event) => {
+      event.preventDefault();
+      send("down", field.value.trim() || null);
+    });
+    bubble.append(bar, formBox);
+  }
+
   function addUser(text) {
     const li = el("li", "msg msg-user");
     li.appendChild(el("div", "bubble", text));
@@ -249,6 +336,7 @@
       renderAnswer(answer, text, final.citations);
       if (final.answerable === false) answer.classList.add("not-found");
       renderSources(bubble, final);
+      addFeedback(bubble, final.answer_id, question, text);
       state.history.push({ role: "user", content: question });
       state.history.push({ role: "assistant", content: text });
       li.dataset.done = "true";

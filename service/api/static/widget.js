@@ -53,6 +53,20 @@
     "textarea:focus { border-color: #1f5fbf; outline: none; }",
     ".send { border: 0; border-radius: 10px; padding: 0 14px; background: #1f5fbf; color: #fff; font: inherit; font-weight: 600; cursor: pointer; }",
     ".send:disabled { opacity: .5; cursor: not-allowed; }",
+    ".fb { display: flex; align-items: center; gap: 6px; margin-top: 6px; white-space: normal; }",
+    ".fb button { border: 1px solid #dfe5ec; background: #fff; border-radius: 999px; padding: 0 8px; font: inherit; font-size: 14px; cursor: pointer; }",
+    ".fb button:disabled { cursor: default; opacity: .55; }",
+    ".fb button.chosen { opacity: 1; background: #e8f0fc; border-color: #1f5fbf; }",
+    ".fb-status { font-size: 12px; color: #66727f; }",
+    ".fb-form { display: flex; flex-direction: column; gap: 6px; margin-top: 6px; padding: 0; border: 0; white-space: normal; background: transparent; }",
+    ".fb-form[hidden] { display: none; }",
+    ".fb-form label { font-size: 13px; color: #66727f; }",
+    ".fb-form input { border: 1px solid #dfe5ec; border-radius: 10px; padding: 5px 10px; font: inherit; color: inherit; }",
+    ".fb-form input:focus { border-color: #1f5fbf; outline: none; }",
+    ".fb-form .row { display: flex; gap: 6px; }",
+    ".fb-form .fb-submit { border: 0; border-radius: 10px; padding: 3px 12px; background: #1f5fbf; color: #fff; font: inherit; font-weight: 600; cursor: pointer; }",
+    ".fb-form .fb-submit:disabled { opacity: .5; cursor: not-allowed; }",
+    ".fb-form .cancel { border: 1px solid #dfe5ec; background: #fff; border-radius: 10px; padding: 3px 12px; font: inherit; cursor: pointer; }",
     "@media (max-width: 480px) { .zw { right: 12px; bottom: 12px; } .panel { position: fixed; left: 8px; right: 8px; bottom: 80px; width: auto; height: auto; top: 12px; max-height: none; } }",
   ].join("\n");
 
@@ -159,6 +173,92 @@
       bubble.appendChild(refs);
     }
 
+    /* 👍 / 👎 under an answer; 👎 opens a small form for the right answer (optional). */
+    function addFeedback(bubble, answerId, question, answerText) {
+      if (!answerId) return;
+      var bar = el("div", "fb");
+      var up = el("button", "fb-up", "👍 有帮助");
+      up.type = "button";
+      up.setAttribute("aria-label", "回答有帮助");
+      var down = el("button", "fb-down", "👎 有误");
+      down.type = "button";
+      down.setAttribute("aria-label", "回答有误，提交更正");
+      down.setAttribute("aria-expanded", "false");
+      var status = el("span", "fb-status");
+      status.setAttribute("role", "status");
+      bar.appendChild(up);
+      bar.appendChild(down);
+      bar.appendChild(status);
+      var box = el("form", "fb-form");
+      box.hidden = true;
+      var label = el("label", null, "正确答案（可选）");
+      // an input, not a textarea: the question box stays the widget's only textarea
+      var field = el("input", "fb-answer");
+      field.type = "text";
+      field.maxLength = 4000;
+      field.setAttribute("aria-label", "正确答案（可选）");
+      var row = el("div", "row");
+      var submit = el("button", "fb-submit", "提交反馈");
+      submit.type = "submit";
+      var cancel = el("button", "cancel", "取消");
+      cancel.type = "button";
+      row.appendChild(submit);
+      row.appendChild(cancel);
+      box.appendChild(label);
+      box.appendChild(field);
+      box.appendChild(row);
+
+      async function post(rating, correction) {
+        var body = { answer_id: answerId, rating: rating, question: question, answer: answerText.slice(0, 4000) };
+        if (correction) body.correction = { answer: correction };
+        [up, down, submit].forEach(function (b) { b.disabled = true; });
+        status.textContent = "正在提交…";
+        try {
+          var response = await fetch(apiBase + "/v1/feedback", {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify(body),
+          });
+          if (!response.ok) {
+            var message = "HTTP " + response.status;
+            try {
+              var err = await response.json();
+              if (err && err.error && err.error.message) message = String(err.error.message);
+            } catch (_) { /* not JSON */ }
+            throw new Error(message);
+          }
+          var chosen = rating === "up" ? up : down;
+          chosen.classList.add("chosen");
+          chosen.setAttribute("aria-pressed", "true");
+          box.hidden = true;
+          down.setAttribute("aria-expanded", "false");
+          status.textContent = correction ? "已提交更正，谢谢！" : "已反馈，谢谢！";
+          bar.dataset.sent = rating;
+        } catch (e) {
+          [up, down, submit].forEach(function (b) { b.disabled = false; });
+          status.textContent = "反馈未送达：" + ((e && e.message) || String(e));
+          bar.dataset.sent = "error";
+        }
+      }
+
+      up.addEventListener("click", function () { post("up", null); });
+      down.addEventListener("click", function () {
+        box.hidden = !box.hidden;
+        down.setAttribute("aria-expanded", String(!box.hidden));
+        if (!box.hidden) field.focus();
+      });
+      cancel.addEventListener("click", function () {
+        box.hidden = true;
+        down.setAttribute("aria-expanded", "false");
+      });
+      box.addEventListener("submit", function (event) {
+        event.preventDefault();
+        post("down", field.value.trim() || null);
+      });
+      bubble.appendChild(bar);
+      bubble.appendChild(box);
+    }
+
     async function readStream(response, onChunk) {
       var reader = response.body.getReader();
       var decoder = new TextDecoder();
@@ -194,6 +294,7 @@
       var text = "";
       var textNode = document.createTextNode("");
       var citations = [];
+      var answerId = "";
       try {
         var response = await fetch(apiBase + "/v1/chat/completions", {
           method: "POST",
@@ -226,12 +327,14 @@
             scroll();
           }
           if (chunk.citations) citations = chunk.citations;
+          if (typeof chunk.answer_id === "string") answerId = chunk.answer_id;
           if (typeof chunk.answer === "string") text = chunk.answer;
         });
         bubble.classList.remove("pending");
         textNode.data = text;
         bubble.replaceChildren(textNode);
         addRefs(bubble, citations);
+        addFeedback(bubble, answerId, question, text);
         bubble.dataset.done = "true";
         history.push({ role: "user", content: question });
         history.push({ role: "assistant", content: text });
