@@ -15,7 +15,8 @@ from .conftest import BrokenServer
 ANSWERABLE = "九水街道党工委获得了什么荣誉称号？"
 ANSWERABLE_DOC = "000_cfe86b6ecbc402ed"
 UNANSWERABLE = "九水街道2020年的财政收入是多少？"
-PASSAGE_FIELDS = {"doc_id", "title", "chunk_id", "text", "start", "end", "score", "scores", "ocr_confidence"}
+PASSAGE_FIELDS = {"doc_id", "title", "chunk_id", "text", "start", "end", "score", "scores", "ocr_confidence",
+                  "matched_terms"}
 
 
 def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
@@ -150,8 +151,9 @@ def test_ask_answers_with_citations(client: httpx.Client, report_texts: dict[str
         "composer_used",
         "warnings",
         "took_ms",
+        "curated",
     }
-    assert body["answerable"] is True
+    assert body["answerable"] is True and body["curated"] is None
     # the fitted answerability model's probability, at or above its refusal threshold
     from service.answering.answerability import packaged_model
 
