@@ -106,3 +106,24 @@ def test_the_hit_test_shows_the_score_breakdown(desktop: BrowserContext, admin_a
     keyword, dense, fused = (float(first.locator(f".{k}").inner_text()) for k in ("keyword", "dense", "fused"))
     assert keyword > 0 and 0 < dense <= 1 and fused == pytest.approx(1.0)
     page.screenshot(path=str(screenshots / "admin.png"), full_page=True)
+
+
+@pytest.mark.browser
+def test_curated_answers_are_imported_listed_and_deleted(desktop: BrowserContext, admin_api: ApiServer,
+                                                         tmp_path: Path) -> None:
+    page = desktop.new_page()
+    page.on("dialog", answer_dialogs)
+    page.goto(f"{admin_api.url}/admin")
+    table = tmp_path / "faq.csv"
+    table.write_text("问题,答案,来源\n如何上传一份新的报告？,在问答页点<b>上传报告</b>。,\n,缺问题,\n", encoding="utf-8")
+    page.locator("#faq-file").set_input_files(str(table))
+    page.locator("#faq-import button[type=submit]").click()
+    expect(page.locator("#faq-result")).to_contain_text("已导入 1 条")
+    expect(page.locator("#faq-result")).to_contain_text("第 3 行")
+    item = page.locator("#faq-body tr.faq-item")
+    expect(item).to_have_count(1)
+    expect(item).to_contain_text("<b>上传报告</b>")  # text, not markup
+    answer = httpx.post(f"{admin_api.url}/v1/ask", json={"question": "如何上传一份新报告？"}, timeout=60).json()
+    assert answer["curated"] is not None and answer["answer"].startswith("在问答页")
+    item.locator("button.delete").click()
+    expect(item).to_have_count(0)

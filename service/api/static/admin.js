@@ -168,6 +168,53 @@
     });
   });
 
+  /* -- curated answers ---------------------------------------------------------------------- */
+  async function loadFaq() {
+    const response = await window.zhiwenFetch("/v1/faq");
+    const tbody = $("faq-body");
+    tbody.replaceChildren();
+    if (!response.ok) {
+      $("faq-note").textContent = await errorText(response);
+      return;
+    }
+    const body = await response.json();
+    $("faq-note").textContent = body.items.length + " 条 · 相似度阈值 " + body.threshold;
+    for (const item of body.items) {
+      const row = el("tr", "faq-item");
+      cell(row, item.question);
+      cell(row, item.answer);
+      cell(row, item.source || "");
+      const remove = el("button", "ghost danger delete", "删除");
+      remove.type = "button";
+      remove.addEventListener("click", async () => {
+        const done = await window.zhiwenFetch("/v1/faq/" + encodeURIComponent(item.id), { method: "DELETE" });
+        if (!done.ok) window.alert("未删除：" + (await errorText(done)));
+        loadFaq();
+      });
+      cell(row, null, "actions").appendChild(remove);
+      tbody.appendChild(row);
+    }
+  }
+
+  $("faq-import").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const file = $("faq-file").files[0];
+    if (!file) return;
+    const form = new FormData();
+    form.append("file", file, file.name);
+    const response = await window.zhiwenFetch("/v1/faq/import", { method: "POST", body: form });
+    const result = $("faq-result");
+    if (!response.ok) {
+      result.textContent = "未导入：" + (await errorText(response));
+    } else {
+      const body = await response.json();
+      const skipped = body.skipped.map((s) => "第 " + s.row + " 行：" + s.reason).join("；");
+      result.textContent = "已导入 " + body.imported + " 条" + (skipped ? "；跳过 " + skipped : "");
+    }
+    $("faq-file").value = "";
+    loadFaq();
+  });
+
   /* -- feedback ----------------------------------------------------------------------------- */
   async function loadFeedback() {
     const rating = $("feedback-rating").value;
@@ -200,6 +247,7 @@
   checkAccess().then((ok) => {
     if (!ok) return;
     loadReports();
+    loadFaq();
     loadFeedback();
   });
 })();
