@@ -127,3 +127,24 @@ def test_curated_answers_are_imported_listed_and_deleted(desktop: BrowserContext
     assert answer["curated"] is not None and answer["answer"].startswith("在问答页")
     item.locator("button.delete").click()
     expect(item).to_have_count(0)
+
+
+@pytest.mark.browser
+def test_the_feedback_list_shows_corrections_and_filters_by_rating(desktop: BrowserContext,
+                                                                    admin_api: ApiServer) -> None:
+    asked = httpx.post(f"{admin_api.url}/v1/ask", json={"question": "九水街道共有多少处安全隐患被整改？"},
+                       timeout=60).json()
+    for rating, correction in (("down", {"answer": "一百七十二处"}), ("up", None)):
+        body: dict[str, object] = {"answer_id": asked["answer_id"], "rating": rating}
+        if correction:
+            body["correction"] = correction
+        assert httpx.post(f"{admin_api.url}/v1/feedback", json=body, timeout=30).status_code == 201
+    page = desktop.new_page()
+    page.on("dialog", answer_dialogs)
+    page.goto(f"{admin_api.url}/admin")
+    items = page.locator("#feedback-list .feedback-item")
+    expect(items).to_have_count(2)
+    page.locator("#feedback-rating").select_option("down")
+    expect(items).to_have_count(1)
+    expect(items.first).to_contain_text("更正：一百七十二处")
+    expect(items.first).to_contain_text("九水街道共有多少处安全隐患被整改")

@@ -207,7 +207,7 @@ async def list_documents(engine: EngineDep) -> DocumentList:
 async def get_document_chunks(doc_id: PathDocId, engine: EngineDep) -> DocumentChunks:
     if doc_id not in engine.reports:
         raise ApiError(404, "not_found", f"unknown document: {printable(doc_id)}")
-    chunks = [c for c in engine.searcher.chunks if c.doc_id == doc_id]
+    chunks = [engine.searcher.chunks[int(i)] for i in engine.searcher.rows_of([doc_id])]
     return DocumentChunks(doc_id=doc_id, chunks=[
         ChunkOut(chunk_id=c.chunk_id, start=c.start, end=c.end, text=c.text, context=c.context,
                  sentences=len(c.sentences), ocr_confidence=c.ocr_confidence) for c in chunks])
