@@ -125,6 +125,15 @@ def test_curated_answers_are_imported_listed_and_deleted(desktop: BrowserContext
     expect(item).to_contain_text("<b>上传报告</b>")  # text, not markup
     answer = httpx.post(f"{admin_api.url}/v1/ask", json={"question": "如何上传一份新报告？"}, timeout=60).json()
     assert answer["curated"] is not None and answer["answer"].startswith("在问答页")
+    chat = desktop.new_page()
+    chat.goto(f"{admin_api.url}/")
+    chat.locator("#question").fill("如何上传一份新报告？")
+    chat.locator("#question").press("Enter")
+    reply = chat.locator(".msg-assistant").first
+    expect(reply).to_have_attribute("data-done", "true", timeout=UPLOAD_TIMEOUT_MS)
+    expect(reply.locator(".meta")).to_contain_text("精选答案")
+    expect(reply.locator(".meta")).to_contain_text("如何上传一份新的报告")
+    expect(reply.locator(".answer")).to_contain_text("<b>上传报告</b>")
     item.locator("button.delete").click()
     expect(item).to_have_count(0)
 

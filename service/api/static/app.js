@@ -10,7 +10,7 @@
     "zhiwen-extractive": "抽取式（原文摘句）",
     "zhiwen-llm": "大模型生成",
   };
-  const COMPOSER_LABELS = { extractive: "抽取式", llm: "大模型" };
+  const COMPOSER_LABELS = { extractive: "抽取式", llm: "大模型", curated: "精选答案" };
 
   const state = { history: [], busy: false, controller: null };
 
@@ -129,6 +129,10 @@
     }
     const bits = [];
     if (final.composer_used) bits.push(COMPOSER_LABELS[final.composer_used] || final.composer_used);
+    if (final.curated) {
+      bits.push("对应问题：" + final.curated.question);
+      if (final.curated.source) bits.push("来源报告：" + final.curated.source);
+    }
     if (typeof final.took_ms === "number") {
       const ms = final.took_ms;
       bits.push("用时 " + (ms < 1000 ? Math.max(1, Math.round(ms)) + " 毫秒" : (ms / 1000).toFixed(1) + " 秒"));
