@@ -81,7 +81,7 @@ def faq_matcher(settings: Settings, embedder: Embedder) -> FaqMatcher:
     return FaqMatcher(embedder, FaqStore(settings.faq_db), threshold)
 
 
-def load_engine(settings: Settings) -> QAEngine:
+def load_engine(settings: Settings, embedder: Embedder | None = None) -> QAEngine:
     """Load the embedder (warmed up), the index and the composers. Slow: seconds.
 
     Raises ``IndexLoadError`` / ``ModelNotFoundError`` with a message fit for /readyz.
@@ -90,9 +90,10 @@ def load_engine(settings: Settings) -> QAEngine:
     from indexer.store import load_index, read_meta
 
     read_meta(settings.index_dir)  # a missing or unreadable index fails before the model loads
-    limit_threads(settings.inference_threads)
-    embedder = load_embedder(settings.model, cache_path=settings.cache_path)
-    embedder.warm_up()
+    if embedder is None:  # (another knowledge base's, when given: one model for all)
+        limit_threads(settings.inference_threads)
+        embedder = load_embedder(settings.model, cache_path=settings.cache_path)
+        embedder.warm_up()
     searcher = load_index(settings.index_dir, embedder)
     return engine_for(embedder, searcher, settings.composer, llm_endpoint(settings),
                       faq_matcher(settings, embedder))
@@ -299,7 +300,7 @@ class KnowledgeBase(EngineHolder):
 
 
 def open_knowledge_base(
-    settings: Settings, on_publish: Callable[[QAEngine], None] | None = None
+    settings: Settings, on_publish: Callable[[QAEngine], None] | None = None, embedder: Embedder | None = None
 ) -> KnowledgeBase:
     """Start-up: verify and load the index, roll forward interrupted changes, start watching for
     snapshots other processes write. Slow (loads the model); raises ``IndexLoadError`` /
@@ -311,7 +312,7 @@ def open_knowledge_base(
 
     # a truncated or corrupted file is named before the model loads (and before it misleads)
     verify_checksums(settings.index_dir)
-    engine = load_engine(settings)
+    engine = load_engine(settings, embedder)
     _seed(settings)
     from indexer.faults import fault_pause
 

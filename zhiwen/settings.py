@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         default=None, description="Extra terms for the keyword tokenizer, one a line (indexing)."
     )
 
+    # -- knowledge bases and scoped keys (issue 15) ---------------------------------------------
+    kbs_dir: Path = Field(default=Path("var/kbs"), description="Folder of the knowledge bases other than "
+                          "default (one sub-folder each: reports, index, curated answers).")
+    keys_file: Path | None = Field(
+        default=None, description="TOML file of scoped API keys: [[key]] sha256 = hex digest of the "
+        "key, read = [knowledge bases], write = [knowledge bases] (\"*\": all).")
+
     # -- curated answers (FAQ) -----------------------------------------------------------------
     faq_db: Path = Field(default=Path("var/faq.sqlite3"), description="Curated answers (SQLite).")
     faq_threshold: float | None = Field(
@@ -208,7 +215,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "cache_path", "seed_dir", "user_words_path", "fault_pause_marker", "llm_base_url",
-        "llm_model", "llm_api_key", "eval_api_key", "milvus_uri", "milvus_token", "faq_threshold", mode="before"
+        "llm_model", "llm_api_key", "eval_api_key", "milvus_uri", "milvus_token", "faq_threshold", "keys_file", mode="before"
     )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:

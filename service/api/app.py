@@ -20,11 +20,12 @@ from service.api.cors import install_cors
 from service.api.deps import AppState
 from service.api.errors import error_response, install_error_handlers
 from service.api.metrics import Metrics, MetricsMiddleware
-from service.api.routes import ask, chat, documents, faq, feedback, health, search, web
+from service.api.routes import ask, chat, documents, faq, feedback, health, kbs, search, web
 from service.api.schemas import AskRequest, SearchRequest
 from service.api.schemas.feedback import FeedbackCorrection, FeedbackRequest
 from service.feedback import AnswerLog
 from service.kb import KnowledgeBase, open_knowledge_base
+from service.kbs import KnowledgeBases
 from service.milvus_kb import MilvusKnowledgeBase, open_milvus_knowledge_base
 from zhiwen.settings import Settings, get_settings
 
@@ -84,6 +85,9 @@ async def _load(state: AppState) -> None:
         state.reason = _load_failure(exc)
         state.loading = False
         return
+    kbs = KnowledgeBases(settings, kb)
+    await asyncio.to_thread(kbs.open_existing)  # the other knowledge bases, with the same model
+    state.kbs = kbs
     state.kb = kb
     state.reason = ""
     state.loading = False
@@ -105,7 +109,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        if state.kb is not None:  # stop the snapshot watcher
+        if state.kbs is not None:  # stop the snapshot watchers
+            state.kbs.close()
+        elif state.kb is not None:
             state.kb.close()
         if state.feedback is not None:
             state.feedback.close()
@@ -222,7 +228,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.zhiwen = state
     install_error_handlers(app)
 
-    for module in (health, search, ask, documents, faq, chat, feedback, web):
+    for module in (health, search, ask, documents, kbs, faq, chat, feedback, web):
         app.include_router(module.router)
 
     install_cors(app, settings)  # nothing unless ZHIWEN_CORS_ORIGINS lists origins

@@ -7,12 +7,28 @@
 
 Keys are compared with ``hmac.compare_digest`` against every configured key, without stopping at
 the first match, so the response time says nothing about how much of a key was right.
+
+Scoped keys (``ZHIWEN_KEYS_FILE``, TOML) may read and/or write only the knowledge bases they name;
+the file holds SHA-256 digests, never keys::
+
+    [[key]]
+    sha256 = "<hex digest of the key>"
+    read = ["alpha"]          # knowledge bases it may read ("*": all)
+    write = ["alpha"]         # and write (writing implies reading)
+
+A request names its knowledge base with ``?kb=`` (``default`` without). ``ZHIWEN_API_KEYS`` keys
+may do everything, including creating and deleting knowledge bases; a scoped key used on a
+knowledge base it does not name gets 403 saying so.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -52,9 +68,68 @@ def key_matches(key: str, settings: Settings) -> bool:
     return found
 
 
-def check_key(request: Request, settings: Settings, *, what: str) -> None:
-    """401 without a key, 403 with a wrong one, 403 when no keys are configured."""
-    if not settings.api_keys:
+@dataclass(frozen=True)
+class ScopedKey:
+    sha256: bytes
+    read: frozenset[str]
+    write: frozenset[str]
+
+    def allows(self, what: str, kb: str) -> bool:
+        scope = self.write if what == "write" else self.read | self.write
+        return kb in scope or "*" in scope
+
+
+_scoped_cache: dict[Path, tuple[float, tuple[ScopedKey, ...]]] = {}
+
+
+def scoped_keys(settings: Settings) -> tuple[ScopedKey, ...]:
+    """The keys of ``ZHIWEN_KEYS_FILE`` (read again when the file changes); a file that cannot be
+    read or holds a malformed entry is an error naming it, logged, and grants nothing."""
+    path = settings.keys_file
+    if path is None:
+        return ()
+    path = Path(path)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError as exc:
+        log.error("ZHIWEN_KEYS_FILE %s cannot be read (%s): no scoped key is accepted", path, exc)
+        return ()
+    cached = _scoped_cache.get(path)
+    if cached is not None and cached[0] == mtime:
+        return cached[1]
+    try:
+        entries = tomllib.loads(path.read_text(encoding="utf-8")).get("key", [])
+        keys = tuple(ScopedKey(bytes.fromhex(str(e["sha256"])), frozenset(map(str, e.get("read", []))),
+                               frozenset(map(str, e.get("write", [])))) for e in entries)
+        if any(len(k.sha256) != 32 for k in keys):
+            raise ValueError("sha256 must be 64 hex digits")
+    except (OSError, ValueError, KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
+        log.error("ZHIWEN_KEYS_FILE %s is malformed (%s): no scoped key is accepted", path, exc)
+        keys = ()
+    _scoped_cache[path] = (mtime, keys)
+    return keys
+
+
+def scoped_key(key: str, settings: Settings) -> ScopedKey | None:
+    """The scoped key ``key`` is (its digest compared with every entry in constant time)."""
+    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
+    found = None
+    for entry in scoped_keys(settings):
+        if hmac.compare_digest(digest, entry.sha256):
+            found = entry
+    return found
+
+
+def requested_kb(request: Request) -> str:
+    """The knowledge base a request is about: ``?kb=``, else ``default``."""
+    return request.query_params.get("kb") or "default"
+
+
+def check_key(request: Request, settings: Settings, *, what: str, kb: str = "default",
+              global_only: bool = False) -> None:
+    """401 without a key, 403 with a wrong one or one not scoped to ``kb``, 403 when no keys are
+    configured. ``global_only``: only a ``ZHIWEN_API_KEYS`` key will do (managing knowledge bases)."""
+    if not settings.api_keys and not scoped_keys(settings):
         message = DISABLED if what == "write" else (
             "reads require an API key but none are configured (set ZHIWEN_API_KEYS)"
         )
@@ -67,10 +142,17 @@ def check_key(request: Request, settings: Settings, *, what: str) -> None:
             f"an API key is required for {what} endpoints: send 'Authorization: Bearer <key>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if not key_matches(key, settings):
+    if key_matches(key, settings):
+        return
+    entry = scoped_key(key, settings)
+    if entry is None:
         log.warning("rejected a %s request with an invalid API key from %s", what,
                     request.client.host if request.client else "?")
         raise ApiError(403, "forbidden", "the API key is not valid")
+    if global_only:
+        raise ApiError(403, "forbidden", "only a ZHIWEN_API_KEYS key may create or delete knowledge bases")
+    if not entry.allows(what, kb):
+        raise ApiError(403, "forbidden", f"this API key may not {what} knowledge base {kb[:50]!r}")
 
 
 def require_write_key(
@@ -78,14 +160,22 @@ def require_write_key(
     settings: SettingsDep,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
 ) -> None:
-    check_key(request, settings, what="write")
+    check_key(request, settings, what="write", kb=requested_kb(request))
+
+
+def require_admin_key(
+    request: Request,
+    settings: SettingsDep,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+) -> None:
+    check_key(request, settings, what="write", global_only=True)
 
 
 def require_read_key(request: Request, settings: SettingsDep) -> None:
     # not declared as a security scheme: reads are open by default, and a schema that claims
     # auth where none is enforced misleads clients (and schemathesis' ignored_auth check)
     if settings.read_api_keys_required:
-        check_key(request, settings, what="read")
+        check_key(request, settings, what="read", kb=requested_kb(request))
 
 
 def may_see_details(request: Request, settings: Settings) -> bool:
@@ -101,4 +191,5 @@ def may_see_details(request: Request, settings: Settings) -> bool:
 
 
 WriteKey = Depends(require_write_key)
+AdminKey = Depends(require_admin_key)
 ReadKey = Depends(require_read_key)

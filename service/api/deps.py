@@ -8,17 +8,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from service.answering.engine import QAEngine
 from service.api.errors import ApiError, field_error
 from service.api.metrics import Metrics
 from service.feedback import AnswerLog, AnswerRecord, FeedbackStore, record_answer
+from service.kb import KnowledgeBase
+from service.kbs import NAME_PATTERN
+from service.milvus_kb import MilvusKnowledgeBase
 from zhiwen.settings import Settings
 
 if TYPE_CHECKING:
-    from service.kb import KnowledgeBase
-    from service.milvus_kb import MilvusKnowledgeBase
+    from service.kbs import KnowledgeBases
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,8 @@ class AppState:
 
     settings: Settings
     metrics: Metrics
-    kb: KnowledgeBase | MilvusKnowledgeBase | None = None
+    kb: KnowledgeBase | MilvusKnowledgeBase | None = None  # the default knowledge base
+    kbs: KnowledgeBases | None = None  # every knowledge base, by name
     reason: str = "index is loading"
     loading: bool = True
     # feedback (service.feedback): the recent answers by id, and the store (opened in lifespan;
@@ -76,13 +79,29 @@ def get_app_settings(state: StateDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-def require_engine(state: StateDep) -> QAEngine:
-    engine = state.engine
-    if engine is None:
+KB_PATTERN = NAME_PATTERN
+KbName = Annotated[str | None, Query(pattern=KB_PATTERN, max_length=40,
+                                     description="Knowledge base (GET /v1/kbs); default: `default`.")]
+
+
+def select_kb(state: StateDep, kb: KbName = None) -> KnowledgeBase | MilvusKnowledgeBase:
+    """The knowledge base a request names (``?kb=``), ready to answer."""
+    if state.kb is None:
         raise ApiError(503, state.not_ready_code, state.reason, headers={"Retry-After": "5"})
-    if state.kb is not None and state.kb.unavailable:
-        raise ApiError(503, "backend_unavailable", state.kb.unavailable, headers={"Retry-After": "5"})
-    return engine
+    name = kb or "default"
+    found = state.kbs.get(name) if state.kbs is not None else (state.kb if name == "default" else None)
+    if found is None:
+        raise ApiError(404, "not_found", f"unknown knowledge base: {name} (GET /v1/kbs lists them)")
+    if found.unavailable:
+        raise ApiError(503, "backend_unavailable", found.unavailable, headers={"Retry-After": "5"})
+    return found
+
+
+KbDep = Annotated[KnowledgeBase | MilvusKnowledgeBase, Depends(select_kb)]
+
+
+def require_engine(kb: KbDep) -> QAEngine:
+    return kb.engine
 
 
 EngineDep = Annotated[QAEngine, Depends(require_engine)]

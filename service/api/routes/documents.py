@@ -34,7 +34,7 @@ from indexer.errors import (
 from indexer.journal import WriterBusy
 from indexer.update import Delete, Put, UpdateResult
 from service.api.auth import ReadKey, WriteKey
-from service.api.deps import EngineDep, StateDep
+from service.api.deps import EngineDep, KbDep
 from service.api.errors import ApiError, error_responses, printable
 from service.api.schemas import (
     NO_CONTROLS_PATTERN,
@@ -63,13 +63,6 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 
-def _kb(state: Any) -> KnowledgeBase | MilvusKnowledgeBase:
-    kb: KnowledgeBase | MilvusKnowledgeBase | None = state.kb
-    if kb is None or state.engine is None:
-        raise ApiError(503, state.not_ready_code, state.reason, headers={"Retry-After": "5"})
-    return kb
-
-
 def _api_error(exc: Exception) -> ApiError:
     """Domain failures of a change as HTTP errors (nothing was stored for any of them)."""
     from indexer.errors import BackendUnavailable
@@ -96,6 +89,17 @@ def _api_error(exc: Exception) -> ApiError:
     if isinstance(exc, IndexLoadError):
         return ApiError(503, "index_unavailable", f"the index cannot be updated: {exc}")
     raise exc
+
+
+async def new_report(request: Request) -> tuple[str, Put]:
+    """The report a POST body holds (JSON or a file), as a change that must not replace one."""
+    document = await document_from_request(request, DocumentIn)
+    if isinstance(document, FileUpload):
+        doc_id = document.doc_id or default_doc_id(document.data.hex())
+        return doc_id, Put(doc_id, must="new", data=document.data, suffix=document.suffix)
+    assert isinstance(document, DocumentIn)
+    doc_id = document.doc_id or default_doc_id(document.text)
+    return doc_id, Put(doc_id, document.text, document.title, must="new")
 
 
 async def _apply(kb: KnowledgeBase | MilvusKnowledgeBase, change: Put | Delete) -> UpdateResult:
@@ -219,8 +223,8 @@ async def get_document_chunks(doc_id: PathDocId, engine: EngineDep) -> DocumentC
     responses=error_responses(401, 403, 503),
     dependencies=[WriteKey],
 )
-async def admin_session(state: StateDep) -> IndexStatus:
-    return IndexStatus(**_kb(state).info())
+async def admin_session(kb: KbDep) -> IndexStatus:
+    return IndexStatus(**kb.info())
 
 
 @router.get(
@@ -251,14 +255,14 @@ async def get_document(doc_id: str, engine: EngineDep) -> DocumentDetail:
                **error_responses(401, 403, 404, 422, 503)},
     dependencies=[ReadKey],
 )
-async def get_document_file(doc_id: PathDocId, state: StateDep, engine: EngineDep) -> FileResponse:
+async def get_document_file(doc_id: PathDocId, kb: KbDep, engine: EngineDep) -> FileResponse:
     from indexer.readers import CONTENT_TYPES, sniff
 
     report = engine.reports.get(doc_id)
     if report is None:
         raise ApiError(404, "not_found", f"unknown document: {printable(doc_id)}")
     source = str(report.meta.get("source") or "")
-    folder = _kb(state).corpus_dir
+    folder = kb.corpus_dir
     if folder is None:
         raise ApiError(404, "not_found", f"the original file of {printable(doc_id)} is not kept: "
                        "on the Milvus backend the index holds the reports' text, not their files")
@@ -290,17 +294,9 @@ async def get_document_file(doc_id: PathDocId, state: StateDep, engine: EngineDe
     openapi_extra=_body_doc(DocumentIn),
     dependencies=[WriteKey],
 )
-async def add_document(request: Request, state: StateDep) -> JSONResponse:
+async def add_document(request: Request, kb: KbDep) -> JSONResponse:
     started = time.perf_counter()
-    kb = _kb(state)
-    document = await document_from_request(request, DocumentIn)
-    if isinstance(document, FileUpload):
-        doc_id = document.doc_id or default_doc_id(document.data.hex())
-        change = Put(doc_id, must="new", data=document.data, suffix=document.suffix)
-    else:
-        assert isinstance(document, DocumentIn)
-        doc_id = document.doc_id or default_doc_id(document.text)
-        change = Put(doc_id, document.text, document.title, must="new")
+    doc_id, change = await new_report(request)
     result = await _apply(kb, change)
     return _response(result, kb, doc_id, started, 201, {"Location": f"/v1/documents/{doc_id}"})
 
@@ -322,11 +318,10 @@ async def add_document(request: Request, state: StateDep) -> JSONResponse:
     dependencies=[WriteKey],
 )
 async def put_document(
-    doc_id: PathDocId, request: Request, state: StateDep
+    doc_id: PathDocId, request: Request, kb: KbDep
 ) -> JSONResponse:
     started = time.perf_counter()
     check_doc_id(doc_id)
-    kb = _kb(state)
     document = await document_from_request(request, ReportIn)
     if isinstance(document, FileUpload):
         change = Put(doc_id, must="any", data=document.data, suffix=document.suffix)
@@ -347,10 +342,9 @@ async def put_document(
     responses={k: v for k, v in _WRITE_ERRORS.items() if k not in (413, 415)},
     dependencies=[WriteKey],
 )
-async def delete_document(doc_id: PathDocId, state: StateDep) -> JSONResponse:
+async def delete_document(doc_id: PathDocId, kb: KbDep) -> JSONResponse:
     started = time.perf_counter()
     check_doc_id(doc_id)
-    kb = _kb(state)
     result = await _apply(kb, Delete(doc_id))
     return _response(result, kb, doc_id, started, 200)
 
@@ -362,5 +356,5 @@ async def delete_document(doc_id: PathDocId, state: StateDep) -> JSONResponse:
     responses=error_responses(401, 403, 503),
     dependencies=[ReadKey],
 )
-async def index_status(state: StateDep) -> IndexStatus:
-    return IndexStatus(**_kb(state).info())
+async def index_status(kb: KbDep) -> IndexStatus:
+    return IndexStatus(**kb.info())
