@@ -35,6 +35,8 @@
     let url = "/reports/" + encodeURIComponent(String(c.doc_id));
     if (Number.isInteger(start) && Number.isInteger(end)) url += "?start=" + start + "&end=" + end;
     if (Number.isInteger(c.page) && c.page > 0) url += (url.includes("?") ? "&" : "?") + "page=" + c.page;
+    const kb = window.zhiwenKbName;
+    if (kb && kb !== "default") url += (url.includes("?") ? "&" : "?") + "kb=" + encodeURIComponent(kb);
     return url;
   }
 
@@ -435,6 +437,40 @@
     }
   }
 
+  /* knowledge bases: a selector when the server has more than one */
+  const kbSelect = $("kb-select");
+
+  async function loadKbs() {
+    try {
+      const response = await zhiwenFetch("/v1/kbs");
+      if (!response.ok) return;
+      const names = ((await response.json()).kbs || []).map((k) => String(k.name));
+      kbSelect.replaceChildren();
+      for (const name of names) {
+        const option = el("option", null, name === "default" ? "默认知识库" : name);
+        option.value = name;
+        kbSelect.appendChild(option);
+      }
+      if (names.includes(window.zhiwenKbName)) kbSelect.value = window.zhiwenKbName;
+      kbSelect.hidden = names.length < 2;
+    } catch (_) {
+      /* one knowledge base: no selector */
+    }
+  }
+
+  kbSelect.addEventListener("change", () => {
+    window.zhiwenKbName = kbSelect.value;
+    const url = new URL(window.location.href);
+    if (kbSelect.value === "default") url.searchParams.delete("kb");
+    else url.searchParams.set("kb", kbSelect.value);
+    window.history.replaceState(null, "", url);
+    $("new-chat").click(); // another knowledge base: a new conversation
+    $("corpus-note").textContent = "";
+    loadCorpusNote();
+    document.dispatchEvent(new CustomEvent("zhiwen:kb-changed", { detail: kbSelect.value }));
+  });
+
+  loadKbs();
   loadModels();
   loadCorpusNote();
   // upload.js: a report was added or replaced, so the count shown is stale

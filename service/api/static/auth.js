@@ -45,7 +45,18 @@
     return asking;
   }
 
+  // The knowledge base the page works in (app.js's selector, or the report view's ?kb=): every
+  // API call but /v1/kbs names it, so keys scoped to it are checked against it.
+  window.zhiwenKbName = new URLSearchParams(window.location.search).get("kb") || "default";
+
+  function withKb(url) {
+    const kb = window.zhiwenKbName;
+    if (!kb || kb === "default" || !url.startsWith("/v1/") || url.startsWith("/v1/kbs")) return url;
+    return url + (url.includes("?") ? "&" : "?") + "kb=" + encodeURIComponent(kb);
+  }
+
   async function zhiwenFetch(url, options) {
+    url = withKb(String(url));
     const opts = Object.assign({}, options || {});
     let response = null;
     for (let attempt = 0; attempt < 3; attempt++) {

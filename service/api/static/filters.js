@@ -156,4 +156,9 @@
   };
   render();
   loadFacets();
+  // app.js: another knowledge base has other places and formats
+  document.addEventListener("zhiwen:kb-changed", () => {
+    window.zhiwenFilters.reset();
+    loadFacets();
+  });
 })();

@@ -54,7 +54,8 @@
     const format = String(meta.format || "txt");
     const box = $("original");
     if (!FORMATS[format]) return;
-    const url = "/v1/documents/" + encodeURIComponent(String(doc.doc_id)) + "/file";
+    let url = "/v1/documents/" + encodeURIComponent(String(doc.doc_id)) + "/file";
+    if (window.zhiwenKbName && window.zhiwenKbName !== "default") url += "?kb=" + encodeURIComponent(window.zhiwenKbName);
     const hash = page ? "#page=" + page : "";
     const link = document.createElement("a");
     link.id = "original-link";

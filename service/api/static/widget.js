@@ -3,7 +3,8 @@
  *   <script src="http://HOST:8000/widget.js" defer></script>
  *
  * Optional attributes: data-title (panel title, default "知问"), data-api (API base URL, default:
- * the origin this script was loaded from), data-open="true" (start opened).
+ * the origin this script was loaded from), data-open="true" (start opened), data-kb (the knowledge
+ * base to answer from; default: the server's default one).
  * The host site's origin must be allowed by the server: ZHIWEN_CORS_ORIGINS='["https://site"]'.
  * Everything lives in a shadow root, so the host page's CSS does not leak in (and ours not out).
  * Answers and quotes are rendered with textContent only. */
@@ -22,6 +23,8 @@
   var apiBase = String(ds.api || (script && script.src ? new URL(script.src, location.href).origin : location.origin));
   apiBase = apiBase.replace(/\/+$/, "");
   var title = String(ds.title || "知问");
+  // data-kb: the knowledge base the widget answers from (default: the server's default one)
+  var kbQuery = ds.kb ? "?kb=" + encodeURIComponent(String(ds.kb)) : "";
 
   var CSS = [
     ":host { all: initial; }",
@@ -83,6 +86,7 @@
     var e = Number(c.end);
     if (Number.isInteger(s) && Number.isInteger(e)) url += "?start=" + s + "&end=" + e;
     if (Number.isInteger(c.page) && c.page > 0) url += (url.indexOf("?") >= 0 ? "&" : "?") + "page=" + c.page;
+    if (kbQuery) url += (url.indexOf("?") >= 0 ? "&" : "?") + kbQuery.slice(1);
     return url;
   }
 
@@ -214,7 +218,7 @@
         [up, down, submit].forEach(function (b) { b.disabled = true; });
         status.textContent = "正在提交…";
         try {
-          var response = await fetch(apiBase + "/v1/feedback", {
+          var response = await fetch(apiBase + "/v1/feedback" + kbQuery, {
             method: "POST",
             headers: { "Content-Type": "application/json" },
             body: JSON.stringify(body),
@@ -296,7 +300,7 @@
       var citations = [];
       var answerId = "";
       try {
-        var response = await fetch(apiBase + "/v1/chat/completions", {
+        var response = await fetch(apiBase + "/v1/chat/completions" + kbQuery, {
           method: "POST",
           headers: { "Content-Type": "application/json" },
           body: JSON.stringify({
