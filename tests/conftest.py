@@ -94,6 +94,16 @@ def _live_children() -> dict[int, psutil.Process]:
     return children
 
 
+def _started_by(process: psutil.Process, owners: set[int]) -> bool:
+    """Whether a process that was running before the test (a session's server, or Chromium,
+    which starts utility and renderer processes as pages need them) started ``process``: it is
+    that session fixture's, not a leak of the test."""
+    try:
+        return any(parent.pid in owners for parent in process.parents())
+    except psutil.Error:
+        return False
+
+
 def _describe(process: psutil.Process) -> str:
     try:
         return f"pid {process.pid}: {' '.join(process.cmdline())[:200]}"
@@ -115,7 +125,8 @@ def _no_leftover_threads_or_processes() -> Iterator[None]:
     for thread in threads:
         thread.join(timeout=max(0.0, deadline - time.monotonic()))
     threads = [t for t in threads if t.is_alive()]
-    leaked = {pid: p for pid, p in _live_children().items() if pid not in children_before}
+    leaked = {pid: p for pid, p in _live_children().items()
+              if pid not in children_before and not _started_by(p, children_before)}
     if leaked:
         _, alive = psutil.wait_procs(list(leaked.values()), timeout=max(0.0, deadline - time.monotonic()))
         for process in alive:

@@ -121,6 +121,7 @@ def test_ask_json_without_an_answer(index_dir: Path) -> None:
         "composer_used",
         "warnings",
         "took_ms",
+        "curated",
     }
     assert body["answerable"] is False
     assert "资料中未找到" in body["answer"]

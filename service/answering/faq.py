@@ -98,7 +98,10 @@ def read_table(data: bytes, name: str) -> list[tuple[int, dict[str, str]]]:
                 continue
         else:
             raise FaqError(f"{name}: not UTF-8 or GBK text, nor an .xlsx workbook")
-        rows = [list(r) for r in csv.reader(io.StringIO(text))]
+        try:
+            rows = [list(r) for r in csv.reader(io.StringIO(text))]
+        except csv.Error as exc:
+            raise FaqError(f"{name}: not a readable CSV table ({exc})") from None
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:
         raise FaqError(f"{name}: no rows")

@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.answering.engine import QAEngine
 from service.api.cors import install_cors
-from service.api.deps import AppState
+from service.api.deps import AppState, reject_unknown_query
 from service.api.errors import error_response, install_error_handlers
 from service.api.metrics import Metrics, MetricsMiddleware
 from service.api.routes import ask, chat, documents, faq, feedback, health, kbs, search, web
@@ -131,6 +131,19 @@ def _open_feedback(state: AppState) -> None:
         log.error("%s", state.feedback_reason)
 
 
+def _document_unknown_kb(schema: dict[str, Any]) -> None:
+    """Every operation that takes ``?kb=`` may answer 404 for a knowledge base that does not exist."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            if any(p.get("name") == "kb" and p.get("in") == "query" for p in operation.get("parameters", [])):
+                operation.setdefault("responses", {}).setdefault("404", {
+                    "description": "Not Found (an unknown knowledge base)",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+                })
+
+
 def _document_limits(schema: dict[str, Any], settings: Settings) -> None:
     """Write the limits that come from settings into the OpenAPI schema, so clients (and
     schemathesis) see the same bounds the routes enforce."""
@@ -220,6 +233,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     state = AppState(settings=settings, metrics=Metrics(),
                      answers=AnswerLog(settings.answer_log_size))
     app = FastAPI(
+        dependencies=[Depends(reject_unknown_query)],
         title="知问 zhiwen",
         version=_version(),
         description=DESCRIPTION,
@@ -238,4 +252,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
 
     _document_limits(app.openapi(), settings)
+    _document_unknown_kb(app.openapi())
     return app

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Query, Request
 
@@ -144,3 +144,31 @@ def enforce_limits(
             f"Input should be less than or equal to {settings.max_top_k}",
         )
     return top_k if top_k is not None else default_top_k
+
+
+# -- unknown query parameters -------------------------------------------------------------------
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+def _declared_query(dependant: Any) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _declared_query(sub)
+    return names
+
+
+def reject_unknown_query(request: Request) -> None:
+    """422 for a query parameter an API route does not take (a typo, as unknown body fields
+    are): ``?kb=`` misspelt must not silently answer from the default knowledge base."""
+    route = request.scope.get("route")
+    if route is None or not request.query_params or not request.url.path.startswith("/v1/"):
+        return
+    known = _QUERY_NAMES.get(id(route))
+    if known is None:
+        dependant = getattr(route, "dependant", None)
+        known = frozenset(_declared_query(dependant)) if dependant is not None else frozenset()
+        _QUERY_NAMES[id(route)] = known
+    for name in request.query_params:
+        if name not in known:
+            raise field_error(name, "extra_forbidden", f"unknown query parameter {name[:40]!r}",
+                              location="query")

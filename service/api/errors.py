@@ -69,10 +69,10 @@ def error_response(
     )
 
 
-def field_error(field: str, error_type: str, message: str) -> RequestValidationError:
-    """A 422 for a body field whose limit is only known at run time (e.g. from settings)."""
+def field_error(field: str, error_type: str, message: str, location: str = "body") -> RequestValidationError:
+    """A 422 for a field (of the body, or ``location``) whose limit is only known at run time."""
     return RequestValidationError(
-        [{"type": error_type, "loc": ("body", field), "msg": message, "input": None}]
+        [{"type": error_type, "loc": (location, field), "msg": message, "input": None}]
     )
 
 

@@ -48,6 +48,7 @@ def server_env(index_dir: Path, tmp: Path, **extra: str) -> dict[str, str]:
         # never the checkout's var/
         ZHIWEN_FAQ_DB=str(tmp / "faq.sqlite3"),
         ZHIWEN_FEEDBACK_DB=str(tmp / "feedback.sqlite3"),
+        ZHIWEN_KBS_DIR=str(tmp / "kbs"),
         ZHIWEN_LOG_LEVEL="warning",
     )
     env.update(extra)

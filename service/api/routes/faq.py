@@ -23,6 +23,7 @@ from service.answering.faq import (
 from service.api.auth import ReadKey, WriteKey
 from service.api.deps import EngineDep
 from service.api.errors import ApiError, error_responses, printable
+from service.api.schemas import NOT_BLANK_PATTERN
 
 router = APIRouter(prefix="/v1", tags=["faq"])
 
@@ -30,8 +31,8 @@ router = APIRouter(prefix="/v1", tags=["faq"])
 class CuratedIn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    question: Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS)]
-    answer: Annotated[str, Field(min_length=1, max_length=MAX_ANSWER_CHARS)]
+    question: Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=NOT_BLANK_PATTERN)]
+    answer: Annotated[str, Field(min_length=1, max_length=MAX_ANSWER_CHARS, pattern=NOT_BLANK_PATTERN)]
     source: Annotated[str, Field(max_length=200)] = Field(default="", description="The report it comes from (doc_id).")
 
 
@@ -105,9 +106,11 @@ def delete_faq(faq_id: str, engine: EngineDep) -> dict[str, str]:
     status_code=201,
     responses=error_responses(401, 403, 413, 415, 422, 503),
     dependencies=[WriteKey],
+    # the file described in its CSV form (an .xlsx workbook is taken too): a header row, then rows
     openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-        "type": "object", "required": ["file"],
-        "properties": {"file": {"type": "string", "format": "binary"}}}}}}},
+        "type": "object", "required": ["file"], "additionalProperties": False,
+        "properties": {"file": {"type": "string", "contentMediaType": "text/csv",
+                                "pattern": r"^(question|问题),(answer|答案)(,(source|来源))?\r?\n[^\x00]*$"}}}}}}},
 )
 async def import_faq(request: Request, engine: EngineDep) -> ImportResult:
     faq = _faq(engine)
@@ -116,10 +119,12 @@ async def import_faq(request: Request, engine: EngineDep) -> ImportResult:
                        'send multipart/form-data with a .csv or .xlsx file in field "file"')
     form = await request.form()
     upload = form.get("file")
-    if not isinstance(upload, UploadFile):
+    if isinstance(upload, UploadFile):
+        data, name = await upload.read(), upload.filename or "upload"
+    elif isinstance(upload, str) and upload:  # a part without a file name arrives as text
+        data, name = upload.encode("utf-8"), "upload.csv"
+    else:
         raise ApiError(422, "validation_error", 'file: a .csv or .xlsx file is required in field "file"')
-    data = await upload.read()
-    name = upload.filename or "upload"
     try:
         rows = read_table(data, name)
     except FaqError as exc:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
+from indexer.errors import NothingToIndex
 from service.api.auth import AdminKey, ReadKey
 from service.api.deps import KB_PATTERN, StateDep
 from service.api.errors import ApiError, error_responses
@@ -53,6 +54,7 @@ def list_kbs(state: StateDep) -> KbList:
 
 @router.post(
     "/kbs/{name}",
+    operation_id="create_kb",
     summary="Create a knowledge base with its first report",
     description="The body is the one `POST /v1/documents` takes (JSON or a report file). Needs a "
     "ZHIWEN_API_KEYS key.",
@@ -66,6 +68,8 @@ async def create_kb(name: KbPath, request: Request, state: StateDep) -> KbInfo:
     _, change = await new_report(request)
     try:
         await run_in_threadpool(kbs.create, name, [change])
+    except NothingToIndex as exc:
+        raise ApiError(422, "validation_error", f"the first report holds no text to index ({exc})") from exc
     except KnowledgeBaseError as exc:
         raise ApiError(exc.status, "conflict" if exc.status == 409 else "validation_error", str(exc)) from exc
     except Exception as exc:
@@ -73,7 +77,7 @@ async def create_kb(name: KbPath, request: Request, state: StateDep) -> KbInfo:
     return _info(kbs, name)
 
 
-@router.delete("/kbs/{name}", summary="Delete a knowledge base and its reports",
+@router.delete("/kbs/{name}", operation_id="delete_kb", summary="Delete a knowledge base and its reports",
                responses=error_responses(401, 403, 404, 409, 422, 503), dependencies=[AdminKey])
 async def delete_kb(name: KbPath, state: StateDep) -> dict[str, str]:
     kbs = _kbs(state)

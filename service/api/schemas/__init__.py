@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from indexer.filters import ReportFilter, allowed_reports
@@ -125,16 +125,11 @@ class Filters(_Request):
         "「九水」 matches 九水街道.")
     date_from: IsoDate | None = Field(default=None, description="Report date on or after (YYYY-MM-DD).")
     date_to: IsoDate | None = Field(default=None, description="Report date on or before (YYYY-MM-DD). "
-                                    "A report without a date matches no date range.")
+                                    "A report without a date matches no date range, and a range "
+                                    "ending before it starts matches nothing.")
     doc_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
         default=[], max_length=500, description="Only these reports.")
     formats: list[ReportFormat] = Field(default=[], max_length=6, description="File formats.")
-
-    @model_validator(mode="after")
-    def _dates_in_order(self) -> Filters:
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise PydanticCustomError("date_order", "date_from is after date_to")
-        return self
 
     def report_filter(self) -> ReportFilter:
         return ReportFilter(tuple(self.places), self.date_from, self.date_to, tuple(self.doc_ids),
