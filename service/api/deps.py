@@ -166,7 +166,8 @@ def reject_unknown_query(request: Request) -> None:
     known = _QUERY_NAMES.get(id(route))
     if known is None:
         dependant = getattr(route, "dependant", None)
-        known = frozenset(_declared_query(dependant)) if dependant is not None else frozenset()
+        # kb: every /v1 route's key check reads it (feedback and models too, which take no engine)
+        known = frozenset(_declared_query(dependant) if dependant is not None else ()) | {"kb"}
         _QUERY_NAMES[id(route)] = known
     for name in request.query_params:
         if name not in known:

@@ -154,3 +154,16 @@ def test_knowledge_bases_are_opened_again_on_start(server: KbServer, alpha: str,
         assert "韩晓梅" in answer.json()["answer"]
     finally:
         second.stop()
+
+
+def test_feedback_and_models_take_the_knowledge_base_of_the_page(server: KbServer, alpha: str) -> None:
+    """The chat page sends ?kb= on every call; a scoped key is checked against it there too."""
+    asked = httpx.post(f"{server.url}/v1/ask?kb=alpha", json={"question": ALPHA_QUESTION},
+                       headers=auth(READ_ALPHA), timeout=120).json()
+    sent = httpx.post(f"{server.url}/v1/feedback?kb=alpha", json={"answer_id": asked["answer_id"], "rating": "up"},
+                      headers=auth(READ_ALPHA), timeout=30)
+    assert sent.status_code == 201, sent.text
+    assert httpx.get(f"{server.url}/v1/models?kb=alpha", headers=auth(READ_ALPHA), timeout=30).status_code == 200
+    assert httpx.get(f"{server.url}/v1/models?kb=default", headers=auth(READ_ALPHA), timeout=30).status_code == 403
+    typo = httpx.get(f"{server.url}/v1/documents?kbb=alpha", headers=auth(API_KEY), timeout=30)
+    assert typo.status_code == 422 and typo.json()["error"]["details"][0]["field"] == "kbb"
