@@ -89,9 +89,14 @@ READS: list[tuple[str, str, Any]] = [
     ("GET", "/v1/facets", None),
     ("GET", "/v1/faq", None),
     ("GET", "/v1/index", None),
+    ("GET", "/v1/documents/tide-station/file", None),
+    ("GET", "/v1/models", None),
 ]
 WRITES: list[tuple[str, str, Any]] = [
     ("PUT", "/v1/documents/tide-station", {"text": ALPHA_REPORT["text"], "title": ALPHA_REPORT["title"]}),
+    ("POST", "/v1/documents", {"doc_id": "buoy", "text": "海泊河口还新设了一座潮位浮标。"}),
+    ("DELETE", "/v1/documents/buoy", None),
+    ("GET", "/v1/feedback", None),
     ("POST", "/v1/faq", {"question": "观测站谁负责？", "answer": "韩晓梅站长。"}),
     ("GET", "/v1/admin", None),
 ]
