@@ -98,6 +98,8 @@ def read_table(data: bytes, name: str) -> list[tuple[int, dict[str, str]]]:
                 continue
         else:
             raise FaqError(f"{name}: not UTF-8 or GBK text, nor an .xlsx workbook")
+        # a lone CR (old Mac line ends, or a stray one inside a cell) ends a row, as LF does
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
         try:
             rows = [list(r) for r in csv.reader(io.StringIO(text))]
         except csv.Error as exc:

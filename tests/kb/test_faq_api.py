@@ -117,3 +117,12 @@ def test_the_store_survives_a_restart_of_its_process(tmp_path: Path) -> None:
     store = FaqStore(tmp_path / "faq.sqlite3")
     made = store.add(" 问题 ", " 答案 ")
     assert FaqStore(tmp_path / "faq.sqlite3").all() == [made] and made.question == "问题"
+
+
+def test_a_lone_carriage_return_ends_a_row() -> None:
+    """Found by schemathesis: csv refused a CR inside an unquoted cell; it now ends the row."""
+    from service.answering.faq import read_table
+
+    rows = read_table("问题,答案\r问一,答一\r问二,答二\n".encode(), "faq.csv")
+    assert [r for _, r in rows] == [{"question": "问一", "answer": "答一", "source": ""},
+                                    {"question": "问二", "answer": "答二", "source": ""}]

@@ -108,6 +108,7 @@ def test_stateful_sequences_follow_the_links(
             stateful_step_count=4,
             deadline=None,
             database=None,
+            derandomize=True,
             suppress_health_check=list(HealthCheck),
         )
     )
