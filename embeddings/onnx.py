@@ -242,6 +242,7 @@ class OnnxInt8Embedder(BaseEmbedder):
         self._models_dir = Path(models_dir)
         self._threads = threads
         self._loaded: tuple[onnxruntime.InferenceSession, Any, ExportedModel] | None = None
+        self._dim: int | None = None
 
     def _load(self) -> tuple[onnxruntime.InferenceSession, Any, ExportedModel]:
         if self._loaded is not None:
@@ -269,7 +270,11 @@ class OnnxInt8Embedder(BaseEmbedder):
 
     @property
     def dim(self) -> int:
-        return int(self.encode_queries(["维度"]).shape[1])
+        # The exported graph does not declare its output width: probe once, outside the count of
+        # texts embedded (every cached ``encode_documents`` asks for it).
+        if self._dim is None:
+            self._dim = int(self._run(["维度"], progress=False).shape[1])
+        return self._dim
 
     @property
     def max_seq_length(self) -> int:

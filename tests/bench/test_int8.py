@@ -54,3 +54,18 @@ def test_int8_export_is_cached_in_models_dir(int8_embedder) -> None:  # type: ig
     from embeddings.onnx import export_int8
 
     assert export_int8("m3e-small", Path(models_dir)).path == exports[0] / "model.int8.onnx"
+
+
+def test_int8_cached_documents_cost_no_model_call(int8_embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A cache hit sends nothing to the model: the backend's width is probed once, not on
+    every ``encode_documents`` (which made cached index builds count phantom embeddings)."""
+    from embeddings import load_embedder
+
+    _, models_dir = int8_embedder
+    emb = load_embedder("m3e-small", backend="onnx-int8", models_dir=models_dir,
+                        cache_path=tmp_path / "cache.sqlite")
+    first = emb.encode_documents(SENTENCES)
+    calls = emb.model_calls
+    again = emb.encode_documents(SENTENCES)
+    assert emb.model_calls == calls
+    assert np.array_equal(first, again) and emb.dim == 512
