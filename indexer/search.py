@@ -27,6 +27,7 @@ from indexer.retrieval import (
     Vocabulary,
 )
 from indexer.scoring import DEFAULT, ScoringConfig
+from indexer.timing import stage
 from indexer.types import Chunk, Hit, Report
 from indexer.zh import compatibility_to_unified
 
@@ -152,58 +153,74 @@ class Searcher:
         query = compatibility_to_unified(query)
         fusion, rerank = scoring.fusion, scoring.rerank
         pool_size = min(n, max(fusion.candidates, top_k))
-        kwq = self.keyword_source.query(query) if mode != "dense" else None
-        vq = self.vectors.query(self.embedder.encode_queries([query])[0]) if mode != "keyword" else None
+        # Stages (``indexer.timing``): the model, the two retrievers and sentence scoring are the
+        # work any answer needs; fusion and rerank are this ranker's own.
+        kwq = vq = None
+        if mode != "dense":
+            with stage("keyword"):
+                kwq = self.keyword_source.query(query)
+        if mode != "keyword":
+            with stage("encode"):
+                qvec = self.embedder.encode_queries([query])[0]
+            vq = self.vectors.query(qvec)
 
         if mode == "keyword":
             assert kwq is not None
-            ids, scores = kwq.top(top_k, rows)
+            with stage("keyword"):
+                ids, scores = kwq.top(top_k, rows)
             return [self._hit(int(i), float(s), {"keyword": float(s)}) for i, s in zip(ids, scores, strict=True)]
         assert vq is not None
-        d_ids, d_scores = vq.top(pool_size, rows)
+        with stage("dense"):
+            d_ids, d_scores = vq.top(pool_size, rows)
         if mode == "dense":
-            best, per_sentence = self._small_to_big(d_ids, d_scores, vq)
+            with stage("sentences"):
+                best, per_sentence = self._small_to_big(d_ids, d_scores, vq)
             order = np.argsort(-best, kind="stable")[:top_k]
             return [
                 self._hit(int(d_ids[j]), float(best[j]), {"dense": float(best[j])}, per_sentence[j]) for j in order
             ]
         assert kwq is not None
-        k_ids, k_scores = kwq.top(pool_size, rows)
-        pool = np.unique(np.concatenate([k_ids, d_ids]).astype(np.int64))
-        kw = kwq.scores(pool)
-        dense_by_id = dict(zip(d_ids.tolist(), d_scores.tolist(), strict=False))
-        missing = np.array([i for i in pool if int(i) not in dense_by_id], dtype=np.int64)
-        if len(missing):
-            for i, s in zip(missing.tolist(), vq.scores(missing).tolist(), strict=False):
-                dense_by_id[i] = s
-        de, per_sentence = self._small_to_big(pool, np.array([dense_by_id[int(i)] for i in pool], np.float32), vq)
-        if fusion.method == "rrf":
-            fused = _rrf(kw, de, fusion.rrf_k)
-        elif fusion.method == "weighted":
-            # within a filter, the best keyword match is the best among the reports searched
-            top_in = None if rows is None else (float(k_scores[0]) if len(k_scores) else 0.0)
-            confidence = self.keyword_confidence(query, kwq, top_in)
-            weight = adaptive_weight(fusion.dense_weight, confidence, fusion.confidence_tau)
-            fused = (1.0 - weight) * _max_norm(kw) + weight * _minmax(de)
-        else:
-            raise ValueError(f"fusion must be 'weighted' or 'rrf', got {fusion.method!r}")
-        depth = max(top_k, rerank.depth) if rerank.enabled else top_k
-        order = np.lexsort((-de, -kw, -fused))[:depth]  # ties: keyword, then dense
-        hits = [
-            self._hit(
-                int(pool[j]), float(fused[j]),
-                {"keyword": float(kw[j]), "dense": float(de[j]), "fused": float(fused[j])}, per_sentence[j],
-            )
-            for j in order
-        ]
+        with stage("keyword"):
+            k_ids, k_scores = kwq.top(pool_size, rows)
+            pool = np.unique(np.concatenate([k_ids, d_ids]).astype(np.int64))
+            kw = kwq.scores(pool)
+        with stage("dense"):
+            dense_by_id = dict(zip(d_ids.tolist(), d_scores.tolist(), strict=False))
+            missing = np.array([i for i in pool if int(i) not in dense_by_id], dtype=np.int64)
+            if len(missing):
+                for i, s in zip(missing.tolist(), vq.scores(missing).tolist(), strict=False):
+                    dense_by_id[i] = s
+        with stage("sentences"):
+            de, per_sentence = self._small_to_big(pool, np.array([dense_by_id[int(i)] for i in pool], np.float32), vq)
+        with stage("fusion"):
+            if fusion.method == "rrf":
+                fused = _rrf(kw, de, fusion.rrf_k)
+            elif fusion.method == "weighted":
+                # within a filter, the best keyword match is the best among the reports searched
+                top_in = None if rows is None else (float(k_scores[0]) if len(k_scores) else 0.0)
+                confidence = self.keyword_confidence(query, kwq, top_in)
+                weight = adaptive_weight(fusion.dense_weight, confidence, fusion.confidence_tau)
+                fused = (1.0 - weight) * _max_norm(kw) + weight * _minmax(de)
+            else:
+                raise ValueError(f"fusion must be 'weighted' or 'rrf', got {fusion.method!r}")
+            depth = max(top_k, rerank.depth) if rerank.enabled else top_k
+            order = np.lexsort((-de, -kw, -fused))[:depth]  # ties: keyword, then dense
+            hits = [
+                self._hit(
+                    int(pool[j]), float(fused[j]),
+                    {"keyword": float(kw[j]), "dense": float(de[j]), "fused": float(fused[j])}, per_sentence[j],
+                )
+                for j in order
+            ]
         if rerank.enabled and fusion.method == "weighted":
             from indexer.evidence import analyse_question, evidence_rerank
 
-            info = analyse_question(query, self.keyword.tokenizer, self.keyword.idf)
-            semantic = adaptive_weight(rerank.semantic_weight, confidence, fusion.confidence_tau)
-            hits = evidence_rerank(
-                info, hits, self.reports, semantic_weight=semantic, alpha=rerank.alpha, cfg=scoring.evidence
-            )
+            with stage("rerank"):
+                info = analyse_question(query, self.keyword.tokenizer, self.keyword.idf)
+                semantic = adaptive_weight(rerank.semantic_weight, confidence, fusion.confidence_tau)
+                hits = evidence_rerank(
+                    info, hits, self.reports, semantic_weight=semantic, alpha=rerank.alpha, cfg=scoring.evidence
+                )
         return hits[:top_k]
 
     def keyword_confidence(self, query: str, handle: KeywordQuery | None = None, best: float | None = None,

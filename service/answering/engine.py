@@ -13,6 +13,7 @@ from collections.abc import Collection, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from indexer.timing import stage
 from service.answering.content import has_content
 from service.answering.followup import resolve_question
 from service.answering.types import NO_CONTENT, Answer, Citation, Composer, CuratedRef
@@ -185,7 +186,10 @@ class QAEngine:
         if not has_content(question):
             yield Answer(NO_CONTENT, False, (), ())
             return
-        curated = self.faq.match(question) if self.faq is not None and within is None else None
+        curated = None
+        if self.faq is not None and within is None:
+            with stage("curated"):
+                curated = self.faq.match(question)
         if curated is not None:  # (a filtered question is for the reports the filter selects)
             c = curated.curated
             yield Answer(c.answer, True, (), (), composer=CURATED,
@@ -221,14 +225,16 @@ class QAEngine:
                 log.exception("composer %s failed; falling back to extractive", chosen.name)
         else:
             try:
-                answer = chosen.compose(question, hits, self.reports)
+                with stage("compose"):
+                    answer = chosen.compose(question, hits, self.reports)
             except Exception:
                 if chosen.name == EXTRACTIVE:
                     raise
                 log.exception("composer %s failed; falling back to extractive", chosen.name)
         if answer is None:
             warnings.append(f"composer '{chosen.name}' failed; used '{EXTRACTIVE}'")
-            answer = extractive.compose(question, hits, self.reports)
+            with stage("compose"):
+                answer = extractive.compose(question, hits, self.reports)
         self.check_citations(answer)
         answer = self.with_sources(answer)
         if warnings:

@@ -1,4 +1,7 @@
-"""Prometheus metrics: request count and latency per route template, method and status.
+"""Prometheus metrics: request count and latency per route template, method and status, and the
+time each request spent in each stage of answering (``indexer.timing``), which every response that
+ran any also reports in a ``Server-Timing`` header (browsers' developer tools and the latency
+benchmark read it).
 
 Each app owns its ``CollectorRegistry`` so several apps (tests) never clash on metric names.
 """
@@ -11,6 +14,8 @@ from dataclasses import dataclass, field
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from indexer.timing import recording
 
 # Requests that match no route share one label, so random paths cannot blow up cardinality.
 UNMATCHED = "<unmatched>"
@@ -36,6 +41,14 @@ class Metrics:
             "zhiwen_http_request_duration_seconds",
             "HTTP request latency in seconds, by route template and status.",
             labels,
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.stages = Histogram(
+            "zhiwen_stage_duration_seconds",
+            "Time a request spent in one stage of answering (encode, keyword, dense, sentences, "
+            "fusion, rerank, curated, compose), in seconds.",
+            ("stage",),
             buckets=_BUCKETS,
             registry=self.registry,
         )
@@ -77,15 +90,30 @@ class MetricsMiddleware:
         start = time.perf_counter()
         status = 500  # if the app raises before answering, the error handler sends a 500
 
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
+        with recording() as stages:
 
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            labels = (scope.get("method", ""), route_template(scope), str(status))
-            self.metrics.requests.labels(*labels).inc()
-            self.metrics.latency.labels(*labels).observe(time.perf_counter() - start)
+            async def send_wrapper(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = int(message["status"])
+                    if stages:  # a streamed body's later stages are not in it: headers go first
+                        timing = server_timing(stages, time.perf_counter() - start)
+                        message["headers"] = [*message.get("headers", []), (b"server-timing", timing)]
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_wrapper)
+            finally:
+                labels = (scope.get("method", ""), route_template(scope), str(status))
+                self.metrics.requests.labels(*labels).inc()
+                self.metrics.latency.labels(*labels).observe(time.perf_counter() - start)
+                for name, seconds in stages.items():
+                    self.metrics.stages.labels(name).observe(seconds)
+
+
+def server_timing(stages: dict[str, float], app_seconds: float) -> bytes:
+    """A ``Server-Timing`` value: each stage and ``app`` (the whole time in the server until the
+    response started), in milliseconds."""
+    parts = [f"{name};dur={seconds * 1000:.2f}" for name, seconds in stages.items()]
+    parts.append(f"app;dur={app_seconds * 1000:.2f}")
+    return ", ".join(parts).encode("ascii")

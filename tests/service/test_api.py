@@ -336,6 +336,30 @@ def test_unknown_path_is_404(client: httpx.Client) -> None:
 # -- metrics --------------------------------------------------------------------------------------
 
 
+def _server_timing(response: httpx.Response) -> dict[str, float]:
+    out = {}
+    for part in response.headers["server-timing"].split(","):
+        name, _, dur = part.strip().partition(";dur=")
+        out[name] = float(dur)
+    return out
+
+
+def test_search_and_ask_report_their_stages(client: httpx.Client) -> None:
+    """Each answering stage a request ran is in its Server-Timing header and in /metrics, so
+    the time a query takes can be split into model, retrieval, ranking and HTTP."""
+    search = _server_timing(client.post("/v1/search", json={"query": "九水街道整改了多少处安全隐患", "top_k": 3}))
+    assert {"encode", "keyword", "dense", "sentences", "fusion", "rerank", "app"} <= set(search)
+    assert "compose" not in search
+    assert all(ms >= 0 for ms in search.values())
+    assert search["app"] >= search["encode"]
+    ask = _server_timing(client.post("/v1/ask", json={"question": "九水街道整改了多少处安全隐患？"}))
+    assert {"encode", "keyword", "dense", "compose", "app"} <= set(ask)
+    assert "server-timing" not in client.get("/healthz").headers  # nothing answered, nothing to say
+    text = client.get("/metrics").text
+    for name in ("encode", "rerank", "compose"):
+        assert re.search(rf'zhiwen_stage_duration_seconds_count\{{stage="{name}"\}} [1-9]', text), name
+
+
 def test_metrics_are_labelled_by_route_template(client: httpx.Client) -> None:
     client.get(f"/v1/documents/{ANSWERABLE_DOC}")
     client.get("/v1/documents/no-such-report")
