@@ -13,14 +13,14 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test install index lint lock eval eval-cmrc bench chromium screenshots clean
+.PHONY: run test install index lint lock eval eval-cmrc bench bench-quick wrk chromium screenshots clean
 
 run: index ## set up, seed var/reports from data/reports once, build its index if missing or stale, serve on 127.0.0.1:8000
 	$(BIN)/zhiwen serve
 
 test: install chromium ## set up, then lint, type-check and run every test (incl. the dev-set gate)
 	$(BIN)/ruff check .
-	$(BIN)/mypy embeddings indexer service eval prompts zhiwen
+	$(BIN)/mypy embeddings indexer service eval prompts zhiwen bench
 	timeout --kill-after=60s $(TEST_DEADLINE) $(BIN)/pytest -p no:cacheprovider --durations=15
 
 install: $(STAMP)
@@ -46,9 +46,16 @@ eval: index ## dev-set evaluation with the CI floors
 eval-cmrc: install ## CMRC 2018 retrieval + answers, all systems
 	$(BIN)/zhiwen eval --beir ../shared/benchmarks/cmrc2018
 
-bench: index chromium ## benchmarks -> docs/benchmarks.md (needs Debian's wrk for the load test)
-	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+bench: index chromium wrk ## benchmarks -> docs/benchmarks.md, bench/results/*.json (about 30 minutes)
 	$(BIN)/python -m bench.run
+
+# The harness check CI runs after the tests: every benchmark at small sizes (~10 minutes), written
+# under var/bench-quick so the published figures stay those of a full run. Fails if one breaks.
+bench-quick: index chromium wrk ## every benchmark at small sizes -> var/bench-quick/
+	$(BIN)/python -m bench.run --quick --out var/bench-quick
+
+wrk: ## Debian's wrk for the load benchmark
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 
 screenshots: install chromium ## refresh the README's pictures (tests write theirs to a temp folder)
 	ZHIWEN_SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -p no:cacheprovider -q \
@@ -67,7 +74,7 @@ lock: ## re-resolve the dependencies from pyproject.toml in a scratch venv; writ
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy embeddings indexer service eval prompts zhiwen
+	$(BIN)/mypy embeddings indexer service eval prompts zhiwen bench
 
 clean:
 	rm -rf $(VENV) var results .pytest_cache .mypy_cache .ruff_cache

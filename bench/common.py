@@ -44,6 +44,7 @@ class Context:
     quick: bool = False
     work: Path = WORK_DIR
     notes: list[str] = field(default_factory=list)
+    plots: Path = PLOTS_DIR  # where a benchmark saves its figures (docs/benchmarks, or --out)
 
     def scratch(self, name: str) -> Path:
         """An empty folder for one benchmark under var/bench (gitignored)."""
@@ -100,6 +101,30 @@ def machine() -> dict[str, Any]:
         "load_average": [round(x, 2) for x in load_average()],
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
     }
+
+
+def commit() -> dict[str, Any]:
+    """The commit the benchmark ran at, and whether the work tree differed from it (figures of
+    uncommitted code say so)."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30,
+                                  check=True).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    sha = git("rev-parse", "HEAD")
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results", ":!docs")
+    return {"sha": sha or "unknown", "dirty": bool(changed)}
+
+
+def settings_snapshot() -> dict[str, Any]:
+    """The settings a benchmark ran with: the service's (secrets masked, as pydantic dumps them)
+    and every tuned number of retrieval and answering."""
+    from indexer.scoring import DEFAULT
+    from zhiwen.settings import Settings
+
+    return {"service": Settings().model_dump(mode="json"), "scoring": DEFAULT.as_dict()}
 
 
 def versions(*packages: str) -> dict[str, str]:

@@ -1,11 +1,14 @@
 """1. Query latency: the served /v1/search and /v1/ask against the in-process compute floor.
 
-The floor is the work a query cannot avoid, done in this process for the same questions: encode
-the query, FAISS search of the candidate pool (100), BM25 scores of every chunk and the top-100
-selection. The service is ``zhiwen serve`` on a free loopback port with the index of
-data/reports; clients are threads with one keep-alive connection each, sending the 25 dev
-questions round-robin. The in-process ``Searcher.search`` and ``QAEngine.ask`` are measured too,
-so the gap splits into fusion/answer composition and HTTP.
+The floor is the work any answer needs, done in this process for the same questions through the
+same retrieval handles the search uses (``indexer.retrieval``): encode the query, the dense top 100
+and the cosines of the candidate pool's chunks *and their sentences*, and BM25 over the same
+index (top 100 and the pool's scores). The service is ``zhiwen serve`` on a free loopback port
+with the index of data/reports; clients are threads with one keep-alive connection each, sending
+the 25 dev questions round-robin. Every served response carries the server's own per-stage times
+(``Server-Timing``, ``indexer.timing``), so the same requests split into the floor's stages, the
+ranker's own (fusion, rerank), answer composition, and HTTP + JSON (round trip minus the time
+in the server).
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from bench.common import (
-    PLOTS_DIR,
     Context,
     dev_questions,
     ensure_index,
@@ -45,6 +47,7 @@ def in_process_steps(index_dir: Any) -> tuple[dict[str, Callable[[str], Any]], i
     """The floor and the in-process search/ask, on an engine loaded like the server's."""
     import torch
 
+    from indexer.scoring import DEFAULT
     from service.kb import load_engine
     from zhiwen.settings import Settings
 
@@ -53,12 +56,17 @@ def in_process_steps(index_dir: Any) -> tuple[dict[str, Callable[[str], Any]], i
     searcher = engine.searcher
     embedder = engine.embedder
 
+    pool_size = DEFAULT.fusion.candidates  # what the search takes from each retriever
+
     def floor(q: str) -> None:
-        qvec = embedder.encode_queries([q])[0]
-        searcher.dense.search(qvec, 100)
-        scores = searcher.keyword.scores(q)
-        k = min(100, len(scores))
-        np.argpartition(-scores, k - 1)[:k]
+        vq = searcher.vectors.query(embedder.encode_queries([q])[0])
+        kwq = searcher.keyword_source.query(q)
+        d_ids, _ = vq.top(pool_size)
+        k_ids, _ = kwq.top(pool_size)
+        pool = np.unique(np.concatenate([k_ids, d_ids]).astype(np.int64))
+        kwq.scores(pool)
+        vq.scores(pool)
+        vq.sentence_scores(pool)
 
     steps: dict[str, Callable[[str], Any]] = {
         "floor": floor,
@@ -69,18 +77,33 @@ def in_process_steps(index_dir: Any) -> tuple[dict[str, Callable[[str], Any]], i
     return steps, torch.get_num_threads()
 
 
-def _post(conn: http.client.HTTPConnection, path: str, body: bytes) -> None:
+def _post(conn: http.client.HTTPConnection, path: str, body: bytes) -> dict[str, float]:
+    """POST ``body``; the server's stage times (ms) from its ``Server-Timing`` header."""
     conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
     response = conn.getresponse()
     response.read()
     if not 200 <= response.status < 300:
         raise RuntimeError(f"{path} answered {response.status}")
+    return server_timing(response.getheader("server-timing") or "")
+
+
+def server_timing(header: str) -> dict[str, float]:
+    """``{"encode": 12.3, …, "app": 20.1}`` from ``encode;dur=12.3, …, app;dur=20.1``."""
+    out: dict[str, float] = {}
+    for part in header.split(","):
+        name, _, dur = part.strip().partition(";dur=")
+        if name and dur:
+            out[name] = float(dur)
+    return out
 
 
 def paired(steps: dict[str, Callable[[str], Any]], port: int, questions: list[str],
-           bodies: dict[str, list[bytes]], repeats: int) -> dict[str, dict[str, float]]:
+           bodies: dict[str, list[bytes]], repeats: int
+           ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     """Each question through every in-process step and both endpoints (1 client), one after
-    the other, so a change in machine load hits the floor and the service alike."""
+    the other, so a change in machine load hits the floor and the service alike. Returns the
+    latency of each, and per endpoint the p50 of each server stage (ms, from Server-Timing)
+    with ``http`` = round trip minus the time in the server."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     # in a worker thread, as the server runs its (sync) routes: OpenMP state is per thread
     pool = ThreadPoolExecutor(max_workers=1)
@@ -106,17 +129,25 @@ def paired(steps: dict[str, Callable[[str], Any]], port: int, questions: list[st
                 fresh(name)
                 call(i)
         times: dict[str, list[float]] = {name: [] for name in calls}
+        stages: dict[str, dict[str, list[float]]] = {path: {} for path in bodies}
         for _ in range(repeats):
             for i in range(len(questions)):
                 for name, call in calls.items():
                     fresh(name)
                     t0 = time.perf_counter()
-                    call(i)
-                    times[name].append(time.perf_counter() - t0)
+                    out = call(i)
+                    elapsed = time.perf_counter() - t0
+                    times[name].append(elapsed)
+                    if name.startswith("served "):
+                        split = dict(out)
+                        split["http"] = elapsed * 1000 - split.get("app", 0.0)
+                        for stage, ms in split.items():
+                            stages[name.removeprefix("served ")].setdefault(stage, []).append(ms)
     finally:
         conn.close()
         pool.shutdown()
-    return {name: summary_ms(v) for name, v in times.items()}
+    per_stage = {path: {k: float(np.median(v)) for k, v in by.items()} for path, by in stages.items()}
+    return {name: summary_ms(v) for name, v in times.items()}, per_stage
 
 
 def _client(port: int, path: str, bodies: list[bytes], start: int, count: int,
@@ -191,7 +222,7 @@ def run(ctx: Context) -> dict[str, Any]:
     }
     served: dict[str, list[dict[str, Any]]] = {}
     with serve(index_dir, work / "serve.log") as srv:
-        timed = paired(steps, srv.port, questions, bodies, repeats)
+        timed, stages = paired(steps, srv.port, questions, bodies, repeats)
         for path, body in bodies.items():
             served[path] = []
             for clients in CLIENTS:
@@ -204,7 +235,7 @@ def run(ctx: Context) -> dict[str, Any]:
     ask1 = timed["served /v1/ask"]["p50"]
     result: dict[str, Any] = {
         "index": index, "questions": len(questions), "repeats": repeats, "torch_threads": torch_threads,
-        "in_process": timed, "served": served,
+        "in_process": timed, "served": served, "stages": stages,
         "floor_p50": floor, "search_ratio": search1 / floor, "ask_ratio": ask1 / floor,
         "profiles": profiles,
     }
@@ -212,17 +243,17 @@ def run(ctx: Context) -> dict[str, Any]:
         target("/v1/search p50, 1 client, vs floor", "≤ 1.5×", result["search_ratio"], result["search_ratio"] <= 1.5, "×"),
         target("/v1/ask p50, 1 client, vs floor", "≤ 2×", result["ask_ratio"], result["ask_ratio"] <= 2.0, "×"),
     ]
-    _plot(result)
+    _plot(result, ctx.plots)
     return result
 
 
-def _plot(r: dict[str, Any]) -> None:
+def _plot(r: dict[str, Any], plots: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    PLOTS_DIR.mkdir(parents=True, exist_ok=True)
+    plots.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for path, rows in r["served"].items():
         for q, style in (("p50", "-"), ("p99", ":")):
@@ -232,14 +263,15 @@ def _plot(r: dict[str, Any]) -> None:
     ax.set_xticks(list(CLIENTS))
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(PLOTS_DIR / "latency.png", dpi=110)
+    fig.savefig(plots / "latency.png", dpi=110)
     plt.close(fig)
 
 
 def render(r: dict[str, Any]) -> str:
     ip = r["in_process"]
     rows = [
-        ["floor: encode + FAISS top-100 + BM25 top-100", ip["floor"]["p50"], ip["floor"]["p95"], ip["floor"]["p99"], 1.0],
+        ["floor: encode + dense top-100 + chunk and sentence cosines of the pool + BM25 top-100 and "
+         "pool scores", ip["floor"]["p50"], ip["floor"]["p95"], ip["floor"]["p99"], 1.0],
         ["… of which query encoding", ip["encode"]["p50"], ip["encode"]["p95"], ip["encode"]["p99"],
          ip["encode"]["p50"] / r["floor_p50"]],
         ["`QAEngine.search` (hybrid, fused, top 10)", ip["search"]["p50"], ip["search"]["p95"], ip["search"]["p99"],
@@ -260,6 +292,7 @@ def render(r: dict[str, Any]) -> str:
         f"{r['torch_threads']} threads.",
         "Paired, 1 client: each question goes through every row in turn (same machine load for all):",
         table(["step", "p50 ms", "p95 ms", "p99 ms", "× floor p50"], rows),
+        *_render_stages(r),
         "Concurrency (separate runs, keep-alive clients in threads):",
         table(["endpoint", "clients", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "× floor p50",
                "handler p50 ms", "req/s"], served_rows),
@@ -270,6 +303,35 @@ def render(r: dict[str, Any]) -> str:
         f"**/v1/search p50 at 1 client = {r['search_ratio']:.2f}× the floor** (target ≤ 1.5×); "
         f"**/v1/ask p50 = {r['ask_ratio']:.2f}× the floor** (target ≤ 2×).",
     ])
+
+
+# the floor's stages (work any answer needs), then the ranker's and the answer's own
+FLOOR_STAGES = ("encode", "keyword", "dense", "sentences")
+OWN_STAGES = ("fusion", "rerank", "curated", "compose")
+
+
+def _render_stages(r: dict[str, Any]) -> list[str]:
+    stages = r.get("stages") or {}
+    if not stages:
+        return []
+    rows = []
+    for name in (*FLOOR_STAGES, *OWN_STAGES, "other", "http"):
+        cells = []
+        for by in stages.values():
+            if name == "other":  # in the server but in no stage: routing, validation, JSON
+                ms = by.get("app", 0.0) - sum(by.get(n, 0.0) for n in (*FLOOR_STAGES, *OWN_STAGES))
+            else:
+                ms = by.get(name, float("nan"))
+            cells.append(ms)
+        label = {"other": "server, outside the stages (routing, validation, JSON)",
+                 "http": "HTTP round trip outside the server"}.get(name, name)
+        kind = "floor" if name in FLOOR_STAGES else "overhead"
+        rows.append([label, kind, *cells])
+    return [
+        "Where a served request's time goes: the server's own `Server-Timing` stages of the paired "
+        "requests above (medians per stage, so the rows need not add up to the round trip's p50):",
+        table(["stage", "kind", *[f"{p} p50 ms" for p in stages]], rows),
+    ]
 
 
 def _render_profiles(profiles: dict[str, Any]) -> list[str]:

@@ -1,53 +1,33 @@
-"""Hand-written findings appended to docs/benchmarks.md: what the numbers alone don't say."""
+"""Findings appended to docs/benchmarks.md: what the figures alone don't say.
+
+No figure lives here: every number on the page comes from a result file written by the run that
+measured it (``bench/results/*.json``, with its commit, settings and machine)."""
 
 NOTES = """
-## Findings and what to change
+## Findings and what follows from them
 
-**A busy machine.** The figures above were taken while other jobs shared the 2 cores (the load
-average at the start of each benchmark is printed under it; 8–14 means each runnable thread got a
-fraction of a core). Absolute times are inflated accordingly and vary from run to run; every
-target is therefore a ratio of measurements interleaved in the same run (served vs floor
-question by question, int8 vs fp32 block by block, bare encode before and after the build).
+**A busy machine.** The load average at the start of each benchmark is printed under it: on a
+machine shared with other jobs, absolute times are inflated and vary from run to run. Every target
+is therefore a ratio of measurements interleaved in the same run (served vs floor question by
+question, int8 vs fp32 block by block, bare encode before and after the build).
 
-**OpenMP threads on a busy machine.** One query is too little work to split across threads, and
-when a second OpenMP thread is descheduled the first waits for it at every fork/join. Measured
-here under load: a single FAISS exact search over 10,000 vectors took 48–61 ms with 2 OpenMP
-threads and 0.48 ms with 1; a single query encode (m3e-small, torch) took 1,460 ms with
-`torch.set_num_threads(2)` and 82 ms with 1, in the main thread. The service answers one query per
-request and gets its parallelism from the threadpool across requests, so it should pin both
-libraries to one thread each when it loads the engine (`service/kb.py:load_engine` or the
-lifespan): `torch.set_num_threads(1)` and `faiss.omp_set_num_threads(1)`, ideally behind a setting
-(`ZHIWEN_TORCH_THREADS`, default 1). With 8 concurrent clients on 2 cores this also avoids
-8 × 2 OpenMP threads competing for 2 cores. Index building keeps all cores (large batches).
+**One thread per query.** One query is too little work to split across threads, and when a second
+OpenMP thread is descheduled the first waits for it at every fork/join. The service pins torch and
+FAISS to `ZHIWEN_INFERENCE_THREADS` threads (default 1) when it loads the engine and gets its
+parallelism from serving several requests at once; index building keeps all cores.
 
-**Indexing does more model work than the chunks.** The index now stores a vector for every
-sentence (`sentences.npy`, small-to-big scoring), so `build_index` sends the chunk texts *and* each
-distinct sentence to the model — several times more texts than chunks. Against bare encoding of
-the chunk texts alone the build cannot reach 0.9×; against bare encoding of everything it embeds
-the pipeline overhead (reading, cleaning, chunking, jieba, BM25, FAISS, SQLite cache) is small.
-To close the chunk-only gap: compute sentence vectors from the chunk's own forward pass (mean of
-the token states inside each sentence's span — one model call per chunk instead of one per
-chunk plus one per sentence), or embed sentences with the int8 backend. Smaller win: `embed_chunks`
-hands the model 64 texts at a time, so length-sorting (which keeps padding low) works within 64
-texts only; sorting all texts by length once before batching recovers some throughput.
+**Where a request's time goes.** The server reports its own stages in a `Server-Timing` header
+and in `/metrics` (`zhiwen_stage_duration_seconds{stage=…}`): the query encode, BM25, the dense
+top candidates, the sentence cosines of the candidate pool (the floor), then fusion, rerank and
+answer composition (the ranker's and the answer's own work). The latency section splits the
+served round trip with these, from the same requests.
 
-**int8.** `load_embedder(model, backend="onnx-int8")` is a drop-in `Embedder`; its name is
-`m3e-small@onnx-int8`, so an index built with fp32 refuses to load with it (and vice versa) and
-the embedding cache keeps the two apart. To offer it in the product: a setting
-`ZHIWEN_EMBEDDING_BACKEND` (`torch` | `onnx-int8`) passed to `load_embedder` in `service/kb.py`
-and `indexer/cli.py`, and `onnx`, `onnxruntime` as dependencies.
+**int8.** `load_embedder(model, backend="onnx-int8")` is a drop-in `Embedder` named
+`m3e-small@onnx-int8`, so an index built with fp32 refuses to load with it (and vice versa) and the
+embedding cache keeps the two apart. The service does not offer it as a setting yet.
 
-**Vector index at scale.** On 2 cores an HNSW graph (M 32, efConstruction 80) took 18 s per
-100,000 vectors in the run above and 50–86 s in earlier runs under heavier load, growing a little
-faster than linearly in n, while IVF (nlist ≈ √n, trained on 40 vectors per list) builds 1M vectors
-in under 20 s and answers in about 3 ms at nprobe 32. `VectorIndexParams(large_kind="ivf")` selects it above `exact_limit`; the default
-stays HNSW. The synthetic mixture is easy for both (recall ≈ 1 at small efSearch/nprobe) because
-its clusters have low intrinsic dimension, as real embeddings do. In a worst case explored by hand
-while choosing the generator — isotropic Gaussian clusters of 100 vectors, 100,000 vectors — HNSW
-(M 32, efSearch 256) reached recall@10 0.81 and IVF (nlist 1,024, nprobe 64) 0.97.
-
-**Keyword index at scale.** bm25s keeps a sparse matrix of precomputed scores; a query adds up
-the rows of its tokens and the Searcher takes the top 100 of the resulting 1M-long array — about
-1.5 ms at 1M chunks. The cost at that size is building it: 71 s from tokens plus about 9 minutes
-of jieba tokenisation on one core (parallelisable per file), and ~1 GiB of memory.
+**Keyword index at scale.** bm25s keeps a sparse matrix of precomputed scores; a query adds up the
+rows of its tokens and the searcher takes the top candidates of the resulting array. At large
+sizes the cost is building it (jieba tokenisation dominates, on one core) and its memory; the
+scale section measures both.
 """

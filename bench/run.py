@@ -1,8 +1,12 @@
 """Run the benchmarks and write docs/benchmarks.md, docs/benchmarks/*.png, bench/results/*.json.
 
-    python -m bench.run                 # all six (``make bench``), about 20-30 minutes on 2 cores
-    python -m bench.run --quick         # smaller sizes, a few minutes: to check the harness
+    python -m bench.run                 # all of them (``make bench``), about 20-30 minutes on 2 cores
+    python -m bench.run --quick --out D # smaller sizes, ~10 minutes, everything written under D:
+                                        # the harness check CI runs (``make bench-quick``)
     python -m bench.run --only scale    # one benchmark; the page keeps the others' last results
+
+Every result file records the commit it ran at (and whether the tree had uncommitted changes),
+the settings (service and scoring) and the machine, including its load average.
 
 The in-process benchmarks run first, the served ones after. A benchmark that fails is recorded
 with its error and the others still run; the exit status is 1 if any failed.
@@ -19,10 +23,22 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench.common import DOCS_FILE, RESULTS_DIR, ROOT, WORK_DIR, Context, machine, table
+from bench.common import (
+    DOCS_FILE,
+    PLOTS_DIR,
+    RESULTS_DIR,
+    ROOT,
+    WORK_DIR,
+    Context,
+    commit,
+    machine,
+    settings_snapshot,
+    table,
+)
 
 log = logging.getLogger("bench")
 
@@ -34,7 +50,7 @@ def _module(name: str) -> ModuleType:
     return importlib.import_module(f"bench.{name}")
 
 
-def run_one(name: str, ctx: Context) -> dict[str, Any]:
+def run_one(name: str, ctx: Context, results_dir: Path = RESULTS_DIR) -> dict[str, Any]:
     log.info("== %s ==", name)
     start_load = machine()["load_average"]
     t0 = time.perf_counter()
@@ -47,17 +63,19 @@ def run_one(name: str, ctx: Context) -> dict[str, Any]:
     result["wall_s"] = time.perf_counter() - t0
     result["quick"] = ctx.quick
     result["machine"] = machine() | {"load_average_at_start": start_load}
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / f"{name}.json").write_text(
+    result["commit"] = commit()
+    result["settings"] = settings_snapshot()
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / f"{name}.json").write_text(
         json.dumps(result, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     log.info("%s done in %.0fs", name, result["wall_s"])
     return result
 
 
-def load_results() -> dict[str, dict[str, Any]]:
+def load_results(results_dir: Path = RESULTS_DIR) -> dict[str, dict[str, Any]]:
     out = {}
     for name in ORDER:
-        path = RESULTS_DIR / f"{name}.json"
+        path = results_dir / f"{name}.json"
         if path.is_file():
             out[name] = json.loads(path.read_text(encoding="utf-8"))
     return out
@@ -111,9 +129,11 @@ def render_page(results: dict[str, dict[str, Any]]) -> str:
             parts.append(f"Failed: `{r.get('error')}` (see bench/results/{name}.json).")
             continue
         parts.append(module.render(r))
-        parts.append(f"<sub>Ran {r['machine'].get('date', '')}, {r['wall_s']:.0f} s, load average at start "
-                     f"{load[0] if load else '?'} on {r['machine'].get('cores', '?')} cores"
-                     + (", `--quick`" if r.get("quick") else "") + ".</sub>")
+        at = r.get("commit", {})
+        sha = str(at.get("sha", "unknown"))[:10] + (" with uncommitted changes" if at.get("dirty") else "")
+        parts.append(f"<sub>Ran {r['machine'].get('date', '')} at commit {sha}, {r['wall_s']:.0f} s, load "
+                     f"average at start {load[0] if load else '?'} on {r['machine'].get('cores', '?')} cores"
+                     + (", `--quick`" if r.get("quick") else "") + "; settings in its result file.</sub>")
     from bench.notes import NOTES
 
     if NOTES.strip():
@@ -127,7 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"run only this benchmark (repeatable): {', '.join(ORDER)}")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, to check the harness")
     parser.add_argument("--render", action="store_true", help="only rewrite the page from bench/results")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="write results, page and plots under DIR instead of bench/results and docs/")
     args = parser.parse_args(argv)
+    out = args.out.resolve() if args.out else None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     for noisy in ("faiss.loader", "sentence_transformers", "httpx", "bm25s", "jieba", "numba"):
@@ -135,18 +158,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.chdir(ROOT)  # settings default to paths relative to the project (var/index, var/cache)
-    ctx = Context(quick=args.quick, work=WORK_DIR)
+    results_dir = out / "results" if out else RESULTS_DIR
+    page = out / "benchmarks.md" if out else DOCS_FILE
+    ctx = Context(quick=args.quick, work=WORK_DIR, plots=out / "benchmarks" if out else PLOTS_DIR)
     failed = []
     if not args.render:
         t0 = time.perf_counter()
         for name in [n for n in ORDER if not args.only or n in args.only]:
-            if not run_one(name, ctx).get("ok"):
+            if not run_one(name, ctx, results_dir).get("ok"):
                 failed.append(name)
         log.info("all done in %.1f minutes", (time.perf_counter() - t0) / 60)
-    results = load_results()
-    DOCS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    DOCS_FILE.write_text(render_page(results), encoding="utf-8")
-    log.info("wrote %s", DOCS_FILE.relative_to(ROOT))
+    results = load_results(results_dir)
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(render_page(results), encoding="utf-8")
+    log.info("wrote %s", page)
     for name in ORDER:
         for t in results.get(name, {}).get("targets", []):
             print(f"{'MET ' if t['met'] else 'MISS'} {name:9} {t['name']}: {_measured(t)} (target {t['target']})")

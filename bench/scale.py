@@ -22,12 +22,13 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from bench.common import PLOTS_DIR, Context, load_cmrc, rss_mb, summary_ms, table, target
+from bench.common import Context, load_cmrc, rss_mb, summary_ms, table, target
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +248,7 @@ def run(ctx: Context) -> dict[str, Any]:
     }
     result["targets"] = targets(result)
     result["keyword_p50_top_ms"] = kw_top["p50_ms"]
-    _plot(result)
+    _plot(result, ctx.plots)
     return result
 
 
@@ -266,13 +267,13 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _plot(result: dict[str, Any]) -> None:
+def _plot(result: dict[str, Any], plots: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    PLOTS_DIR.mkdir(parents=True, exist_ok=True)
+    plots.mkdir(parents=True, exist_ok=True)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     d = result["defaults"]
     for kind, value, label in (("flat", 0, "exact (flat)"), ("hnsw", d["hnsw_ef_search"], f"HNSW, efSearch {d['hnsw_ef_search']}"),
@@ -289,7 +290,7 @@ def _plot(result: dict[str, Any]) -> None:
     ax2.set(xscale="log", yscale="log", xlabel="chunks", ylabel="p50 query ms", title="Keyword index: latency vs size")
     ax2.legend()
     fig.tight_layout()
-    fig.savefig(PLOTS_DIR / "scale_latency.png", dpi=110)
+    fig.savefig(plots / "scale_latency.png", dpi=110)
     plt.close(fig)
 
 
