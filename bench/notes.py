@@ -37,14 +37,15 @@ the embedding cache keeps the two apart. To offer it in the product: a setting
 `ZHIWEN_EMBEDDING_BACKEND` (`torch` | `onnx-int8`) passed to `load_embedder` in `service/kb.py`
 and `indexer/cli.py`, and `onnx`, `onnxruntime` as dependencies.
 
-**Vector index at scale.** On 2 cores an HNSW graph (M 32, efConstruction 80) took 18 s per
-100,000 vectors in the run above and 50–86 s in earlier runs under heavier load, growing a little
-faster than linearly in n, while IVF (nlist ≈ √n, trained on 40 vectors per list) builds 1M vectors
-in under 20 s and answers in about 3 ms at nprobe 32. `VectorIndexParams(large_kind="ivf")` selects it above `exact_limit`; the default
-stays HNSW. The synthetic mixture is easy for both (recall ≈ 1 at small efSearch/nprobe) because
-its clusters have low intrinsic dimension, as real embeddings do. In a worst case explored by hand
-while choosing the generator — isotropic Gaussian clusters of 100 vectors, 100,000 vectors — HNSW
-(M 32, efSearch 256) reached recall@10 0.81 and IVF (nlist 1,024, nprobe 64) 0.97.
+**Vector index at scale.** The kind is a setting (`ZHIWEN_VECTOR_INDEX`: auto, flat, hnsw or ivf,
+tuned by `ZHIWEN_HNSW_*` and `ZHIWEN_IVF_*`) that `zhiwen index`, the live writer and the server
+pass to the build, and the index's meta.json records what was built. Section 5 times the vector
+index alone on a synthetic clustered mixture, whose queries sit inside their own cluster, so every
+kind's recall there is near one by construction; section 5b measures what a user gets: the whole
+hybrid search (BM25, vectors, fusion, rerank) over real sentence embeddings, each approximate
+kind's top-10 against the exact run's for the same question. Choosing between HNSW and IVF is
+reading those two rows: the recall each keeps, and the build seconds, which on this machine's
+cores differ far more than the query times do.
 
 **Keyword index at scale.** bm25s keeps a sparse matrix of precomputed scores; a query adds up
 the rows of its tokens and the Searcher takes the top 100 of the resulting 1M-long array — about
