@@ -114,7 +114,7 @@ def test_a_file_of_another_kind_than_recorded_is_refused(kb: KbDirs, embedder) -
     meta = _meta(snapshot)
     meta["vector_index"]["kind"] = "hnsw"
     (snapshot / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
-    with pytest.raises(IndexLoadError, match="vector index kind .*expected hnsw, found flat"):
+    with pytest.raises(IndexLoadError, match=r"vector index kind .*expected hnsw, found flat"):
         load_index(kb.index, embedder)
 
 
