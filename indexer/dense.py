@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,10 +88,6 @@ class VectorIndexParams:
         elif built == "ivf":
             out |= {"ivf_nlist": self.nlist_for(n), "ivf_nprobe": self.ivf_nprobe}
         return out | {"params": self.as_dict()}
-
-    def with_search(self, ef_search: int | None = None, nprobe: int | None = None) -> VectorIndexParams:
-        """These parameters with other search-time settings (the build-time ones unchanged)."""
-        return replace(self, hnsw_ef_search=ef_search or self.hnsw_ef_search, ivf_nprobe=nprobe or self.ivf_nprobe)
 
 
 def recorded(meta: dict[str, Any]) -> dict[str, Any]:
