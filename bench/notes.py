@@ -26,6 +26,16 @@ served round trip with these, from the same requests.
 `m3e-small@onnx-int8`, so an index built with fp32 refuses to load with it (and vice versa) and the
 embedding cache keeps the two apart. The service does not offer it as a setting yet.
 
+**Vector index at scale.** The kind is a setting (`ZHIWEN_VECTOR_INDEX`: auto, flat, hnsw or ivf,
+tuned by `ZHIWEN_HNSW_*` and `ZHIWEN_IVF_*`) that `zhiwen index`, the live writer and the server
+pass to the build, and the index's meta.json records what was built. Section 5 times the vector
+index alone on a synthetic clustered mixture, whose queries sit inside their own cluster, so every
+kind's recall there is near one by construction; section 5b measures what a user gets: the whole
+hybrid search (BM25, vectors, fusion, rerank) over real sentence embeddings, each approximate
+kind's top-10 against the exact run's for the same question. Choosing between HNSW and IVF is
+reading those two rows: the recall each keeps, and the build seconds, which on this machine's
+cores differ far more than the query times do.
+
 **Keyword index at scale.** bm25s keeps a sparse matrix of precomputed scores; a query adds up the
 rows of its tokens and the searcher takes the top candidates of the resulting array. At large
 sizes the cost is building it (jieba tokenisation dominates, on one core) and its memory; the

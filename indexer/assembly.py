@@ -23,6 +23,7 @@ from indexer.types import Chunk, Report
 
 if TYPE_CHECKING:
     from embeddings import Embedder
+    from indexer.dense import VectorIndexParams
     from indexer.search import Searcher
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ def assemble_snapshot(
     sources: Mapping[str, str],
     skipped: Mapping[str, str],
     user_words: Sequence[str] = (),
-    vector_index: str = "auto",
+    vector_index: VectorIndexParams | None = None,
     extra_meta: Mapping[str, Any] | None = None,
     progress: bool = False,
 ) -> Assembled:

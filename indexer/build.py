@@ -24,6 +24,7 @@ from indexer.types import Report
 
 if TYPE_CHECKING:
     from embeddings import Embedder
+    from indexer.dense import VectorIndexParams
     from indexer.readers import Limits
 
 log = logging.getLogger(__name__)
@@ -58,16 +59,20 @@ def build_params(model: str, max_chars: int, overlap: int, user_words: Sequence[
     }
 
 
-def is_up_to_date(corpus_dir: Path, index_dir: Path, params: dict[str, Any]) -> bool:
-    """True when ``index_dir`` holds an index of exactly this corpus with these parameters."""
+def is_up_to_date(corpus_dir: Path, index_dir: Path, params: dict[str, Any],
+                  vector_index: VectorIndexParams | None = None) -> bool:
+    """True when ``index_dir`` holds an index of exactly this corpus with these parameters (and
+    this vector index, default ``VectorIndexParams()``)."""
     from indexer.corpus import scan_corpus
+    from indexer.dense import DEFAULT_PARAMS, same_build
     from indexer.store import IndexLoadError, read_meta
 
     try:
         meta = read_meta(index_dir)
     except IndexLoadError:
         return False
-    return meta.get("params") == params and meta.get("sources") == scan_corpus(corpus_dir)
+    return (meta.get("params") == params and meta.get("sources") == scan_corpus(corpus_dir)
+            and same_build(meta, vector_index or DEFAULT_PARAMS))
 
 
 def build_index(
@@ -80,13 +85,16 @@ def build_index(
     user_words: Sequence[str] = (),
     force: bool = False,
     progress: bool = False,
-    vector_index: str = "auto",
+    vector_index: VectorIndexParams | None = None,
     limits: Limits | None = None,
 ) -> BuildStats:
     """Index every report file under ``corpus_dir`` into ``index_dir`` (incrementally) and publish
-    it; a file over ``limits`` is skipped with the reason. Raises :class:`~indexer.errors.NothingToIndex` when no file yields a report."""
+    it; a file over ``limits`` is skipped with the reason. ``vector_index``: which FAISS index
+    (default ``VectorIndexParams()``); an index built with other build-time parameters is rebuilt
+    from its stored vectors. Raises :class:`~indexer.errors.NothingToIndex` when no file yields a report."""
     from indexer.assembly import Kept, assemble_snapshot, kept_from_snapshot, progress_bar
     from indexer.corpus import read_reports, scan_corpus
+    from indexer.dense import DEFAULT_PARAMS, same_build
     from indexer.store import IndexLoadError, read_meta
 
     t0 = time.perf_counter()
@@ -98,7 +106,9 @@ def build_index(
         old_meta = read_meta(index_dir)
     except IndexLoadError:
         old_meta = None
-    if not force and old_meta and old_meta.get("params") == params and old_meta.get("sources") == sources:
+    vector_index = vector_index or DEFAULT_PARAMS
+    if (not force and old_meta and old_meta.get("params") == params and old_meta.get("sources") == sources
+            and same_build(old_meta, vector_index)):
         counts = old_meta.get("counts", {})
         return BuildStats(
             len(sources), counts.get("reports", 0), counts.get("chunks", 0), 0, counts.get("chunks", 0),
@@ -144,7 +154,7 @@ def build_index_from_reports(
     overlap: int = DEFAULT_OVERLAP,
     user_words: Sequence[str] = (),
     progress: bool = False,
-    vector_index: str = "auto",
+    vector_index: VectorIndexParams | None = None,
 ) -> BuildStats:
     """Index reports that are already parsed (benchmarks, evaluation): chunk, embed, publish."""
     from indexer.assembly import Kept, assemble_snapshot

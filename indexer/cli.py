@@ -151,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
     if (args.backend or settings.backend) == "milvus":
         return _run_milvus(args, settings, Path(corpus), model, max_chars, overlap, words)
     if args.check:
-        fresh = is_up_to_date(corpus, index, build_params(model, max_chars, overlap, words))
+        fresh = is_up_to_date(corpus, index, build_params(model, max_chars, overlap, words),
+                              settings.vector_index_params())
         print("index is up to date" if fresh else "index is missing or stale")
         return 0 if fresh else 1
     from indexer.errors import NothingToIndex
@@ -163,7 +164,8 @@ def run(args: argparse.Namespace) -> int:
         embedder = load_embedder(model, cache_path=settings.cache_path)
         # under the writer lock, settling the journal (see indexer/writer.py)
         live = LiveIndex(Path(corpus), Path(index), embedder, max_chars=max_chars, overlap=overlap,
-                         user_words=words, lock_timeout=60.0, limits=settings.reader_limits())
+                         user_words=words, vector_index=settings.vector_index_params(),
+                         lock_timeout=60.0, limits=settings.reader_limits())
         if args.repair:
             report = live.repair(progress=not args.quiet and sys.stderr.isatty())
             for action in report.actions:
@@ -207,6 +209,7 @@ def _live(args: argparse.Namespace) -> Any:
         max_chars=settings.chunk_max_chars,
         overlap=settings.chunk_overlap,
         user_words=words,
+        vector_index=settings.vector_index_params(),
         pause=pause,
         lock_timeout=args.wait,
         limits=settings.reader_limits(),

@@ -3,7 +3,8 @@
 Layout (``FORMAT_VERSION`` 1)::
 
     meta.json      format_version, model, dim, normalized, chunker, tokenizer, corpus hash,
-                   sources (file -> sha256), counts, created_at
+                   sources (file -> sha256), counts, created_at, vector_index (the kind built,
+                   its knobs and the parameters asked for; absent before: today's defaults)
     reports.jsonl  one report a line (doc_id, title, text, meta)
     chunks.jsonl   one chunk a line, in FAISS-id / BM25-row order
     dense.faiss    FAISS index (inner product, ids = chunk ordinals)
@@ -36,6 +37,7 @@ from indexer.types import Chunk, Report, Sentence
 
 if TYPE_CHECKING:
     from embeddings import Embedder
+    from indexer.dense import VectorIndexParams
     from indexer.search import Searcher
 
 log = logging.getLogger(__name__)
@@ -105,11 +107,12 @@ def write_files(
     token_lists: Sequence[list[str]],
     user_words: Sequence[str],
     meta: dict[str, Any],
-    vector_index: str = "auto",
+    vector_index: VectorIndexParams | None = None,
 ) -> None:
     """Write the files of a complete index into the empty ``folder`` (see the layout above);
-    :func:`indexer.snapshots.write_snapshot` makes it durable and names it ``snapshot_id``."""
-    from indexer.dense import DenseIndex
+    :func:`indexer.snapshots.write_snapshot` makes it durable and names it ``snapshot_id``.
+    ``vector_index``: which FAISS index to build (default: ``VectorIndexParams()``)."""
+    from indexer.dense import DEFAULT_PARAMS, DenseIndex
     from indexer.keyword import KeywordIndex
     from indexer.tokenize import Tokenizer
 
@@ -123,7 +126,10 @@ def write_files(
     folder = Path(folder)
     _write_jsonl(folder / "reports.jsonl", (report_to_json(r) for r in reports))
     _write_jsonl(folder / "chunks.jsonl", (chunk_to_json(c) for c in chunks))
-    DenseIndex.build(vectors, kind=vector_index).save(folder / "dense.faiss")
+    params = vector_index or DEFAULT_PARAMS
+    dense = DenseIndex.build(vectors, params=params)
+    dense.save(folder / "dense.faiss")
+    built = dense.kind
     with (folder / "sentences.npy").open("wb") as fh:
         np.save(fh, np.asarray(sentence_vectors, np.float16), allow_pickle=False)
     tokenizer = Tokenizer(user_words)
@@ -138,6 +144,7 @@ def write_files(
         "dim": int(vectors.shape[1]) if vectors.ndim == 2 and len(vectors) else meta.get("dim"),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "snapshot": snapshot_id,
+        "vector_index": params.record(built, len(vectors)),
     }
     (folder / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
 
@@ -180,11 +187,14 @@ def read_chunks(index_dir: Path) -> list[Chunk]:
 
 
 def load_index(
-    index_dir: Path, embedder: Embedder, *, check_model: bool = True
+    index_dir: Path, embedder: Embedder, *, check_model: bool = True,
+    vector_search: VectorIndexParams | None = None,
 ) -> Searcher:
-    """Load and verify an index: every file present and readable, counts agree, model/dim match.
+    """Load and verify an index: every file present and readable, counts agree, model/dim match,
+    the FAISS file is of the kind meta.json records. ``vector_search``: search-time knobs
+    (efSearch, nprobe) to apply instead of those the index was built with.
     (An index in Milvus is opened by :func:`indexer.milvus.open_searcher`.)"""
-    from indexer.dense import DenseIndex
+    from indexer.dense import DenseIndex, recorded
     from indexer.keyword import KeywordIndex
     from indexer.search import Searcher
     from indexer.tokenize import Tokenizer, read_user_words
@@ -209,6 +219,10 @@ def load_index(
     except Exception as exc:  # FAISS raises RuntimeError with C++ text for any corruption
         raise IndexLoadError(f"dense.faiss: unreadable ({str(exc).splitlines()[0][:200]})") from exc
     _expect("dense.faiss", "vectors", len(chunks), dense.size)
+    if "vector_index" in meta:  # older indexes record none: whatever kind their file holds
+        _expect("dense.faiss", "vector index kind (meta.json)", recorded(meta)["kind"], dense.kind)
+    if vector_search is not None:
+        dense.set_search(vector_search)
     try:
         sentence_vectors = np.load(root / "sentences.npy", mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:

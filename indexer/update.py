@@ -34,6 +34,7 @@ from indexer.types import Report
 
 if TYPE_CHECKING:
     from embeddings import Embedder
+    from indexer.dense import VectorIndexParams
     from indexer.readers import Extracted, Limits
     from indexer.search import Searcher
 
@@ -148,7 +149,7 @@ def apply_update(
     max_chars: int = DEFAULT_MAX_CHARS,
     overlap: int = DEFAULT_OVERLAP,
     user_words: Sequence[str] = (),
-    vector_index: str = "auto",
+    vector_index: VectorIndexParams | None = None,
     pause: Pause | None = None,
     parsed: Mapping[str, tuple[str, list[Report]]] | None = None,
     note: Mapping[str, Any] | None = None,
@@ -182,7 +183,7 @@ def apply_update(
         raise IndexLoadError(f"index directory {index_dir} does not exist; build it with `zhiwen index`")
     if base is None or base.path is None or Path(base.path).resolve() != live:
         verify_checksums(index_dir)
-        base = load_index(index_dir, embedder)
+        base = load_index(index_dir, embedder, vector_search=vector_index)
     old_meta = dict(base.meta)
     params = build_params(embedder.name, max_chars, overlap, user_words)
     if old_meta.get("params") != params:
@@ -229,7 +230,7 @@ def apply_update(
     snapshot = built.path
     pause("after_snapshot_write")
     try:
-        searcher = load_index(snapshot, embedder)  # verify before it goes live
+        searcher = load_index(snapshot, embedder, vector_search=vector_index)  # verify before it goes live
     except IndexLoadError:
         remove_path(snapshot)
         raise

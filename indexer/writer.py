@@ -49,6 +49,7 @@ from indexer.update import Change, Delete, Put, UpdateResult, apply_update, prep
 if TYPE_CHECKING:
     from embeddings import Embedder
     from indexer.build import BuildStats
+    from indexer.dense import VectorIndexParams
     from indexer.readers import Extracted
     from indexer.search import Searcher
 
@@ -76,7 +77,7 @@ class LiveIndex:
     max_chars: int = DEFAULT_MAX_CHARS
     overlap: int = DEFAULT_OVERLAP
     user_words: Sequence[str] = ()
-    vector_index: str = "auto"
+    vector_index: VectorIndexParams | None = None  # None: VectorIndexParams()
     pause: Pause | None = None
     lock_timeout: float = 5.0
     limits: Limits = field(default_factory=Limits)  # what one file may cost to read
@@ -123,7 +124,7 @@ class LiveIndex:
                 base = None  # no index yet: store the files, then build over the whole corpus
             elif base is None or base.path is None or Path(base.path).resolve() != live:
                 verify_checksums(self.index_dir)
-                base = load_index(self.index_dir, self.embedder)
+                base = load_index(self.index_dir, self.embedder, vector_search=self.vector_index)
             replay_ids, replay_names = self._roll_forward()
             plan, parsed = self._plan(changes, payloads, base, replay_names)
             entry = self.journal.begin(
@@ -167,7 +168,7 @@ class LiveIndex:
                             overlap=self.overlap, user_words=self.user_words,
                             vector_index=self.vector_index, limits=self.limits)
         self._seal()
-        searcher = load_index(self.index_dir, self.embedder)
+        searcher = load_index(self.index_dir, self.embedder, vector_search=self.vector_index)
         files = {n: ("deleted" if data is None else "created") for n, (data, _old) in plan.items()}
         return UpdateResult(snapshot_version(searcher.meta), "", True, files,
                             reports_added=tuple(sorted(searcher.reports)), chunks_added=stats.chunks,
@@ -360,7 +361,7 @@ class LiveIndex:
                 self.journal.done(ids, "repair")
             self.journal.compact()
             verify_checksums(self.index_dir)
-            searcher = load_index(self.index_dir, self.embedder)
+            searcher = load_index(self.index_dir, self.embedder, vector_search=self.vector_index)
             prune(self.index_dir)
         if not actions:
             actions.append("nothing to repair: the index verifies and matches the corpus")
@@ -375,7 +376,7 @@ class LiveIndex:
             return f"index directory {self.index_dir} does not exist"
         try:
             verify_checksums(snapshot)
-            load_index(snapshot, self.embedder)
+            load_index(snapshot, self.embedder, vector_search=self.vector_index)
         except IndexLoadError as exc:
             return str(exc)
         return None

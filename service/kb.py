@@ -94,7 +94,7 @@ def load_engine(settings: Settings, embedder: Embedder | None = None) -> QAEngin
         limit_threads(settings.inference_threads)
         embedder = load_embedder(settings.model, cache_path=settings.cache_path)
         embedder.warm_up()
-    searcher = load_index(settings.index_dir, embedder)
+    searcher = load_index(settings.index_dir, embedder, vector_search=settings.vector_index_params())
     return engine_for(embedder, searcher, settings.composer, llm_endpoint(settings),
                       faq_matcher(settings, embedder))
 
@@ -114,6 +114,7 @@ def make_live_index(settings: Settings, embedder: Any, pause: Pause | None = Non
         max_chars=settings.chunk_max_chars,
         overlap=settings.chunk_overlap,
         user_words=words,
+        vector_index=settings.vector_index_params(),
         pause=pause,
         lock_timeout=settings.write_lock_timeout_s,
         limits=settings.reader_limits(),
@@ -238,7 +239,7 @@ class KnowledgeBase(EngineHolder):
                 return False
             try:
                 verify_checksums(live)
-                searcher = load_index(live, self.live.embedder)
+                searcher = load_index(live, self.live.embedder, vector_search=self.live.vector_index)
             except IndexLoadError as exc:
                 self._bad_snapshot = live
                 log.error("not serving the new index snapshot %s: %s", live.name, exc)

@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 if TYPE_CHECKING:
+    from indexer.dense import VectorIndexParams
     from indexer.milvus_store import MilvusConfig
     from indexer.readers.base import Limits
 
@@ -23,6 +24,7 @@ MiB = 1024 * 1024
 ComposerName = Literal["extractive", "llm"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 BackendName = Literal["local", "milvus"]
+VectorIndexKind = Literal["auto", "flat", "hnsw", "ivf"]
 
 
 class Settings(BaseSettings):
@@ -62,6 +64,33 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(default=100, ge=0, le=2000, description="Chunk overlap (indexing).")
     user_words_path: Path | None = Field(
         default=None, description="Extra terms for the keyword tokenizer, one a line (indexing)."
+    )
+
+    # -- vector index (issue 17; defaults and measurements: indexer/dense.py, docs/benchmarks.md) --
+    vector_index: VectorIndexKind = Field(
+        default="auto",
+        description="FAISS index built by `zhiwen index` and every update: flat (exact), hnsw, ivf, "
+        "or auto (flat up to vector_exact_limit chunks, hnsw above). Recorded in meta.json.",
+    )
+    vector_exact_limit: int = Field(
+        default=200_000, ge=0, le=1_000_000_000,
+        description="With vector_index auto: the most chunks searched exactly (flat).",
+    )
+    hnsw_m: int = Field(default=32, ge=4, le=128, description="HNSW: links per vector (build time).")
+    hnsw_ef_construction: int = Field(
+        default=80, ge=8, le=4096, description="HNSW: candidate list while building (build time)."
+    )
+    hnsw_ef_search: int = Field(
+        default=96, ge=1, le=4096,
+        description="HNSW: candidate list per query (search time: applied when the index loads).",
+    )
+    ivf_nlist: int | None = Field(
+        default=None, ge=1, le=65536,
+        description="IVF: number of lists (build time); empty = a power of two near √chunks.",
+    )
+    ivf_nprobe: int = Field(
+        default=32, ge=1, le=65536,
+        description="IVF: lists searched per query (search time: applied when the index loads).",
     )
 
     # -- knowledge bases and scoped keys (issue 15) ---------------------------------------------
@@ -215,7 +244,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "cache_path", "seed_dir", "user_words_path", "fault_pause_marker", "llm_base_url",
-        "llm_model", "llm_api_key", "eval_api_key", "milvus_uri", "milvus_token", "faq_threshold", "keys_file", mode="before"
+        "llm_model", "llm_api_key", "eval_api_key", "milvus_uri", "milvus_token", "faq_threshold", "keys_file",
+        "ivf_nlist", mode="before"
     )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
@@ -247,6 +277,10 @@ class Settings(BaseSettings):
                 f"chunk_overlap ({self.chunk_overlap}) must be below chunk_max_chars "
                 f"({self.chunk_max_chars})"
             )
+        if self.ivf_nlist is not None and self.ivf_nprobe > self.ivf_nlist:
+            raise ValueError(
+                f"ivf_nprobe ({self.ivf_nprobe}) must not exceed ivf_nlist ({self.ivf_nlist})"
+            )
         if self.backend == "milvus" and not self.milvus_uri:
             raise ValueError("backend milvus needs ZHIWEN_MILVUS_URI")
         for name in ("default_top_k", "ask_top_k"):
@@ -268,6 +302,16 @@ class Settings(BaseSettings):
 
         return Limits(max_text_bytes=self.max_text_bytes, max_file_bytes=self.max_file_bytes,
                       max_pages=self.max_pdf_pages, max_pixels=self.max_image_pixels, ocr=self.ocr)
+
+    def vector_index_params(self) -> VectorIndexParams:
+        """The vector index to build and search with, for the indexer."""
+        from indexer.dense import VectorIndexParams
+
+        return VectorIndexParams(
+            kind=self.vector_index, exact_limit=self.vector_exact_limit, hnsw_m=self.hnsw_m,
+            hnsw_ef_construction=self.hnsw_ef_construction, hnsw_ef_search=self.hnsw_ef_search,
+            ivf_nlist=self.ivf_nlist, ivf_nprobe=self.ivf_nprobe,
+        )
 
     def milvus_config(self, uri: str | None = None) -> MilvusConfig:
         """Where the Milvus backend is (``uri`` overrides the configured one); ValueError when
