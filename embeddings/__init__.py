@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from embeddings.base import Embedder, ModelNotFoundError, Vectors
+from embeddings.base import Embedder, ModelNotFoundError, SpanEmbedder, Vectors
 from embeddings.locate import DEFAULT_MODEL, resolve_model
 
 __all__ = [
     "DEFAULT_MODEL",
     "Embedder",
     "ModelNotFoundError",
+    "SpanEmbedder",
     "Vectors",
     "load_embedder",
     "resolve_model",
