@@ -32,6 +32,14 @@ log = logging.getLogger(__name__)
 # 3: the readers map CJK Radicals Supplement characters (「⺠」→「民」) to unified ideographs.
 PIPELINE_VERSION = 3
 
+# How sentence vectors (sentences.npy: small-to-big scoring and the answerability feature
+# sentence_cosine) are made, recorded in meta.json's params so an index never mixes the two:
+# "separate": every distinct sentence text encoded on its own, a second pass over the text;
+# "pooled": the mean of the sentence's token states in its chunk's own forward pass
+# (embeddings.spans), for about half the model time.
+SENTENCE_SCHEMES = ("separate", "pooled")
+DEFAULT_SENTENCE_VECTORS = "separate"
+
 
 @dataclass(frozen=True)
 class BuildStats:
@@ -49,13 +57,30 @@ class BuildStats:
     path: str = ""
 
 
-def build_params(model: str, max_chars: int, overlap: int, user_words: Sequence[str]) -> dict[str, Any]:
+def build_params(model: str, max_chars: int, overlap: int, user_words: Sequence[str],
+                 sentence_vectors: str = DEFAULT_SENTENCE_VECTORS) -> dict[str, Any]:
+    """What an index is built with; two indexes share rows only when these are equal.
+    ``sentence_vectors`` is the scheme of ``indexer.assembly.SENTENCE_SCHEMES``."""
     return {
         "pipeline_version": PIPELINE_VERSION,
         "model": model,
         "chunker": {"max_chars": max_chars, "overlap": overlap},
         "extra_user_words": hashlib.sha256("\n".join(sorted(user_words)).encode()).hexdigest()[:16],
+        "sentence_vectors": sentence_vectors,
     }
+
+
+def recorded_params(meta: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The params an index's meta.json records; an index from before the sentence-vector scheme
+    was recorded made its sentence vectors "separate"."""
+    if not meta or not isinstance(meta.get("params"), dict):
+        return None
+    return {"sentence_vectors": "separate", **meta["params"]}
+
+
+def recorded_scheme(meta: dict[str, Any] | None) -> str:
+    """The sentence-vector scheme the index with ``meta`` was built with."""
+    return str((recorded_params(meta) or {}).get("sentence_vectors", "separate"))
 
 
 def is_up_to_date(corpus_dir: Path, index_dir: Path, params: dict[str, Any]) -> bool:
@@ -67,7 +92,7 @@ def is_up_to_date(corpus_dir: Path, index_dir: Path, params: dict[str, Any]) -> 
         meta = read_meta(index_dir)
     except IndexLoadError:
         return False
-    return meta.get("params") == params and meta.get("sources") == scan_corpus(corpus_dir)
+    return recorded_params(meta) == params and meta.get("sources") == scan_corpus(corpus_dir)
 
 
 def build_index(
@@ -82,23 +107,35 @@ def build_index(
     progress: bool = False,
     vector_index: str = "auto",
     limits: Limits | None = None,
+    sentence_vectors: str | None = None,
 ) -> BuildStats:
     """Index every report file under ``corpus_dir`` into ``index_dir`` (incrementally) and publish
-    it; a file over ``limits`` is skipped with the reason. Raises :class:`~indexer.errors.NothingToIndex` when no file yields a report."""
-    from indexer.assembly import Kept, assemble_snapshot, kept_from_snapshot, progress_bar
+    it; a file over ``limits`` is skipped with the reason. ``sentence_vectors`` is the scheme
+    (default: the one the index records, else :func:`indexer.assembly.sentence_scheme`'s); an
+    index built with another one is rebuilt, never mixed. Raises :class:`~indexer.errors.NothingToIndex` when no file yields a report."""
+    from indexer.assembly import (
+        Kept,
+        assemble_snapshot,
+        kept_from_snapshot,
+        progress_bar,
+        sentence_scheme,
+    )
     from indexer.corpus import read_reports, scan_corpus
     from indexer.store import IndexLoadError, read_meta
 
     t0 = time.perf_counter()
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
     sources = scan_corpus(corpus_dir)
-    params = build_params(embedder.name, max_chars, overlap, user_words)
     old_meta: dict[str, Any] | None
     try:
         old_meta = read_meta(index_dir)
     except IndexLoadError:
         old_meta = None
-    if not force and old_meta and old_meta.get("params") == params and old_meta.get("sources") == sources:
+    if sentence_vectors is None and old_meta is not None and old_meta.get("model") == embedder.name:
+        sentence_vectors = recorded_scheme(old_meta)  # only an explicit choice changes it
+    params = build_params(embedder.name, max_chars, overlap, user_words,
+                          sentence_scheme(embedder, sentence_vectors))
+    if not force and old_meta and recorded_params(old_meta) == params and old_meta.get("sources") == sources:
         counts = old_meta.get("counts", {})
         return BuildStats(
             len(sources), counts.get("reports", 0), counts.get("chunks", 0), 0, counts.get("chunks", 0),
@@ -107,7 +144,7 @@ def build_index(
         )
 
     old_sources: dict[str, str] = dict(old_meta.get("sources", {})) if old_meta else {}
-    reusable = old_meta is not None and not force and old_meta.get("params") == params
+    reusable = old_meta is not None and not force and recorded_params(old_meta) == params
     keep = {name for name, digest in sources.items() if reusable and old_sources.get(name) == digest}
     added = tuple(sorted(set(sources) - set(old_sources)))
     changed = tuple(sorted(n for n in sources if n in old_sources and old_sources[n] != sources[n]))
@@ -145,13 +182,15 @@ def build_index_from_reports(
     user_words: Sequence[str] = (),
     progress: bool = False,
     vector_index: str = "auto",
+    sentence_vectors: str | None = None,
 ) -> BuildStats:
     """Index reports that are already parsed (benchmarks, evaluation): chunk, embed, publish."""
-    from indexer.assembly import Kept, assemble_snapshot
+    from indexer.assembly import Kept, assemble_snapshot, sentence_scheme
 
     t0 = time.perf_counter()
+    params = build_params(embedder.name, max_chars, overlap, user_words, sentence_scheme(embedder, sentence_vectors))
     built = assemble_snapshot(index_dir, embedder, Kept(), reports,
-                              params=build_params(embedder.name, max_chars, overlap, user_words),
+                              params=params,
                               sources={}, skipped={}, user_words=user_words, vector_index=vector_index,
                               progress=progress)
     _publish(index_dir, built.path)
