@@ -93,7 +93,8 @@ def run(ctx: Context) -> dict[str, Any]:
     from sentence_transformers import SentenceTransformer
 
     from embeddings import load_embedder, resolve_model
-    from indexer.build import DEFAULT_SENTENCE_VECTORS, build_index
+    from indexer.build import build_index
+    from indexer.sentence_vectors import DEFAULT_SENTENCE_VECTORS
 
     passages = 30 if ctx.quick else 150
     work = ctx.scratch(NAME)

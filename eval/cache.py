@@ -44,8 +44,8 @@ def cached_beir_index(
 ) -> Path:
     """The index directory of a BEIR corpus, built (chunk, embed, write) only when not cached;
     ``exclude`` names passages left out of it (leave-out evaluation)."""
-    from indexer.assembly import sentence_scheme
     from indexer.build import build_index_from_reports, build_params, recorded_params
+    from indexer.sentence_vectors import sentence_scheme
     from indexer.store import IndexLoadError, read_meta
 
     corpus_file = Path(corpus_dir) / "corpus.jsonl"

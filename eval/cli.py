@@ -304,7 +304,8 @@ def _reduced_qa_index(
     ``index_dir`` holds, with its chunking parameters (its vectors are not loaded)."""
     import hashlib
 
-    from indexer.build import build_index_from_reports, recorded_scheme
+    from indexer.build import build_index_from_reports
+    from indexer.sentence_vectors import recorded_scheme
     from indexer.store import read_meta, read_reports
 
     meta = read_meta(index_dir)

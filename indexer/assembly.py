@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from indexer.build import DEFAULT_SENTENCE_VECTORS, SENTENCE_SCHEMES
 from indexer.errors import NothingToIndex
+from indexer.sentence_vectors import sentence_scheme
 from indexer.types import Chunk, Report
 
 if TYPE_CHECKING:
@@ -165,26 +165,10 @@ def chunk_reports(embedder: Embedder, reports: Sequence[Report], *, max_chars: i
     return chunks
 
 
-def sentence_scheme(embedder: Embedder, requested: str | None = None) -> str:
-    """The sentence-vector scheme to build with: ``requested``, or the default when the embedder
-    can pool (else "separate"); ``ValueError`` for an unknown scheme or "pooled" on an embedder
-    that gives no token states."""
-    from embeddings import SpanEmbedder
-
-    pools = isinstance(embedder, SpanEmbedder) and embedder.pools_spans
-    if requested is None:
-        return "pooled" if DEFAULT_SENTENCE_VECTORS == "pooled" and pools else "separate"
-    if requested not in SENTENCE_SCHEMES:
-        raise ValueError(f"sentence vectors {requested!r}: expected one of {', '.join(SENTENCE_SCHEMES)}")
-    if requested == "pooled" and not pools:
-        raise ValueError(f"sentence vectors 'pooled' need token states, which {embedder.name} does not give")
-    return requested
-
-
 def embed_chunks_and_sentences(embedder: Embedder, chunks: Sequence[Chunk], scheme: str, *,
                                progress: bool = False) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Chunk vectors and the vectors of every chunk's sentences (chunk after chunk), made the way
-    ``scheme`` says (:data:`SENTENCE_SCHEMES`)."""
+    ``scheme`` says (:mod:`indexer.sentence_vectors`)."""
     from embeddings import SpanEmbedder
 
     if scheme == "separate":

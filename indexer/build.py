@@ -20,6 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 from indexer.errors import NothingToIndex
+from indexer.sentence_vectors import (
+    DEFAULT_SENTENCE_VECTORS,
+    UNRECORDED,
+    recorded_scheme,
+    sentence_scheme,
+)
 from indexer.types import Report
 
 if TYPE_CHECKING:
@@ -31,14 +37,6 @@ log = logging.getLogger(__name__)
 # Bump when reading/cleaning/chunking logic changes so existing indexes are rebuilt, not reused.
 # 3: the readers map CJK Radicals Supplement characters (「⺠」→「民」) to unified ideographs.
 PIPELINE_VERSION = 3
-
-# How sentence vectors (sentences.npy: small-to-big scoring and the answerability feature
-# sentence_cosine) are made, recorded in meta.json's params so an index never mixes the two:
-# "separate": every distinct sentence text encoded on its own, a second pass over the text;
-# "pooled": the mean of the sentence's token states in its chunk's own forward pass
-# (embeddings.spans), for about half the model time.
-SENTENCE_SCHEMES = ("separate", "pooled")
-DEFAULT_SENTENCE_VECTORS = "separate"
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,7 @@ class BuildStats:
 def build_params(model: str, max_chars: int, overlap: int, user_words: Sequence[str],
                  sentence_vectors: str = DEFAULT_SENTENCE_VECTORS) -> dict[str, Any]:
     """What an index is built with; two indexes share rows only when these are equal.
-    ``sentence_vectors`` is the scheme of ``indexer.assembly.SENTENCE_SCHEMES``."""
+    ``sentence_vectors`` is one of :data:`indexer.sentence_vectors.SENTENCE_SCHEMES`."""
     return {
         "pipeline_version": PIPELINE_VERSION,
         "model": model,
@@ -75,12 +73,7 @@ def recorded_params(meta: dict[str, Any] | None) -> dict[str, Any] | None:
     was recorded made its sentence vectors "separate"."""
     if not meta or not isinstance(meta.get("params"), dict):
         return None
-    return {"sentence_vectors": "separate", **meta["params"]}
-
-
-def recorded_scheme(meta: dict[str, Any] | None) -> str:
-    """The sentence-vector scheme the index with ``meta`` was built with."""
-    return str((recorded_params(meta) or {}).get("sentence_vectors", "separate"))
+    return {"sentence_vectors": UNRECORDED, **meta["params"]}
 
 
 def is_up_to_date(corpus_dir: Path, index_dir: Path, params: dict[str, Any]) -> bool:
@@ -111,15 +104,9 @@ def build_index(
 ) -> BuildStats:
     """Index every report file under ``corpus_dir`` into ``index_dir`` (incrementally) and publish
     it; a file over ``limits`` is skipped with the reason. ``sentence_vectors`` is the scheme
-    (default: the one the index records, else :func:`indexer.assembly.sentence_scheme`'s); an
+    (default: the one the index records, else :func:`indexer.sentence_vectors.sentence_scheme`'s); an
     index built with another one is rebuilt, never mixed. Raises :class:`~indexer.errors.NothingToIndex` when no file yields a report."""
-    from indexer.assembly import (
-        Kept,
-        assemble_snapshot,
-        kept_from_snapshot,
-        progress_bar,
-        sentence_scheme,
-    )
+    from indexer.assembly import Kept, assemble_snapshot, kept_from_snapshot, progress_bar
     from indexer.corpus import read_reports, scan_corpus
     from indexer.store import IndexLoadError, read_meta
 
@@ -185,7 +172,7 @@ def build_index_from_reports(
     sentence_vectors: str | None = None,
 ) -> BuildStats:
     """Index reports that are already parsed (benchmarks, evaluation): chunk, embed, publish."""
-    from indexer.assembly import Kept, assemble_snapshot, sentence_scheme
+    from indexer.assembly import Kept, assemble_snapshot
 
     t0 = time.perf_counter()
     params = build_params(embedder.name, max_chars, overlap, user_words, sentence_scheme(embedder, sentence_vectors))

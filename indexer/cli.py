@@ -130,7 +130,7 @@ def _user_words(words_file: Path | None) -> list[str]:
 
 def _recorded_scheme(index: Path) -> str:
     """The sentence-vector scheme of the index at ``index`` (the default when there is none)."""
-    from indexer.build import DEFAULT_SENTENCE_VECTORS, recorded_scheme
+    from indexer.sentence_vectors import DEFAULT_SENTENCE_VECTORS, recorded_scheme
     from indexer.store import IndexLoadError, read_meta
 
     try:

@@ -81,7 +81,7 @@ class MilvusWriter:
     def versions(self, reports: Sequence[Report], source: str, digest: str, seq: int) -> list[Version]:
         """Chunk, embed and tokenize ``reports`` (of one file) into rows under new generations."""
         from indexer.assembly import chunk_reports, embed_chunks_and_sentences
-        from indexer.build import recorded_scheme
+        from indexer.sentence_vectors import recorded_scheme
 
         chunker = self.meta.get("chunker") or {}
         scheme = recorded_scheme(self.meta)
@@ -205,9 +205,10 @@ def index_folder(store: MilvusStore, corpus_dir: Path, embedder: Embedder, *, ma
     are read and written again, files gone are removed, the rest left alone. Creates the store
     (deriving the dictionary from the folder, as the local build does) when it has none, or
     when ``rebuild``. Abandoned rows of crashed writers are swept."""
-    from indexer.assembly import progress_bar, sentence_scheme
-    from indexer.build import build_params, recorded_params, recorded_scheme
+    from indexer.assembly import progress_bar
+    from indexer.build import build_params, recorded_params
     from indexer.corpus import read_reports, scan_corpus
+    from indexer.sentence_vectors import recorded_scheme, sentence_scheme
     from indexer.tokenize import Tokenizer, derive_user_words
 
     t0 = time.perf_counter()

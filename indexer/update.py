@@ -163,8 +163,9 @@ def apply_update(
     when it was built with other parameters; the live index is unchanged then.
     """
     from indexer.assembly import assemble_snapshot, kept_from_searcher
-    from indexer.build import build_params, recorded_params, recorded_scheme
+    from indexer.build import build_params, recorded_params
     from indexer.corpus import file_digest, read_reports
+    from indexer.sentence_vectors import recorded_scheme
     from indexer.snapshots import (
         current_snapshot,
         prune,

@@ -80,7 +80,7 @@ class LiveIndex:
     pause: Pause | None = None
     lock_timeout: float = 5.0
     limits: Limits = field(default_factory=Limits)  # what one file may cost to read
-    # sentence-vector scheme of a build (indexer.assembly.SENTENCE_SCHEMES); None: the one the
+    # sentence-vector scheme of a build (indexer.sentence_vectors); None: the one the
     # index records (the default for a new index); changes always keep the recorded one
     sentence_vectors: str | None = None
 

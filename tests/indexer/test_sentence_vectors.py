@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from indexer.assembly import chunk_reports, embed_chunks_and_sentences, sentence_spans
-from indexer.build import build_index, build_params, is_up_to_date, recorded_scheme
+from indexer.build import build_index, build_params, is_up_to_date
 from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 from indexer.corpus import read_reports, scan_corpus
+from indexer.sentence_vectors import recorded_scheme
 from indexer.store import load_index, read_meta
 from indexer.update import Put
 from indexer.writer import LiveIndex
