@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from embeddings.base import Embedder, ModelNotFoundError, SpanEmbedder, Vectors
+from embeddings.base import Embedder, ModelNotFoundError, SpanEmbedder, Vectors, can_pool_spans
 from embeddings.locate import DEFAULT_MODEL, resolve_model
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "ModelNotFoundError",
     "SpanEmbedder",
     "Vectors",
+    "can_pool_spans",
     "load_embedder",
     "resolve_model",
 ]

@@ -66,6 +66,14 @@ class SpanEmbedder(Embedder, Protocol):
         ...
 
 
+def can_pool_spans(embedder: object) -> bool:
+    """Whether ``embedder`` gives span vectors from its documents' own forward pass. Not
+    ``isinstance(embedder, SpanEmbedder)``: a protocol check reads every property, ``dim``
+    included, which loads the model."""
+    return callable(getattr(type(embedder), "encode_documents_with_spans", None)) and bool(
+        getattr(embedder, "pools_spans", False))
+
+
 def position_limit(folder: Path) -> int | None:
     """The model's hard sequence limit from its ``config.json`` (``max_position_embeddings``);
     None when the folder does not say."""

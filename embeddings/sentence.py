@@ -102,11 +102,14 @@ class SentenceTransformerEmbedder(BaseEmbedder):
     @property
     def pools_spans(self) -> bool:
         """Only for a transformer followed by mean pooling (m3e, text2vec): the mean of a span's
-        token states is then the same kind of vector as the document's."""
-        model = self._load()
-        modules = list(model)
-        return len(modules) >= 2 and getattr(modules[1], "pooling_mode", None) == "mean" and all(
-            type(m).__name__ == "Normalize" for m in modules[2:])
+        token states is then the same kind of vector as the document's. Read from the model
+        folder, so asking does not load the model."""
+        from embeddings.onnx import folder_pooling
+
+        try:
+            return folder_pooling(Path(resolve_model(self._model_arg))) == "mean"
+        except (ValueError, OSError):  # another module stack than Transformer, Pooling, Normalize
+            return False
 
     def _run_tokens(self, texts: Sequence[str]) -> list[TokenStates]:
         import torch

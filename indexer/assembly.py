@@ -13,7 +13,7 @@ import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -169,14 +169,13 @@ def embed_chunks_and_sentences(embedder: Embedder, chunks: Sequence[Chunk], sche
                                progress: bool = False) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Chunk vectors and the vectors of every chunk's sentences (chunk after chunk), made the way
     ``scheme`` says (:mod:`indexer.sentence_vectors`)."""
-    from embeddings import SpanEmbedder
+    from embeddings import SpanEmbedder, can_pool_spans
 
     if scheme == "separate":
         return embed_chunks(embedder, chunks, progress=progress), embed_sentences(embedder, chunks, progress=progress)
-    if scheme != "pooled" or not (isinstance(embedder, SpanEmbedder) and embedder.pools_spans):
+    if scheme != "pooled" or not can_pool_spans(embedder):
         sentence_scheme(embedder, scheme)  # raises with the reason
-    assert isinstance(embedder, SpanEmbedder)
-    vectors, sentences = embedder.encode_documents_with_spans(
+    vectors, sentences = cast(SpanEmbedder, embedder).encode_documents_with_spans(
         [c.index_text for c in chunks], [sentence_spans(c) for c in chunks], progress=progress)
     return vectors.astype(np.float32, copy=False), sentences.astype(np.float32, copy=False)
 

@@ -29,14 +29,16 @@ def sentence_scheme(embedder: Embedder, requested: str | None = None) -> str:
     """The scheme to build with: ``requested``, or the default when the embedder can pool (else
     "separate"); ``ValueError`` for an unknown scheme, or "pooled" on an embedder that gives no
     token states (the int8 ONNX backend)."""
-    from embeddings import SpanEmbedder
+    from embeddings import can_pool_spans
 
-    pools = isinstance(embedder, SpanEmbedder) and embedder.pools_spans
+    def pools() -> bool:  # asked only when it matters: an unchanged corpus never loads the model
+        return can_pool_spans(embedder)
+
     if requested is None:
-        return "pooled" if DEFAULT_SENTENCE_VECTORS == "pooled" and pools else "separate"
+        return "pooled" if DEFAULT_SENTENCE_VECTORS == "pooled" and pools() else "separate"
     if requested not in SENTENCE_SCHEMES:
         raise ValueError(f"sentence vectors {requested!r}: expected one of {', '.join(SENTENCE_SCHEMES)}")
-    if requested == "pooled" and not pools:
+    if requested == "pooled" and not pools():
         raise ValueError(f"sentence vectors 'pooled' need token states, which {embedder.name} does not give")
     return requested
 

@@ -56,8 +56,12 @@ def test_the_index_records_its_scheme_and_a_change_keeps_it(embedder, corpus: Pa
     index = tmp_path / "index"
     build_index(corpus, index, embedder, sentence_vectors="pooled")
     assert read_meta(index)["params"]["sentence_vectors"] == "pooled"
-    # a build that names no scheme keeps the index's: nothing to do
-    assert build_index(corpus, index, embedder).up_to_date
+    # a build that names no scheme keeps the index's: nothing to do, and no model loaded for it
+    from embeddings import load_embedder
+
+    fresh = load_embedder("m3e-small")
+    assert build_index(corpus, index, fresh).up_to_date
+    assert fresh._model is None  # type: ignore[attr-defined]
 
     LiveIndex(corpus, index, embedder).apply([Put("kb-recycling", RECYCLING)])
     searcher = load_index(index, embedder)
