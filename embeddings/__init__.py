@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from embeddings.base import Embedder, ModelNotFoundError, Vectors
+from embeddings.base import Embedder, ModelNotFoundError, SpanEmbedder, Vectors, can_pool_spans
 from embeddings.locate import DEFAULT_MODEL, resolve_model
 
 __all__ = [
     "DEFAULT_MODEL",
     "Embedder",
     "ModelNotFoundError",
+    "SpanEmbedder",
     "Vectors",
+    "can_pool_spans",
     "load_embedder",
     "resolve_model",
 ]

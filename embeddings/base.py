@@ -12,6 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from embeddings.cache import EmbeddingCache, Vectors, encode_cached
+from embeddings.spans import Span, TokenStates, encode_with_spans
 
 # a progress bar for encodes of more texts than this
 PROGRESS_FROM = 256
@@ -47,6 +48,30 @@ class Embedder(Protocol):
     def token_len(self, text: str) -> int: ...
 
     def warm_up(self) -> None: ...
+
+
+@runtime_checkable
+class SpanEmbedder(Embedder, Protocol):
+    """An embedder that also gives vectors of character spans of each document from the
+    document's own forward pass (see :mod:`embeddings.spans`) when ``pools_spans``."""
+
+    @property
+    def pools_spans(self) -> bool: ...
+
+    def encode_documents_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], *, progress: bool = False
+    ) -> tuple[Vectors, Vectors]:
+        """``(document vectors, span vectors)``: the first exactly as ``encode_documents`` gives
+        them, the second one row per span, document after document."""
+        ...
+
+
+def can_pool_spans(embedder: object) -> bool:
+    """Whether ``embedder`` gives span vectors from its documents' own forward pass. Not
+    ``isinstance(embedder, SpanEmbedder)``: a protocol check reads every property, ``dim``
+    included, which loads the model."""
+    return callable(getattr(type(embedder), "encode_documents_with_spans", None)) and bool(
+        getattr(embedder, "pools_spans", False))
 
 
 def position_limit(folder: Path) -> int | None:
@@ -121,6 +146,37 @@ class BaseEmbedder(ABC):
         if self._cache is None:
             return self._encode(texts)
         return encode_cached(self._cache, self.name, texts, self._encode, self.dim)
+
+    def encode_documents_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], *, progress: bool = False
+    ) -> tuple[Vectors, Vectors]:
+        """Document vectors and the vectors of their character ``spans`` (offsets into each text
+        as given, before the document prefix), one forward pass per document."""
+        shift = len(self._document_prefix)
+        prefixed = [self._document_prefix + t for t in texts]
+        shifted = [[(a + shift, b + shift) for a, b in s] for s in spans]
+
+        def run_tokens(batch: list[str]) -> list[TokenStates]:
+            self.model_calls += len(batch)
+            return self._run_tokens(batch)
+
+        def encode_alone(pieces: list[str]) -> Vectors:
+            # the prefix is already on: these are slices of prefixed texts, after it
+            return self.encode_documents(pieces)
+
+        return encode_with_spans(prefixed, shifted, model=self.name, dim=self.dim, run_tokens=run_tokens,
+                                 encode_alone=encode_alone, cache=self._cache,
+                                 group=self._batch_size * 8, progress=progress)
+
+    def _run_tokens(self, texts: Sequence[str]) -> list[TokenStates]:
+        """Each text's vector and token states; a backend that cannot give them does not
+        offer :meth:`encode_documents_with_spans` (see ``pools_spans``)."""
+        raise NotImplementedError(f"{type(self).__name__} gives no token states")
+
+    @property
+    def pools_spans(self) -> bool:
+        """Whether span vectors come from the documents' own forward pass."""
+        return False
 
     def _encode(self, texts: Sequence[str]) -> Vectors:
         if not texts:

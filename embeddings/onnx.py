@@ -70,7 +70,7 @@ def _fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _pooling(folder: Path) -> str:
+def folder_pooling(folder: Path) -> str:
     """The pooling of a sentence-transformers folder (mean when it has no modules.json, as
     sentence-transformers itself assumes); unsupported module stacks are refused."""
     modules_file = folder / "modules.json"
@@ -102,7 +102,7 @@ def export_int8(model: str, models_dir: Path = DEFAULT_MODELS_DIR) -> ExportedMo
     made on first use and reused afterwards. Never downloads anything."""
     source = Path(resolve_model(model))
     models_dir = Path(models_dir)
-    pooling = _pooling(source)
+    pooling = folder_pooling(source)
     slug = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in source.name)
     target = models_dir / f"{slug}-int8-{_fingerprint(source)}"
     manifest_file = target / MANIFEST_FILE

@@ -11,6 +11,7 @@ import numpy as np
 
 from embeddings.base import BaseEmbedder, Vectors, position_limit
 from embeddings.locate import resolve_model
+from embeddings.spans import TokenStates
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -96,3 +97,38 @@ class SentenceTransformerEmbedder(BaseEmbedder):
             show_progress_bar=progress,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+    # -- span vectors from the documents' own forward pass (embeddings.spans) ------------------
+    @property
+    def pools_spans(self) -> bool:
+        """Only for a transformer followed by mean pooling (m3e, text2vec): the mean of a span's
+        token states is then the same kind of vector as the document's. Read from the model
+        folder, so asking does not load the model."""
+        from embeddings.onnx import folder_pooling
+
+        try:
+            return folder_pooling(Path(resolve_model(self._model_arg))) == "mean"
+        except (ValueError, OSError):  # another module stack than Transformer, Pooling, Normalize
+            return False
+
+    def _run_tokens(self, texts: Sequence[str]) -> list[TokenStates]:
+        import torch
+
+        model = self._load()
+        outs: list[dict[str, Any]] = model.encode(  # type: ignore[assignment]
+            list(texts), batch_size=self._batch_size, output_value=None, convert_to_numpy=False,
+            show_progress_bar=False)
+        # the same truncation sentence-transformers applies, now with character offsets
+        enc = model.tokenizer(list(texts), truncation=True, max_length=model.max_seq_length,
+                              return_offsets_mapping=True)
+        result = []
+        for out, ids, offsets in zip(outs, enc["input_ids"], enc["offset_mapping"], strict=True):
+            n = int(out["attention_mask"].sum())
+            if out["input_ids"][:n].tolist() != ids:
+                raise RuntimeError("the model's tokens differ from the tokenizer's offsets "
+                                   f"({n} vs {len(ids)} tokens)")
+            vector = torch.nn.functional.normalize(out["sentence_embedding"].float(), p=2, dim=0)
+            result.append(TokenStates(vector.numpy().astype(np.float32),
+                                      out["token_embeddings"][:n].float().numpy(),
+                                      np.asarray(offsets, np.int64).reshape(-1, 2)))
+        return result

@@ -40,19 +40,22 @@ def cached_beir_index(
     progress: bool = False,
     rebuild: bool = False,
     exclude: frozenset[str] = frozenset(),
+    sentence_vectors: str | None = None,
 ) -> Path:
     """The index directory of a BEIR corpus, built (chunk, embed, write) only when not cached;
     ``exclude`` names passages left out of it (leave-out evaluation)."""
-    from indexer.build import build_index_from_reports, build_params
+    from indexer.build import build_index_from_reports, build_params, recorded_params
+    from indexer.sentence_vectors import sentence_scheme
     from indexer.store import IndexLoadError, read_meta
 
     corpus_file = Path(corpus_dir) / "corpus.jsonl"
-    params = build_params(embedder.name, max_chars, overlap, ())
+    scheme = sentence_scheme(embedder, sentence_vectors)
+    params = build_params(embedder.name, max_chars, overlap, (), scheme)
     key = cache_key(corpus_file, {**params, "exclude": sorted(exclude)} if exclude else params)
     index_dir = Path(cache_dir) / key
     if not rebuild:
         try:
-            if read_meta(index_dir).get("params") == params:
+            if recorded_params(read_meta(index_dir)) == params:
                 log.info("using cached index %s", index_dir)
                 return index_dir
         except IndexLoadError:
@@ -61,7 +64,8 @@ def cached_beir_index(
     log.info("indexing %d passages of %s into %s", len(reports), corpus_dir, index_dir)
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     stats = build_index_from_reports(
-        reports, index_dir, embedder, max_chars=max_chars, overlap=overlap, progress=progress
+        reports, index_dir, embedder, max_chars=max_chars, overlap=overlap, progress=progress,
+        sentence_vectors=scheme,
     )
     info = {
         "corpus": str(corpus_file),

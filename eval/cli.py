@@ -116,6 +116,8 @@ def register(subparsers: Any) -> None:
         default=Path("var/eval-cache"),
         help="where BEIR indexes are cached (var/eval-cache)",
     )
+    p.add_argument("--sentence-vectors", choices=("pooled", "separate"), default=None,
+                   help="how the BEIR index makes its sentence vectors (default: the indexer's)")
     p.add_argument("--rebuild", action="store_true", help="rebuild the cached BEIR index")
     p.add_argument(
         "--leave-out",
@@ -192,9 +194,10 @@ def _backend(
         overlap = args.overlap if args.overlap is not None else settings.chunk_overlap
         searcher = open_searcher(
             eval_set, model, args.cache_dir, exclude=exclude, progress=progress,
-            max_chars=max_chars, overlap=overlap, rebuild=args.rebuild,
+            max_chars=max_chars, overlap=overlap, rebuild=args.rebuild, sentence_vectors=args.sentence_vectors,
         )
-        config: dict[str, Any] = {"index": str(searcher.path), "max_chars": max_chars, "overlap": overlap}
+        config: dict[str, Any] = {"index": str(searcher.path), "max_chars": max_chars, "overlap": overlap,
+                                  "sentence_vectors": searcher.meta.get("params", {}).get("sentence_vectors")}
     else:
         index_dir = _qa_index(args)
         searcher = open_searcher(eval_set, model, args.cache_dir, index_dir=index_dir, exclude=exclude)
@@ -258,6 +261,7 @@ def open_searcher(
     overlap: int = 100,
     rebuild: bool = False,
     index_dir: Path | None = None,
+    sentence_vectors: str | None = None,
 ) -> Searcher:
     """The index to evaluate on: ``index_dir`` for a QA set; for a BEIR set its corpus (without
     ``exclude``) indexed into ``cache_dir`` once and reused."""
@@ -282,7 +286,7 @@ def open_searcher(
         assert eval_set.corpus_dir is not None
         return cached_beir_index(
             eval_set.corpus_dir, build_embedder, cache_dir, max_chars=max_chars, overlap=overlap,
-            progress=progress, rebuild=again, exclude=exclude,
+            progress=progress, rebuild=again, exclude=exclude, sentence_vectors=sentence_vectors,
         )
 
     path = build(rebuild)
@@ -301,14 +305,16 @@ def _reduced_qa_index(
     import hashlib
 
     from indexer.build import build_index_from_reports
+    from indexer.sentence_vectors import recorded_scheme
     from indexer.store import read_meta, read_reports
 
-    chunker = read_meta(index_dir).get("params", {}).get("chunker", {})
+    meta = read_meta(index_dir)
+    chunker = meta.get("params", {}).get("chunker", {})
     key = hashlib.sha256("\n".join(sorted(exclude)).encode()).hexdigest()[:16]
     target = cache_dir / f"qa-leave-out-{key}"
     kept = [r for r in read_reports(index_dir) if r.doc_id not in exclude]
     build_index_from_reports(
-        kept, target, embedder, progress=progress,
+        kept, target, embedder, progress=progress, sentence_vectors=recorded_scheme(meta),
         **{k: chunker[k] for k in ("max_chars", "overlap") if k in chunker},
     )
     return target

@@ -13,12 +13,13 @@ import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from indexer.errors import NothingToIndex
+from indexer.sentence_vectors import sentence_scheme
 from indexer.types import Chunk, Report
 
 if TYPE_CHECKING:
@@ -118,8 +119,10 @@ def assemble_snapshot(
     vectors = [v for v in (kept.vectors,) if v is not None and len(v)]
     sentence_vectors = [v for v in (kept.sentence_vectors,) if v is not None and len(v)]
     if new_chunks:
-        vectors.append(embed_chunks(embedder, new_chunks, progress=progress))
-        sentence_vectors.append(embed_sentences(embedder, new_chunks, progress=progress))
+        chunk_part, sentence_part = embed_chunks_and_sentences(
+            embedder, new_chunks, params.get("sentence_vectors", "separate"), progress=progress)
+        vectors.append(chunk_part)
+        sentence_vectors.append(sentence_part)
     embedded = embedder.model_calls - before
     chunks = [*kept.chunks, *new_chunks]
     if not chunks:
@@ -163,13 +166,53 @@ def chunk_reports(embedder: Embedder, reports: Sequence[Report], *, max_chars: i
     return chunks
 
 
-def embed_chunks(embedder: Embedder, chunks: Sequence[Chunk], *, progress: bool = False) -> npt.NDArray[np.float32]:
-    texts = [c.index_text for c in chunks]
+def embed_chunks_and_sentences(embedder: Embedder, chunks: Sequence[Chunk], scheme: str, *,
+                               progress: bool = False) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Chunk vectors and the vectors of every chunk's sentences (chunk after chunk), made the way
+    ``scheme`` says (:mod:`indexer.sentence_vectors`)."""
+    from embeddings import SpanEmbedder, can_pool_spans
+
+    if scheme == "separate":
+        return embed_chunks(embedder, chunks, progress=progress), embed_sentences(embedder, chunks, progress=progress)
+    if scheme != "pooled" or not can_pool_spans(embedder):
+        sentence_scheme(embedder, scheme)  # raises with the reason
+    vectors, sentences = cast(SpanEmbedder, embedder).encode_documents_with_spans(
+        [c.index_text for c in chunks], [sentence_spans(c) for c in chunks], progress=progress)
+    return vectors.astype(np.float32, copy=False), sentences.astype(np.float32, copy=False)
+
+
+def sentence_spans(chunk: Chunk) -> list[tuple[int, int]]:
+    """Where each of ``chunk.sentences`` sits in ``chunk.index_text`` (context, "\\n", the
+    sentences' cleaned text one after another)."""
+    at = len(chunk.context) + 1 if chunk.context and chunk.sentences else 0
+    spans = []
+    for s in chunk.sentences:
+        spans.append((at, at + len(s.text)))
+        at += len(s.text)
+    return spans
+
+
+def _longest_first(texts: Sequence[str]) -> list[int]:
+    # one length order over the whole build: batches pad little (the model sorts only within
+    # what it is given, which here is one EMBED_BATCH slice)
+    return sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+
+
+def _encode_sorted(embedder: Embedder, texts: Sequence[str], batch: int, progress: bool, desc: str) -> npt.NDArray[np.float32]:
+    order = _longest_first(texts)
+    ordered = [texts[i] for i in order]
     parts = [
-        embedder.encode_documents(texts[i : i + EMBED_BATCH])
-        for i in progress_bar(range(0, len(texts), EMBED_BATCH), progress, "embedding", unit="batch")
+        embedder.encode_documents(ordered[i : i + batch])
+        for i in progress_bar(range(0, len(ordered), batch), progress, desc, unit="batch")
     ]
-    return np.concatenate(parts).astype(np.float32, copy=False)
+    out = np.empty((len(texts), embedder.dim), np.float32)
+    if parts:
+        out[order] = np.concatenate(parts)
+    return out
+
+
+def embed_chunks(embedder: Embedder, chunks: Sequence[Chunk], *, progress: bool = False) -> npt.NDArray[np.float32]:
+    return _encode_sorted(embedder, [c.index_text for c in chunks], EMBED_BATCH, progress, "embedding")
 
 
 def embed_sentences(embedder: Embedder, chunks: Sequence[Chunk], *, progress: bool = False) -> npt.NDArray[np.float32]:
@@ -178,11 +221,7 @@ def embed_sentences(embedder: Embedder, chunks: Sequence[Chunk], *, progress: bo
     unique = list(dict.fromkeys(texts))
     if not unique:
         return np.zeros((0, embedder.dim), np.float32)
-    parts = [
-        embedder.encode_documents(unique[i : i + EMBED_BATCH * 2])
-        for i in progress_bar(range(0, len(unique), EMBED_BATCH * 2), progress, "sentences", unit="batch")
-    ]
-    matrix = np.concatenate(parts)
+    matrix = _encode_sorted(embedder, unique, EMBED_BATCH * 2, progress, "sentences")
     row = {t: i for i, t in enumerate(unique)}
     return matrix[[row[t] for t in texts]].astype(np.float32, copy=False)
 

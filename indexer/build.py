@@ -20,6 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 from indexer.errors import NothingToIndex
+from indexer.sentence_vectors import (
+    DEFAULT_SENTENCE_VECTORS,
+    UNRECORDED,
+    recorded_scheme,
+    sentence_scheme,
+)
 from indexer.types import Report
 
 if TYPE_CHECKING:
@@ -50,13 +56,25 @@ class BuildStats:
     path: str = ""
 
 
-def build_params(model: str, max_chars: int, overlap: int, user_words: Sequence[str]) -> dict[str, Any]:
+def build_params(model: str, max_chars: int, overlap: int, user_words: Sequence[str],
+                 sentence_vectors: str = DEFAULT_SENTENCE_VECTORS) -> dict[str, Any]:
+    """What an index is built with; two indexes share rows only when these are equal.
+    ``sentence_vectors`` is one of :data:`indexer.sentence_vectors.SENTENCE_SCHEMES`."""
     return {
         "pipeline_version": PIPELINE_VERSION,
         "model": model,
         "chunker": {"max_chars": max_chars, "overlap": overlap},
         "extra_user_words": hashlib.sha256("\n".join(sorted(user_words)).encode()).hexdigest()[:16],
+        "sentence_vectors": sentence_vectors,
     }
+
+
+def recorded_params(meta: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The params an index's meta.json records; an index from before the sentence-vector scheme
+    was recorded made its sentence vectors "separate"."""
+    if not meta or not isinstance(meta.get("params"), dict):
+        return None
+    return {"sentence_vectors": UNRECORDED, **meta["params"]}
 
 
 def is_up_to_date(corpus_dir: Path, index_dir: Path, params: dict[str, Any],
@@ -71,7 +89,7 @@ def is_up_to_date(corpus_dir: Path, index_dir: Path, params: dict[str, Any],
         meta = read_meta(index_dir)
     except IndexLoadError:
         return False
-    return (meta.get("params") == params and meta.get("sources") == scan_corpus(corpus_dir)
+    return (recorded_params(meta) == params and meta.get("sources") == scan_corpus(corpus_dir)
             and same_build(meta, vector_index or DEFAULT_PARAMS))
 
 
@@ -87,11 +105,14 @@ def build_index(
     progress: bool = False,
     vector_index: VectorIndexParams | None = None,
     limits: Limits | None = None,
+    sentence_vectors: str | None = None,
 ) -> BuildStats:
     """Index every report file under ``corpus_dir`` into ``index_dir`` (incrementally) and publish
     it; a file over ``limits`` is skipped with the reason. ``vector_index``: which FAISS index
     (default ``VectorIndexParams()``); an index built with other build-time parameters is rebuilt
-    from its stored vectors. Raises :class:`~indexer.errors.NothingToIndex` when no file yields a report."""
+    from its stored vectors. ``sentence_vectors`` is the scheme (default: the one the index
+    records, else :func:`indexer.sentence_vectors.sentence_scheme`'s); an index built with another
+    one is rebuilt, never mixed. Raises :class:`~indexer.errors.NothingToIndex` when no file yields a report."""
     from indexer.assembly import Kept, assemble_snapshot, kept_from_snapshot, progress_bar
     from indexer.corpus import read_reports, scan_corpus
     from indexer.dense import DEFAULT_PARAMS, same_build
@@ -100,14 +121,17 @@ def build_index(
     t0 = time.perf_counter()
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
     sources = scan_corpus(corpus_dir)
-    params = build_params(embedder.name, max_chars, overlap, user_words)
     old_meta: dict[str, Any] | None
     try:
         old_meta = read_meta(index_dir)
     except IndexLoadError:
         old_meta = None
     vector_index = vector_index or DEFAULT_PARAMS
-    if (not force and old_meta and old_meta.get("params") == params and old_meta.get("sources") == sources
+    if sentence_vectors is None and old_meta is not None and old_meta.get("model") == embedder.name:
+        sentence_vectors = recorded_scheme(old_meta)  # only an explicit choice changes it
+    params = build_params(embedder.name, max_chars, overlap, user_words,
+                          sentence_scheme(embedder, sentence_vectors))
+    if (not force and old_meta and recorded_params(old_meta) == params and old_meta.get("sources") == sources
             and same_build(old_meta, vector_index)):
         counts = old_meta.get("counts", {})
         return BuildStats(
@@ -117,7 +141,7 @@ def build_index(
         )
 
     old_sources: dict[str, str] = dict(old_meta.get("sources", {})) if old_meta else {}
-    reusable = old_meta is not None and not force and old_meta.get("params") == params
+    reusable = old_meta is not None and not force and recorded_params(old_meta) == params
     keep = {name for name, digest in sources.items() if reusable and old_sources.get(name) == digest}
     added = tuple(sorted(set(sources) - set(old_sources)))
     changed = tuple(sorted(n for n in sources if n in old_sources and old_sources[n] != sources[n]))
@@ -155,13 +179,15 @@ def build_index_from_reports(
     user_words: Sequence[str] = (),
     progress: bool = False,
     vector_index: VectorIndexParams | None = None,
+    sentence_vectors: str | None = None,
 ) -> BuildStats:
     """Index reports that are already parsed (benchmarks, evaluation): chunk, embed, publish."""
     from indexer.assembly import Kept, assemble_snapshot
 
     t0 = time.perf_counter()
+    params = build_params(embedder.name, max_chars, overlap, user_words, sentence_scheme(embedder, sentence_vectors))
     built = assemble_snapshot(index_dir, embedder, Kept(), reports,
-                              params=build_params(embedder.name, max_chars, overlap, user_words),
+                              params=params,
                               sources={}, skipped={}, user_words=user_words, vector_index=vector_index,
                               progress=progress)
     _publish(index_dir, built.path)

@@ -32,6 +32,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--overlap", type=int, default=None, help="chunk overlap in characters (100)")
     p.add_argument("--user-words", type=Path, help="extra terms for the keyword tokenizer, one a line")
     p.add_argument("--force", action="store_true", help="rebuild everything, ignoring the current index")
+    p.add_argument("--sentence-vectors", choices=("pooled", "separate"), default=None,
+                   help="how sentence vectors are made: pooled from the chunk's forward pass or each "
+                   "sentence encoded on its own (default: what the index records, else pooled where "
+                   "the model allows); another choice than the index's rebuilds it")
     p.add_argument("--strict", action="store_true", help="exit with status 1 when any file was skipped")
     p.add_argument("--check", action="store_true", help="only report whether the index is up to date (exit 1 if not)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -124,6 +128,17 @@ def _user_words(words_file: Path | None) -> list[str]:
     return read_user_words(Path(words_file).read_text(encoding="utf-8")) if words_file else []
 
 
+def _recorded_scheme(index: Path) -> str:
+    """The sentence-vector scheme of the index at ``index`` (the default when there is none)."""
+    from indexer.sentence_vectors import DEFAULT_SENTENCE_VECTORS, recorded_scheme
+    from indexer.store import IndexLoadError, read_meta
+
+    try:
+        return recorded_scheme(read_meta(index))
+    except IndexLoadError:
+        return DEFAULT_SENTENCE_VECTORS
+
+
 def run(args: argparse.Namespace) -> int:
     from embeddings import ModelNotFoundError, load_embedder
     from indexer.build import build_params, is_up_to_date
@@ -151,7 +166,8 @@ def run(args: argparse.Namespace) -> int:
     if (args.backend or settings.backend) == "milvus":
         return _run_milvus(args, settings, Path(corpus), model, max_chars, overlap, words)
     if args.check:
-        fresh = is_up_to_date(corpus, index, build_params(model, max_chars, overlap, words),
+        scheme = args.sentence_vectors or _recorded_scheme(Path(index))
+        fresh = is_up_to_date(corpus, index, build_params(model, max_chars, overlap, words, scheme),
                               settings.vector_index_params())
         print("index is up to date" if fresh else "index is missing or stale")
         return 0 if fresh else 1
@@ -165,7 +181,8 @@ def run(args: argparse.Namespace) -> int:
         # under the writer lock, settling the journal (see indexer/writer.py)
         live = LiveIndex(Path(corpus), Path(index), embedder, max_chars=max_chars, overlap=overlap,
                          user_words=words, vector_index=settings.vector_index_params(),
-                         lock_timeout=60.0, limits=settings.reader_limits())
+                         lock_timeout=60.0, limits=settings.reader_limits(),
+                         sentence_vectors=args.sentence_vectors)
         if args.repair:
             report = live.repair(progress=not args.quiet and sys.stderr.isatty())
             for action in report.actions:

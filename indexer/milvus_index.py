@@ -80,15 +80,17 @@ class MilvusWriter:
 
     def versions(self, reports: Sequence[Report], source: str, digest: str, seq: int) -> list[Version]:
         """Chunk, embed and tokenize ``reports`` (of one file) into rows under new generations."""
-        from indexer.assembly import chunk_reports, embed_chunks, embed_sentences
+        from indexer.assembly import chunk_reports, embed_chunks_and_sentences
+        from indexer.sentence_vectors import recorded_scheme
 
         chunker = self.meta.get("chunker") or {}
+        scheme = recorded_scheme(self.meta)
         out = []
         for report in reports:
             chunks = chunk_reports(self.embedder, [report], max_chars=int(chunker.get("max_chars", 300)),
                                    overlap=int(chunker.get("overlap", 100)))
-            vectors = embed_chunks(self.embedder, chunks) if chunks else _empty(self.embedder.dim)
-            sentences = embed_sentences(self.embedder, chunks) if chunks else _empty(self.embedder.dim)
+            vectors, sentences = (embed_chunks_and_sentences(self.embedder, chunks, scheme) if chunks
+                                  else (_empty(self.embedder.dim), _empty(self.embedder.dim)))
             tokens = self.tokenizer.tokenize_many(c.index_text for c in chunks)
             gen = new_generation()
             rows = stage_rows(gen, report, chunks, tokens, vectors, sentences)
@@ -204,17 +206,20 @@ def index_folder(store: MilvusStore, corpus_dir: Path, embedder: Embedder, *, ma
     (deriving the dictionary from the folder, as the local build does) when it has none, or
     when ``rebuild``. Abandoned rows of crashed writers are swept."""
     from indexer.assembly import progress_bar
-    from indexer.build import build_params
+    from indexer.build import build_params, recorded_params
     from indexer.corpus import read_reports, scan_corpus
+    from indexer.sentence_vectors import recorded_scheme, sentence_scheme
     from indexer.tokenize import Tokenizer, derive_user_words
 
     t0 = time.perf_counter()
     corpus_dir = Path(corpus_dir)
     found = scan_corpus(corpus_dir)
-    params = build_params(embedder.name, max_chars, overlap, user_words)
     created = rebuild or not store.exists() or _absent(store)
+    # an existing store keeps the sentence-vector scheme it records
+    scheme = sentence_scheme(embedder) if created else recorded_scheme(store.meta())
+    params = build_params(embedder.name, max_chars, overlap, user_words, scheme)
     live = {} if created else store.live()
-    if not created and store.meta().get("params") != params:
+    if not created and recorded_params(store.meta()) != params:
         raise IndexMismatch(f"{store.where} was built with other parameters ({store.meta().get('params')}) "
                             f"than configured ({params}); rebuild it with `zhiwen index --backend milvus --rebuild`")
     indexed = {e.source: e.digest for e in live.values()}

@@ -164,8 +164,9 @@ def apply_update(
     when it was built with other parameters; the live index is unchanged then.
     """
     from indexer.assembly import assemble_snapshot, kept_from_searcher
-    from indexer.build import build_params
+    from indexer.build import build_params, recorded_params
     from indexer.corpus import file_digest, read_reports
+    from indexer.sentence_vectors import recorded_scheme
     from indexer.snapshots import (
         current_snapshot,
         prune,
@@ -185,8 +186,9 @@ def apply_update(
         verify_checksums(index_dir)
         base = load_index(index_dir, embedder, vector_search=vector_index)
     old_meta = dict(base.meta)
-    params = build_params(embedder.name, max_chars, overlap, user_words)
-    if old_meta.get("params") != params:
+    # the index's own sentence-vector scheme: a change never mixes two kinds of vector
+    params = build_params(embedder.name, max_chars, overlap, user_words, recorded_scheme(old_meta))
+    if recorded_params(old_meta) != params:
         raise IndexMismatch(
             f"the index was built with other parameters ({old_meta.get('params')}) than configured "
             f"({params}); rebuild it with `zhiwen index --force`"

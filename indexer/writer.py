@@ -81,6 +81,9 @@ class LiveIndex:
     pause: Pause | None = None
     lock_timeout: float = 5.0
     limits: Limits = field(default_factory=Limits)  # what one file may cost to read
+    # sentence-vector scheme of a build (indexer.sentence_vectors); None: the one the
+    # index records (the default for a new index); changes always keep the recorded one
+    sentence_vectors: str | None = None
 
     def __post_init__(self) -> None:
         self.corpus_dir = Path(self.corpus_dir)
@@ -166,7 +169,8 @@ class LiveIndex:
 
         stats = build_index(self.corpus_dir, self.index_dir, self.embedder, max_chars=self.max_chars,
                             overlap=self.overlap, user_words=self.user_words,
-                            vector_index=self.vector_index, limits=self.limits)
+                            vector_index=self.vector_index, limits=self.limits,
+                            sentence_vectors=self.sentence_vectors)
         self._seal()
         searcher = load_index(self.index_dir, self.embedder, vector_search=self.vector_index)
         files = {n: ("deleted" if data is None else "created") for n, (data, _old) in plan.items()}
@@ -297,6 +301,7 @@ class LiveIndex:
                 self.corpus_dir, self.index_dir, self.embedder, max_chars=self.max_chars,
                 overlap=self.overlap, user_words=self.user_words, force=force,
                 progress=progress, vector_index=self.vector_index, limits=self.limits,
+                sentence_vectors=self.sentence_vectors,
             )
             self._seal()
             if ids:
@@ -350,6 +355,7 @@ class LiveIndex:
                 self.corpus_dir, self.index_dir, self.embedder, max_chars=self.max_chars,
                 overlap=self.overlap, user_words=self.user_words, force=force,
                 progress=progress, vector_index=self.vector_index, limits=self.limits,
+                sentence_vectors=self.sentence_vectors,
             )
             self._seal()
             if not stats.up_to_date:
