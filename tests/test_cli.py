@@ -203,14 +203,17 @@ def test_index_into_milvus_is_incremental_and_refuses_local_only_options(tmp_pat
     (corpus / "b.txt").write_text("错埠岭街道修路\n\n错埠岭街道今年修路三条。\n", encoding="utf-8")
     args = ("index", "--backend", "milvus", "--milvus-uri", str(tmp_path / "cli.db"), "--corpus", str(corpus),
             "--quiet")
-    first = zhiwen(*args, timeout=300)
+    # Milvus Lite's calls get a generous timeout: this test failed once on a busy machine and passed
+    # on every rerun, and a call outliving the default 10 s fails the command (as it should)
+    patient = {"ZHIWEN_MILVUS_TIMEOUT_S": "60"}
+    first = zhiwen(*args, env=patient, timeout=300)
     assert first.returncode == 0, first.stderr
     assert "created zhiwen_*" in first.stdout and "2 reports (+2 ~0 -0 files" in first.stdout
     (corpus / "b.txt").unlink()
-    again = zhiwen(*args, timeout=300)
+    again = zhiwen(*args, env=patient, timeout=300)
     assert again.returncode == 0, again.stderr
     assert "updated zhiwen_*" in again.stdout and "1 reports (+0 ~0 -1 files" in again.stdout
-    refused = zhiwen(*args, "--repair", timeout=120)
+    refused = zhiwen(*args, "--repair", env=patient, timeout=120)
     assert refused.returncode == 2 and "local backend" in refused.stderr
     down = zhiwen("index", "--backend", "milvus", "--milvus-uri", "http://127.0.0.1:9", "--corpus", str(corpus),
                   env={"ZHIWEN_MILVUS_TIMEOUT_S": "3"}, timeout=120)
