@@ -52,7 +52,7 @@ bench: index chromium wrk ## benchmarks -> docs/benchmarks.md, bench/results/*.j
 # The harness check CI runs after the tests: every benchmark at small sizes (~10 minutes), written
 # under var/bench-quick so the published figures stay those of a full run. Fails if one breaks.
 bench-quick: index chromium wrk ## every benchmark at small sizes -> var/bench-quick/
-	$(BIN)/python -m bench.run --quick --out var/bench-quick
+	timeout --kill-after=60s 40m $(BIN)/python -m bench.run --quick --out var/bench-quick
 
 wrk: ## Debian's wrk for the load benchmark
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
