@@ -22,7 +22,6 @@ from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 from indexer.errors import NothingToIndex
 from indexer.sentence_vectors import (
     DEFAULT_SENTENCE_VECTORS,
-    UNRECORDED,
     recorded_scheme,
     sentence_scheme,
 )
@@ -70,11 +69,12 @@ def build_params(model: str, max_chars: int, overlap: int, user_words: Sequence[
 
 
 def recorded_params(meta: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The params an index's meta.json records; an index from before the sentence-vector scheme
-    was recorded made its sentence vectors "separate"."""
+    """The params an index's meta.json records, with its sentence-vector scheme as
+    :func:`~indexer.sentence_vectors.recorded_scheme` reads it (an index from before the scheme
+    was recorded made them "separate")."""
     if not meta or not isinstance(meta.get("params"), dict):
         return None
-    return {"sentence_vectors": UNRECORDED, **meta["params"]}
+    return {**meta["params"], "sentence_vectors": recorded_scheme(meta)}
 
 
 def is_up_to_date(corpus_dir: Path, index_dir: Path, params: dict[str, Any],
