@@ -109,10 +109,12 @@ def run(ctx: Context) -> dict[str, Any]:
         # the build's own chunking, so the index built below finds every text in the cache
         chunks += chunk_report(report, max_chars=DEFAULT_MAX_CHARS, overlap=DEFAULT_OVERLAP, token_len=fp32.token_len,
                                max_tokens=fp32.max_seq_length)
-    # what the build embeds: chunk texts and (for small-to-big scoring) each distinct sentence
+    # what a build embeds under any sentence-vector scheme (indexer.sentence_vectors): chunk texts,
+    # each distinct sentence, and each distinct chunk context
     n_chunks = len(chunks)
     texts = [c.index_text for c in chunks]
     texts += list(dict.fromkeys(s.text for c in chunks for s in c.sentences))
+    texts += list(dict.fromkeys(c.context for c in chunks if c.context))
     spent = {"fp32": 0.0, "int8": 0.0}
     pair = {"fp32": fp32, "int8": int8}
     for n, start in enumerate(range(0, len(texts), BLOCK)):

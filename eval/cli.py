@@ -116,7 +116,7 @@ def register(subparsers: Any) -> None:
         default=Path("var/eval-cache"),
         help="where BEIR indexes are cached (var/eval-cache)",
     )
-    p.add_argument("--sentence-vectors", choices=("pooled", "separate"), default=None,
+    p.add_argument("--sentence-vectors", choices=("composed", "separate", "pooled"), default=None,
                    help="how the BEIR index makes its sentence vectors (default: the indexer's)")
     p.add_argument("--rebuild", action="store_true", help="rebuild the cached BEIR index")
     p.add_argument(

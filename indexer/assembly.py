@@ -174,6 +174,8 @@ def embed_chunks_and_sentences(embedder: Embedder, chunks: Sequence[Chunk], sche
 
     if scheme == "separate":
         return embed_chunks(embedder, chunks, progress=progress), embed_sentences(embedder, chunks, progress=progress)
+    if scheme == "composed":
+        return embed_composed(embedder, chunks, progress=progress)
     if scheme != "pooled" or not can_pool_spans(embedder):
         sentence_scheme(embedder, scheme)  # raises with the reason
     vectors, sentences = cast(SpanEmbedder, embedder).encode_documents_with_spans(
@@ -224,6 +226,35 @@ def embed_sentences(embedder: Embedder, chunks: Sequence[Chunk], *, progress: bo
     matrix = _encode_sorted(embedder, unique, EMBED_BATCH * 2, progress, "sentences")
     row = {t: i for i, t in enumerate(unique)}
     return matrix[[row[t] for t in texts]].astype(np.float32, copy=False)
+
+
+def embed_composed(embedder: Embedder, chunks: Sequence[Chunk], *,
+                   progress: bool = False) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Chunk and sentence vectors from one model pass over each distinct sentence and context.
+
+    A sentence is encoded on its own (as ``separate`` does); a chunk's vector is the mean of its
+    context's and sentences' vectors, each weighted by its length (the model mean-pools its token
+    states, so this is the chunk's own pooling with each part read on its own), normalised.
+    Overlapping chunks share sentences, so the model reads each piece of text once instead of
+    about 1.5 times for the chunks plus once more for the sentences. A chunk with no sentences is
+    encoded whole."""
+    texts = [s.text for c in chunks for s in c.sentences]
+    parts_of = [([c.context] if c.context else []) + [s.text for s in c.sentences] for c in chunks]
+    whole = [c.index_text for c, parts in zip(chunks, parts_of, strict=True) if not c.sentences or not parts]
+    unique = list(dict.fromkeys([*texts, *(p for parts in parts_of for p in parts), *whole]))
+    if not unique:
+        return np.zeros((len(chunks), embedder.dim), np.float32), np.zeros((0, embedder.dim), np.float32)
+    matrix = _encode_sorted(embedder, unique, EMBED_BATCH * 2, progress, "sentences")
+    row = {t: i for i, t in enumerate(unique)}
+    vectors = np.empty((len(chunks), matrix.shape[1]), np.float32)
+    for i, (chunk, parts) in enumerate(zip(chunks, parts_of, strict=True)):
+        if not chunk.sentences:
+            vectors[i] = matrix[row[chunk.index_text]]
+            continue
+        weights = np.array([len(p) for p in parts], np.float32)
+        mean = weights @ matrix[[row[p] for p in parts]]
+        vectors[i] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    return vectors, matrix[[row[t] for t in texts]].astype(np.float32, copy=False)
 
 
 def check_unique(reports: Sequence[Report]) -> None:

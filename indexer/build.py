@@ -44,7 +44,7 @@ class BuildStats:
     sources: int
     reports: int
     chunks: int
-    embedded: int  # chunks sent to the model (cache and reuse excluded)
+    embedded: int  # texts sent to the model (cache and reuse excluded)
     reused: int  # chunks taken over from the previous index
     added: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()

@@ -32,10 +32,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--overlap", type=int, default=None, help="chunk overlap in characters (100)")
     p.add_argument("--user-words", type=Path, help="extra terms for the keyword tokenizer, one a line")
     p.add_argument("--force", action="store_true", help="rebuild everything, ignoring the current index")
-    p.add_argument("--sentence-vectors", choices=("pooled", "separate"), default=None,
-                   help="how sentence vectors are made: pooled from the chunk's forward pass or each "
-                   "sentence encoded on its own (default: what the index records, else pooled where "
-                   "the model allows); another choice than the index's rebuilds it")
+    p.add_argument("--sentence-vectors", choices=("composed", "separate", "pooled"), default=None,
+                   help="how chunk and sentence vectors are made (indexer.sentence_vectors): composed "
+                   "from each sentence encoded once, separate encodes chunks and sentences, pooled "
+                   "takes sentences from the chunk's forward pass (default: what the index records, "
+                   "else separate); another choice than the index's rebuilds it")
     p.add_argument("--strict", action="store_true", help="exit with status 1 when any file was skipped")
     p.add_argument("--check", action="store_true", help="only report whether the index is up to date (exit 1 if not)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -52,6 +52,25 @@ def test_pooled_chunk_vectors_are_the_separate_ones(embedder, corpus: Path) -> N
     assert (pooled[1] * separate[1]).sum(axis=1).min() > 0.6
 
 
+def test_composed_vectors_read_each_text_once(embedder, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+    chunks = _chunks(embedder, corpus)
+    separate = embed_chunks_and_sentences(embedder, chunks, "separate")
+    before = embedder.model_calls
+    vectors, sentences = embed_chunks_and_sentences(embedder, chunks, "composed")
+    pieces = {s.text for c in chunks for s in c.sentences} | {c.context for c in chunks if c.context}
+    assert embedder.model_calls - before == len(pieces)  # no chunk text goes to the model
+    np.testing.assert_allclose(sentences, separate[1], atol=1e-5)  # sentence scoring unchanged
+    # a chunk is the length-weighted mean of its context and sentences, worked out here again
+    chunk = next(c for c in chunks if c.context and len(c.sentences) > 2)
+    parts = [chunk.context, *(s.text for s in chunk.sentences)]
+    alone = embedder.encode_documents(parts)
+    mean = np.array([len(p) for p in parts], np.float32) @ alone
+    np.testing.assert_allclose(vectors[chunks.index(chunk)], mean / np.linalg.norm(mean), atol=1e-5)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    # close to the chunk read whole (over data/reports: cosine 0.92 to 0.98, median 0.94)
+    assert (vectors * separate[0]).sum(axis=1).min() > 0.85
+
+
 def test_the_index_records_its_scheme_and_a_change_keeps_it(embedder, corpus: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     index = tmp_path / "index"
     build_index(corpus, index, embedder, sentence_vectors="pooled")

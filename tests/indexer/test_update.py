@@ -26,6 +26,7 @@ from indexer.errors import (
 )
 from indexer.faults import pause_hook
 from indexer.journal import Journal, WriterBusy, journal_path, writer_lock
+from indexer.sentence_vectors import recorded_scheme
 from indexer.snapshots import CHECKSUMS, verify_checksums, write_checksums
 from indexer.store import IndexLoadError, load_index
 from indexer.update import Delete, Put
@@ -69,6 +70,7 @@ def test_add_embeds_only_the_new_report_and_reuses_stored_vectors(live: LiveInde
     assert (kb.corpus / "kb-elderly.txt").read_text(encoding="utf-8") == ELDERLY_V1
     after = load_index(kb.index, embedder)
     # only the new report went through the model: its chunks and their (distinct) sentences
+    assert recorded_scheme(after.meta) == "separate"
     new_chunks = [c for c in after.chunks if c.doc_id == "kb-elderly"]
     assert len(new_chunks) == result.chunks_added >= 1
     sentences = {s.text for c in new_chunks for s in c.sentences}
