@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from indexer.sentence_vectors import SENTENCE_SCHEMES
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -116,8 +118,11 @@ def register(subparsers: Any) -> None:
         default=Path("var/eval-cache"),
         help="where BEIR indexes are cached (var/eval-cache)",
     )
-    p.add_argument("--sentence-vectors", choices=("composed", "separate", "pooled"), default=None,
+    p.add_argument("--sentence-vectors", choices=SENTENCE_SCHEMES, default=None,
                    help="how the BEIR index makes its sentence vectors (default: the indexer's)")
+    p.add_argument("--answerability", type=Path, default=None, metavar="FILE",
+                   help="answerability model of the extractive answers (default: the packaged one; "
+                   "`zhiwen fit-answerability --out FILE` writes another)")
     p.add_argument("--rebuild", action="store_true", help="rebuild the cached BEIR index")
     p.add_argument(
         "--leave-out",
@@ -210,11 +215,18 @@ def _backend(
         others["milvus"], config["milvus"] = _milvus_searcher(searcher, milvus, stack)
     if not eval_set.has_answers:
         return InProcessBackend(searcher, others=others), config | {"model": model}
+    import functools
+
+    from service.answering.answerability import load_model
     from service.answering.extractive import ExtractiveComposer
 
     # as the service builds it: sharing the index's tokenizer and term statistics, with each
     # system's searcher and scoring configuration
-    backend = InProcessBackend(searcher, composer_for=ExtractiveComposer.for_index, others=others)
+    composer_for: Any = ExtractiveComposer.for_index
+    if args.answerability is not None:
+        composer_for = functools.partial(ExtractiveComposer.for_index, answerability=load_model(args.answerability))
+        config["answerability"] = str(args.answerability)
+    backend = InProcessBackend(searcher, composer_for=composer_for, others=others)
     return backend, config | {"model": model}
 
 

@@ -25,6 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from indexer.sentence_vectors import SENTENCE_SCHEMES
+
 log = logging.getLogger(__name__)
 
 COMMAND = "zhiwen fit-answerability"
@@ -61,6 +63,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--limit", type=int, default=None, help="fit on the first N questions only")
     p.add_argument("--model", default=None, help="embedding model (default: m3e-small)")
     p.add_argument("--cache-dir", type=Path, default=Path("var/eval-cache"), help="BEIR index cache")
+    p.add_argument("--sentence-vectors", choices=SENTENCE_SCHEMES, default=None,
+                   help="vector scheme of the indexes fitted on (default: the indexer's)")
     p.add_argument("--out", type=Path, default=None, help="model file (default: the packaged one)")
     p.add_argument("--report", type=Path, default=None, help="plot + summary dir (results/<time>-fit)")
     p.add_argument("--rows", type=Path, default=None, help="also write each question's features (JSONL)")
@@ -99,7 +103,8 @@ def collect(args: argparse.Namespace, seeds: Sequence[int], progress: bool) -> l
     rows: list[Row] = []
     for seed in seeds:
         eval_set, chosen = apply(base, corpus, args.leave_out, seed)
-        searcher = open_searcher(eval_set, args.model or "m3e-small", args.cache_dir, exclude=chosen.passages, progress=progress)
+        searcher = open_searcher(eval_set, args.model or "m3e-small", args.cache_dir, exclude=chosen.passages,
+                                 progress=progress, sentence_vectors=args.sentence_vectors)
         composer = ExtractiveComposer.for_index(searcher, scoring_overrides(args.scoring), answerability=None)
         queries = [q for q in eval_set.queries if has_content(q.text)]
         for q in tqdm(queries, desc=f"seed {seed}", unit="q", file=sys.stderr, disable=not progress):

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from indexer.sentence_vectors import SENTENCE_SCHEMES
+
 if TYPE_CHECKING:
     from zhiwen.settings import Settings
 
@@ -32,7 +34,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--overlap", type=int, default=None, help="chunk overlap in characters (100)")
     p.add_argument("--user-words", type=Path, help="extra terms for the keyword tokenizer, one a line")
     p.add_argument("--force", action="store_true", help="rebuild everything, ignoring the current index")
-    p.add_argument("--sentence-vectors", choices=("composed", "separate", "pooled"), default=None,
+    p.add_argument("--sentence-vectors", choices=SENTENCE_SCHEMES, default=None,
                    help="how chunk and sentence vectors are made (indexer.sentence_vectors): composed "
                    "from each sentence encoded once, separate encodes chunks and sentences, pooled "
                    "takes sentences from the chunk's forward pass (default: what the index records, "
