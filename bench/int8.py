@@ -182,8 +182,8 @@ def render(r: dict[str, Any]) -> str:
         f"onnx {v['onnx']}, onnxruntime {v['onnxruntime']}, torch {v['torch']}.",
         f"CMRC 2018 subset: the TRIAL passages and their {r['queries']} questions, plus as many DEV passages "
         f"as distractors ({r['passages']} passages → {r['chunks']} chunks; the full set would spend about a "
-        f"third of the 30-minute budget encoding). Throughput: both backends encode the same {r['texts']} texts (chunks and "
-        "their distinct sentences, as the build does) in alternating "
+        f"third of the 30-minute budget encoding). Throughput: both backends encode the same {r['texts']} texts (chunks, "
+        "their distinct sentences and contexts: what a build embeds under any vector scheme) in alternating "
         f"blocks of {BLOCK}, batch 32, through their embedding cache. Query latency: one query a call, "
         "alternating, 100 queries.",
         table(["backend", "texts/s", "encode s", "query p50 ms", "query p95 ms", "R@5 dense", "R@5 hybrid"], rows),
