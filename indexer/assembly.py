@@ -240,7 +240,7 @@ def embed_composed(embedder: Embedder, chunks: Sequence[Chunk], *,
     encoded whole."""
     texts = [s.text for c in chunks for s in c.sentences]
     parts_of = [([c.context] if c.context else []) + [s.text for s in c.sentences] for c in chunks]
-    whole = [c.index_text for c, parts in zip(chunks, parts_of, strict=True) if not c.sentences or not parts]
+    whole = [c.index_text for c in chunks if not c.sentences]
     unique = list(dict.fromkeys([*texts, *(p for parts in parts_of for p in parts), *whole]))
     if not unique:
         return np.zeros((len(chunks), embedder.dim), np.float32), np.zeros((0, embedder.dim), np.float32)
