@@ -7,6 +7,7 @@ a set (abstention recall with no unanswerable question) is ``None``, never a mad
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
@@ -117,6 +118,52 @@ def answer_metrics(verdicts: Sequence[AnswerVerdict]) -> dict[str, MetricValue]:
         "abstention_precision": _share(sum(not v.answerable for v in refused), len(refused)),
         "abstention_recall": _share(sum(not v.answered for v in unanswerable), len(unanswerable)),
     }
+
+
+# Refusal rates at which answers are also reported (``at_refusal``): two answerability models (or
+# two index schemes) each at its own operating point trade refusals for answers differently, so
+# they are compared at one refusal rate. 0.95: above where the fitted models operate (~0.90-0.94 of
+# the questions about left-out CMRC articles), so every run can be brought to it.
+REFUSAL_TARGETS: tuple[float, ...] = (0.95,)
+
+
+def at_refusal(
+    answers: Sequence[tuple[float | None, AnswerVerdict]], target: float
+) -> dict[str, MetricValue]:
+    """Answer metrics with the refusal threshold raised until at least ``target`` of the
+    unanswerable questions are refused: the most answers a run keeps at that refusal rate.
+
+    ``answers`` pairs each verdict with its answer's confidence. An answer stays when its
+    confidence is above the cut (ties with a refused unanswerable answer go too); refused
+    questions stay refused (what they would have said is unknown), so a run that already refuses
+    ``target`` is reported at its own operating point. Keys (``NN`` = the target in percent):
+    ``answer_accuracy_refusing_NN``, ``answered_share_refusing_NN``,
+    ``abstention_recall_refusing_NN`` (the rate reached) and ``cut_refusing_NN`` (the confidence
+    cut; None at the run's own point). All None without unanswerable questions or when an
+    answer carries no confidence.
+    """
+    pct = f"{round(target * 100):d}"
+    keys = ("answer_accuracy", "answered_share", "abstention_recall", "cut")
+    out: dict[str, MetricValue] = {f"{k}_refusing_{pct}": None for k in keys}
+    unanswerable = [(c, v) for c, v in answers if not v.answerable]
+    if not unanswerable or any(c is None for c, v in answers if v.answered):
+        return out
+    refused = sum(not v.answered for _, v in unanswerable)
+    missing = math.ceil(target * len(unanswerable) - 1e-9) - refused
+    cut: float | None = None
+    if missing > 0:
+        cut = sorted(float(c) for c, v in unanswerable if v.answered and c is not None)[missing - 1]
+
+    def kept(c: float | None, v: AnswerVerdict) -> bool:
+        return v.answered and (cut is None or (c is not None and c > cut))
+
+    answerable = [(c, v) for c, v in answers if v.answerable]
+    judgeable = [(c, v) for c, v in answerable if v.judgeable]
+    out[f"answer_accuracy_refusing_{pct}"] = _share(sum(kept(c, v) and v.correct for c, v in judgeable), len(judgeable))
+    out[f"answered_share_refusing_{pct}"] = _share(sum(kept(c, v) for c, v in answerable), len(answerable))
+    out[f"abstention_recall_refusing_{pct}"] = _share(sum(not kept(c, v) for c, v in unanswerable), len(unanswerable))
+    out[f"cut_refusing_{pct}"] = cut
+    return out
 
 
 def latency_summary(millis: Iterable[float], prefix: str) -> dict[str, MetricValue]:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.metrics import MetricValue
+from eval.metrics import REFUSAL_TARGETS, MetricValue
 from eval.runner import EvalRun, QueryOutcome, SystemResult
 
 log = logging.getLogger(__name__)
@@ -138,6 +138,7 @@ def markdown_report(run: EvalRun) -> str:
                 ],
             ),
         ]
+        parts += _refusal_table(answered)
     rows = []
     for qtype in run.types:
         for r in run.results:
@@ -158,6 +159,35 @@ def markdown_report(run: EvalRun) -> str:
         "",
     ]
     return "\n".join(parts)
+
+
+def _refusal_table(results: Sequence[SystemResult]) -> list[str]:
+    """The answers each system keeps when refusing a set share of the unanswerable questions
+    (``eval.metrics.at_refusal``); nothing when no run can say."""
+    rows = []
+    for r in results:
+        for target in REFUSAL_TARGETS:
+            pct = f"{round(target * 100):d}"
+            if r.metrics.get(f"answer_accuracy_refusing_{pct}") is None:
+                continue
+            cut = r.metrics.get(f"cut_refusing_{pct}")
+            rows.append([
+                r.system.name,
+                f"≥ {target:.2f}",
+                "its own" if cut is None else f"{cut:.3f}",
+                fmt(r.metrics.get(f"abstention_recall_refusing_{pct}")),
+                fmt(r.metrics.get(f"answer_accuracy_refusing_{pct}")),
+                fmt(r.metrics.get(f"answered_share_refusing_{pct}")),
+            ])
+    if not rows:
+        return []
+    return [
+        "",
+        "Answers at a set refusal rate (the confidence cut raised until that share of the "
+        "unanswerable questions is refused; compares answerability models at equal refusals):",
+        "",
+        markdown_table(["System", "Refusing", "Cut", "Abstention R", "Answer acc.", "Answered"], rows),
+    ]
 
 
 def metrics_document(run: EvalRun) -> dict[str, Any]:

@@ -12,8 +12,10 @@ from typing import Any
 
 from eval.data import EvalQuery, EvalSet
 from eval.metrics import (
+    REFUSAL_TARGETS,
     MetricValue,
     answer_metrics,
+    at_refusal,
     latency_summary,
     mean_scores,
     retrieval_scores,
@@ -112,6 +114,12 @@ def _aggregate(
     metrics |= latency_summary((o.search_ms for o in outcomes), "search")
     if answers:
         metrics |= answer_metrics(verdicts)
+        scored = [
+            (o.answer.confidence if o.answer is not None else None, o.verdict)
+            for o in outcomes if o.verdict is not None
+        ]
+        for target in REFUSAL_TARGETS:
+            metrics |= at_refusal(scored, target)
         metrics |= latency_summary((o.ask_ms for o in outcomes if o.ask_ms is not None), "ask")
 
     by_type: dict[str, dict[str, MetricValue]] = {}

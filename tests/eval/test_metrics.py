@@ -5,6 +5,7 @@ Every expected figure is worked out by hand in the comments.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -14,12 +15,12 @@ from typing import Any
 import pytest
 
 from eval.data import EvalQuery, EvalSet, load_beir, load_beir_corpus, load_qa, normalize
-from eval.metrics import answer_metrics
+from eval.metrics import answer_metrics, at_refusal
 from eval.relevance import EVIDENCE_ID, judge_answer, judge_beir, judge_qa
 from eval.report import markdown_report, write_outputs
 from eval.runner import EvalRun, run_evaluation
 from eval.systems import InProcessBackend, System, parse_system, select_systems
-from eval.types import AnswerView, Retrieved
+from eval.types import AnswerVerdict, AnswerView, Retrieved
 from indexer.scoring import DEFAULT
 from indexer.types import Chunk, Hit, Report
 from service.answering.types import NOT_FOUND, Answer, Citation
@@ -452,3 +453,67 @@ def test_per_question_keeps_a_late_first_relevant_hit(tmp_path: Path) -> None:
     [row] = [json.loads(line) for line in paths["per_question"].read_text("utf-8").splitlines()]
     assert row["rank"] == 7 and row["mrr@10"] == pytest.approx(1 / 7)
     assert [h["rank"] for h in row["hits"]] == [1, 2, 3, 4, 5, 7]  # top 5 + the first relevant
+
+
+def _verdict(answerable: bool, answered: bool, correct: bool = False) -> AnswerVerdict:
+    return AnswerVerdict(answerable=answerable, judgeable=answerable, answered=answered, correct=correct)
+
+
+# (confidence, verdict): four answerable questions (three answered, two of them right) and four
+# unanswerable ones (one refused, three answered at 0.45, 0.6 and 0.3).
+SCORED = [
+    (0.9, _verdict(True, True, True)),
+    (0.5, _verdict(True, True, True)),
+    (0.4, _verdict(True, True, False)),
+    (0.2, _verdict(True, False)),
+    (0.1, _verdict(False, False)),
+    (0.45, _verdict(False, True)),
+    (0.6, _verdict(False, True)),
+    (0.3, _verdict(False, True)),
+]
+
+
+@pytest.mark.parametrize(
+    ("target", "cut", "recall", "accuracy", "answered"),
+    [
+        # refusing 0.95 of 4 needs all 4: the cut passes the highest answered one (0.6), and of
+        # the answerable only the 0.9 answer stays
+        (0.95, 0.6, 4 / 4, 1 / 4, 1 / 4),
+        # 0.5 of 4 = 2 refusals: one more than the run's own, so the cut is the lowest (0.3)
+        (0.5, 0.3, 2 / 4, 2 / 4, 3 / 4),
+        # the run already refuses 1 of 4: its own operating point, no cut
+        (0.25, None, 1 / 4, 2 / 4, 3 / 4),
+    ],
+)
+def test_answers_at_a_refusal_rate_by_hand(
+    target: float, cut: float | None, recall: float, accuracy: float, answered: float
+) -> None:
+    pct = round(target * 100)
+    m = at_refusal(SCORED, target)
+    assert m[f"cut_refusing_{pct}"] == cut
+    assert m[f"abstention_recall_refusing_{pct}"] == pytest.approx(recall)
+    assert m[f"answer_accuracy_refusing_{pct}"] == pytest.approx(accuracy)
+    assert m[f"answered_share_refusing_{pct}"] == pytest.approx(answered)
+
+
+def test_answers_at_a_refusal_rate_need_unanswerables_and_confidences() -> None:
+    answerable_only = [(c, v) for c, v in SCORED if v.answerable]
+    assert set(at_refusal(answerable_only, 0.95).values()) == {None}
+    unscored = [(None if v.answered else c, v) for c, v in SCORED]
+    assert set(at_refusal(unscored, 0.95).values()) == {None}
+
+
+def test_a_run_with_confidences_reports_answers_at_a_refusal_rate() -> None:
+    # q3 (unanswerable) answered at 0.4: refusing it costs q2 (0.3), not q1 (0.8)
+    confidences = (0.8, 0.3, 0.1)
+    answers = {q: dataclasses.replace(a, confidence=c) for (q, a), c in zip(TOY_ANSWERS.items(), confidences, strict=True)}
+    answers["戊己有多少？"] = AnswerView("约十个。[1]", True, (cite(1, A, "甲乙"),), confidence=0.4)
+    run = run_evaluation(load_qa(TOY / "qa.jsonl"), FakeBackend(REPORTS, TOY_HITS, answers), [System("hybrid")])
+    m = run.flat_metrics()
+    assert m["hybrid_abstention_recall"] == 0.0
+    assert m["hybrid_cut_refusing_95"] == pytest.approx(0.4)
+    assert m["hybrid_abstention_recall_refusing_95"] == 1.0
+    assert m["hybrid_answer_accuracy_refusing_95"] == pytest.approx(0.5)  # q1 kept and right
+    assert m["hybrid_answered_share_refusing_95"] == pytest.approx(0.5)
+    report = markdown_report(run)
+    assert "Answers at a set refusal rate" in report and "| hybrid | ≥ 0.95 | 0.400 | 1.000 | 0.500 | 0.500 |" in report
