@@ -127,6 +127,11 @@ def answer_metrics(verdicts: Sequence[AnswerVerdict]) -> dict[str, MetricValue]:
 REFUSAL_TARGETS: tuple[float, ...] = (0.95,)
 
 
+def refusing(metric: str, target: float) -> str:
+    """The name of ``metric`` at a set refusal rate: ``answer_accuracy_refusing_95``."""
+    return f"{metric}_refusing_{round(target * 100):d}"
+
+
 def at_refusal(
     answers: Sequence[tuple[float | None, AnswerVerdict]], target: float
 ) -> dict[str, MetricValue]:
@@ -142,9 +147,8 @@ def at_refusal(
     cut; None at the run's own point). All None without unanswerable questions or when an
     answer carries no confidence.
     """
-    pct = f"{round(target * 100):d}"
     keys = ("answer_accuracy", "answered_share", "abstention_recall", "cut")
-    out: dict[str, MetricValue] = {f"{k}_refusing_{pct}": None for k in keys}
+    out: dict[str, MetricValue] = {refusing(k, target): None for k in keys}
     unanswerable = [(c, v) for c, v in answers if not v.answerable]
     if not unanswerable or any(c is None for c, v in answers if v.answered):
         return out
@@ -159,10 +163,10 @@ def at_refusal(
 
     answerable = [(c, v) for c, v in answers if v.answerable]
     judgeable = [(c, v) for c, v in answerable if v.judgeable]
-    out[f"answer_accuracy_refusing_{pct}"] = _share(sum(kept(c, v) and v.correct for c, v in judgeable), len(judgeable))
-    out[f"answered_share_refusing_{pct}"] = _share(sum(kept(c, v) for c, v in answerable), len(answerable))
-    out[f"abstention_recall_refusing_{pct}"] = _share(sum(not kept(c, v) for c, v in unanswerable), len(unanswerable))
-    out[f"cut_refusing_{pct}"] = cut
+    out[refusing("answer_accuracy", target)] = _share(sum(kept(c, v) and v.correct for c, v in judgeable), len(judgeable))
+    out[refusing("answered_share", target)] = _share(sum(kept(c, v) for c, v in answerable), len(answerable))
+    out[refusing("abstention_recall", target)] = _share(sum(not kept(c, v) for c, v in unanswerable), len(unanswerable))
+    out[refusing("cut", target)] = cut
     return out
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.metrics import REFUSAL_TARGETS, MetricValue
+from eval.metrics import REFUSAL_TARGETS, MetricValue, refusing
 from eval.runner import EvalRun, QueryOutcome, SystemResult
 
 log = logging.getLogger(__name__)
@@ -167,17 +167,14 @@ def _refusal_table(results: Sequence[SystemResult]) -> list[str]:
     rows = []
     for r in results:
         for target in REFUSAL_TARGETS:
-            pct = f"{round(target * 100):d}"
-            if r.metrics.get(f"answer_accuracy_refusing_{pct}") is None:
+            if r.metrics.get(refusing("answer_accuracy", target)) is None:
                 continue
-            cut = r.metrics.get(f"cut_refusing_{pct}")
+            cut = r.metrics.get(refusing("cut", target))
             rows.append([
                 r.system.name,
                 f"≥ {target:.2f}",
                 "its own" if cut is None else f"{cut:.3f}",
-                fmt(r.metrics.get(f"abstention_recall_refusing_{pct}")),
-                fmt(r.metrics.get(f"answer_accuracy_refusing_{pct}")),
-                fmt(r.metrics.get(f"answered_share_refusing_{pct}")),
+                *(fmt(r.metrics.get(refusing(k, target))) for k in ("abstention_recall", "answer_accuracy", "answered_share")),
             ])
     if not rows:
         return []
