@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from indexer.dense import VectorIndexParams
     from indexer.milvus_store import MilvusConfig
     from indexer.readers.base import Limits
+    from service.answering.faq import TableLimits
 
 MiB = 1024 * 1024
 ComposerName = Literal["extractive", "llm"]
@@ -107,6 +108,20 @@ class Settings(BaseSettings):
         description="Cosine a question needs to a curated one to get its answer (default: the "
         "threshold `zhiwen fit-faq` fitted, service/answering/faq_threshold.json).",
     )
+    faq_import_max_rows: int = Field(
+        default=5000, ge=1, le=1_000_000,
+        description="Most curated answers (rows after the header) in one FAQ import; reading stops "
+        "at the first row over it (413).",
+    )
+    faq_import_max_cells: int = Field(
+        default=100_000, ge=1, le=100_000_000,
+        description="Most cells read from one FAQ import, blank ones included (also the most an "
+        ".xlsx sheet may declare); reading stops there (413).",
+    )
+    faq_import_max_unzipped_bytes: int = Field(
+        default=32 * MiB, ge=1024, le=4 * 1024**3,
+        description="Most bytes an .xlsx FAQ import may unpack to (a zip bomb is refused unread, 413).",
+    )
 
     # -- retrieval backend (issue 14) ---------------------------------------------------------
     backend: BackendName = Field(
@@ -174,6 +189,25 @@ class Settings(BaseSettings):
     ocr: bool = Field(
         default=True,
         description="Read images and PDF pages without text by OCR (off: such files are refused).",
+    )
+    max_ocr_pages: int = Field(
+        default=50, ge=0, le=100_000,
+        description="Most pages without a text layer one PDF may have read by OCR (a page takes "
+        "seconds); a PDF with more is refused before any OCR (413).",
+    )
+    max_ocr_seconds: float = Field(
+        default=300.0, gt=0, le=86_400,
+        description="OCR time one file may take; the page that passes it is the last read (413).",
+    )
+    max_blank_pages: int = Field(
+        default=5, ge=1, le=100_000,
+        description="A PDF whose OCR finds no text on this many pages in a row is refused there "
+        "(415), not read to its end.",
+    )
+    max_docx_paragraphs: int = Field(
+        default=5000, ge=1, le=10_000_000,
+        description="Most paragraphs and table rows of a Word document, blank ones included; "
+        "reading stops at the first over it (413).",
     )
 
     # -- answering ----------------------------------------------------------------------------
@@ -301,7 +335,17 @@ class Settings(BaseSettings):
         from indexer.readers.base import Limits
 
         return Limits(max_text_bytes=self.max_text_bytes, max_file_bytes=self.max_file_bytes,
-                      max_pages=self.max_pdf_pages, max_pixels=self.max_image_pixels, ocr=self.ocr)
+                      max_pages=self.max_pdf_pages, max_pixels=self.max_image_pixels, ocr=self.ocr,
+                      max_ocr_pages=self.max_ocr_pages, max_ocr_seconds=self.max_ocr_seconds,
+                      max_blank_pages=self.max_blank_pages,
+                      max_docx_paragraphs=self.max_docx_paragraphs)
+
+    def faq_import_limits(self) -> TableLimits:
+        """What one FAQ import file (CSV or XLSX) may cost to read."""
+        from service.answering.faq import TableLimits
+
+        return TableLimits(max_rows=self.faq_import_max_rows, max_cells=self.faq_import_max_cells,
+                           max_unzipped_bytes=self.faq_import_max_unzipped_bytes)
 
     def vector_index_params(self) -> VectorIndexParams:
         """The vector index to build and search with, for the indexer."""

@@ -41,6 +41,13 @@ class Limits:
     max_unzipped_bytes: int = 200 * 1024 * 1024  # all parts of a .docx together
     max_zip_ratio: float = 200.0  # uncompressed / compressed size of a .docx part
     ocr: bool = True  # OCR pages without text and images (False: such files are refused)
+    # Budgets that bound the work of one upload (the writer is held while it is read): a page
+    # of OCR takes about 0.4-4 s on two cores, so 50 pages are minutes at most; a blank
+    # 500-page PDF took 207 s of OCR before it was refused for having no text.
+    max_ocr_pages: int = 50  # PDF pages without a text layer; more: refused before any OCR
+    max_ocr_seconds: float = 300.0  # OCR time of one file; refused at the first page past it
+    max_blank_pages: int = 5  # PDF pages in a row where OCR finds nothing: refused there
+    max_docx_paragraphs: int = 5000  # Word paragraphs and table rows, blank ones included
 
     def max_bytes(self, kind: str) -> int:
         """The byte limit of a format (one of :data:`FORMATS`)."""

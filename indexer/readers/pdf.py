@@ -11,7 +11,10 @@ records where each starts, so citations can name their page.
 
 A page without a text layer (a scan) is rendered and read by OCR (:mod:`.ocr`) within the pixel
 limit; ``meta["ocr_pages"]`` lists those pages, ``meta["ocr_confidence"]`` is their mean score and
-``meta["ocr_page_confidence"]`` each one's (``[[page, score], …]``).
+``meta["ocr_page_confidence"]`` each one's (``[[page, score], …]``). OCR is bounded per file
+(:class:`~indexer.readers.base.Limits`): more pages without text than ``max_ocr_pages`` are
+refused before any is read, OCR stops at the first page past ``max_ocr_seconds``, and a run of
+``max_blank_pages`` pages where it finds nothing refuses the file there.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import logging
 import math
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -93,6 +97,9 @@ def read_pdf(data: bytes, name: str, limits: Limits) -> Extracted:
         meta: dict[str, Any] = {"format": "pdf", "pages": count, "ocr_pages": []}
         if scanned and not limits.ocr and len(scanned) == count:
             raise ReadError(name, "scanned PDF: OCR is off")
+        if scanned and limits.ocr and len(scanned) > limits.max_ocr_pages:
+            raise OverLimit(name, f"{len(scanned)} of its {count} pages have no text layer, more than "
+                                  f"the limit of {limits.max_ocr_pages} pages read by OCR (max_ocr_pages)")
         if scanned and limits.ocr:
             per_page = _ocr_pages(pdf, scanned, texts, name, limits)
             meta["ocr_pages"] = [i + 1 for i in scanned]
@@ -260,7 +267,9 @@ def _ocr_pages(pdf: Any, scanned: list[int], texts: list[str], name: str, limits
         pages = tqdm(scanned, desc=f"OCR {name}", unit="page", leave=False)
     log.info("%s: reading %d pages without a text layer by OCR", name, len(scanned))
     scores: dict[int, list[float]] = {}
-    for i in pages:
+    started = time.monotonic()
+    blank_run: list[int] = []  # the pages of the current run where OCR found nothing
+    for done, i in enumerate(pages, start=1):
         with _PDFIUM:
             page = pdf[i]
             try:
@@ -269,7 +278,26 @@ def _ocr_pages(pdf: Any, scanned: list[int], texts: list[str], name: str, limits
                 bitmap.close()
             finally:
                 page.close()
-        result = ocr_image(image)
-        texts[i] = result.text
-        scores[i] = list(result.scores)
+        if _one_colour(image):  # nothing drawn on it: nothing to read
+            texts[i], scores[i] = "", []
+        else:
+            result = ocr_image(image)
+            texts[i] = result.text
+            scores[i] = list(result.scores)
+        blank_run = blank_run + [i] if not texts[i].strip() else []
+        if len(blank_run) >= limits.max_blank_pages:
+            raise ReadError(name, f"no text on pages {blank_run[0] + 1}–{blank_run[-1] + 1}: "
+                                  f"{len(blank_run)} pages in a row without a text layer where OCR "
+                                  f"found nothing (max_blank_pages); refused after reading {done} of "
+                                  f"{len(scanned)} pages by OCR")
+        elapsed = time.monotonic() - started
+        if elapsed > limits.max_ocr_seconds and done < len(scanned):
+            raise OverLimit(name, f"OCR took {elapsed:.1f} s for {done} of its {len(scanned)} pages without "
+                                  f"a text layer, over the limit of {limits.max_ocr_seconds:g} s "
+                                  f"(max_ocr_seconds)")
     return scores
+
+
+def _one_colour(image: Any) -> bool:
+    """Whether a rendered page is a single colour (a blank page: OCR would find nothing)."""
+    return all(low == high for low, high in image.getextrema())

@@ -1,6 +1,10 @@
 """Curated answers (FAQ): ``/v1/faq``. Staff add, import and delete question–answer pairs; a
 question close enough to one (``service/answering/faq.py``) gets that answer from /v1/ask and
-chat, marked ``curated``. Listing needs a read key where reads do; changes need a write key."""
+chat, marked ``curated``. Listing needs a read key where reads do; changes need a write key.
+
+An import file is read in the thread pool within ``Settings.faq_import_limits()`` (rows, cells,
+unpacked size), so a large or hostile one neither holds the event loop (health checks and
+questions keep being answered) nor is parsed past its limit."""
 
 from __future__ import annotations
 
@@ -17,11 +21,12 @@ from service.answering.faq import (
     Curated,
     FaqError,
     FaqMatcher,
+    FaqTooLarge,
     check,
     read_table,
 )
 from service.api.auth import ReadKey, WriteKey
-from service.api.deps import EngineDep
+from service.api.deps import EngineDep, SettingsDep
 from service.api.errors import ApiError, error_responses, printable
 from service.api.schemas import NOT_BLANK_PATTERN
 
@@ -102,7 +107,9 @@ def delete_faq(faq_id: str, engine: EngineDep) -> dict[str, str]:
     summary="Import curated answers from a CSV or XLSX file",
     description="multipart/form-data with the file in field `file`: a header row naming the columns "
     "question and answer (or 问题 and 答案), optionally source (来源), then one curated answer a row. "
-    "Rows that cannot be taken are listed with their row number and reason; the others are stored.",
+    "Rows that cannot be taken are listed with their row number and reason; the others are stored. "
+    "A file over the import limits (ZHIWEN_FAQ_IMPORT_MAX_ROWS, _MAX_CELLS, _MAX_UNZIPPED_BYTES) is "
+    "refused whole with 413, naming the limit and the row where reading stopped.",
     status_code=201,
     responses=error_responses(401, 403, 413, 415, 422, 503),
     dependencies=[WriteKey],
@@ -112,7 +119,7 @@ def delete_faq(faq_id: str, engine: EngineDep) -> dict[str, str]:
         "properties": {"file": {"type": "string", "contentMediaType": "text/csv",
                                 "pattern": r"^(question|问题),(answer|答案)(,(source|来源))?\r?\n[^\x00]*$"}}}}}}},
 )
-async def import_faq(request: Request, engine: EngineDep) -> ImportResult:
+async def import_faq(request: Request, engine: EngineDep, settings: SettingsDep) -> ImportResult:
     faq = _faq(engine)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise ApiError(415, "unsupported_media_type",
@@ -126,7 +133,9 @@ async def import_faq(request: Request, engine: EngineDep) -> ImportResult:
     else:
         raise ApiError(422, "validation_error", 'file: a .csv or .xlsx file is required in field "file"')
     try:
-        rows = read_table(data, name)
+        rows = await run_in_threadpool(read_table, data, name, settings.faq_import_limits())
+    except FaqTooLarge as exc:
+        raise ApiError(413, "payload_too_large", f"file: {exc}") from exc
     except FaqError as exc:
         raise ApiError(422, "validation_error", f"file: {exc}") from exc
     good: list[tuple[str, str, str]] = []
