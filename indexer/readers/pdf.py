@@ -284,7 +284,7 @@ def _ocr_pages(pdf: Any, scanned: list[int], texts: list[str], name: str, limits
             result = ocr_image(image)
             texts[i] = result.text
             scores[i] = list(result.scores)
-        blank_run = blank_run + [i] if not texts[i].strip() else []
+        blank_run = [*blank_run, i] if not texts[i].strip() else []
         if len(blank_run) >= limits.max_blank_pages:
             raise ReadError(name, f"no text on pages {blank_run[0] + 1}–{blank_run[-1] + 1}: "
                                   f"{len(blank_run)} pages in a row without a text layer where OCR "

@@ -12,7 +12,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from service.answering.faq import FaqError, FaqMatcher, FaqStore, FaqTooLarge, TableLimits, read_table
+from service.answering.faq import (
+    FaqError,
+    FaqMatcher,
+    FaqStore,
+    FaqTooLarge,
+    TableLimits,
+    read_table,
+)
 from tests.bombs import unzipped_size, xlsx_bomb
 
 
