@@ -61,18 +61,24 @@ def register(subparsers: Any) -> None:
     export = actions.add_parser(
         "export",
         help="write corrected questions as a QA set for `zhiwen eval --qa`",
-        description="Write the feedback that carries a correction (the right answer and/or the "
-        "right report and passage) as QA JSONL lines {id, question, doc, answers, evidence, type}, "
-        "the format `zhiwen eval --qa` reads. A correction without a report is located in the "
-        "index's reports (see README, Feedback).",
+        description="Write the feedback of one knowledge base that carries a correction (the "
+        "right answer and/or the right report and passage) as QA JSONL lines {id, question, doc, "
+        "answers, evidence, type, kb, count}, the format `zhiwen eval --qa` reads. A correction "
+        "without a report is located in that knowledge base's reports; identical questions are "
+        "one line, `count` saying how many feedback rows it stands for (see README, Feedback).",
     )
     export.add_argument("--db", type=Path, help="feedback database (default: ZHIWEN_FEEDBACK_DB)")
-    export.add_argument("--out", type=Path, help="QA file to write (default: standard output)")
+    export.add_argument("--kb", default="default", metavar="NAME",
+                        help="knowledge base whose feedback to export (default: default); '*': "
+                        "each knowledge base with feedback into its own file <out>/<name>.jsonl")
+    export.add_argument("--out", type=Path, help="QA file to write (default: standard output); "
+                        "with --kb '*' the folder to write into (needed)")
     export.add_argument("--index", type=Path,
-                        help="index whose reports locate corrections (default: ZHIWEN_INDEX_DIR)")
+                        help="index whose reports locate corrections (default: the knowledge "
+                        "base's: ZHIWEN_INDEX_DIR for default, <ZHIWEN_KBS_DIR>/<name>/index)")
     export.add_argument("--all", action="store_true",
                         help="also export 👍 answers without a correction (confirmed answers and "
-                        "confirmed refusals)")
+                        "confirmed refusals) of the knowledge base exported")
     export.set_defaults(func=run_feedback_export)
 
 
@@ -205,13 +211,33 @@ def _index_texts(index_dir: Path) -> dict[str, str]:
         return {}
 
 
+EVERY_KB = "*"  # --kb '*': each knowledge base on its own (the keys file's spelling of "all")
+
+
+def _kb_index(settings: Settings, kb: str) -> Path:
+    """Where knowledge base ``kb``'s index lives (as the server opens it)."""
+    from service.kbs import DEFAULT, kb_settings
+
+    if kb == DEFAULT:
+        return Path(settings.index_dir)
+    return Path(kb_settings(settings, Path(settings.kbs_dir) / kb).index_dir)
+
+
 def run_feedback_export(args: argparse.Namespace) -> int:
     import json
     import sqlite3
 
-    from service.feedback import FeedbackStore
+    from service.feedback import Feedback, FeedbackStore
     from service.feedback_export import qa_rows
+    from service.kbs import NAME_PATTERN
 
+    every = args.kb == EVERY_KB
+    if not every and not re.fullmatch(NAME_PATTERN, args.kb):
+        return _fail(f"--kb {args.kb[:50]!r}: not a knowledge base name (1-40 of a-z 0-9 _ -) "
+                     f"nor '{EVERY_KB}'")
+    if every and (args.out is None or args.index is not None):
+        return _fail(f"--kb '{EVERY_KB}' writes one file per knowledge base: give --out FOLDER "
+                     "(and no --index: each base's own index locates its corrections)")
     settings = _settings(args)
     db = Path(args.db or settings.feedback_db)
     if not db.is_file():
@@ -219,22 +245,29 @@ def run_feedback_export(args: argparse.Namespace) -> int:
     try:
         store = FeedbackStore.open(db)
         try:
-            feedback = list(reversed(store.list()))  # oldest first: stable line order
+            kbs = store.kbs() if every else [args.kb]
+            feedback: dict[str, list[Feedback]] = {kb: store.list(kb=kb) for kb in kbs}
         finally:
             store.close()
     except sqlite3.Error as exc:
         return _fail(f"{db}: {exc}")
-    export = qa_rows(feedback, _index_texts(Path(args.index or settings.index_dir)),
-                     include_all=args.all)
-    lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in export.rows)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(lines, encoding="utf-8")
-    else:
-        sys.stdout.write(lines)
-    for feedback_id, why in export.skipped:
-        log.warning("feedback %d skipped: %s", feedback_id, why)
-    sys.stderr.write(f"{len(export.rows)} questions exported from {len(feedback)} feedback rows"
-                     f"{f', {len(export.skipped)} skipped' if export.skipped else ''}"
-                     f"{f' to {args.out}' if args.out else ''}\n")
+    for kb, rows in feedback.items():
+        export = qa_rows(rows, _index_texts(Path(args.index or _kb_index(settings, kb))),
+                         include_all=args.all)
+        lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in export.rows)
+        out: Path | None = args.out / f"{kb}.jsonl" if every else args.out
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(lines, encoding="utf-8")
+        else:
+            sys.stdout.write(lines)
+        for feedback_id, why in export.skipped:
+            log.warning("feedback %d skipped: %s", feedback_id, why)
+        merged = sum(row["count"] for row in export.rows) - len(export.rows)
+        sys.stderr.write(f"{kb}: {len(export.rows)} questions exported from {len(rows)} feedback rows"
+                         f"{f', {merged} identical ones merged' if merged else ''}"
+                         f"{f', {len(export.skipped)} skipped' if export.skipped else ''}"
+                         f"{f' to {out}' if out else ''}\n")
+    if not feedback:
+        sys.stderr.write(f"no feedback in {db}\n")
     return 0

@@ -2,6 +2,10 @@
 
 * ``AnswerLog``: a bounded, thread-safe LRU of the last answers the service gave (question,
   answer text, citations, index version), so feedback only needs the answer's id.
+Both belong to a knowledge base (``kb``): an answer is remembered with the knowledge base that
+gave it, and feedback is stored, listed and exported per knowledge base, so a key scoped to one
+never sees or rates another's answers.
+
 * ``FeedbackStore``: feedback rows in SQLite (WAL mode; one connection behind a lock, so the
   threadpool's concurrent writes are serialised in-process and other processes wait on SQLite's
   busy timeout). Rows keep everything needed to replay the question later, even when the answer
@@ -50,6 +54,7 @@ class AnswerRecord:
     citations: tuple[CitedSpan, ...]
     index_version: str
     created_at: float  # Unix time
+    kb: str = "default"  # the knowledge base that answered
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,7 @@ class Feedback:
     correction: Correction | None
     comment: str | None
     created_at: str  # ISO 8601, UTC
+    kb: str = "default"  # the knowledge base of the answer (and of the correction's report)
 
 
 class AnswerLog:
@@ -130,10 +136,30 @@ CREATE TABLE IF NOT EXISTS feedback (
     rating TEXT NOT NULL CHECK (rating IN ('up', 'down')),
     correction TEXT,                  -- JSON {answer, doc_id, quote} or NULL
     comment TEXT,
-    created_at TEXT NOT NULL          -- ISO 8601 UTC
+    created_at TEXT NOT NULL,         -- ISO 8601 UTC
+    kb TEXT NOT NULL DEFAULT 'default'  -- the knowledge base of the answer
 );
 CREATE INDEX IF NOT EXISTS feedback_created ON feedback (created_at);
 """
+# A database written before feedback had a knowledge base: its rows were all about ``default``.
+_ADD_KB = "ALTER TABLE feedback ADD COLUMN kb TEXT NOT NULL DEFAULT 'default'"
+_KB_INDEX = "CREATE INDEX IF NOT EXISTS feedback_kb_created ON feedback (kb, created_at)"
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring an older table up to date in place (rows kept), under SQLite's write lock so two
+    processes opening the same file at once do not both add the column."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(feedback)")}
+        if "kb" not in columns:
+            conn.execute(_ADD_KB)
+            log.info("feedback database: added the kb column (existing rows are 'default')")
+        conn.execute(_KB_INDEX)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 class FeedbackStore:
@@ -158,6 +184,7 @@ class FeedbackStore:
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
             conn.executescript(_SCHEMA)
+            _migrate(conn)
         except BaseException:
             conn.close()
             raise
@@ -182,27 +209,32 @@ class FeedbackStore:
         with self._lock:
             cursor = self._conn.execute(
                 "INSERT INTO feedback (answer_id, question, answer, answerable, citations, "
-                "index_version, rating, correction, comment, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "index_version, rating, correction, comment, created_at, kb) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (record.answer_id, record.question, record.answer, answerable, citations,
-                 record.index_version, rating, corrected, comment, created),
+                 record.index_version, rating, corrected, comment, created, record.kb),
             )
             feedback_id = int(cursor.lastrowid or 0)
         return Feedback(feedback_id, record.answer_id, record.question, record.answer,
                         record.answerable, record.citations, record.index_version, rating,
-                        correction, comment, created)
+                        correction, comment, created, record.kb)
 
     def list(
         self,
         *,
+        kb: str | None = None,
         rating: Rating | None = None,
         since: str | None = None,
         corrected: bool | None = None,
         limit: int | None = None,
     ) -> list[Feedback]:
-        """Feedback newest first; ``since`` is an ISO time as ``iso_utc`` writes it."""
+        """Feedback newest first; ``kb``: of that knowledge base only (None: every one, for the
+        command line; the API always names one); ``since`` is an ISO time as ``iso_utc`` writes it."""
         where: list[str] = []
         params: list[Any] = []
+        if kb is not None:
+            where.append("kb = ?")
+            params.append(kb)
         if rating is not None:
             where.append("rating = ?")
             params.append(rating)
@@ -223,6 +255,12 @@ class FeedbackStore:
             names = [d[0] for d in cursor.description]
             rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         return [_from_row(r) for r in rows]
+
+    def kbs(self) -> tuple[str, ...]:
+        """The knowledge bases that have feedback, by name."""
+        with self._lock:
+            rows = self._conn.execute("SELECT DISTINCT kb FROM feedback ORDER BY kb").fetchall()
+        return tuple(str(r[0]) for r in rows)
 
     def count(self) -> int:
         with self._lock:
@@ -246,6 +284,7 @@ def _from_row(row: dict[str, Any]) -> Feedback:
         correction=correction,
         comment=row["comment"],
         created_at=row["created_at"],
+        kb=row["kb"],
     )
 
 
@@ -257,11 +296,13 @@ def record_answer(
     answerable: bool | None,
     citations: Iterable[Any],
     index_version: str,
+    kb: str = "default",
 ) -> AnswerRecord:
-    """Remember an answer (``citations``: anything with n, doc_id, start, end, quote)."""
+    """Remember an answer of knowledge base ``kb`` (``citations``: anything with n, doc_id,
+    start, end, quote)."""
     spans = tuple(CitedSpan(int(c.n), str(c.doc_id), int(c.start), int(c.end), str(c.quote))
                   for c in citations)
-    record = AnswerRecord(answer_id, question, text, answerable, spans, index_version, time.time())
+    record = AnswerRecord(answer_id, question, text, answerable, spans, index_version, time.time(), kb)
     log_.add(record)
     return record
 

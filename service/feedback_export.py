@@ -16,6 +16,12 @@ must contain (empty: any passage of it counts), ``answers`` strings a correct an
   unanswerable question (doc null); an answer confirmed becomes its first cited report with the
   quotes cited from it as evidence (answers not judged);
 * a 👎 without a correction is never exported: nothing says what is right.
+
+One export is about one knowledge base (the reports that locate its corrections are that base's);
+each line names it (``kb``). Identical lines (the same question once normalised, the same gold
+report, answers and evidence) are one question, however often it was sent: the earliest feedback
+gives the line and ``count`` says how many feedback rows it stands for, so 500 identical
+corrections weigh as one question in ``zhiwen eval``, not 500.
 """
 
 from __future__ import annotations
@@ -59,7 +65,14 @@ def holders(text: str, reports: Mapping[str, str], prefer: Iterable[str] = ()) -
 def _row(fb: Feedback, doc: str | None, answers: list[str], evidence: list[str], kind: str) -> dict[str, Any]:
     return {"id": f"feedback-{fb.feedback_id}", "question": fb.question, "doc": doc,
             "answers": answers, "evidence": evidence, "type": kind,
-            "index_version": fb.index_version, "rating": fb.rating}
+            "index_version": fb.index_version, "rating": fb.rating, "kb": fb.kb, "count": 1}
+
+
+def _same(row: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes two lines the same question for eval: question, gold report, answers and
+    evidence, compared as eval compares them (``_normal``), in the order given."""
+    return (row["kb"], _normal(row["question"]), row["doc"],
+            tuple(_normal(a) for a in row["answers"]), tuple(_normal(e) for e in row["evidence"]))
 
 
 def _corrected(fb: Feedback, reports: Mapping[str, str]) -> tuple[dict[str, Any] | None, str]:
@@ -98,10 +111,19 @@ def _confirmed(fb: Feedback) -> tuple[dict[str, Any] | None, str]:
 def qa_rows(
     feedback: Iterable[Feedback], reports: Mapping[str, str], *, include_all: bool = False
 ) -> Export:
-    """QA lines for ``feedback`` (see the module docstring); ``reports``: doc_id → text of the
-    index the corrections are located in (may be empty: then only cited reports are used)."""
+    """QA lines for ``feedback`` (see the module docstring), oldest feedback first whatever order
+    it comes in, so a repeated question keeps its earliest id. ``reports``: doc_id → text of the
+    index the corrections are located in (may be empty: then only cited reports are used). All of
+    ``feedback`` must be of the knowledge base ``reports`` come from: feedback of several bases is
+    a ValueError (the caller exports each base on its own)."""
     out = Export()
-    for fb in feedback:
+    kbs: set[str] = set()
+    first: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for fb in sorted(feedback, key=lambda f: (f.created_at, f.feedback_id)):
+        kbs.add(fb.kb)
+        if len(kbs) > 1:
+            raise ValueError(f"feedback of several knowledge bases ({', '.join(sorted(kbs))}): "
+                             "export one knowledge base at a time")
         if fb.correction is not None and not fb.correction.empty:
             row, why = _corrected(fb, reports)
         elif include_all and fb.rating == "up":
@@ -110,6 +132,11 @@ def qa_rows(
             continue
         if row is None:
             out.skipped.append((fb.feedback_id, why))
+            continue
+        same = first.get(_same(row))
+        if same is not None:
+            same["count"] += 1
         else:
+            first[_same(row)] = row
             out.rows.append(row)
     return out

@@ -43,11 +43,12 @@ class AppState:
 
     def remember(
         self, answer_id: str, question: str, text: str, answerable: bool | None,
-        citations: Iterable[object], engine: QAEngine,
+        citations: Iterable[object], engine: QAEngine, kb: str,
     ) -> AnswerRecord:
-        """Keep an answer by its id, so feedback can name it."""
+        """Keep an answer by its id with the knowledge base ``kb`` that gave it, so feedback can
+        name it (and only feedback on that knowledge base finds it)."""
         return record_answer(self.answers, answer_id, question, text, answerable, citations,
-                             index_version(engine))
+                             index_version(engine), kb)
 
     @property
     def engine(self) -> QAEngine | None:

@@ -23,9 +23,9 @@ REPORTS = {
 
 
 def record(answer_id: str = "x1", *, cites: tuple[str, ...] = ("a",), answerable: bool = True,
-           question: str = "九水街道整改了多少处隐患？") -> AnswerRecord:
+           question: str = "九水街道整改了多少处隐患？", kb: str = "default") -> AnswerRecord:
     spans = tuple(CitedSpan(i + 1, d, 0, 4, REPORTS[d][:4]) for i, d in enumerate(cites))
-    return AnswerRecord(answer_id, question, "答案[1]", answerable, spans, "snap-1", 0.0)
+    return AnswerRecord(answer_id, question, "答案[1]", answerable, spans, "snap-1", 0.0, kb)
 
 
 @pytest.fixture
@@ -124,3 +124,83 @@ def test_export_rules(store: FeedbackStore, tmp_path: Path) -> None:
     confirmed, refused = every[-2:]
     assert confirmed["doc"] == "a" and confirmed["evidence"] == ["九水街道"]
     assert refused["doc"] is None and refused["type"] == "unanswerable"
+
+
+# The feedback table as written before feedback had a knowledge base (no kb column, no kb index).
+OLD_SCHEMA = """
+CREATE TABLE feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, answer_id TEXT NOT NULL, question TEXT NOT NULL,
+    answer TEXT NOT NULL, answerable INTEGER, citations TEXT NOT NULL, index_version TEXT NOT NULL,
+    rating TEXT NOT NULL CHECK (rating IN ('up', 'down')), correction TEXT, comment TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX feedback_created ON feedback (created_at);
+INSERT INTO feedback (answer_id, question, answer, answerable, citations, index_version, rating,
+                      correction, comment, created_at)
+VALUES ('old1', '旧问题一', '旧答案', 1, '[]', 'snap-0', 'up', NULL, NULL, '2026-11-01T00:00:00.000000Z'),
+       ('old2', '旧问题二', '旧答案', NULL, '[]', 'snap-0', 'down', '{"answer": "172处", "doc_id": null, "quote": null}',
+        '旧评语', '2026-11-02T00:00:00.000000Z');
+"""
+
+
+def test_an_old_database_is_migrated_in_place_keeping_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(OLD_SCHEMA)
+    conn.close()
+    store = FeedbackStore.open(path)
+    try:
+        old = store.list()
+        assert [(f.answer_id, f.kb) for f in old] == [("old2", "default"), ("old1", "default")]
+        assert old[0].correction == Correction(answer="172处") and old[0].comment == "旧评语"
+        added = store.add(record("new", kb="alpha"), "up")
+        assert added.kb == "alpha" and store.kbs() == ("alpha", "default")
+    finally:
+        store.close()
+    again = FeedbackStore.open(path)  # opening a migrated database again changes nothing
+    try:
+        assert again.count() == 3 and [f.answer_id for f in again.list(kb="default")] == ["old2", "old1"]
+    finally:
+        again.close()
+    with sqlite3.connect(path) as conn:
+        columns = {row[1]: row for row in conn.execute("PRAGMA table_info(feedback)")}
+        indexes = {row[1] for row in conn.execute("PRAGMA index_list(feedback)")}
+    conn.close()
+    assert columns["kb"][3] == 1 and columns["kb"][4] == "'default'"  # NOT NULL DEFAULT 'default'
+    assert "feedback_kb_created" in indexes
+
+
+def test_list_is_per_knowledge_base(store: FeedbackStore) -> None:
+    store.add(record("d1"), "up")
+    store.add(record("a1", kb="alpha"), "down", Correction(answer="x"))
+    store.add(record("b1", kb="beta"), "up")
+    store.add(record("a2", kb="alpha"), "up")
+    assert [f.answer_id for f in store.list(kb="alpha")] == ["a2", "a1"]
+    assert [f.answer_id for f in store.list(kb="default")] == ["d1"]
+    assert [f.answer_id for f in store.list(kb="alpha", corrected=True)] == ["a1"]
+    assert store.list(kb="gamma") == []
+    assert len(store.list()) == 4 and store.kbs() == ("alpha", "beta", "default")
+
+
+def test_export_merges_identical_questions_and_names_the_base(store: FeedbackStore, tmp_path: Path) -> None:
+    for n in range(500):  # the same correction 500 times; blanks and full-width forms differ
+        question = "九水街道 整改了多少处隐患？" if n % 2 else "九水街道整改了多少处隐患?"
+        store.add(record(f"f{n}", question=question, kb="alpha"), "down", Correction(answer="172处"))
+    # a different answer, or a different gold report, is another question
+    store.add(record("g", kb="alpha"), "down", Correction(answer="一百七十二处"))
+    store.add(record("h", kb="alpha"), "down", Correction(answer="172处", doc_id="b"))
+    rows = _export(store, tmp_path)
+    first = min(f.feedback_id for f in store.list(kb="alpha"))
+    assert (rows[0]["id"], rows[0]["count"], rows[0]["kb"]) == (f"feedback-{first}", 500, "alpha")
+    assert [r["count"] for r in rows] == [500, 1, 1]
+    assert [r["doc"] for r in rows] == ["a", "a", "b"]
+    # the earliest id is kept whatever order the feedback comes in
+    assert qa_rows(store.list(), REPORTS).rows == rows
+
+
+def test_export_refuses_feedback_of_several_bases(store: FeedbackStore) -> None:
+    store.add(record("a", kb="alpha"), "down", Correction(answer="172处"))
+    store.add(record("b", kb="beta"), "down", Correction(answer="172处"))
+    with pytest.raises(ValueError, match="alpha, beta"):
+        qa_rows(store.list(), REPORTS)
+    assert [r["kb"] for r in qa_rows(store.list(kb="beta"), REPORTS).rows] == ["beta"]

@@ -7,7 +7,7 @@ import uuid
 
 from fastapi import APIRouter, Request
 
-from service.api.auth import ReadKey
+from service.api.auth import ReadKey, requested_kb
 from service.api.deps import EngineDep, SettingsDep, StateDep, enforce_limits
 from service.api.disconnect import answer_while_connected
 from service.api.errors import error_responses
@@ -36,5 +36,6 @@ async def ask(
     answer = await answer_while_connected(request, engine.steps(body.question, top_k, body.composer, within))
     took_ms = (time.perf_counter() - start) * 1000
     answer_id = uuid.uuid4().hex
-    state.remember(answer_id, body.question, answer.text, answer.answerable, answer.citations, engine)
+    state.remember(answer_id, body.question, answer.text, answer.answerable, answer.citations, engine,
+                   requested_kb(request))
     return AskResponse.from_answer(answer, engine.reports, round(took_ms, 2), answer_id)

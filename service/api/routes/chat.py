@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from indexer.errors import BackendUnavailable
 from service.answering.engine import COMPOSERS, QAEngine
 from service.answering.types import Answer
-from service.api.auth import ReadKey
+from service.api.auth import ReadKey, requested_kb
 from service.api.deps import AppState, EngineDep, SettingsDep, StateDep, enforce_limits
 from service.api.disconnect import answer_while_connected, events_while_connected
 from service.api.errors import error_responses
@@ -159,11 +159,12 @@ def _chunk(turn: _Turn, model: str, delta: Delta, **extra: Any) -> ChatCompletio
     )
 
 
-def _remember(state: AppState, engine: QAEngine, turn: _Turn, answer: Answer) -> None:
-    """Keep the answer for feedback, under the completion id. The question kept is the one
-    answered: a follow-up resolved into a self-contained question, as evaluation will ask it."""
+def _remember(state: AppState, engine: QAEngine, kb: str, turn: _Turn, answer: Answer) -> None:
+    """Keep the answer for feedback, under the completion id and knowledge base ``kb``. The
+    question kept is the one answered: a follow-up resolved into a self-contained question, as
+    evaluation will ask it."""
     state.remember(turn.completion_id, turn.retrieval_query, answer.text, answer.answerable,
-                   answer.citations, engine)
+                   answer.citations, engine, kb)
 
 
 def _stream_answer(
@@ -271,17 +272,18 @@ async def chat_completions(
 ) -> ChatCompletion | StreamingResponse:
     # follow-up resolution tokenises: in the threadpool, like the answer
     turn = await run_in_threadpool(_resolve_turn, body, engine, settings)
+    kb = requested_kb(request)  # as select_kb chose the engine
     if body.stream:
         return StreamingResponse(
             events_while_connected(
-                _stream_answer(engine, turn, functools.partial(_remember, state, engine, turn))
+                _stream_answer(engine, turn, functools.partial(_remember, state, engine, kb, turn))
             ),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
     steps = engine.steps(turn.retrieval_query, turn.top_k, turn.composer, turn.within)
     answer = await answer_while_connected(request, steps)
-    _remember(state, engine, turn, answer)
+    _remember(state, engine, kb, turn, answer)
     content = _content(turn, answer)
     prompt_chars = sum(len(m.text) for m in body.messages)
     return ChatCompletion(

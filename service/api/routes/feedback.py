@@ -1,5 +1,10 @@
 """``POST /v1/feedback`` (a 👍/👎 and optional correction on one answer) and ``GET /v1/feedback``
-(the stored feedback, for reviewers: it shows other users' questions, so it needs a write key)."""
+(the stored feedback, for reviewers: it shows other users' questions, so it needs a write key).
+
+Both are about the knowledge base ``?kb=`` names (``default`` without), with that base's key
+rules: an answer id is found only among that base's answers, a correction is checked against that
+base's reports, and the list shows that base's feedback only. Nothing in a response depends on
+another knowledge base (an answer id or report of another base is as unknown as a made-up one)."""
 
 from __future__ import annotations
 
@@ -13,8 +18,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from service.answering.engine import QAEngine
 from service.api.auth import ReadKey, WriteKey
-from service.api.deps import FeedbackDep, SettingsDep, StateDep, index_version
+from service.api.deps import FeedbackDep, KbName, SettingsDep, StateDep, index_version
 from service.api.errors import ApiError, error_responses, field_error, printable
 from service.api.schemas.feedback import (
     FeedbackCreated,
@@ -47,10 +53,28 @@ def _check_lengths(body: FeedbackRequest, settings: Settings) -> None:
             raise field_error(name, "string_too_long", f"String should have at most {most} characters")
 
 
-def _record(body: FeedbackRequest, state: StateDep) -> AnswerRecord:
-    """The answer the feedback is about: remembered by id, else described by the body."""
+def _engine(state: StateDep, kb: str) -> QAEngine | None:
+    """The engine of knowledge base ``kb``, which corrections are checked against; None while the
+    default one loads (feedback is taken meanwhile, its correction unchecked). A named knowledge
+    base that is not (yet) known is an error, as on every route that takes ``?kb=``."""
+    if state.kb is None:
+        if kb == "default":
+            return None
+        raise ApiError(503, state.not_ready_code, state.reason, headers={"Retry-After": "5"})
+    found = state.kbs.get(kb) if state.kbs is not None else (state.kb if kb == "default" else None)
+    if found is None:
+        raise ApiError(404, "not_found", f"unknown knowledge base: {kb} (GET /v1/kbs lists them)")
+    if found.unavailable:
+        raise ApiError(503, "backend_unavailable", found.unavailable, headers={"Retry-After": "5"})
+    return found.engine
+
+
+def _record(body: FeedbackRequest, state: StateDep, kb: str, engine: QAEngine | None) -> AnswerRecord:
+    """The answer the feedback is about: remembered by id for knowledge base ``kb``, else
+    described by the body. An id remembered for another knowledge base is unknown here, with the
+    same message, so a caller learns nothing about other bases' answers."""
     record = state.answers.get(body.answer_id)
-    if record is not None:
+    if record is not None and record.kb == kb:
         return record
     if body.question is None:
         raise ApiError(
@@ -59,25 +83,24 @@ def _record(body: FeedbackRequest, state: StateDep) -> AnswerRecord:
             f"the last {state.answers.capacity}); send `question` (and `answer`) with the feedback "
             "to rate an older answer",
         )
-    engine = state.engine
     return AnswerRecord(body.answer_id, body.question.strip(), body.answer or "", None, (),
-                        index_version(engine) if engine is not None else "", time.time())
+                        index_version(engine) if engine is not None else "", time.time(), kb)
 
 
-def _correction(body: FeedbackRequest, state: StateDep) -> Correction | None:
-    """The correction, its report checked against the index when the index is loaded."""
+def _correction(body: FeedbackRequest, engine: QAEngine | None, kb: str) -> Correction | None:
+    """The correction, its report checked against knowledge base ``kb``'s reports (``engine``)
+    when loaded. Only that base is looked at: a report of another base is "no report" here."""
     c = body.correction
     if c is None:
         return None
     correction = Correction(answer=c.answer.strip() if c.answer else None,
                             doc_id=c.doc_id, quote=c.quote.strip() if c.quote else None)
-    engine = state.engine
     if c.doc_id is None or engine is None:
         return correction
     report = engine.reports.get(c.doc_id)
     if report is None:
-        raise ApiError(404, "not_found",
-                       f"correction.doc_id: no report {printable(c.doc_id)!r} in the index")
+        raise ApiError(404, "not_found", f"correction.doc_id: no report {printable(c.doc_id)!r} "
+                       f"in knowledge base {kb!r}")
     if correction.quote is not None:
         from indexer.zh import norm
 
@@ -116,16 +139,21 @@ def _since(text: str) -> str:
     responses=error_responses(401, 403, 404, 422, 503),
     summary="Rate an answer (👍/👎), optionally with the right answer or passage",
     description="Stored durably with the question, answer, citations and index version of the "
-    "answer `answer_id` names. The server remembers recent answers only: for an older one send "
-    "`question` (and `answer`) too; without them an unknown `answer_id` is 404. "
+    "answer `answer_id` names, under the knowledge base `?kb=` names: the answer must have come "
+    "from that knowledge base, and a correction's report is one of its reports. The server "
+    "remembers recent answers only: for an older one send `question` (and `answer`) too; "
+    "without them an unknown `answer_id` is 404. "
     "`zhiwen feedback export` turns corrections into a QA set for `zhiwen eval --qa`.",
 )
 def post_feedback(
-    body: FeedbackRequest, state: StateDep, settings: SettingsDep, store: FeedbackDep
+    body: FeedbackRequest, state: StateDep, settings: SettingsDep, store: FeedbackDep,
+    kb: KbName = None,
 ) -> FeedbackCreated:
     _check_lengths(body, settings)
-    record = _record(body, state)
-    correction = _correction(body, state)
+    name = kb or "default"
+    engine = _engine(state, name)
+    record = _record(body, state, name, engine)
+    correction = _correction(body, engine, name)
     try:
         stored = store.add(record, body.rating, correction, body.comment)
     except sqlite3.Error as exc:
@@ -134,7 +162,7 @@ def post_feedback(
                        headers={"Retry-After": "5"}) from exc
     log.info("feedback %d (%s) on answer %s", stored.feedback_id, stored.rating, stored.answer_id)
     return FeedbackCreated(feedback_id=stored.feedback_id, answer_id=stored.answer_id,
-                           created_at=stored.created_at)
+                           created_at=stored.created_at, kb=stored.kb)
 
 
 @router.get(
@@ -142,9 +170,12 @@ def post_feedback(
     dependencies=[WriteKey],
     responses=error_responses(401, 403, 422, 503),
     summary="Stored feedback, newest first (needs a write key: it shows users' questions)",
+    description="The feedback on answers of the knowledge base `?kb=` names (`default` "
+    "without), and of no other; the key must be allowed to write that knowledge base.",
 )
 def list_feedback(
     store: FeedbackDep,
+    kb: KbName = None,
     rating: Annotated[Literal["up", "down"] | None, Query(description="Only 👍 or 👎.")] = None,
     since: Annotated[str | None, Query(
         description="Only feedback from this time on (RFC 3339, e.g. 2026-12-01T08:00:00+08:00).",
@@ -155,7 +186,7 @@ def list_feedback(
 ) -> FeedbackList:
     after = _since(since) if since is not None else None
     try:
-        rows = store.list(rating=rating, since=after,
+        rows = store.list(kb=kb or "default", rating=rating, since=after,
                           corrected=None if corrected is None else corrected == "true",
                           limit=limit)
     except sqlite3.Error as exc:

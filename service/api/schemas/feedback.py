@@ -92,6 +92,7 @@ class FeedbackCreated(BaseModel):
     feedback_id: int = Field(description="Id of the stored feedback.")
     answer_id: str
     created_at: str = Field(description="When it was stored (ISO 8601, UTC).")
+    kb: str = Field(description="The knowledge base it was stored under (`?kb=`).")
 
 
 class CitedSpanOut(BaseModel):
@@ -125,6 +126,7 @@ class FeedbackOut(BaseModel):
     correction: CorrectionOut | None
     comment: str | None
     created_at: str
+    kb: str = Field(description="The knowledge base of the answer.")
 
     @classmethod
     def from_feedback(cls, fb: Feedback) -> FeedbackOut:
@@ -136,7 +138,7 @@ class FeedbackOut(BaseModel):
             index_version=fb.index_version, rating=fb.rating,
             correction=None if c is None else CorrectionOut(answer=c.answer, doc_id=c.doc_id,
                                                             quote=c.quote),
-            comment=fb.comment, created_at=fb.created_at,
+            comment=fb.comment, created_at=fb.created_at, kb=fb.kb,
         )
 
 
