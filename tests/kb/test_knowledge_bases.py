@@ -56,7 +56,8 @@ def auth(key: str) -> dict[str, str]:
 def alpha(server: KbServer) -> str:
     created = httpx.post(f"{server.url}/v1/kbs/alpha", json=ALPHA_REPORT, headers=auth(API_KEY), timeout=180)
     assert created.status_code == 201, created.text
-    assert created.json() == {"name": "alpha", "reports": 1, "chunks": created.json()["chunks"]}
+    assert created.json() == {"name": "alpha", "reports": 1, "chunks": created.json()["chunks"],
+                              "state": "ready", "reason": None}
     return "alpha"
 
 
