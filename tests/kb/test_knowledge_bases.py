@@ -5,6 +5,7 @@ route lets a scoped key do exactly what its scope says (keys stored as SHA-256 d
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -153,9 +154,12 @@ def test_knowledge_bases_are_opened_again_on_start(server: KbServer, alpha: str,
     tmp = tmp_path_factory.mktemp("kbs-restart")
     second = launch(server.dirs, tmp, ZHIWEN_KBS_DIR=str(server.dirs.index.parent.parent / "kbs"))
     try:
-        wait_ready(second)
-        listed = httpx.get(f"{second.url}/v1/kbs", timeout=30).json()["kbs"]
-        assert [k["name"] for k in listed] == ["default", "alpha"]
+        wait_ready(second)  # (default's readiness: each other base opens in its own thread)
+        deadline = time.monotonic() + 120
+        while (listed := httpx.get(f"{second.url}/v1/kbs", timeout=30).json()["kbs"])[-1]["state"] == "loading":
+            assert time.monotonic() < deadline, listed
+            time.sleep(0.1)
+        assert [(k["name"], k["state"]) for k in listed] == [("default", "ready"), ("alpha", "ready")]
         answer = httpx.post(f"{second.url}/v1/ask?kb=alpha", json={"question": ALPHA_QUESTION}, timeout=120)
         assert "韩晓梅" in answer.json()["answer"]
     finally:
