@@ -91,11 +91,9 @@ async def _load(state: AppState) -> None:
         _ready(state, milvus)
         return
 
-    from indexer.store import read_meta
-
     try:
         # a missing or unreadable default index fails before the model loads, as before
-        await asyncio.to_thread(read_meta, settings.index_dir)
+        await asyncio.to_thread(_check_index, settings)
         embedder = await asyncio.to_thread(load_model, settings)
     except Exception as exc:
         state.reason = _load_failure(exc)
@@ -118,6 +116,19 @@ async def _load(state: AppState) -> None:
         _ready(state, kb)
 
     await asyncio.gather(open_default(), *(asyncio.to_thread(kbs.open_named, n) for n in named))
+
+
+def _check_index(settings: Settings) -> None:
+    """Fail fast (before the model loads) when the default index's meta.json cannot be read,
+    naming a truncated or corrupted file as the full check on opening would."""
+    from indexer.snapshots import verify_checksums
+    from indexer.store import IndexLoadError, read_meta
+
+    try:
+        read_meta(settings.index_dir)
+    except IndexLoadError:
+        verify_checksums(settings.index_dir)
+        raise
 
 
 def _ready(state: AppState, kb: KnowledgeBase | MilvusKnowledgeBase) -> None:
