@@ -119,8 +119,9 @@ class KnowledgeBases:
                 log.warning("removing %s: a knowledge base whose creation was interrupted", folder)
                 shutil.rmtree(folder, ignore_errors=True)
             else:
-                self._failed[folder.name] = (f"knowledge base folder {folder} has no index; "
-                                             "DELETE it or restore its index")
+                with self._lock:
+                    self._failed[folder.name] = (f"knowledge base folder {folder} has no index; "
+                                                 "DELETE it or restore its index")
         with self._lock:
             self._loading |= set(names)
         return names
