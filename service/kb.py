@@ -81,19 +81,26 @@ def faq_matcher(settings: Settings, embedder: Embedder) -> FaqMatcher:
     return FaqMatcher(embedder, FaqStore(settings.faq_db), threshold)
 
 
+def load_model(settings: Settings) -> Embedder:
+    """The embedding model every knowledge base shares, loaded and warmed up. Slow: seconds."""
+    from embeddings import load_embedder
+
+    limit_threads(settings.inference_threads)
+    embedder = load_embedder(settings.model, cache_path=settings.cache_path)
+    embedder.warm_up()
+    return embedder
+
+
 def load_engine(settings: Settings, embedder: Embedder | None = None) -> QAEngine:
     """Load the embedder (warmed up), the index and the composers. Slow: seconds.
 
     Raises ``IndexLoadError`` / ``ModelNotFoundError`` with a message fit for /readyz.
     """
-    from embeddings import load_embedder
     from indexer.store import load_index, read_meta
 
     read_meta(settings.index_dir)  # a missing or unreadable index fails before the model loads
     if embedder is None:  # (another knowledge base's, when given: one model for all)
-        limit_threads(settings.inference_threads)
-        embedder = load_embedder(settings.model, cache_path=settings.cache_path)
-        embedder.warm_up()
+        embedder = load_model(settings)
     searcher = load_index(settings.index_dir, embedder, vector_search=settings.vector_index_params())
     return engine_for(embedder, searcher, settings.composer, llm_endpoint(settings),
                       faq_matcher(settings, embedder))
@@ -152,10 +159,23 @@ class EngineHolder:
         return snapshot_version(self.current.meta)
 
 
+class KnowledgeBaseGone(Exception):
+    """A write to a knowledge base that is being deleted (409) or was deleted (404)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
 class KnowledgeBase(EngineHolder):
-    """Holds the current engine for readers and applies changes, one writer at a time."""
+    """Holds the current engine for readers and applies changes, one writer at a time.
+
+    Reads never wait for a write: they take :attr:`engine` (one reference) while a write builds
+    the next snapshot beside it and swaps it in at the end."""
 
     unavailable = ""  # the local index is on this machine: it does not go away (cf. MilvusKnowledgeBase)
+    name = "default"  # (KnowledgeBases names the others)
 
     def __init__(
         self,
@@ -174,6 +194,7 @@ class KnowledgeBase(EngineHolder):
         self._watcher: threading.Thread | None = None
         self._bad_snapshot: Path | None = None
         self.last_change: dict[str, Any] | None = None
+        self._gone = ""  # "deleting" / "deleted": writes are refused (see retire)
 
     @property
     def corpus_dir(self) -> Path | None:
@@ -189,9 +210,11 @@ class KnowledgeBase(EngineHolder):
         disk became unusable."""
         timeout = self.live.lock_timeout
         start = time.monotonic()
+        self._check_not_gone()
         if not self._write_lock.acquire(timeout=timeout):
             raise WriterBusy("another write to the index is in progress; retry in a few seconds")
         try:
+            self._check_not_gone()  # (a delete may have begun while this write waited)
             remaining = max(0.0, timeout - (time.monotonic() - start))
             result = self.live.apply(changes, base=self.current, lock_timeout=remaining)
             if result.searcher is not None:
@@ -211,6 +234,27 @@ class KnowledgeBase(EngineHolder):
             return result
         finally:
             self._write_lock.release()
+
+    def _check_not_gone(self) -> None:
+        if self._gone == "deleting":
+            raise KnowledgeBaseGone(f"knowledge base {self.name!r} is being deleted", 409)
+        if self._gone == "deleted":
+            raise KnowledgeBaseGone(f"knowledge base {self.name!r} was deleted", 404)
+
+    def retire(self, timeout: float) -> None:
+        """Before a delete: refuse new writes at once, wait up to ``timeout`` seconds for the one
+        in flight to finish, then stop for good (no writes, no snapshot watcher). Raises
+        ``WriterBusy`` when the write in flight outlasts ``timeout`` (writes are taken again)."""
+        self._gone = "deleting"
+        if not self._write_lock.acquire(timeout=timeout):
+            self._gone = ""
+            raise WriterBusy(f"a write to knowledge base {self.name!r} is still in progress after "
+                             f"{timeout:g} s; delete it again when the write has finished")
+        try:
+            self._gone = "deleted"
+        finally:
+            self._write_lock.release()
+        self.close()
 
     def _publish(self, searcher: Searcher) -> None:
         """Make an engine over ``searcher`` the one new requests use (one reference assignment)."""

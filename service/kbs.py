@@ -4,7 +4,11 @@ served by one process and one loaded model. ``default`` is the configured corpus
 every URL without ``?kb=`` works as before.
 
 A knowledge base is created with its first report (an index needs text) and opened again on
-start; deleting one removes its folder. On the Milvus backend only ``default`` exists for now
+start, each in its own thread (``open_named``), so one rolling forward a long interrupted change
+is ``loading`` while the others serve. Deleting one refuses its new writes at once, waits (at most
+``ZHIWEN_WRITE_LOCK_TIMEOUT_S``) for the write in flight, then removes its folder; a folder an
+interrupted create left without an index is removed (on start, or when the name is created again),
+so no name is half there: every name is listed by ``states()`` or free. On the Milvus backend only ``default`` exists for now
 (each knowledge base would be its own collection prefix; not built yet).
 """
 
@@ -16,11 +20,12 @@ import shutil
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from service.kb import KnowledgeBase, open_knowledge_base
 
 if TYPE_CHECKING:
+    from embeddings import Embedder
     from indexer.update import Change
     from service.milvus_kb import MilvusKnowledgeBase
     from zhiwen.settings import Settings
@@ -30,6 +35,13 @@ log = logging.getLogger(__name__)
 DEFAULT = "default"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 _NAME = re.compile(NAME_PATTERN)
+
+State = Literal["ready", "loading", "deleting", "unavailable"]
+
+# What an interrupted create can leave in a knowledge base's folder before its index exists
+# (the first report, the snapshot being written, the writer's journal and lock); a folder holding
+# only these and no index is a leftover, removed rather than answering 409 for a name listed nowhere.
+_LEFTOVER = frozenset({"reports", "index", "index.snapshots", "index.journal.jsonl", "index.lock"})
 
 
 class KnowledgeBaseError(ValueError):
@@ -49,38 +61,118 @@ def kb_settings(settings: Settings, folder: Path) -> Settings:
 
 
 class KnowledgeBases:
-    """``default`` and the named knowledge bases, by name."""
+    """``default`` and the named knowledge bases, by name, each ``ready``, ``loading`` (being
+    opened: rolling forward), ``deleting`` or ``unavailable`` (could not be opened; ``reason``)."""
 
-    def __init__(self, settings: Settings, default: KnowledgeBase | MilvusKnowledgeBase) -> None:
+    def __init__(self, settings: Settings, default: KnowledgeBase | MilvusKnowledgeBase | None = None,
+                 *, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.default = default
+        self.default = default  # None while it is being opened (or when it could not be)
+        self.embedder = embedder if embedder is not None else (default.engine.embedder if default else None)
         self.root = Path(settings.kbs_dir)
         self._named: dict[str, KnowledgeBase] = {}
+        self._loading: set[str] = set() if default is not None else {DEFAULT}
+        self._failed: dict[str, str] = {}  # name -> why it could not be opened
+        self._busy: dict[str, str] = {}  # name -> "creating" / "deleting"
+        self._closed = False
         self._lock = threading.Lock()
 
+    # -- reading ------------------------------------------------------------------------------
     def names(self) -> list[str]:
-        return [DEFAULT, *sorted(self._named)]
+        """Every listed name: ``default`` first, then the others (ready or not) sorted."""
+        with self._lock:
+            named = set(self._named) | self._loading | set(self._failed)
+            named |= {n for n, what in self._busy.items() if what == "deleting"}
+        return [DEFAULT, *sorted(named - {DEFAULT})]
 
     def get(self, name: str) -> KnowledgeBase | MilvusKnowledgeBase | None:
+        """The knowledge base ``name`` if it is open (None while loading, unavailable or unknown)."""
         return self.default if name == DEFAULT else self._named.get(name)
 
-    def open_existing(self) -> None:
-        """Open the knowledge bases found under the folder (those with an index)."""
+    def state(self, name: str) -> tuple[State, str] | None:
+        """``(state, reason)`` of a listed name, None for a name listed nowhere."""
+        with self._lock:
+            if name in self._loading:
+                return "loading", (f"knowledge base {name!r} is loading (opening its index and rolling forward "
+                                    "interrupted changes, if any)")
+            if name in self._failed:
+                return "unavailable", self._failed[name]
+            if self._busy.get(name) == "deleting":
+                return "deleting", f"knowledge base {name!r} is being deleted"
+            if self.get(name) is not None:
+                return "ready", ""
+        return None
+
+    # -- start-up -----------------------------------------------------------------------------
+    def found(self) -> list[str]:
+        """The knowledge bases under the folder (those with an index), marked ``loading`` until
+        :meth:`open_named` opens them; folders an interrupted create left are removed."""
         if self.settings.backend != "local" or not self.root.is_dir():
-            return
+            return []
+        names = []
         for folder in sorted(p for p in self.root.iterdir() if p.is_dir() and _NAME.match(p.name)):
-            if not (folder / "index").exists():
+            if folder.name == DEFAULT:
                 continue
-            try:
-                self._named[folder.name] = self._open(folder)
-            except Exception:  # one broken knowledge base must not keep the others from serving
-                log.exception("knowledge base %s not opened", folder.name)
+            if (folder / "index").exists():
+                names.append(folder.name)
+            elif _is_leftover(folder):
+                log.warning("removing %s: a knowledge base whose creation was interrupted", folder)
+                shutil.rmtree(folder, ignore_errors=True)
+            else:
+                with self._lock:
+                    self._failed[folder.name] = (f"knowledge base folder {folder} has no index; "
+                                                 "DELETE it or restore its index")
+        with self._lock:
+            self._loading |= set(names)
+        return names
+
+    def open_named(self, name: str) -> None:
+        """Open (and roll forward) the knowledge base ``name`` found on start; a failure is logged
+        and kept as its reason, never keeping the others from serving."""
+        try:
+            kb = self._open(self.root / name)
+        except Exception as exc:  # one broken knowledge base must not keep the others from serving
+            log.exception("knowledge base %s not opened", name)
+            with self._lock:
+                self._loading.discard(name)
+                self._failed[name] = f"knowledge base {name!r} could not be opened: {exc}"
+            return
+        with self._lock:
+            self._loading.discard(name)
+            closed = self._closed
+            if not closed:
+                self._named[name] = kb
+        if closed:  # the service stopped while it was opening
+            kb.close()
+
+    def open_existing(self) -> None:
+        """Open every knowledge base found under the folder, one after another."""
+        for name in self.found():
+            self.open_named(name)
+
+    def set_default(self, kb: KnowledgeBase | MilvusKnowledgeBase | None, reason: str = "") -> None:
+        """The default knowledge base is open (``kb``), or could not be opened (``reason``)."""
+        with self._lock:
+            self._loading.discard(DEFAULT)
+            self.default = kb
+            if kb is None:
+                self._failed[DEFAULT] = reason
+            elif self.embedder is None:
+                self.embedder = kb.engine.embedder
 
     def _open(self, folder: Path) -> KnowledgeBase:
-        kb = open_knowledge_base(kb_settings(self.settings, folder), embedder=self.default.engine.embedder)
+        kb = open_knowledge_base(kb_settings(self.settings, folder), embedder=self._model())
+        kb.name = folder.name
+        kb.writes_enabled = bool(self.settings.api_keys)
         log.info("knowledge base %s: %d reports", folder.name, len(kb.current.reports))
         return kb
 
+    def _model(self) -> Embedder:
+        if self.embedder is None:
+            raise KnowledgeBaseError("the model is not loaded yet", 503)
+        return self.embedder
+
+    # -- creating and deleting ----------------------------------------------------------------
     def create(self, name: str, first: Sequence[Change]) -> KnowledgeBase:
         """A new knowledge base holding the reports of ``first``; raises
         :class:`KnowledgeBaseError` or the change's ``UpdateError`` (then nothing is left)."""
@@ -91,33 +183,90 @@ class KnowledgeBases:
                                      "starting with a letter or digit", 422)
         if self.settings.backend != "local":
             raise KnowledgeBaseError("on the Milvus backend only the default knowledge base exists", 409)
+        folder = self.root / name
         with self._lock:
-            folder = self.root / name
-            if name == DEFAULT or name in self._named or folder.exists():
-                raise KnowledgeBaseError(f"knowledge base {name!r} already exists", 409)
-            (folder / "reports").mkdir(parents=True)
-            try:
-                settings = kb_settings(self.settings, folder)
-                make_live_index(settings, self.default.engine.embedder).apply(first)
-                kb = self._open(folder)
-                kb.writes_enabled = self.default.writes_enabled
-            except BaseException:
+            self._refuse_taken(name)
+            if folder.exists():
+                if not _is_leftover(folder):
+                    self._failed[name] = (f"knowledge base folder {folder} appeared after start; "
+                                          "restart the service to open it, or DELETE it")
+                    raise KnowledgeBaseError(f"knowledge base {name!r} already exists "
+                                             "(its folder was not opened: restart or DELETE it)", 409)
+                log.warning("removing %s: a knowledge base whose creation was interrupted", folder)
                 shutil.rmtree(folder, ignore_errors=True)
-                raise
-            self._named[name] = kb
-            return kb
+            self._busy[name] = "creating"
+        kb: KnowledgeBase | None = None
+        try:
+            (folder / "reports").mkdir(parents=True)
+            make_live_index(kb_settings(self.settings, folder), self._model()).apply(first)
+            kb = self._open(folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        finally:
+            with self._lock:
+                self._busy.pop(name, None)
+                if kb is not None:
+                    self._named[name] = kb
+        return kb
+
+    def _refuse_taken(self, name: str) -> None:
+        """409 for a name in use in any state (called under the lock)."""
+        busy = self._busy.get(name)
+        if busy is not None:
+            raise KnowledgeBaseError(f"knowledge base {name!r} is being {'created' if busy == 'creating' else 'deleted'}; "
+                                     "retry when that has finished", 409)
+        if name == DEFAULT or name in self._named or name in self._loading:
+            raise KnowledgeBaseError(f"knowledge base {name!r} already exists", 409)
+        if name in self._failed:
+            raise KnowledgeBaseError(f"knowledge base {name!r} already exists but is unavailable "
+                                     f"({self._failed[name]}); DELETE it first", 409)
 
     def delete(self, name: str) -> None:
+        """Remove ``name`` and its folder, after the write in flight (if any) has finished.
+
+        Raises :class:`KnowledgeBaseError` (404 unknown, 409 default / loading / being created or
+        deleted) or ``WriterBusy`` when a write outlasts ``ZHIWEN_WRITE_LOCK_TIMEOUT_S`` (nothing
+        is deleted then)."""
         if name == DEFAULT:
             raise KnowledgeBaseError("the default knowledge base cannot be deleted", 409)
         with self._lock:
-            kb = self._named.pop(name, None)
-            if kb is None:
+            busy = self._busy.get(name)
+            if busy is not None:
+                raise KnowledgeBaseError(f"knowledge base {name!r} is being {'created' if busy == 'creating' else 'deleted'}", 409)
+            if name in self._loading:
+                raise KnowledgeBaseError(f"knowledge base {name!r} is loading; delete it when it is ready", 409)
+            kb = self._named.get(name)
+            if kb is None and name not in self._failed:
                 raise KnowledgeBaseError(f"unknown knowledge base: {name[:50]}", 404)
-            kb.close()
+            self._busy[name] = "deleting"
+        try:
+            if kb is not None:
+                kb.retire(self.settings.write_lock_timeout_s)  # new writes: 409, then 404
+            with self._lock:
+                self._named.pop(name, None)
+                self._failed.pop(name, None)
             shutil.rmtree(self.root / name, ignore_errors=True)
+            if (self.root / name).exists():
+                log.error("knowledge base folder %s could not be removed completely", self.root / name)
+                with self._lock:
+                    self._failed[name] = f"knowledge base folder {self.root / name} could not be removed; DELETE it again"
+        finally:
+            with self._lock:
+                self._busy.pop(name, None)
 
     def close(self) -> None:
-        for kb in self._named.values():
+        with self._lock:
+            self._closed = True
+            named = list(self._named.values())
+        for kb in named:
             kb.close()
-        self.default.close()
+        if self.default is not None:
+            self.default.close()
+
+
+def _is_leftover(folder: Path) -> bool:
+    """A folder an interrupted create left: no index, nothing but what creating writes."""
+    if (folder / "index").exists():
+        return False
+    return all(p.name in _LEFTOVER or p.name.startswith(".") for p in folder.iterdir())

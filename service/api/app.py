@@ -24,7 +24,7 @@ from service.api.routes import ask, chat, documents, faq, feedback, health, kbs,
 from service.api.schemas import AskRequest, SearchRequest
 from service.api.schemas.feedback import FeedbackCorrection, FeedbackRequest
 from service.feedback import AnswerLog
-from service.kb import KnowledgeBase, open_knowledge_base
+from service.kb import KnowledgeBase, load_model, open_knowledge_base
 from service.kbs import KnowledgeBases
 from service.milvus_kb import MilvusKnowledgeBase, open_milvus_knowledge_base
 from zhiwen.settings import Settings, get_settings
@@ -64,7 +64,13 @@ def _load_failure(exc: Exception) -> str:
 
 
 async def _load(state: AppState) -> None:
-    """Load the engine off the event loop; on failure keep serving and report why in /readyz."""
+    """Load the model, then open each knowledge base in its own thread, off the event loop; on
+    failure keep serving and report why in /readyz.
+
+    A base rolling forward a long interrupted change (after a kill during a large upload) keeps
+    only itself at 503 ``loading``: ``default`` and the others serve as soon as they are open,
+    and GET /v1/kbs lists it as ``loading``. /readyz and the ``zhiwen_index_*`` metrics are about
+    ``default``."""
     settings = state.settings
     where = settings.milvus_uri if settings.backend == "milvus" else settings.index_dir
     log.info("loading model %s and index %s", settings.model, where)
@@ -74,25 +80,64 @@ async def _load(state: AppState) -> None:
         metrics.index_documents.set(len(engine.searcher.reports))
         metrics.index_chunks.set(len(engine.searcher.chunks))
 
+    if settings.backend == "milvus":
+        try:
+            milvus = await asyncio.to_thread(open_milvus_knowledge_base, settings, published)
+        except Exception as exc:  # whatever it is: keep serving /healthz and say why in /readyz
+            state.reason = _load_failure(exc)
+            state.loading = False
+            return
+        state.kbs = KnowledgeBases(settings, milvus)
+        _ready(state, milvus)
+        return
+
     try:
-        # load + verify checksums + roll forward interrupted index changes
-        kb: KnowledgeBase | MilvusKnowledgeBase
-        if settings.backend == "milvus":
-            kb = await asyncio.to_thread(open_milvus_knowledge_base, settings, published)
-        else:
-            kb = await asyncio.to_thread(open_knowledge_base, settings, published)
-    except Exception as exc:  # whatever it is: keep serving /healthz and say why in /readyz
+        # a missing or unreadable default index fails before the model loads, as before
+        await asyncio.to_thread(_check_index, settings)
+        embedder = await asyncio.to_thread(load_model, settings)
+    except Exception as exc:
         state.reason = _load_failure(exc)
         state.loading = False
         return
-    kbs = KnowledgeBases(settings, kb)
-    await asyncio.to_thread(kbs.open_existing)  # the other knowledge bases, with the same model
-    state.kbs = kbs
+    kbs = KnowledgeBases(settings, embedder=embedder)
+    named = await asyncio.to_thread(kbs.found)
+    state.kbs = kbs  # from here each knowledge base answers as soon as it is open
+
+    async def open_default() -> None:
+        try:
+            # load + verify checksums + roll forward interrupted index changes
+            kb = await asyncio.to_thread(open_knowledge_base, settings, published, embedder)
+        except Exception as exc:
+            state.reason = _load_failure(exc)
+            state.loading = False
+            kbs.set_default(None, state.reason)
+            return
+        kbs.set_default(kb)
+        _ready(state, kb)
+
+    await asyncio.gather(open_default(), *(asyncio.to_thread(kbs.open_named, n) for n in named))
+
+
+def _check_index(settings: Settings) -> None:
+    """Fail fast (before the model loads) when the default index's meta.json cannot be read,
+    naming a truncated or corrupted file as the full check on opening would."""
+    from indexer.snapshots import verify_checksums
+    from indexer.store import IndexLoadError, read_meta
+
+    try:
+        read_meta(settings.index_dir)
+    except IndexLoadError:
+        verify_checksums(settings.index_dir)
+        raise
+
+
+def _ready(state: AppState, kb: KnowledgeBase | MilvusKnowledgeBase) -> None:
     state.kb = kb
     state.reason = ""
     state.loading = False
-    metrics.index_ready.set(1)
-    published(kb.engine)
+    state.metrics.index_ready.set(1)
+    state.metrics.index_documents.set(len(kb.current.reports))
+    state.metrics.index_chunks.set(len(kb.current.chunks))
     log.info("ready: %d reports, %d passages", len(kb.current.reports), len(kb.current.chunks))
 
 

@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import logging
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -188,6 +189,23 @@ def may_see_details(request: Request, settings: Settings) -> bool:
         return False
     check_key(request, settings, what="read")
     return True
+
+
+def readable_kbs(request: Request, settings: Settings) -> Callable[[str], bool]:
+    """Which knowledge bases the caller may read, for listings (GET /v1/kbs): a ZHIWEN_API_KEYS
+    key, every one; a scoped key, those its ``read``/``write`` name; no key, every one while
+    reads are open (anyone may read them all then) and 401 when they are not. A key that is no
+    key is 403 when reads need keys, and counts as no key while they are open (as on every other
+    read). ``?kb=`` plays no part: a listing is not about one knowledge base."""
+    key = presented_key(request)
+    if key is not None and key_matches(key, settings):
+        return lambda name: True
+    entry = scoped_key(key, settings) if key is not None else None
+    if entry is not None:
+        return lambda name: entry.allows("read", name)
+    if settings.read_api_keys_required:
+        check_key(request, settings, what="read")  # raises: no key (401) or not a key (403)
+    return lambda name: True
 
 
 WriteKey = Depends(require_write_key)

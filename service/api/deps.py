@@ -88,13 +88,26 @@ KbName = Annotated[str | None, Query(pattern=KB_PATTERN, max_length=40,
 
 
 async def select_kb(state: StateDep, kb: KbName = None) -> KnowledgeBase | MilvusKnowledgeBase:
-    """The knowledge base a request names (``?kb=``), ready to answer."""
-    if state.kb is None:
-        raise ApiError(503, state.not_ready_code, state.reason, headers={"Retry-After": "5"})
+    """The knowledge base a request names (``?kb=``), ready to answer: 404 for a name listed
+    nowhere, 503 ``loading`` (with Retry-After, naming it) for one still being opened — the
+    others answer meanwhile —, 503 ``index_unavailable`` for one that could not be opened."""
     name = kb or "default"
-    found = state.kbs.get(name) if state.kbs is not None else (state.kb if name == "default" else None)
+    kbs = state.kbs
+    if kbs is None:  # the model is not loaded yet (or failed to)
+        if state.kb is not None and name == "default":
+            return state.kb
+        raise ApiError(503, state.not_ready_code, state.reason, headers={"Retry-After": "5"})
+    found = kbs.get(name)
     if found is None:
-        raise ApiError(404, "not_found", f"unknown knowledge base: {name} (GET /v1/kbs lists them)")
+        status = kbs.state(name)
+        if status is None:
+            raise ApiError(404, "not_found", f"unknown knowledge base: {name} (GET /v1/kbs lists them)")
+        what, reason = status
+        if what == "loading":
+            raise ApiError(503, "loading", reason, headers={"Retry-After": "5"})
+        if what == "deleting":
+            raise ApiError(404, "not_found", reason)
+        raise ApiError(503, "index_unavailable", reason, headers={"Retry-After": "5"})
     if found.unavailable:
         raise ApiError(503, "backend_unavailable", found.unavailable, headers={"Retry-After": "5"})
     return found

@@ -5,6 +5,7 @@ route lets a scoped key do exactly what its scope says (keys stored as SHA-256 d
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,8 @@ def auth(key: str) -> dict[str, str]:
 def alpha(server: KbServer) -> str:
     created = httpx.post(f"{server.url}/v1/kbs/alpha", json=ALPHA_REPORT, headers=auth(API_KEY), timeout=180)
     assert created.status_code == 201, created.text
-    assert created.json() == {"name": "alpha", "reports": 1, "chunks": created.json()["chunks"]}
+    assert created.json() == {"name": "alpha", "reports": 1, "chunks": created.json()["chunks"],
+                              "state": "ready", "reason": None}
     return "alpha"
 
 
@@ -152,9 +154,12 @@ def test_knowledge_bases_are_opened_again_on_start(server: KbServer, alpha: str,
     tmp = tmp_path_factory.mktemp("kbs-restart")
     second = launch(server.dirs, tmp, ZHIWEN_KBS_DIR=str(server.dirs.index.parent.parent / "kbs"))
     try:
-        wait_ready(second)
-        listed = httpx.get(f"{second.url}/v1/kbs", timeout=30).json()["kbs"]
-        assert [k["name"] for k in listed] == ["default", "alpha"]
+        wait_ready(second)  # (default's readiness: each other base opens in its own thread)
+        deadline = time.monotonic() + 120
+        while (listed := httpx.get(f"{second.url}/v1/kbs", timeout=30).json()["kbs"])[-1]["state"] == "loading":
+            assert time.monotonic() < deadline, listed
+            time.sleep(0.1)
+        assert [(k["name"], k["state"]) for k in listed] == [("default", "ready"), ("alpha", "ready")]
         answer = httpx.post(f"{second.url}/v1/ask?kb=alpha", json={"question": ALPHA_QUESTION}, timeout=120)
         assert "韩晓梅" in answer.json()["answer"]
     finally:

@@ -56,7 +56,7 @@ from service.api.schemas.documents import (
     ReportIn,
 )
 from service.api.uploads import FileUpload, check_doc_id, document_from_request, form_fields
-from service.kb import KnowledgeBase
+from service.kb import KnowledgeBase, KnowledgeBaseGone
 from service.milvus_kb import MilvusKnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,8 @@ async def new_report(request: Request) -> tuple[str, Put]:
 async def _apply(kb: KnowledgeBase | MilvusKnowledgeBase, change: Put | Delete) -> UpdateResult:
     try:
         return await run_in_threadpool(kb.apply, [change])
+    except KnowledgeBaseGone as exc:  # DELETE /v1/kbs/{name} raced this write: 409 while, 404 after
+        raise ApiError(exc.status, "conflict" if exc.status == 409 else "not_found", exc.message) from exc
     except Exception as exc:
         raise _api_error(exc) from exc
 

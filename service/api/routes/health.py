@@ -3,14 +3,20 @@
 ``/healthz`` is always open. With ``ZHIWEN_READ_API_KEYS_REQUIRED``, ``/readyz`` without a key says
 only ready or not (the index's file names, hashes and changes need a read key), and ``/metrics``
 needs a read key like every other read.
+
+``/metrics`` holds the ``default`` knowledge base's counts (``zhiwen_index_documents`` /
+``_chunks``, ``zhiwen_index_ready``) and request counts and latencies by route template and status
+(no knowledge-base names, query strings or bodies). So it needs what reading ``default`` needs: open
+while reads are open (anyone may read ``default`` then), else a ZHIWEN_API_KEYS key or a scoped key
+that may read ``default`` — ``?kb=`` is ignored, so a key scoped to another base gets 403.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from service.api.auth import ReadKey, may_see_details
+from service.api.auth import check_key, may_see_details
 from service.api.deps import SettingsDep, StateDep
 from service.api.errors import error_response, error_responses
 from service.api.schemas import Health, Readiness
@@ -52,8 +58,15 @@ async def readyz(request: Request, state: StateDep, settings: SettingsDep) -> Re
     )
 
 
+def require_default_read(request: Request, settings: SettingsDep) -> None:
+    """Read access to ``default`` whatever ``?kb=`` says (the metrics are its counts)."""
+    if settings.read_api_keys_required:
+        check_key(request, settings, what="read", kb="default")
+
+
 @router.get(
-    "/metrics", summary="Prometheus metrics", include_in_schema=False, dependencies=[ReadKey]
+    "/metrics", summary="Prometheus metrics", include_in_schema=False,
+    dependencies=[Depends(require_default_read)],
 )
 async def metrics(state: StateDep) -> Response:
     body, content_type = state.metrics.render()

@@ -1,19 +1,26 @@
 """Knowledge bases: ``GET /v1/kbs`` lists them; ``POST /v1/kbs/{name}`` creates one with its first
 report (the body of ``POST /v1/documents``); ``DELETE /v1/kbs/{name}`` removes one. Creating and
 deleting need a ``ZHIWEN_API_KEYS`` key (scoped keys only use knowledge bases). Every other route
-takes ``?kb=<name>``."""
+takes ``?kb=<name>``.
+
+The listing shows a caller only what it may read (``auth.readable_kbs``): a scoped key sees the
+knowledge bases it names, a global key all; with reads open a caller without a key sees all (it
+may read them all). Each entry says whether it is ``ready``, ``loading`` (being opened on start,
+e.g. rolling forward an interrupted change: its routes answer 503 ``loading`` meanwhile),
+``deleting`` or ``unavailable`` (could not be opened; ``reason`` says why)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from indexer.errors import NothingToIndex
-from service.api.auth import AdminKey, ReadKey
-from service.api.deps import KB_PATTERN, StateDep
+from indexer.journal import WriterBusy
+from service.api.auth import AdminKey, readable_kbs
+from service.api.deps import KB_PATTERN, SettingsDep, StateDep
 from service.api.errors import ApiError, error_responses
 from service.api.routes.documents import _api_error, _body_doc, new_report
 from service.api.schemas.documents import DocumentIn
@@ -26,8 +33,10 @@ KbPath = Annotated[str, Path(pattern=KB_PATTERN, max_length=40, description="Kno
 
 class KbInfo(BaseModel):
     name: str
-    reports: int
-    chunks: int
+    reports: int | None = None  # (None unless ready)
+    chunks: int | None = None
+    state: Literal["ready", "loading", "deleting", "unavailable"] = "ready"
+    reason: str | None = None  # why it is not ready
 
 
 class KbList(BaseModel):
@@ -42,14 +51,22 @@ def _kbs(state: StateDep) -> KnowledgeBases:
 
 def _info(kbs: KnowledgeBases, name: str) -> KbInfo:
     kb = kbs.get(name)
-    assert kb is not None
-    return KbInfo(name=name, reports=len(kb.current.reports), chunks=len(kb.current.chunks))
+    status = kbs.state(name)
+    if kb is None or status is None or status[0] != "ready":
+        what, reason = status or ("unavailable", f"knowledge base {name!r} is gone")
+        return KbInfo(name=name, state=what, reason=reason)
+    current = kb.current
+    return KbInfo(name=name, reports=len(current.reports), chunks=len(current.chunks))
 
 
-@router.get("/kbs", summary="The knowledge bases", responses=error_responses(401, 403, 503), dependencies=[ReadKey])
-def list_kbs(state: StateDep) -> KbList:
+@router.get("/kbs", summary="The knowledge bases the caller may read",
+            description="A scoped key sees only the knowledge bases it may read; a ZHIWEN_API_KEYS key "
+            "all; without a key, all while reads are open (401 when they need a key).",
+            responses=error_responses(401, 403, 503))
+def list_kbs(request: Request, state: StateDep, settings: SettingsDep) -> KbList:
+    may_read = readable_kbs(request, settings)
     kbs = _kbs(state)
-    return KbList(kbs=[_info(kbs, n) for n in kbs.names()])
+    return KbList(kbs=[_info(kbs, n) for n in kbs.names() if may_read(n)])
 
 
 @router.post(
@@ -71,7 +88,8 @@ async def create_kb(name: KbPath, request: Request, state: StateDep) -> KbInfo:
     except NothingToIndex as exc:
         raise ApiError(422, "validation_error", f"the first report holds no text to index ({exc})") from exc
     except KnowledgeBaseError as exc:
-        raise ApiError(exc.status, "conflict" if exc.status == 409 else "validation_error", str(exc)) from exc
+        code = {409: "conflict", 503: "loading"}.get(exc.status, "validation_error")
+        raise ApiError(exc.status, code, str(exc)) from exc
     except Exception as exc:
         raise _api_error(exc) from exc
     return _info(kbs, name)
@@ -82,7 +100,11 @@ async def create_kb(name: KbPath, request: Request, state: StateDep) -> KbInfo:
 async def delete_kb(name: KbPath, state: StateDep) -> dict[str, str]:
     kbs = _kbs(state)
     try:
+        # refuses its new writes at once, waits (ZHIWEN_WRITE_LOCK_TIMEOUT_S at most) for the one
+        # in flight, then removes the folder
         await run_in_threadpool(kbs.delete, name)
     except KnowledgeBaseError as exc:
         raise ApiError(exc.status, "not_found" if exc.status == 404 else "conflict", str(exc)) from exc
+    except WriterBusy as exc:
+        raise ApiError(409, "write_in_progress", str(exc), headers={"Retry-After": "2"}) from exc
     return {"deleted": name}
