@@ -107,6 +107,12 @@ class AnswerLog:
         with self._lock:
             return self._items.get(answer_id)
 
+    def forget_kb(self, kb: str) -> None:
+        """Drop the answers a deleted knowledge base gave: their ids name nothing any more."""
+        with self._lock:
+            for answer_id in [i for i, r in self._items.items() if r.kb == kb]:
+                del self._items[answer_id]
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._items)
@@ -261,6 +267,12 @@ class FeedbackStore:
         with self._lock:
             rows = self._conn.execute("SELECT DISTINCT kb FROM feedback ORDER BY kb").fetchall()
         return tuple(str(r[0]) for r in rows)
+
+    def delete_kb(self, kb: str) -> int:
+        """Remove a deleted knowledge base's feedback (its users' questions and quotes), so a base
+        created again under the same name starts with none; returns how many rows went."""
+        with self._lock:
+            return int(self._conn.execute("DELETE FROM feedback WHERE kb = ?", (kb,)).rowcount)
 
     def count(self) -> int:
         with self._lock:

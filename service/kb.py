@@ -25,11 +25,12 @@ deleted (``Settings.fault_pause_at``). Never set in production.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -158,6 +159,11 @@ class EngineHolder:
 
         return snapshot_version(self.current.meta)
 
+    @contextlib.contextmanager
+    def curating(self) -> Iterator[None]:
+        """Around a change of the curated answers; a base that is never deleted needs no guard."""
+        yield
+
 
 class KnowledgeBaseGone(Exception):
     """A write to a knowledge base that is being deleted (409) or was deleted (404)."""
@@ -190,6 +196,7 @@ class KnowledgeBase(EngineHolder):
         self.writes_enabled = writes_enabled
         self._on_publish = on_publish
         self._write_lock = threading.Lock()
+        self._curate_lock = threading.Lock()  # curated-answer (FAQ) changes: a delete waits for them too
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self._bad_snapshot: Path | None = None
@@ -235,6 +242,20 @@ class KnowledgeBase(EngineHolder):
         finally:
             self._write_lock.release()
 
+    @contextlib.contextmanager
+    def curating(self) -> Iterator[None]:
+        """Around a change of the curated answers (their SQLite file lives in this base's folder):
+        refused like a write while the base is being deleted, and waited for by :meth:`retire`.
+        Not the report write lock, so a FAQ change never waits behind a long upload."""
+        self._check_not_gone()
+        if not self._curate_lock.acquire(timeout=self.live.lock_timeout):
+            raise WriterBusy("another change of the curated answers is in progress; retry in a few seconds")
+        try:
+            self._check_not_gone()
+            yield
+        finally:
+            self._curate_lock.release()
+
     def _check_not_gone(self) -> None:
         if self._gone == "deleting":
             raise KnowledgeBaseGone(f"knowledge base {self.name!r} is being deleted", 409)
@@ -251,7 +272,12 @@ class KnowledgeBase(EngineHolder):
             raise WriterBusy(f"a write to knowledge base {self.name!r} is still in progress after "
                              f"{timeout:g} s; delete it again when the write has finished")
         try:
+            if not self._curate_lock.acquire(timeout=timeout):
+                self._gone = ""
+                raise WriterBusy(f"a change of the curated answers of knowledge base {self.name!r} is "
+                                 f"still in progress after {timeout:g} s; delete it again when it has finished")
             self._gone = "deleted"
+            self._curate_lock.release()
         finally:
             self._write_lock.release()
         self.close()

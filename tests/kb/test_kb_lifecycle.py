@@ -111,6 +111,9 @@ def test_delete_during_an_upload_waits_for_it_then_frees_the_name(lifecycle: Lif
     life = lifecycle
     with httpx.Client(base_url=life.url, timeout=120) as c:
         _create(c, "gamma")
+        asked = c.post("/v1/ask?kb=gamma", json={"question": QUESTION}).json()
+        rated = c.post("/v1/feedback?kb=gamma", json={"answer_id": asked["answer_id"], "rating": "up"})
+        assert rated.status_code == 201, rated.text
         upload, uploaded = _paused_upload(life, "gamma")
 
         # writes never block reads: this base's and the others' answer while its write is paused
@@ -129,6 +132,10 @@ def test_delete_during_an_upload_waits_for_it_then_frees_the_name(lifecycle: Lif
         again = c.delete("/v1/kbs/gamma", headers=AUTH)
         assert again.status_code == 409 and "being deleted" in again.json()["error"]["message"]
         assert c.post("/v1/kbs/gamma", json=FIRST, headers=AUTH).status_code == 409
+        curated = c.post("/v1/faq?kb=gamma", json={"question": "码头几点开门？", "answer": "六点。"},
+                         headers=AUTH)  # curated answers live in the folder being removed too
+        assert curated.status_code == 409, curated.text
+        assert curated.json()["error"]["message"] == "knowledge base 'gamma' is being deleted"
 
         life.marker.unlink()  # the paused write goes on, and the delete after it
         assert _joined(upload, uploaded).status_code == 201, uploaded["response"].text
@@ -143,6 +150,11 @@ def test_delete_during_an_upload_waits_for_it_then_frees_the_name(lifecycle: Lif
         _create(c, "gamma")  # the name is free again: only the first report is in it
         docs = c.get("/v1/documents?kb=gamma").json()["documents"]
         assert [d["doc_id"] for d in docs] == ["ferry-pier"]
+        # ... and none of the old base's feedback, nor its answer ids
+        assert c.get("/v1/feedback?kb=gamma", headers=AUTH).json()["feedback"] == []
+        stale = c.post("/v1/feedback?kb=gamma", json={"answer_id": asked["answer_id"], "rating": "up"})
+        assert stale.status_code == 404, stale.text
+        assert c.get("/v1/faq?kb=gamma").json()["items"] == []
         assert c.delete("/v1/kbs/gamma", headers=AUTH).status_code == 200
         assert not (life.kbs / "gamma").exists()
 

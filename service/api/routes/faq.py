@@ -8,6 +8,8 @@ questions keep being answered) nor is parsed past its limit."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Request
@@ -15,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
+from indexer.journal import WriterBusy
 from service.answering.faq import (
     MAX_ANSWER_CHARS,
     MAX_QUESTION_CHARS,
@@ -26,9 +29,11 @@ from service.answering.faq import (
     read_table,
 )
 from service.api.auth import ReadKey, WriteKey
-from service.api.deps import EngineDep, SettingsDep
+from service.api.deps import EngineDep, KbDep, SettingsDep
 from service.api.errors import ApiError, error_responses, printable
 from service.api.schemas import NOT_BLANK_PATTERN
+from service.kb import KnowledgeBase, KnowledgeBaseGone
+from service.milvus_kb import MilvusKnowledgeBase
 
 router = APIRouter(prefix="/v1", tags=["faq"])
 
@@ -74,6 +79,19 @@ def _faq(engine: EngineDep) -> FaqMatcher:
     return engine.faq
 
 
+@contextlib.contextmanager
+def _curating(kb: KnowledgeBase | MilvusKnowledgeBase) -> Iterator[None]:
+    """A curated-answer change, refused while its knowledge base is being deleted (409, then 404)
+    and waited for by the delete, so no change lands in a folder being removed."""
+    try:
+        with kb.curating():
+            yield
+    except KnowledgeBaseGone as exc:
+        raise ApiError(exc.status, "conflict" if exc.status == 409 else "not_found", exc.message) from exc
+    except WriterBusy as exc:
+        raise ApiError(409, "write_in_progress", str(exc), headers={"Retry-After": "2"}) from exc
+
+
 @router.get("/faq", summary="The curated answers", responses=error_responses(401, 403, 503), dependencies=[ReadKey])
 def list_faq(engine: EngineDep) -> CuratedList:
     faq = _faq(engine)
@@ -81,24 +99,26 @@ def list_faq(engine: EngineDep) -> CuratedList:
 
 
 @router.post("/faq", summary="Add a curated answer", status_code=201,
-             responses=error_responses(401, 403, 422, 503), dependencies=[WriteKey])
-def add_faq(body: CuratedIn, engine: EngineDep) -> CuratedItem:
-    faq = _faq(engine)
-    try:
-        made = faq.store.add(body.question, body.answer, body.source)
-    except FaqError as exc:
-        raise ApiError(422, "validation_error", str(exc)) from exc
-    faq.reload()
+             responses=error_responses(401, 403, 409, 422, 503), dependencies=[WriteKey])
+def add_faq(body: CuratedIn, kb: KbDep) -> CuratedItem:
+    faq = _faq(kb.engine)
+    with _curating(kb):
+        try:
+            made = faq.store.add(body.question, body.answer, body.source)
+        except FaqError as exc:
+            raise ApiError(422, "validation_error", str(exc)) from exc
+        faq.reload()
     return CuratedItem.of(made)
 
 
 @router.delete("/faq/{faq_id}", summary="Delete a curated answer",
-               responses=error_responses(401, 403, 404, 503), dependencies=[WriteKey])
-def delete_faq(faq_id: str, engine: EngineDep) -> dict[str, str]:
-    faq = _faq(engine)
-    if not faq.store.delete(faq_id):
-        raise ApiError(404, "not_found", f"no curated answer {printable(faq_id)}")
-    faq.reload()
+               responses=error_responses(401, 403, 404, 409, 503), dependencies=[WriteKey])
+def delete_faq(faq_id: str, kb: KbDep) -> dict[str, str]:
+    faq = _faq(kb.engine)
+    with _curating(kb):
+        if not faq.store.delete(faq_id):
+            raise ApiError(404, "not_found", f"no curated answer {printable(faq_id)}")
+        faq.reload()
     return {"deleted": faq_id}
 
 
@@ -111,7 +131,7 @@ def delete_faq(faq_id: str, engine: EngineDep) -> dict[str, str]:
     "A file over the import limits (ZHIWEN_FAQ_IMPORT_MAX_ROWS, _MAX_CELLS, _MAX_UNZIPPED_BYTES) is "
     "refused whole with 413, naming the limit and the row where reading stopped.",
     status_code=201,
-    responses=error_responses(401, 403, 413, 415, 422, 503),
+    responses=error_responses(401, 403, 409, 413, 415, 422, 503),
     dependencies=[WriteKey],
     # the file described in its CSV form (an .xlsx workbook is taken too): a header row, then rows
     openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
@@ -119,8 +139,8 @@ def delete_faq(faq_id: str, engine: EngineDep) -> dict[str, str]:
         "properties": {"file": {"type": "string", "contentMediaType": "text/csv",
                                 "pattern": r"^(question|问题),(answer|答案)(,(source|来源))?\r?\n[^\x00]*$"}}}}}}},
 )
-async def import_faq(request: Request, engine: EngineDep, settings: SettingsDep) -> ImportResult:
-    faq = _faq(engine)
+async def import_faq(request: Request, kb: KbDep, settings: SettingsDep) -> ImportResult:
+    faq = _faq(kb.engine)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise ApiError(415, "unsupported_media_type",
                        'send multipart/form-data with a .csv or .xlsx file in field "file"')
@@ -146,6 +166,10 @@ async def import_faq(request: Request, engine: EngineDep, settings: SettingsDep)
         except FaqError as exc:
             skipped.append(Skipped(row=number, reason=str(exc)))
     if good:
-        await run_in_threadpool(faq.store.add_many, good)
-        await run_in_threadpool(faq.reload)
+        def store() -> None:
+            with _curating(kb):
+                faq.store.add_many(good)
+                faq.reload()
+
+        await run_in_threadpool(store)
     return ImportResult(imported=len(good), skipped=skipped)

@@ -11,6 +11,8 @@ e.g. rolling forward an interrupted change: its routes answer 503 ``loading`` me
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request
@@ -25,6 +27,8 @@ from service.api.errors import ApiError, error_responses
 from service.api.routes.documents import _api_error, _body_doc, new_report
 from service.api.schemas.documents import DocumentIn
 from service.kbs import KnowledgeBaseError, KnowledgeBases
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["knowledge bases"])
 
@@ -107,4 +111,13 @@ async def delete_kb(name: KbPath, state: StateDep) -> dict[str, str]:
         raise ApiError(exc.status, "not_found" if exc.status == 404 else "conflict", str(exc)) from exc
     except WriterBusy as exc:
         raise ApiError(409, "write_in_progress", str(exc), headers={"Retry-After": "2"}) from exc
+    # its feedback goes with it: a base created again under this name must not inherit another
+    # office's questions (nor its remembered answer ids)
+    state.answers.forget_kb(name)
+    if state.feedback is not None:
+        try:
+            removed = await run_in_threadpool(state.feedback.delete_kb, name)
+            log.info("knowledge base %s deleted with its %d feedback rows", name, removed)
+        except sqlite3.Error as exc:
+            log.error("feedback of deleted knowledge base %s not removed: %s", name, exc)
     return {"deleted": name}
