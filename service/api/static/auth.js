@@ -5,7 +5,9 @@
 // Not localStorage: that is shared by every document of the origin, for ever, so any page that
 // ever ran script here could read the key (issue 36). sessionStorage is per tab and gone when the
 // tab closes, and the original files (/v1/documents/{id}/file) are sent with a CSP sandbox, so
-// even in this tab they get an opaque origin and can read neither storage.
+// even in this tab they get an opaque origin and can read neither storage. A report view opened
+// from a page (links with rel="opener") starts with a copy of that tab's sessionStorage, so it
+// does not ask again.
 (function () {
   "use strict";
 
