@@ -283,6 +283,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc: service.api.routes.web, from the installed package (no CDN)
+        redoc_url=None,
     )
     app.state.zhiwen = state
     install_error_handlers(app)
@@ -290,7 +292,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, search, ask, documents, kbs, faq, chat, feedback, web):
         app.include_router(module.router)
 
-    install_cors(app, settings)  # nothing unless ZHIWEN_CORS_ORIGINS lists origins
+    install_cors(app, settings)  # ZHIWEN_CORS_ORIGINS; none listed: every preflight is refused
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes,
                        upload_bytes=settings.max_upload_body_bytes)
     # added last = outermost: it also times CORS preflights and error responses

@@ -2,9 +2,11 @@
 
 Browsers only let a page on another origin call the API when the response allows that origin.
 The allowlist is ``Settings.cors_origins`` (env ``ZHIWEN_CORS_ORIGINS``, a JSON list such as
-``'["http://intranet.example:8080"]'``). Empty (the default) installs nothing, so only pages served
-by zhiwen itself can call the API from a browser. ``["*"]`` allows any origin (credentials are
-never allowed, so cookies are not sent cross-origin either way).
+``'["http://intranet.example:8080"]'``). Empty (the default) allows no other origin, so only pages
+served by zhiwen itself can call the API from a browser. ``["*"]`` allows any origin (credentials
+are never allowed, so cookies are not sent cross-origin either way). A preflight from an origin not
+allowed (any origin, when the list is empty) is refused with 400 ``cors_refused``, as the README's
+error table says, not left to the router's 405.
 """
 
 from __future__ import annotations
@@ -51,16 +53,15 @@ class JsonCORSMiddleware(CORSMiddleware):
             return response
         keep = {k: v for k, v in response.headers.items()
                 if k.lower() not in ("content-type", "content-length")}
-        message = f"{bytes(response.body).decode('utf-8', 'replace')} (ZHIWEN_CORS_ORIGINS)"
+        allowed = "no other origin is allowed" if not self.allow_origins else "see"
+        message = f"{bytes(response.body).decode('utf-8', 'replace')} ({allowed} ZHIWEN_CORS_ORIGINS)"
         return error_response(response.status_code, "cors_refused", message, headers=keep)
 
 
 def install_cors(app: FastAPI, settings: HasCorsOrigins) -> list[str]:
-    """Add Starlette's CORSMiddleware for the configured origins; return the origins allowed."""
+    """Add Starlette's CORSMiddleware for the configured origins (none: every preflight is refused,
+    other requests pass unchanged); return the origins allowed."""
     origins = normalize_origins(settings.cors_origins)
-    if not origins:
-        log.info("CORS: no cross-origin access (same origin only)")
-        return []
     app.add_middleware(
         JsonCORSMiddleware,
         allow_origins=origins,
@@ -69,5 +70,8 @@ def install_cors(app: FastAPI, settings: HasCorsOrigins) -> list[str]:
         allow_headers=["Content-Type", "Authorization", "X-API-Key", "Accept"],
         max_age=600,
     )
-    log.info("CORS: allowing origins %s", ", ".join(origins))
+    if origins:
+        log.info("CORS: allowing origins %s", ", ".join(origins))
+    else:
+        log.info("CORS: no cross-origin access (same origin only)")
     return origins

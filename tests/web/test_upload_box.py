@@ -169,7 +169,7 @@ def test_refused_files_say_why_and_the_rest_still_upload(
     page = desktop.new_page()
     page.on("dialog", on_dialog)
     page.goto(f"{upload_api.url}/")
-    page.evaluate("key => localStorage.setItem('zhiwen.apiKey', key)", UPLOAD_KEY)
+    page.evaluate("key => sessionStorage.setItem('zhiwen.apiKey', key)", UPLOAD_KEY)
     page.reload()
     open_upload_panel(page)
     # the hint states the server's own limits (/v1/index "uploads")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, Final
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -185,7 +185,40 @@ def _document_links(*operations: str) -> dict[str, Any]:
 
 # what GET /v1/documents/{doc_id}/file may answer with (indexer.readers.CONTENT_TYPES, images split)
 _FILE_TYPES = ("text/plain", "text/markdown", "text/html", "application/pdf", "image/png", "image/jpeg",
-               "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+               "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+               "application/octet-stream")
+
+# An original file is whatever a write key uploaded, so it is never active content on this origin
+# (issue 36: an uploaded web page's script read the admin's key). Every file response forbids
+# sniffing and carries a CSP sandbox: the document gets an opaque origin, runs no script and loads
+# nothing (inline styles only, for Chromium's own image view). Chromium 156's PDF viewer still
+# shows a PDF under this policy (tests/web/test_original_files.py opens one).
+FILE_CSP: Final = "default-src 'none'; style-src 'unsafe-inline'; sandbox; frame-ancestors 'none'"
+FILE_HEADERS: Final = {
+    "Content-Security-Policy": FILE_CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+def _file_type(kind: str, head: bytes) -> tuple[str, str]:
+    """The media type and disposition of a stored file of the reader's ``kind`` (told by
+    ``indexer.readers.sniff`` from its bytes, the name only ever choosing between text kinds):
+    PDF and PNG/JPEG images inline, everything else (web pages, Markdown, text, Word) a download."""
+    from indexer.readers import CONTENT_TYPES
+
+    if kind == "pdf":
+        return "application/pdf", "inline"
+    if kind == "image":
+        if head.startswith(b"\x89PNG\r\n\x1a\n"):
+            return "image/png", "inline"
+        if head.startswith(b"\xff\xd8\xff"):
+            return "image/jpeg", "inline"
+    if kind in ("txt", "md", "html", "docx"):
+        return CONTENT_TYPES[kind], "attachment"
+    return "application/octet-stream", "attachment"
+
+
 _WRITE_ERRORS = error_responses(401, 403, 404, 409, 413, 415, 422, 503)
 
 
@@ -248,8 +281,11 @@ async def get_document(doc_id: str, engine: EngineDep) -> DocumentDetail:
     "/documents/{doc_id}/file",
     operation_id="get_document_file",
     summary="The original file of a report (Word, PDF, image, web page, Markdown or text)",
-    description="Served with its content type; a PDF opens at a citation's page with `#page=N`. "
-    "Several reports split from one file share it.",
+    description="Served with the content type its bytes show. PDFs and PNG/JPEG images open in the "
+    "browser (a PDF at a citation's page with `#page=N`); web pages, Markdown, text and Word files "
+    "are downloads (`Content-Disposition: attachment`). Every file is sent with "
+    "`X-Content-Type-Options: nosniff` and a sandboxing Content-Security-Policy, so an uploaded "
+    "file never runs script on this origin. Several reports split from one file share it.",
     response_class=FileResponse,
     responses={200: {"description": "The file as it was stored",
                      "content": {media: {"schema": {"type": "string", "format": "binary"}}
@@ -258,7 +294,7 @@ async def get_document(doc_id: str, engine: EngineDep) -> DocumentDetail:
     dependencies=[ReadKey],
 )
 async def get_document_file(doc_id: PathDocId, kb: KbDep, engine: EngineDep) -> FileResponse:
-    from indexer.readers import CONTENT_TYPES, sniff
+    from indexer.readers import sniff
 
     report = engine.reports.get(doc_id)
     if report is None:
@@ -274,11 +310,10 @@ async def get_document_file(doc_id: PathDocId, kb: KbDep, engine: EngineDep) -> 
         raise ApiError(404, "not_found", f"the original file of {printable(doc_id)} is gone "
                        "(removed from the corpus folder since the index was built)")
     with path.open("rb") as fh:
-        kind = sniff(fh.read(2048), path.name)
-    media = CONTENT_TYPES.get(kind, "application/octet-stream")
-    if kind == "image":
-        media = "image/png" if path.suffix.lower() == ".png" else "image/jpeg"
-    return FileResponse(path, media_type=media, filename=path.name, content_disposition_type="inline")
+        head = fh.read(2048)
+    media, disposition = _file_type(sniff(head, path.name), head)
+    return FileResponse(path, media_type=media, filename=path.name, content_disposition_type=disposition,
+                        headers=FILE_HEADERS)
 
 
 @router.post(

@@ -3,6 +3,9 @@
 Plain HTML/CSS/JS from ``service/api/static`` (no build step, no CDN). The pages only ever put
 untrusted strings (questions, answers, report text) into the DOM as text, and are served with a
 Content-Security-Policy that allows scripts from this origin only, as a second line of defence.
+
+The API docs (``/docs`` Swagger UI, ``/redoc`` ReDoc) load their scripts from the installed
+``fastapi-offline`` package (``/static-docs/…``), not from a CDN, so they work offline too.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ import logging
 from pathlib import Path
 from typing import Final
 
-from fastapi import APIRouter, HTTPException
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from service.api.cors import install_cors
+from service.api.errors import ApiError
 
 __all__ = ["STATIC_DIR", "install_cors", "router"]
 
@@ -99,3 +104,76 @@ def widget_script() -> FileResponse:
 @router.get("/static/{name}")
 def static_asset(name: str) -> FileResponse:
     return _static_file(name, _ASSET_HEADERS)
+
+
+# -- API docs -------------------------------------------------------------------------------------
+# The files of Swagger UI 5 and ReDoc 2 that the fastapi-offline package ships (MIT; Apache-2.0
+# Swagger UI, MIT ReDoc), served from this origin: /docs works without the internet.
+DOCS_ASSETS: Final = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "redoc.standalone.js": "text/javascript; charset=utf-8",
+}
+# Both pages start their UI from one inline script (FastAPI's templates), and ReDoc runs a worker
+# from a blob:; nothing may come from another host.
+_DOCS_CSP: Final = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
+)
+_DOCS_HEADERS: Final = {**_PAGE_HEADERS, "Content-Security-Policy": _DOCS_CSP}
+
+
+def _docs_dir() -> Path:
+    """The installed package's asset folder; a clear 503 if the package is missing."""
+    from importlib.util import find_spec
+
+    spec = find_spec("fastapi_offline")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    if not folders or not (Path(folders[0]) / "static").is_dir():
+        raise ApiError(503, "docs_unavailable", "the API docs' Swagger UI files are not installed "
+                       "(pip install fastapi-offline, a dependency of zhiwen); /openapi.json still works")
+    return Path(folders[0]) / "static"
+
+
+def _docs_page(page: HTMLResponse) -> HTMLResponse:
+    page.headers.update(_DOCS_HEADERS)
+    return page
+
+
+@router.get("/docs")
+def swagger_ui(request: Request) -> HTMLResponse:
+    """Swagger UI for ``/openapi.json``, from this origin (no CDN)."""
+    _docs_dir()
+    root = request.scope.get("root_path", "")
+    return _docs_page(get_swagger_ui_html(
+        openapi_url=f"{root}{request.app.openapi_url}",
+        title=f"{request.app.title} - Swagger UI",
+        swagger_js_url=f"{root}/static-docs/swagger-ui-bundle.js",
+        swagger_css_url=f"{root}/static-docs/swagger-ui.css",
+        swagger_favicon_url=f"{root}/static/favicon.svg",
+        oauth2_redirect_url=None,
+        swagger_ui_parameters=request.app.swagger_ui_parameters,
+    ))
+
+
+@router.get("/redoc")
+def redoc(request: Request) -> HTMLResponse:
+    """ReDoc for ``/openapi.json``, from this origin (no CDN, no web fonts)."""
+    _docs_dir()
+    root = request.scope.get("root_path", "")
+    return _docs_page(get_redoc_html(
+        openapi_url=f"{root}{request.app.openapi_url}",
+        title=f"{request.app.title} - ReDoc",
+        redoc_js_url=f"{root}/static-docs/redoc.standalone.js",
+        redoc_favicon_url=f"{root}/static/favicon.svg",
+        with_google_fonts=False,
+    ))
+
+
+@router.get("/static-docs/{name}")
+def docs_asset(name: str) -> FileResponse:
+    media_type = DOCS_ASSETS.get(name)  # only these names: nothing else of the package is served
+    if media_type is None:
+        raise HTTPException(status_code=404, detail=f"no docs asset {name!r}")
+    return FileResponse(_docs_dir() / name, media_type=media_type, headers=_ASSET_HEADERS)

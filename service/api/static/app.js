@@ -64,7 +64,7 @@
         const a = el("a", "cite-ref", m[1]);
         a.href = reportUrl(c);
         a.target = "_blank";
-        a.rel = "noopener";
+        a.rel = "opener"; // the report view gets this tab's key (auth.js)
         a.title = "查看出处：" + (c.title || c.doc_id);
         a.setAttribute("aria-label", "出处 " + m[1] + "：" + (c.title || c.doc_id));
         target.appendChild(a);
@@ -87,7 +87,7 @@
         const chip = el("a", "cite-chip" + (c.supported === false ? " unsupported" : ""));
         chip.href = reportUrl(c);
         chip.target = "_blank";
-        chip.rel = "noopener";
+        chip.rel = "opener";
         chip.title = c.quote || "";
         chip.dataset.n = String(c.n);
         chip.appendChild(el("span", "num", c.n));
@@ -121,7 +121,7 @@
         const title = el("a", "p-title", p.title || p.doc_id);
         title.href = reportUrl(p);
         title.target = "_blank";
-        title.rel = "noopener";
+        title.rel = "opener";
         li.appendChild(title);
         li.appendChild(el("span", "p-text", p.text));
         ol.appendChild(li);

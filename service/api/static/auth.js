@@ -1,7 +1,13 @@
 // 知问 — API keys for the chat page and the report view.
 // When the server requires keys for reads (ZHIWEN_READ_API_KEYS_REQUIRED), a request answered
-// 401 (no key) or 403 (a wrong key) asks the user for a key once, keeps it in this browser
-// (localStorage, this origin only) and retries; every later request sends it.
+// 401 (no key) or 403 (a wrong key) asks the user for a key once, keeps it for this tab
+// (sessionStorage) and retries; every later request sends it.
+// Not localStorage: that is shared by every document of the origin, for ever, so any page that
+// ever ran script here could read the key (issue 36). sessionStorage is per tab and gone when the
+// tab closes, and the original files (/v1/documents/{id}/file) are sent with a CSP sandbox, so
+// even in this tab they get an opaque origin and can read neither storage. A report view opened
+// from a page (links with rel="opener") starts with a copy of that tab's sessionStorage, so it
+// does not ask again.
 (function () {
   "use strict";
 
@@ -10,7 +16,13 @@
 
   function storedKey() {
     try {
-      return window.localStorage.getItem(STORE) || "";
+      // a key kept by an earlier version of this page: forget it (ask once in this tab instead)
+      window.localStorage.removeItem(STORE);
+    } catch (_) {
+      /* storage disabled */
+    }
+    try {
+      return window.sessionStorage.getItem(STORE) || "";
     } catch (_) {
       return "";
     }
@@ -18,8 +30,8 @@
 
   function storeKey(key) {
     try {
-      if (key) window.localStorage.setItem(STORE, key);
-      else window.localStorage.removeItem(STORE);
+      if (key) window.sessionStorage.setItem(STORE, key);
+      else window.sessionStorage.removeItem(STORE);
     } catch (_) {
       /* storage disabled: the key lives until the page closes */
     }

@@ -73,10 +73,15 @@
       try {
         const response = await zhiwenFetch(url);
         if (!response.ok) throw new Error("HTTP " + response.status);
-        const blobUrl = URL.createObjectURL(await response.blob());
-        if (opened) {
+        const blob = await response.blob();
+        // A blob: URL document has this page's origin, so only what the server sent as a PDF or
+        // an image (its type told by the bytes) is shown in a tab; anything else is saved.
+        const shown = opened && /^(application\/pdf|image\/png|image\/jpeg)$/.test(blob.type);
+        const blobUrl = URL.createObjectURL(blob);
+        if (shown) {
           opened.location.href = blobUrl + hash;
-        } else if (!viewable) {
+        } else {
+          if (opened) opened.close();
           const save = document.createElement("a");
           save.href = blobUrl;
           save.download = String(doc.doc_id) + (EXT[format] || "");

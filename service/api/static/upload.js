@@ -274,7 +274,7 @@
     const view = el("a", "upload-view", "查看原文");
     view.href = "/reports/" + encodeURIComponent(reports.includes(id) || !reports.length ? id : reports[0]);
     view.target = "_blank";
-    view.rel = "noopener";
+    view.rel = "opener"; // the report view gets this tab's key (auth.js)
     item.view.actions.appendChild(view);
     item.view.actions.hidden = false;
   }
