@@ -55,6 +55,12 @@ def test_the_selector_changes_what_is_cited(desktop: BrowserContext, kb_api: Api
     assert "kb=alpha" in page.url
     expect(page.locator(".msg")).to_have_count(0)  # a new conversation
     assert "韩晓梅" in ask_in_chat(page, QUESTION, 1)
+    # feedback goes to the knowledge base that gave the answer
+    page.locator(".msg-assistant .fb-up").first.click()
+    expect(page.locator(".msg-assistant .feedback").first).to_have_attribute("data-sent", "up")
+    rows = httpx.get(f"{kb_api.url}/v1/feedback?kb=alpha", headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+                     timeout=30).json()["feedback"]
+    assert [r["question"] for r in rows] == [QUESTION]
     chip = page.locator(".msg-assistant .cite-chip").first
     href = chip.get_attribute("href") or ""
     assert href.startswith("/reports/tide-station") and "kb=alpha" in href

@@ -152,6 +152,8 @@
 
   function addFeedback(bubble, answerId, question, answerText) {
     if (!answerId) return;
+    // the knowledge base that gave the answer: the selector may have moved on by the time it is rated
+    const answeredKb = window.zhiwenKbName || "default";
     const bar = el("div", "feedback");
     const up = el("button", "fb-button fb-up", "👍 有帮助");
     up.type = "button";
@@ -195,7 +197,7 @@
       for (const b of [up, down, submit]) b.disabled = true;
       status.textContent = "正在提交…";
       try {
-        const response = await zhiwenFetch("/v1/feedback", {
+        const response = await zhiwenFetch("/v1/feedback?kb=" + encodeURIComponent(answeredKb), {
           method: "POST",
           headers: { "Content-Type": "application/json" },
           body: JSON.stringify(body),

@@ -64,6 +64,7 @@
   function withKb(url) {
     const kb = window.zhiwenKbName;
     if (!kb || kb === "default" || !url.startsWith("/v1/") || url.startsWith("/v1/kbs")) return url;
+    if (/[?&]kb=/.test(url)) return url; // the caller named one (feedback on an earlier answer)
     return url + (url.includes("?") ? "&" : "?") + "kb=" + encodeURIComponent(kb);
   }
 
