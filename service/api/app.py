@@ -283,8 +283,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url=None,  # /docs and /redoc: service.api.routes.web, from the installed package (no CDN)
-        redoc_url=None,
+        docs_url=None,  # /docs: service.api.routes.web, from the installed package (no CDN)
+        redoc_url=None,  # none: ReDoc's page fetches its logo from a CDN
     )
     app.state.zhiwen = state
     install_error_handlers(app)

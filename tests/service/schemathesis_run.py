@@ -38,6 +38,18 @@ def untyped_form_violation(case: schemathesis.Case) -> bool:
     return negative and case.media_type == "multipart/form-data"
 
 
+def unsendable_query_violation(case: schemathesis.Case) -> bool:
+    """A negative case with a query value that is a one-item list of a plain value: it is sent as
+    ``?name=value``, the same bytes as the scalar, so a server cannot tell it from valid input
+    (schemathesis calls it "array instead of string"; CI once drew ``corrected=[false]``, sent as
+    ``corrected=false``). Lists of several values and invalid scalars are still sent and checked."""
+    meta = case.meta
+    if meta is None or meta.generation.mode is not GenerationMode.NEGATIVE:
+        return False
+    return any(isinstance(v, list) and len(v) == 1 and not isinstance(v[0], (list, dict))
+               for v in (case.query or {}).values())
+
+
 def _conformance_test(
     operation: schemathesis.APIOperation,
     mode: GenerationMode,
@@ -55,6 +67,7 @@ def _conformance_test(
     )
     def run(case: schemathesis.Case) -> None:
         assume(not untyped_form_violation(case))
+        assume(not unsendable_query_violation(case))
         response = case.call_and_validate(headers=dict(headers), timeout=60)
         seen.add(response.status_code)
 

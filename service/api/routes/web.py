@@ -4,7 +4,7 @@ Plain HTML/CSS/JS from ``service/api/static`` (no build step, no CDN). The pages
 untrusted strings (questions, answers, report text) into the DOM as text, and are served with a
 Content-Security-Policy that allows scripts from this origin only, as a second line of defence.
 
-The API docs (``/docs`` Swagger UI, ``/redoc`` ReDoc) load their scripts from the installed
+The API docs (``/docs``, Swagger UI) load their scripts from the installed
 ``fastapi-offline`` package (``/static-docs/…``), not from a CDN, so they work offline too.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from service.api.cors import install_cors
@@ -107,18 +107,18 @@ def static_asset(name: str) -> FileResponse:
 
 
 # -- API docs -------------------------------------------------------------------------------------
-# The files of Swagger UI 5 and ReDoc 2 that the fastapi-offline package ships (MIT; Apache-2.0
-# Swagger UI, MIT ReDoc), served from this origin: /docs works without the internet.
+# The files of Swagger UI 5 that the fastapi-offline package ships (MIT; Apache-2.0 Swagger UI),
+# served from this origin: /docs works without the internet. No /redoc: ReDoc's page loads its
+# logo from its vendor's CDN whatever it is told, and one docs page is enough.
 DOCS_ASSETS: Final = {
     "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
     "swagger-ui.css": "text/css; charset=utf-8",
-    "redoc.standalone.js": "text/javascript; charset=utf-8",
 }
-# Both pages start their UI from one inline script (FastAPI's templates), and ReDoc runs a worker
-# from a blob:; nothing may come from another host.
+# The page starts its UI from one inline script (FastAPI's template); nothing may come from
+# another host.
 _DOCS_CSP: Final = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
 )
 _DOCS_HEADERS: Final = {**_PAGE_HEADERS, "Content-Security-Policy": _DOCS_CSP}
@@ -154,20 +154,6 @@ def swagger_ui(request: Request) -> HTMLResponse:
         swagger_favicon_url=f"{root}/static/favicon.svg",
         oauth2_redirect_url=None,
         swagger_ui_parameters=request.app.swagger_ui_parameters,
-    ))
-
-
-@router.get("/redoc")
-def redoc(request: Request) -> HTMLResponse:
-    """ReDoc for ``/openapi.json``, from this origin (no CDN, no web fonts)."""
-    _docs_dir()
-    root = request.scope.get("root_path", "")
-    return _docs_page(get_redoc_html(
-        openapi_url=f"{root}{request.app.openapi_url}",
-        title=f"{request.app.title} - ReDoc",
-        redoc_js_url=f"{root}/static-docs/redoc.standalone.js",
-        redoc_favicon_url=f"{root}/static/favicon.svg",
-        with_google_fonts=False,
     ))
 
 
