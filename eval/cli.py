@@ -4,6 +4,8 @@ zhiwen eval --qa ../shared/eval/dev_questions.jsonl [--gate eval/floors.toml]
 zhiwen eval --beir ../shared/benchmarks/cmrc2018 [--limit 300] [--split DEV]
 zhiwen eval --qa ... --url http://host:8000
 zhiwen eval --qa ... --milvus-uri /tmp/zhiwen.db   (each system also over Milvus, side by side)
+zhiwen eval --beir ../shared/benchmarks/squad2-zh --articles report [--per-class 600]
+    (answerability on an equal mix of answerable and impossible questions, ``eval.mix``)
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from eval.data import EvalSet
+    from eval.mix import MixSelection
+    from eval.mix_report import MixResult
+    from eval.runner import EvalRun
     from eval.systems import Backend, System
     from indexer.milvus_store import MilvusConfig
     from indexer.search import Searcher
@@ -132,7 +137,24 @@ def register(subparsers: Any) -> None:
         "questions about them "
         "must be refused (e.g. 0.15)",
     )
-    p.add_argument("--seed", type=int, default=0, help="which documents --leave-out removes (0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="which documents --leave-out removes, which questions the equal mix keeps (0)")
+    p.add_argument(
+        "--articles",
+        choices=("fit", "report", "all"),
+        default=None,
+        help="BEIR with impossible questions: score answerability on an equal mix of answerable "
+        "and impossible questions of these articles (fit / report: the fixed halves of "
+        "eval.mix, fit for fitting, report for figures), with the threshold swept "
+        "(answerability.json, answerability_sweep.png)",
+    )
+    p.add_argument(
+        "--per-class",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="with --articles: at most N answerable and N impossible questions (seeded by --seed)",
+    )
     p.add_argument(
         "--gold-corpus",
         action="store_true",
@@ -332,6 +354,52 @@ def _reduced_qa_index(
     return target
 
 
+def _mix_set(args: argparse.Namespace, eval_set: EvalSet) -> tuple[EvalSet, MixSelection]:
+    """The equal mix of ``--articles`` (``eval.mix``); only in-process BEIR runs with answers."""
+    from eval.data import load_beir_corpus
+    from eval.mix import select
+
+    if eval_set.kind != "beir" or not eval_set.has_answers:
+        raise ValueError("--articles needs --beir with answers.jsonl and impossible questions")
+    if args.url or args.leave_out is not None or args.gold_corpus:
+        raise ValueError("--articles indexes the whole corpus in-process: not with --url, "
+                         "--leave-out or --gold-corpus")
+    assert eval_set.corpus_dir is not None
+    half = None if args.articles == "all" else args.articles
+    return select(eval_set, load_beir_corpus(eval_set.corpus_dir), half, seed=args.seed,
+                  per_class=args.per_class)
+
+
+def _mix_result(
+    args: argparse.Namespace, run: EvalRun, backend: Backend, selection: MixSelection, ask_top_k: int
+) -> MixResult:
+    """The equal-mix figures of the answer system: as served, and swept over the threshold (a
+    refusal the threshold made asked again through a composer whose threshold is 0)."""
+    import dataclasses
+    import functools
+
+    from eval.mix import operating_point, scored_outcomes
+    from eval.mix_report import MixResult
+    from eval.systems import InProcessBackend
+    from service.answering.answerability import MODEL_PATH, load_model, packaged_model
+    from service.answering.extractive import ExtractiveComposer
+
+    result = next(r for r in run.results if r.answers)
+    model = load_model(args.answerability) if args.answerability is not None else packaged_model()
+    assert isinstance(backend, InProcessBackend)
+    opened = InProcessBackend(backend.searcher, composer_for=functools.partial(
+        ExtractiveComposer.for_index, answerability=dataclasses.replace(model, threshold=0.0)))
+    scored = scored_outcomes(result.outcomes, lambda q: opened.ask(q, result.system, ask_top_k))
+    return MixResult(
+        selection=selection,
+        system=result.system.name,
+        threshold=model.threshold,
+        model=str(args.answerability or MODEL_PATH.name),
+        operating=operating_point(result.outcomes),
+        scored=scored,
+    )
+
+
 def _systems(args: argparse.Namespace) -> tuple[list[System], set[str]]:
     from eval.systems import SERVED, milvus_twins, parse_system, select_systems
 
@@ -364,6 +432,8 @@ def _out_dir(args: argparse.Namespace, eval_set: EvalSet) -> Path:
         name += "-goldcorpus"
     if args.leave_out is not None:
         name += f"-leaveout{args.leave_out:g}-seed{args.seed}"
+    if args.articles is not None:
+        name += f"-{args.articles}-mix" + (f"{args.per_class}" if args.per_class else "") + f"-seed{args.seed}"
     return Path(args.results_dir) / f"{stamp}-{name}"
 
 
@@ -397,6 +467,12 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError("--leave-out and --gold-corpus need an in-process index, not --url")
             if args.gold_corpus and eval_set.kind != "beir":
                 raise ValueError("--gold-corpus works with --beir")
+            selection = None
+            if args.per_class is not None and args.articles is None:
+                raise ValueError("--per-class works with --articles")
+            if args.articles is not None:
+                eval_set, selection = _mix_set(args, eval_set)
+                log.info("equal mix: %s", selection.describe()["kept"])
             if args.leave_out is not None or args.gold_corpus:
                 if eval_set.kind == "beir":
                     from eval.data import load_beir_corpus
@@ -424,6 +500,8 @@ def run(args: argparse.Namespace) -> int:
             systems, answer_systems = _systems(args)
             backend, config = _backend(args, eval_set, progress, exclude, systems=systems, stack=stack)
             config |= {"split": args.split, "limit": args.limit} | left_out
+            if selection is not None:
+                config["mix"] = selection.describe()
             ask_top_k = args.ask_top_k or _settings(args).ask_top_k
             result = run_evaluation(
                 eval_set,
@@ -436,6 +514,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=progress,
                 config=config,
             )
+            mix = _mix_result(args, result, backend, selection, ask_top_k) if selection is not None else None
         except (
             EvalDataError,
             ValueError,
@@ -452,7 +531,13 @@ def run(args: argparse.Namespace) -> int:
     out_dir = _out_dir(args, eval_set)
     write_outputs(result, out_dir)
     _out(markdown_report(result))
-    _out(f"Results: {out_dir}/ (report.md, metrics.json, chart.png, runs/, per_question.jsonl)")
+    if mix is not None:
+        from eval.mix_report import markdown_section, write_mix_outputs
+
+        write_mix_outputs(mix, out_dir)
+        _out(markdown_section(mix))
+    _out(f"Results: {out_dir}/ (report.md, metrics.json, chart.png, runs/, per_question.jsonl"
+         + (", answerability.json, answerability_sweep.png)" if mix is not None else ")"))
     if floors is None:
         return 0
     metrics = result.flat_metrics()

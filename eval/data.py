@@ -4,7 +4,9 @@ A QA set line: ``id``, ``question``, ``doc`` (gold report id, or null when the c
 answer), ``answers``, ``evidence``, ``type``. A BEIR directory: ``corpus.jsonl`` (``_id``,
 ``title``, ``text``), ``queries.jsonl`` (``_id``, ``text``), ``qrels.tsv`` (``query-id``,
 ``corpus-id``, ``score``, with a header line) and optionally ``answers.jsonl`` (``_id``,
-``answers``).
+``answers``). A BEIR query may say ``"impossible": true`` (SQuAD 2.0 style): it has no qrels and is
+kept as an unanswerable question (type ``impossible``), with ``passage``, the passage it was written
+against, when given.
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ class EvalQuery:
     relevance: Mapping[str, int] = field(default_factory=dict)
     evidence: tuple[str, ...] = ()  # QA sets: a relevant passage must contain one of these
     answers: tuple[str, ...] = ()
+    # BEIR ``passage``: the passage the question was written against (for an impossible question
+    # the only tie to its article; see ``eval.mix``)
+    passage: str | None = None
 
     @property
     def gold_docs(self) -> frozenset[str]:
@@ -168,8 +173,9 @@ def load_qa(path: Path, *, split: str | None = None, limit: int | None = None) -
 def load_beir(directory: Path, *, split: str | None = None, limit: int | None = None) -> EvalSet:
     """Load a BEIR-layout benchmark's queries, qrels and (if present) answers.
 
-    Queries without qrels are dropped (BEIR convention). BEIR queries carry no type; the id's
-    prefix before the first ``_`` (``DEV``/``TRIAL`` in CMRC 2018) is used as one.
+    Queries without qrels are dropped (BEIR convention), except those marked ``impossible``: they
+    are the set's unanswerable questions (type ``impossible``). BEIR queries carry no type; the
+    id's prefix before the first ``_`` (``DEV``/``TRIAL`` in CMRC 2018) is used as one.
     """
     directory = Path(directory)
     qrels = _read_qrels(directory / "qrels.tsv")
@@ -183,11 +189,22 @@ def load_beir(directory: Path, *, split: str | None = None, limit: int | None = 
     queries: list[EvalQuery] = []
     dropped = 0
     for n, row in _read_jsonl(directory / "queries.jsonl"):
+        where = f"{directory / 'queries.jsonl'}:{n}"
         qid, text = row.get("_id"), row.get("text")
         if not isinstance(qid, str) or not isinstance(text, str):
-            raise EvalDataError(
-                f"{directory / 'queries.jsonl'}:{n}: '_id' and 'text' must be strings"
-            )
+            raise EvalDataError(f"{where}: '_id' and 'text' must be strings")
+        impossible, passage = row.get("impossible", False), row.get("passage")
+        if not isinstance(impossible, bool):
+            raise EvalDataError(f"{where}: 'impossible' must be true or false")
+        if passage is not None and not isinstance(passage, str):
+            raise EvalDataError(f"{where}: 'passage' must be a string")
+        if impossible:
+            if qrels.get(qid):
+                raise EvalDataError(f"{where}: {qid} is impossible but has qrels")
+            if answers.get(qid):
+                raise EvalDataError(f"{where}: {qid} is impossible but has answers in {answers_path.name}")
+            queries.append(EvalQuery(qid=qid, text=text, type="impossible", passage=passage))
+            continue
         if qid not in qrels:
             dropped += 1
             continue
@@ -198,12 +215,13 @@ def load_beir(directory: Path, *, split: str | None = None, limit: int | None = 
                 type=qid.split("_", 1)[0] if "_" in qid else "all",
                 relevance=qrels[qid],
                 answers=answers.get(qid, ()),
+                passage=passage,
             )
         )
     if dropped:
         log.info("%s: %d queries without qrels dropped", directory.name, dropped)
     if not queries:
-        raise EvalDataError(f"{directory}: no queries with qrels")
+        raise EvalDataError(f"{directory}: no queries with qrels (or marked impossible)")
     return EvalSet(
         name=directory.name,
         kind="beir",
