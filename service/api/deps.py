@@ -88,10 +88,14 @@ KbName = Annotated[str | None, Query(pattern=KB_PATTERN, max_length=40,
 
 
 async def select_kb(state: StateDep, kb: KbName = None) -> KnowledgeBase | MilvusKnowledgeBase:
-    """The knowledge base a request names (``?kb=``), ready to answer: 404 for a name listed
-    nowhere, 503 ``loading`` (with Retry-After, naming it) for one still being opened — the
-    others answer meanwhile —, 503 ``index_unavailable`` for one that could not be opened."""
-    name = kb or "default"
+    """The knowledge base a request names (``?kb=``), ready to answer (see :func:`knowledge_base`)."""
+    return knowledge_base(state, kb or "default")
+
+
+def knowledge_base(state: AppState, name: str) -> KnowledgeBase | MilvusKnowledgeBase:
+    """Knowledge base ``name``, ready to answer: 404 for a name listed nowhere, 503 ``loading``
+    (with Retry-After, naming it) for one still being opened — the others answer meanwhile —,
+    503 ``index_unavailable`` for one that could not be opened."""
     kbs = state.kbs
     if kbs is None:  # the model is not loaded yet (or failed to)
         if state.kb is not None and name == "default":

@@ -20,7 +20,14 @@ from fastapi import APIRouter, Query
 
 from service.answering.engine import QAEngine
 from service.api.auth import ReadKey, WriteKey
-from service.api.deps import FeedbackDep, KbName, SettingsDep, StateDep, index_version
+from service.api.deps import (
+    FeedbackDep,
+    KbName,
+    SettingsDep,
+    StateDep,
+    index_version,
+    knowledge_base,
+)
 from service.api.errors import ApiError, error_responses, field_error, printable
 from service.api.schemas.feedback import (
     FeedbackCreated,
@@ -55,18 +62,11 @@ def _check_lengths(body: FeedbackRequest, settings: Settings) -> None:
 
 def _engine(state: StateDep, kb: str) -> QAEngine | None:
     """The engine of knowledge base ``kb``, which corrections are checked against; None while the
-    default one loads (feedback is taken meanwhile, its correction unchecked). A named knowledge
-    base that is not (yet) known is an error, as on every route that takes ``?kb=``."""
-    if state.kb is None:
-        if kb == "default":
-            return None
-        raise ApiError(503, state.not_ready_code, state.reason, headers={"Retry-After": "5"})
-    found = state.kbs.get(kb) if state.kbs is not None else (state.kb if kb == "default" else None)
-    if found is None:
-        raise ApiError(404, "not_found", f"unknown knowledge base: {kb} (GET /v1/kbs lists them)")
-    if found.unavailable:
-        raise ApiError(503, "backend_unavailable", found.unavailable, headers={"Retry-After": "5"})
-    return found.engine
+    default one loads (feedback is taken meanwhile, its correction unchecked). Any other base is
+    found as on every route that takes ``?kb=`` (404 unknown, 503 loading)."""
+    if kb == "default" and state.kb is None:
+        return None
+    return knowledge_base(state, kb).engine
 
 
 def _record(body: FeedbackRequest, state: StateDep, kb: str, engine: QAEngine | None) -> AnswerRecord:
