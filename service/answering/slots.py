@@ -1,0 +1,353 @@
+"""The asked slot: what a 多少/几, date, person or name question wants, bound to the thing it asks
+about, and whether a sentence fills it.
+
+A 多少/几 question whose measure word names a unit (多少名党员, 几家企业, 多少钱, 多少处) is answered
+only by a number with that unit or a compatible one (名/人/位/人次; 元/万元/亿元; 家 …), in the clause
+about the asked thing (党员, 企业) when the sentence names it — not by any number of the sentence.
+A 哪一年 question wants a year, 几月 a month, 哪一天 a day; 谁/叫什么名字 a person's name; 叫什么 a
+named thing. A slot is *confident* when its grammar leaves no doubt (a unit measure word, a calendar
+date, a person's name); only a confident slot that no sentence fills makes the composer refuse.
+Vague slots (bare 多少, 多大, 什么时候, 叫什么) only choose and trim sentences: as a hard rule the
+loose type detectors refused 4 % of answerable CMRC 2018 questions.
+
+Everything here is Chinese question grammar, written once and tested on sentences of its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from indexer.cleaning import pos_tags
+from indexer.zh import extract_numbers, nfkc
+from service.answering.checks import _has_person, _new_numbers, expected_type, type_present
+
+SlotKind = Literal["quantity", "date", "person", "name"]
+Granularity = Literal["", "year", "month", "day"]
+
+# Unit classes: the measure words (or unit nouns) a question may name, and the units a sentence
+# may answer with. A class's first unit names it.
+_MONEY = ("元", "万元", "亿元", "块", "钱", "美元", "欧元", "日元", "英镑", "港元", "港币", "美金",
+          "韩元", "卢布", "法郎", "马克")
+_PERSONS = ("名", "人", "位", "人次")
+_AREA = ("平方米", "平方公里", "平方千米", "平米", "亩", "公顷")
+_LENGTH = ("公里", "千米", "米", "厘米", "里")
+_WEIGHT = ("吨", "公斤", "千克", "斤", "克")
+_GENERIC = ("个", "家", "处", "件", "项", "次", "场", "轮", "期", "批", "所", "条", "座", "支", "种",
+            "类", "台", "辆", "间", "栋", "层", "届", "张", "本", "部", "篇", "首", "只", "头", "棵",
+            "株", "户", "名", "人", "位", "人次", "套", "艘", "架", "枚", "块", "道", "门", "款")
+
+# measure word → (class, compatible units); a unit noun class is named by its first unit
+_UNIT_CLASSES: dict[str, tuple[str, tuple[str, ...]]] = {
+    **{u: ("money", _MONEY) for u in _MONEY if u != "块"},
+    **{u: ("person", _PERSONS) for u in _PERSONS},
+    **{u: ("area", _AREA) for u in _AREA},
+    **{u: ("length", _LENGTH) for u in _LENGTH},
+    **{u: ("weight", _WEIGHT) for u in _WEIGHT},
+    "块钱": ("money", _MONEY),
+    "户": ("户", ("户", "家")),
+    "家": ("家", ("家", "个", "户", "所")),
+    "所": ("所", ("所", "个", "家")),
+    "处": ("处", ("处", "个")),
+    "件": ("件", ("件", "个", "项")),
+    "项": ("项", ("项", "个", "件")),
+    "个": ("个", _GENERIC),
+    "次": ("次", ("次", "场", "轮", "回", "期", "届")),
+    "场": ("场", ("场", "次")),
+    "轮": ("轮", ("轮", "次")),
+    "期": ("期", ("期", "次", "届")),
+    "届": ("届", ("届", "次")),
+    "批": ("批", ("批", "次")),
+    "条": ("条", ("条", "个")),
+    "座": ("座", ("座", "个", "处")),
+    "支": ("支", ("支", "个")),
+    "种": ("种", ("种", "类", "个")),
+    "类": ("类", ("类", "种", "个")),
+    "台": ("台", ("台", "部", "个")),
+    "辆": ("辆", ("辆", "台")),
+    "间": ("间", ("间", "个")),
+    "栋": ("栋", ("栋", "座", "幢")),
+    "层": ("层", ("层",)),
+    "套": ("套", ("套", "个")),
+    "岁": ("age", ("岁", "周岁")),
+    "倍": ("倍", ("倍",)),
+    "天": ("duration", ("天",)),
+    "小时": ("duration", ("小时", "个小时", "分钟")),
+    "分钟": ("duration", ("分钟", "小时")),
+    "年": ("duration", ("年",)),
+    "个月": ("duration", ("个月",)),
+    "周": ("duration", ("周", "星期", "个星期")),
+}
+# Nouns that imply a unit class without naming the unit (多少资金, 多少党员). The unit is then a
+# guess, so the slot is not confident: it trims sentences but never refuses by itself.
+_MONEY_NOUNS = ("资金", "经费", "投资", "费用", "金额", "资产", "收入", "奖金", "补贴", "人民币")
+_PERSON_NOUN_ENDS = ("员", "者", "民", "众", "生", "师", "工", "兵", "口", "户", "人", "士")
+
+# The interrogative of a quantity, not 几乎/几经/几度 (adverbs) nor 好几 (an amount, not a question)
+_QUANTITY_WORD = re.compile(r"多少|(?<!好)几(?![乎何经度近多])")
+_VAGUE_QUANTITY = re.compile(r"多大(?!学)|多高|多长|多久|多远|多重|比例|百分之")
+_MEASURES = sorted(_UNIT_CLASSES, key=len, reverse=True)
+_MEASURE_AFTER = re.compile("(" + "|".join(map(re.escape, _MEASURES)) + ")")
+_MONEY_NOUN_AFTER = re.compile("(" + "|".join(_MONEY_NOUNS) + ")")
+
+_DATE_WORDS: tuple[tuple[Granularity, re.Pattern[str]], ...] = (
+    ("year", re.compile(r"哪一?年(?!代|级)|何年")),
+    ("month", re.compile(r"几月(?!份?[的里中])|哪一?个月|几月份")),
+    ("day", re.compile(r"哪一?天|几号|几月几[日号]|哪一?日")),
+)
+_DATE_ANY = re.compile(r"什么时候|何时|什么时间|哪个时期|什么年代|哪一?年代")
+_PERSON_WORDS = re.compile(r"谁|叫什么名字|姓名|名字是什么|哪位|哪一位")
+# the interrogative a refusal's phrase is cut at, by slot kind (most specific first)
+_INTERROGATIVES: dict[SlotKind, re.Pattern[str]] = {
+    "quantity": re.compile(r"多少|(?<!好)几(?![乎何经度近多])|多大|多高|多长|多久|多远|多重|百分之"),
+    "date": re.compile(r"几月几[日号]|几月份?|几号|什么时候|何时|什么时间|哪一?[年天日]|何年|哪一?个月|哪个时期"
+                       r"|什么年代"),
+    "person": re.compile(r"谁|叫什么名字|姓名|名字是什么|哪一?位"),
+    "name": re.compile(r"叫什么|什么名称|名称是|什么品牌|什么称号|什么荣誉|什么奖|什么口号|什么平台|哪个平台"
+                       r"|什么项目|什么活动"),
+}
+
+# A number a sentence states: Arabic or a Chinese numeral run, an optional approximation before it
+# (数百, 上千, 近万) and after it (余, 多, 万, 亿: 5000余万元).
+_NUMBER = r"(?<![第\d.])(?P<pre>[数几上近约逾超])?(?P<num>\d+(?:,\d{3})*(?:\.\d+)?|[零〇一二两三四五六七八九十百千万亿]+)"
+_AFTER_NUMBER = r"(?P<mod>\s*(?:[余多来几万亿千百十]|左右)*\s*)"
+_CLAUSE_SPLIT = re.compile(r"[，,；;。！!？?\n]")
+
+_YEAR = re.compile(
+    r"\d{2,4}\s*年(?!代)|[〇零一二三四五六七八九]{2,4}年|[元正一二三四五六七八九十百]{1,4}年|[今去明前同当次翌]年"
+    r"|(?<!\d)(?:1\d{3}|20\d{2})(?!\d)|\d{2,4}\s*年代"
+)
+_MONTH = re.compile(r"\d{1,2}\s*月|[一二三四五六七八九十正腊冬]{1,2}月")
+_DAY = re.compile(
+    r"\d{1,2}\s*[日号]|[一二三四五六七八九十廿卅]{1,3}[日号]|初[一二三四五六七八九十]|除夕|[\u4e00-\u9fff]{1,4}节"
+    r"|星期[一二三四五六日天]|周[一二三四五六日天]"
+)
+_FOREIGN_NAME = re.compile(r"[\u4e00-\u9fff]{1,8}[·•・][\u4e00-\u9fff]{1,8}")
+
+# words of the asked thing: nouns, adjectives and distinguishing words before the noun, idioms,
+# abbreviations; a leading two-character verb may qualify it (在编公务员)
+_THING_FLAGS = ("n", "b", "a", "i", "j", "l", "vn", "f", "nz")
+_NOT_QUALIFIERS = frozenset({"是", "有", "为", "被", "在", "将", "把", "让", "对", "从", "由"})
+# words that link a subject to the interrogative, dropped from a refusal's phrase
+_LINKS = ("一共有", "总共有", "共计有", "共有", "一共", "总共", "共计", "合计", "大约有", "大约", "约有",
+          "拥有", "包括", "有", "是", "为", "约", "了", "于", "在", "达", "达到", "共")
+_LOCATIVE_END = re.compile(r"(?:当中|之中|中|里|内)$")
+_ASPECT = re.compile(r"了(?!解)")
+_CLASS_NOUNS = {"person": "人数", "money": "金额", "area": "面积", "length": "长度", "weight": "重量",
+                "duration": "时长", "age": "年龄", "倍": "倍数"}
+_GRANULARITY_NOUNS = {"year": "年份", "month": "月份", "day": "日期", "": "时间"}
+
+
+@dataclass(frozen=True)
+class Slot:
+    """What a question asks for.
+
+    ``unit`` is the measure word or unit noun it names ("" for a bare 多少), ``unit_class`` its
+    class ("person", "money", "家" …), ``units`` the units that answer it; ``thing`` the noun
+    phrase it counts (党员, 五星级酒店) and ``head`` its last word (酒店); ``granularity`` how fine
+    a date it wants; ``confident``: no sentence without it can answer the question."""
+
+    kind: SlotKind
+    confident: bool
+    unit: str = ""
+    unit_class: str = ""
+    units: tuple[str, ...] = ()
+    thing: str = ""
+    head: str = ""
+    granularity: Granularity = ""
+
+
+def parse_slot(question: str) -> Slot | None:
+    """The slot ``question`` asks to fill, or ``None`` when it asks for no number, date, person or
+    name (为什么, 怎么, 哪个街道 …)."""
+    q = nfkc(question)
+    kind = expected_type(q)
+    if kind == "date":
+        for granularity, pattern in _DATE_WORDS:
+            if pattern.search(q):
+                return Slot("date", confident=True, granularity=granularity)
+        return Slot("date", confident=False)
+    if kind == "person":
+        return Slot("person", confident=bool(_PERSON_WORDS.search(q)))
+    if kind == "name":
+        return Slot("name", confident=False)
+    if kind == "quantity" and (_QUANTITY_WORD.search(q) or _VAGUE_QUANTITY.search(q)):
+        return _quantity_slot(q)
+    return None  # 为什么, 怎么, 哪个街道; or 几 as in 几乎 (almost), which asks nothing
+
+
+def _quantity_slot(q: str) -> Slot:
+    """A 多少/几 slot: the unit named right after the interrogative and the thing after it; with
+    no unit after it (「党员有多少名」), the unit at the end and the thing before it."""
+    word = _QUANTITY_WORD.search(q)
+    if word is None:  # 多大, 多久, 比例: a quantity with no unit to hold it to
+        return Slot("quantity", confident=False)
+    before, after = q[: word.start()], q[word.end():]
+    money = _MONEY_NOUN_AFTER.match(after)
+    if money:
+        thing = _thing(after) or money.group(1)
+        return Slot("quantity", confident=False, unit=money.group(1), unit_class="money", units=_MONEY,
+                    thing=thing, head=_head(thing))
+    measure = _MEASURE_AFTER.match(after)
+    first = pos_tags(after)[0][0] if after else ""
+    if measure is not None and len(first) > len(measure.group(1)) and first != "个月":
+        measure = None  # the start of a noun, not a measure word (多少人口, 几年级)
+    if measure is None:
+        thing = _thing(after)
+        if thing and thing.endswith(_PERSON_NOUN_ENDS) and not thing.endswith("收入"):
+            head = _head(thing)
+            return Slot("quantity", confident=False, unit_class="person", units=_PERSONS, thing=thing, head=head)
+        return Slot("quantity", confident=False, thing=thing, head=_head(thing) if thing else "")
+    unit = measure.group(1)
+    if unit == "个" and after[1:2] == "月":
+        unit = "个月"
+    unit_class, units = _UNIT_CLASSES[unit]
+    thing = _thing(after[len(unit):])
+    if not thing:
+        thing = _last_noun(before)
+    return Slot("quantity", confident=True, unit=unit, unit_class=unit_class, units=units,
+                thing=thing, head=_head(thing) if thing else "")
+
+
+def _thing(text: str) -> str:
+    """The noun phrase at the start of ``text`` (「五星级酒店被评为…」 → 五星级酒店)."""
+    words: list[str] = []
+    for i, (word, flag) in enumerate(tags := pos_tags(text)):
+        if (flag.startswith(_THING_FLAGS) and not flag.startswith(("nr", "ns"))) or (flag == "nr" and words):
+            words.append(word)
+            continue
+        # a qualifying verb before the noun (在编公务员), not a copula (是村改居社区)
+        nxt = tags[i + 1][1] if i + 1 < len(tags) else ""
+        if not words and flag == "v" and len(word) == 2 and word not in _NOT_QUALIFIERS and nxt.startswith("n"):
+            words.append(word)
+            continue
+        break
+    return "".join(words)
+
+
+def _last_noun(text: str) -> str:
+    """The last noun of ``text`` (「街道的党员有」 → 党员), the counted thing of 「…有多少名」."""
+    tags = pos_tags(text)
+    for word, flag in reversed(tags):
+        if flag.startswith("n") and not flag.startswith(("nr", "ns")) and len(word) >= 2:
+            return word
+        if flag.startswith(("n", "v", "a", "b")) and word not in _LINKS:
+            return ""  # the noun is not right before the interrogative: no thing to bind to
+    return ""
+
+
+def _head(thing: str) -> str:
+    """The last word of ``thing`` (五星级酒店 → 酒店), the part a sentence usually repeats."""
+    words = [w for w, _ in pos_tags(thing)]
+    head = words[-1] if words else thing
+    return head if len(head) >= 2 else thing
+
+
+def _number_unit_re(units: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(u) for u in sorted(set(units), key=len, reverse=True))
+    return re.compile(_NUMBER + _AFTER_NUMBER + f"(?P<unit>{alternatives})")
+
+
+def _counts(slot: Slot, text: str, question: str) -> bool:
+    """Whether ``text`` states a number with a unit of ``slot`` that the question does not state
+    and that is not a date (2018年 does not answer 多少年)."""
+    stated = extract_numbers(question)
+    for m in _number_unit_re(slot.units).finditer(text):
+        number, pre, mod = m.group("num"), m.group("pre") or "", m.group("mod").strip()
+        if number == "一" and not pre and not mod:
+            continue  # 一件小事: the article "a", not a count (as ``indexer.zh.extract_numbers``)
+        if m.group("unit") == "年" and re.fullmatch(r"\d{4}", number):
+            continue
+        values = extract_numbers(number + mod)
+        if values and values <= stated:
+            continue
+        return True
+    return False
+
+
+def slot_filled(slot: Slot, sentence: str, question: str) -> bool:
+    """Whether ``sentence`` carries an answer to ``slot`` of ``question``.
+
+    A quantity with a unit: a new number with a compatible unit, in a clause that names the asked
+    thing when the sentence names it (「有企业30家，其中五星级酒店…」 does not count hotels); a
+    quantity without one: any new number. A date: one as fine as asked (a year for 哪一年). A
+    person: a person's name. A name: a quoted name or proper noun."""
+    text = nfkc(sentence)
+    if slot.kind == "quantity":
+        if not slot.units:
+            return bool(_new_numbers(text, question))
+        clauses = [c for c in _CLAUSE_SPLIT.split(text) if c]
+        for name in (slot.thing, slot.head):
+            if name and name in text:
+                clauses = [c for c in clauses if name in c]
+                break
+        return any(_counts(slot, clause, question) for clause in clauses)
+    if slot.kind == "date":
+        if slot.granularity == "year":
+            return bool(_YEAR.search(text))
+        if slot.granularity == "month":
+            return bool(_MONTH.search(text))
+        if slot.granularity == "day":
+            return bool(_DAY.search(text))
+        return type_present("date", text, question) or bool(_YEAR.search(text))
+    if slot.kind == "person":
+        return _has_person(text) or bool(_FOREIGN_NAME.search(text))
+    return type_present("name", text, question)
+
+
+def missing_phrase(slot: Slot, question: str) -> str:
+    """What a refusal says was not found: the question's subject, the asked thing and what about
+    it was asked (「星海街道有多少名党员？」 → 「星海街道党员的人数」); "" when the question names
+    no subject to say it of."""
+    q = nfkc(question).strip().rstrip("?？。!！ 呢吗")
+    ask = _INTERROGATIVES[slot.kind].search(q)
+    if ask is None:
+        return ""
+    # 了 marks an aspect, which a noun phrase does not take (「拆除了…的用时」 → 「拆除…的用时」)
+    subject = _strip_links(_ASPECT.sub("", q[: ask.start()]))
+    subject = _LOCATIVE_END.sub("", subject)
+    rest = _ASPECT.sub("", q[ask.end():])
+    if slot.kind == "quantity":
+        if slot.unit and rest.startswith(slot.unit):
+            rest = rest[len(slot.unit):]
+        if slot.unit_class == "duration":  # 用几天时间拆除… → 拆除…的用时
+            rest = _strip_links(rest.removeprefix(slot.thing), trailing=False)
+            return _join(subject.removesuffix("用").removesuffix("花"), rest) + "的用时"
+        thing = slot.thing if slot.thing and slot.thing not in subject else ""
+        noun = _CLASS_NOUNS.get(slot.unit_class, "数量" if slot.unit_class else "")
+        phrase = _join(subject, thing)
+        if not noun or not phrase:  # bare 多少: the subject is what was asked (「…的财政收入是多少」)
+            return phrase
+        return phrase + "的" + noun
+    rest = _strip_links(rest.removesuffix("的"), trailing=False)
+    if slot.kind == "date":
+        return _join(subject, rest) + "的" + _GRANULARITY_NOUNS[slot.granularity]
+    if slot.kind == "person":
+        if not subject:
+            return rest + "的人" if rest else ""
+        return _join(subject, rest) + "的姓名"
+    return _join(subject, rest) + "的名称" if subject else ""
+
+
+def _strip_links(text: str, *, trailing: bool = True) -> str:
+    """``text`` without the linking words between it and the interrogative (有, 是, 共有 …)."""
+    changed = True
+    while changed and text:
+        changed = False
+        for link in _LINKS:
+            if trailing and text.endswith(link):
+                text, changed = text[: -len(link)], True
+                break
+            if not trailing and text.startswith(link) and len(text) > len(link):
+                text, changed = text[len(link):], True
+                break
+    return text
+
+
+def _join(subject: str, thing: str) -> str:
+    """``subject`` and ``thing`` as one noun phrase: 「街道的书记」 + 「的姓名」 reads 「街道书记的姓名」."""
+    phrase = subject + thing
+    if "的" in phrase:
+        phrase = phrase[: phrase.rindex("的")] + phrase[phrase.rindex("的") + 1:]
+    return phrase
