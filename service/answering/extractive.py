@@ -17,6 +17,12 @@ Among the leading sentences, one that carries the kind of answer asked for (a ne
 a person for 谁, a date for 何时, a quoted name for 叫什么, a place for 哪个街道) is quoted before a
 better-scoring one that does not (a preference, not a refusal).
 
+The asked slot (``service.answering.slots``: 多少名党员 wants a count of persons in the clause about
+党员, 哪一年 a year) also trims and refuses: a sentence that joins the lead must fill it, and a
+question whose *confident* slot no sentence of the refusal window fills is refused, saying what was
+not found (「资料中未找到星海街道党员的人数。」), whatever the answerability model says: the passages
+are on topic, the fact is not there.
+
 What an answer shows is what its citations quote (see :func:`shown`).
 """
 
@@ -43,6 +49,7 @@ from service.answering.answerability import (
     term_share,
 )
 from service.answering.checks import entities_match, expected_type, question_entities, type_present
+from service.answering.slots import Slot, missing_phrase, parse_slot, slot_filled
 from service.answering.types import NOT_FOUND, Answer, Citation
 
 log = logging.getLogger(__name__)
@@ -55,6 +62,9 @@ class Assessment:
 
     answer: Answer | None
     features: Mapping[str, float]
+    # what a confident slot asked that no sentence of the refusal window holds (None: nothing
+    # missing; "" when the question names no subject to say it of)
+    missing: str | None = None
 
 
 class ExtractiveComposer:
@@ -125,6 +135,11 @@ class ExtractiveComposer:
         answer = assessment.answer
         if answer is None:
             return not_found(hits)
+        if assessment.missing is not None:
+            # on topic, but the asked fact is not there: say which, whatever the model says (its
+            # confidence 0: the answer it would give does not hold what was asked)
+            refusal = not_found(hits, assessment.missing)
+            return refusal if self.answerability is None else dataclasses.replace(refusal, confidence=0.0)
         if self.answerability is None:
             # no fitted model: the single coverage threshold of the first version
             if assessment.features["coverage"] < self.scoring.answer.min_coverage:
@@ -142,6 +157,7 @@ class ExtractiveComposer:
         cfg = self.scoring.answer
         info = analyse_question(question, self.tokenizer, self.idf)
         kind = expected_type(question)
+        slot = parse_slot(question)
         entities = question_entities(question, self.known_places)
         # Only passages about the things the question names can answer it (a sentence is part of
         # its passage, so one check per passage covers its sentences).
@@ -157,29 +173,37 @@ class ExtractiveComposer:
         # A how-question restates the problem, so the sentence that matches it best usually
         # states the problem; what was done follows it.
         follow = kind == "method"
+        def fills(c: Candidate) -> bool:
+            return slot is None or slot_filled(slot, c.sentence.text, question)
+
         lead = ranked[0]
-        chosen = self._choose(lead, ranked, follow=follow)
+        chosen = self._choose(lead, ranked, follow=follow, fills=fills)
         place = _place_line(info, chosen[0], reports)
         quoted = " ".join(c.sentence.text for c in chosen)
         # For 哪个街道 questions the report's own line naming the place supplies the place.
-        # Otherwise a leading sentence that carries the asked type is preferred. A preference,
-        # not a refusal: as a hard rule the type detectors (dates such as 崇宁五年, names after
-        # 又称, foreign persons) refused 4 % of answerable CMRC 2018 DEV questions.
+        # Otherwise a leading sentence that carries the asked type (and fills the asked slot) is
+        # preferred. A preference, not a refusal: as a hard rule the type detectors (dates such
+        # as 崇宁五年, names after 又称, foreign persons) refused 4 % of answerable CMRC 2018 DEV
+        # questions; only a confident slot refuses (below).
         typed_ok = place is not None or type_present(kind, quoted, question)
-        if not typed_ok:
+        slot_ok = any(fills(c) for c in chosen)
+        if not (typed_ok and slot_ok):
             typed = next(
                 (
                     c for c in window
-                    if c.coverage >= cfg.min_coverage and type_present(kind, c.sentence.text, question)
+                    if c.coverage >= cfg.min_coverage and fills(c)
+                    and type_present(kind, c.sentence.text, question)
                 ),
                 None,
             )
             if typed is not None:
                 lead = typed
-                chosen = self._choose(typed, ranked, follow=follow)
+                chosen = self._choose(typed, ranked, follow=follow, fills=fills)
                 place = _place_line(info, chosen[0], reports)
-                typed_ok = True
+                typed_ok = slot_ok = True
+        missing = _missing(slot, question, window, fills)
         features = self._features(question, info, lead, coverage, typed_ok, ranked, reports)
+        features["slot_missing"] = 0.0 if slot_ok else 1.0
         spans: list[tuple[Report, int, int]] = []
         if place is not None:
             spans.append(place)
@@ -190,7 +214,7 @@ class ExtractiveComposer:
                 if end > start:
                     spans.append((report, start, end))
         if not spans:
-            return Assessment(None, features)
+            return Assessment(None, features, missing)
         citations: list[Citation] = []
         parts: list[str] = []
         for report, start, end in spans:
@@ -198,7 +222,7 @@ class ExtractiveComposer:
             quote = report.text[start:end]
             citations.append(Citation(n, report.doc_id, report.title, quote, start, end))
             parts.append(shown(quote) + f"[{n}]")
-        return Assessment(Answer("".join(parts), True, tuple(citations), tuple(hits)), features)
+        return Assessment(Answer("".join(parts), True, tuple(citations), tuple(hits)), features, missing)
 
     def _features(
         self,
@@ -210,7 +234,8 @@ class ExtractiveComposer:
         ranked: Sequence[Candidate],
         reports: Mapping[str, Report],
     ) -> dict[str, float]:
-        """The answerability features (``answerability.FEATURES``) of an answer led by ``lead``.
+        """The answerability features (``answerability.FEATURES``) of an answer led by ``lead``
+        (the caller adds ``slot_missing``, which the packaged model does not use yet).
         Margins are taken over the ``ranked`` sentences of the other reports that are about what
         the question names: a report about another place is no competitor (with none left, the
         cosine margin is 0 and the evidence margin the lead's whole score)."""
@@ -242,10 +267,18 @@ class ExtractiveComposer:
             "type_missing": 0.0 if typed_ok else 1.0,
         }
 
-    def _choose(self, best: Candidate, ranked: Sequence[Candidate], *, follow: bool = False) -> list[Candidate]:
+    def _choose(
+        self,
+        best: Candidate,
+        ranked: Sequence[Candidate],
+        *,
+        follow: bool = False,
+        fills: Callable[[Candidate], bool] = lambda c: True,
+    ) -> list[Candidate]:
         """``best`` and the sentences that join it: only from the same report, close in score
-        (or right after it), at most ``max_sentences`` in all; in source order. With ``follow``
-        the sentence right after ``best`` joins whatever its score."""
+        (or right after it), filling the asked slot (``fills``), at most ``max_sentences`` in
+        all; in source order. With ``follow`` the sentence right after ``best`` joins whatever
+        its score."""
         cfg = self.scoring.answer
         chosen = [best]
         best_end = best.sentence.end
@@ -254,7 +287,7 @@ class ExtractiveComposer:
                 (
                     c for c in ranked
                     if c.hit.chunk.doc_id == best.hit.chunk.doc_id
-                    and 0 <= c.sentence.start - best_end <= cfg.next_sentence_gap
+                    and 0 <= c.sentence.start - best_end <= cfg.next_sentence_gap and fills(c)
                 ),
                 None,
             )
@@ -265,7 +298,7 @@ class ExtractiveComposer:
                 continue
             if len(chosen) >= cfg.max_sentences:
                 break
-            if cand.hit.chunk.doc_id != best.hit.chunk.doc_id:
+            if cand.hit.chunk.doc_id != best.hit.chunk.doc_id or not fills(cand):
                 continue
             # a sentence right after the best one often carries the answer to the setup the
             # best one matches ("康直病死后康忠做了什么" → the next sentence): it may join lower
@@ -326,6 +359,19 @@ def _place_line(
     return None
 
 
-def not_found(hits: Sequence[Hit]) -> Answer:
-    text = f"{NOT_FOUND}能直接回答该问题的内容。以下是最接近的段落，供参考。"
+def _missing(
+    slot: Slot | None, question: str, window: Sequence[Candidate], fills: Callable[[Candidate], bool]
+) -> str | None:
+    """What the refusal says is missing when ``question`` has a confident slot that no sentence
+    of the refusal ``window`` fills; ``None`` when nothing is."""
+    if slot is None or not slot.confident or any(fills(c) for c in window):
+        return None
+    return missing_phrase(slot, question)
+
+
+def not_found(hits: Sequence[Hit], missing: str = "") -> Answer:
+    """A refusal that still lists the closest passages; ``missing`` says what was not found
+    (「星海街道党员的人数」), else it says no passage answers the question."""
+    what = missing or "能直接回答该问题的内容"
+    text = f"{NOT_FOUND}{what}。以下是最接近的段落，供参考。"
     return Answer(text, False, (), tuple(hits))

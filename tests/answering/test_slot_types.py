@@ -39,12 +39,10 @@ README_QUESTIONS: dict[str, str] = {
 }
 
 XFAIL_REASON = "issue 31: answered by a sentence without the asked slot"
-# Ids answered today by a sentence without the asked slot (see the module docstring). In each,
-# one cited sentence carries the slot (the gold is in the answer) and another does not:
-# dev03: [1] names 陆兆纲, [2] 「九水街道党工委及辖区各级党组织党员干部将扛起责任担当…」 names nobody;
-# dev10: [2] holds 23561件, the lead [1] 「…发动社区党员通过每周为群众办一件小事、实事…」 no new number;
-# dev13: [1] holds 5000余万元, [2] 「湖岛街道还是一个“群英荟萃”的街道…」 no number.
-XFAIL: frozenset[str] = frozenset({"dev03", "dev10", "dev13"})
+# Ids answered by a sentence without the asked slot (see the module docstring); none since the
+# composer drops joined sentences that do not fill the asked slot (``service.answering.slots``):
+# dev03, dev10 and dev13 each had one cited sentence with the slot and a joined one without.
+XFAIL: frozenset[str] = frozenset()
 
 
 def _questions() -> list[tuple[str, str]]:

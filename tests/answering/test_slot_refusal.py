@@ -1,0 +1,41 @@
+"""Issue 31, item 1: a question about the bundled reports whose topic they cover but whose asked
+fact they do not give is refused, the refusal says what was not found, and the closest passages
+are still listed. Through the real engine over data/reports (as ``/v1/ask``, top_k 5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from service.answering.engine import engine_for
+from service.answering.types import NOT_FOUND
+
+ASK_TOP_K = 5  # zhiwen.settings.Settings.ask_top_k's default
+
+
+@pytest.mark.parametrize(
+    ("question", "phrase"),
+    [
+        # the reports tell of 堤口路街道's party work but give no count of its members
+        ("堤口路街道有多少名党员？", "堤口路街道党员的人数"),
+        # 王哥庄街道's tourism is in the reports, a count of its five-star hotels is not
+        ("王哥庄街道有多少家五星级酒店？", "王哥庄街道五星级酒店的数量"),
+    ],
+)
+def test_an_on_topic_question_without_its_fact_is_refused(
+    question: str, phrase: str, searcher: Any, embedder: Any
+) -> None:
+    answer = engine_for(embedder, searcher).ask(question, ASK_TOP_K)
+    assert not answer.answerable, answer.text
+    assert answer.text == f"{NOT_FOUND}{phrase}。以下是最接近的段落，供参考。"
+    assert answer.citations == ()
+    assert answer.passages, "the closest passages are still listed"
+    assert answer.confidence == 0.0
+
+
+def test_a_question_whose_slot_is_filled_is_still_answered(searcher: Any, embedder: Any) -> None:
+    # README's example: the reports give 172处
+    answer = engine_for(embedder, searcher).ask("九水街道共有多少处安全隐患被整改？", ASK_TOP_K)
+    assert answer.answerable
+    assert "172" in answer.text
