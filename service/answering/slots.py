@@ -123,8 +123,10 @@ _AFTER_NUMBER = r"(?P<mod>\s*(?:[余多来几万亿千百十]|左右)*\s*)"
 # clauses end at ，；。 (NFKC writes ， as ",", which is no thousands separator here: 1,750 stays whole)
 _CLAUSE_SPLIT = re.compile(r"[；;。！!？?\n]|,(?!\d{3}(?!\d))")
 
+# a year: 2018年, 一九九八年, an era's year (崇宁五年), 同年/次年 after a stated one; not 今年 or
+# 去年, which a report never anchors (「今年以来」 does not say which year)
 _YEAR = re.compile(
-    r"\d{2,4}\s*年(?!代)|[〇零一二三四五六七八九]{2,4}年|[元正一二三四五六七八九十百]{1,4}年|[今去明前同当次翌]年"
+    r"\d{2,4}\s*年(?!代)|[〇零一二三四五六七八九]{2,4}年|[元正一二三四五六七八九十百]{1,4}年|[同当次翌]年"
     r"|(?<!\d)(?:1\d{3}|20\d{2})(?!\d)|\d{2,4}\s*年代"
 )
 _MONTH = re.compile(r"\d{1,2}\s*月|[一二三四五六七八九十正腊冬]{1,2}月")

@@ -150,6 +150,8 @@ def test_units_and_compatible_units(question: str, sentence: str, filled: bool) 
         ("食堂是哪一年建成的？", "食堂于2018年建成。", True),
         ("食堂是哪一年建成的？", "食堂建成于崇宁五年。", True),
         ("食堂是哪一年建成的？", "食堂12月建成。", False),  # a month is not a year
+        ("食堂是哪一年建成的？", "今年以来，食堂投入使用。", False),  # 今年 names no year
+        ("食堂是哪一年建成的？", "食堂在成立97周年时翻新。", False),
         ("食堂是哪一年建成的？", "食堂建成后深受欢迎。", False),
         ("展览几月开幕？", "展览于1998年5月开幕。", True),
         ("展览几月开幕？", "展览于1998年开幕。", False),
