@@ -134,7 +134,9 @@ _DAY = re.compile(
     r"\d{1,2}\s*[日号]|[一二三四五六七八九十廿卅]{1,3}[日号]|初[一二三四五六七八九十]|除夕|[\u4e00-\u9fff]{1,4}节"
     r"|星期[一二三四五六日天]|周[一二三四五六日天]"
 )
-_FOREIGN_NAME = re.compile(r"[\u4e00-\u9fff]{1,8}[·•・][\u4e00-\u9fff]{1,8}")
+# a foreign name: transliterated with a middle dot (乔治·华盛顿) or in Latin script (Kampon, Konami);
+# an acronym (GDP) is no name
+_FOREIGN_NAME = re.compile(r"[\u4e00-\u9fff]{1,8}[·•・][\u4e00-\u9fff]{1,8}|(?<![A-Za-z])[A-Z][a-z]{2,}")
 
 # words of the asked thing: nouns, adjectives and distinguishing words before the noun, idioms,
 # abbreviations; a leading two-character verb may qualify it (在编公务员)

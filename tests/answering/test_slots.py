@@ -171,6 +171,8 @@ def test_dates_by_the_asked_granularity(question: str, sentence: str, filled: bo
     [
         ("街道党工委书记陆兆纲介绍了经验。", True),
         ("乔治·华盛顿是第一任总统。", True),  # a transliterated name
+        ("该系列由Konami创作。", True),  # a name in Latin script
+        ("书记强调GDP要稳步增长。", False),  # an acronym is no name
         ("党员干部扛起责任担当。", False),
         ("王哥庄街道是个好地方。", False),  # a place jieba misreads as a name
     ],
