@@ -41,7 +41,7 @@ from typing import Any
 MODEL_PATH = Path(__file__).with_name("answerability.json")
 FORMAT_VERSION = 1
 
-FEATURES: tuple[str, ...] = (
+BASE_FEATURES: tuple[str, ...] = (
     "coverage",
     "passage_terms",
     "rarest_found",
@@ -54,6 +54,9 @@ FEATURES: tuple[str, ...] = (
     "cosine_margin",
     "evidence_margin",
 )
+# what the packaged model is fitted on (``service.answering.extractive`` computes more: the fact
+# features of ``fact_features.FACT_FEATURES``, candidates that ``eval.fit --cv`` compares)
+FEATURES: tuple[str, ...] = BASE_FEATURES
 
 
 class ModelError(ValueError):
