@@ -25,7 +25,6 @@ import re
 from collections.abc import Sequence
 
 from indexer.zh import bigrams, norm
-from service.answering.answerability import rarest_found, term_share
 
 # the names :func:`fact_features` returns, in a fixed order (candidates for ``FEATURES``)
 FACT_FEATURES: tuple[str, ...] = (
@@ -61,6 +60,22 @@ def window_text(sentences: Sequence[str], at: int, radius: int = WINDOW_RADIUS) 
     if not 0 <= at < len(sentences):
         return "".join(sentences)
     return "".join(sentences[max(0, at - radius) : at + radius + 1])
+
+
+def term_share(terms: Sequence[str], weights: Sequence[float], text: str) -> float:
+    """IDF-weighted share of ``terms`` found in ``text`` (1.0 when there are none)."""
+    total = sum(weights)
+    if not total:
+        return 1.0
+    return sum(w for t, w in zip(terms, weights, strict=True) if t in text) / total
+
+
+def rarest_found(terms: Sequence[str], weights: Sequence[float], text: str) -> float:
+    """1.0 when the question's rarest term (highest IDF) is in ``text``; 1.0 with no terms."""
+    if not terms:
+        return 1.0
+    rarest = max(zip(weights, terms, strict=True))[1]
+    return 1.0 if rarest in text else 0.0
 
 
 def bigram_share(question_bigrams: frozenset[str] | set[str], text: str) -> float:
