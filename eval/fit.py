@@ -1,46 +1,39 @@
-"""`zhiwen fit-answerability`: fit the answerability model on CMRC 2018 TRIAL with left-out articles.
+"""`zhiwen fit-answerability`: fit the answerability model on questions that must be refused.
 
-zhiwen fit-answerability --beir ../shared/benchmarks/cmrc2018 --split TRIAL --leave-out 0.15 --seeds 0,1,2,3,4
+zhiwen fit-answerability --beir ../shared/benchmarks/cmrc2018 --split TRIAL --leave-out 0.15 --seeds 0 \
+    --removed 0.15 --removed-seed 0 --squad2 ../shared/benchmarks/squad2-zh
 
-For each seed, ``--leave-out`` of the articles are removed from the index (``eval.leaveout``), so
-the questions about them are real unanswerable questions. Every question is searched and assessed
-by the extractive composer as the service would (``ExtractiveComposer.assess``); its features are
-labelled 1 when the answer it would give holds a gold answer in its text, else 0 (left-out
-questions are always 0). A standardised logistic regression (scikit-learn) is fitted on them and
-the refusal threshold is read off the risk–coverage curve: the lowest threshold at which
-``--target-refusal`` of the left-out questions are refused on every seed's sample. The model is written to
-``service/answering/answerability.json``; a risk–coverage plot and a summary go to ``--report``.
+Rows come from up to three sources (``eval.fit_data``): CMRC TRIAL with ``--leave-out`` of its
+articles left out of the index, per seed (off-topic: the article is missing); CMRC TRIAL with the
+answer sentences removed from ``--removed`` of its passages (on topic: the fact is missing); and
+the squad2-zh questions of the ``fit`` articles (``--squad2``; the ``report`` articles are never
+read). Every question is searched and assessed by the extractive composer as the service would;
+its features are labelled 1 when the answer it would give holds a gold answer. The logistic
+regression weighs each source equally; the threshold is, among those refusing ``--target-refusal``
+of the leave-out questions on every seed, the one with the best mean equal-mix accuracy over the
+sources (``eval.fit_model``). The model goes to ``service/answering/answerability.json``; a
+risk–coverage plot and a summary to ``--report``. ``--cv`` prints out-of-fold figures instead
+(folds by article), to compare ``--features`` sets.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from eval.fit_data import Row
 from indexer.sentence_vectors import SENTENCE_SCHEMES
 
 log = logging.getLogger(__name__)
 
 COMMAND = "zhiwen fit-answerability"
-
-
-@dataclass(frozen=True)
-class Row:
-    """One assessed question: its features (None when a rule already refuses it) and label."""
-
-    qid: str
-    seed: int
-    features: dict[str, float] | None
-    right: bool  # the answer it would give holds a gold answer
-    left_out: bool  # its article was removed: it must be refused
+__all__ = ["COMMAND", "Row", "feature_set", "fit_command", "register", "run", "scoring_overrides"]
 
 
 def register(subparsers: Any) -> None:
@@ -59,6 +52,16 @@ def register(subparsers: Any) -> None:
         default=0.9,
         help="share of left-out questions the threshold must refuse on the fitting data (0.9)",
     )
+    p.add_argument("--removed", type=float, default=None, metavar="SHARE",
+                   help="also: this share of TRIAL passages with their answer sentences removed (0.15)")
+    p.add_argument("--removed-seed", type=int, default=0, help="which passages --removed changes (0)")
+    p.add_argument("--squad2", type=Path, default=None, metavar="DIR",
+                   help="also: squad2-zh questions of its fit articles (eval.mix), whole corpus indexed")
+    p.add_argument("--features", default=None,
+                   help="features to fit: comma-separated names, or base (today's), fact (base + fact "
+                   "features), slot (fact + slot_missing); default: answerability.FEATURES")
+    p.add_argument("--cv", action="store_true",
+                   help="print 5-fold out-of-fold figures (folds by article); writes no model")
     p.add_argument("--top-k", type=int, default=5, help="passages per answer, as the service (5)")
     p.add_argument("--limit", type=int, default=None, help="fit on the first N questions only")
     p.add_argument("--model", default=None, help="embedding model (default: m3e-small)")
@@ -86,38 +89,6 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def collect(args: argparse.Namespace, seeds: Sequence[int], progress: bool) -> list[Row]:
-    """Assess every question of the split on each seed's leave-out index."""
-    from tqdm import tqdm
-
-    from eval.cli import open_searcher
-    from eval.data import contains_any, load_beir, load_beir_corpus
-    from eval.leaveout import apply
-    from service.answering.content import has_content
-    from service.answering.extractive import ExtractiveComposer
-
-    base = load_beir(args.beir, split=args.split, limit=args.limit)
-    if not base.has_answers:
-        raise ValueError(f"{args.beir}: no answers.jsonl; answerability needs gold answers")
-    corpus = load_beir_corpus(args.beir)
-    rows: list[Row] = []
-    for seed in seeds:
-        eval_set, chosen = apply(base, corpus, args.leave_out, seed)
-        searcher = open_searcher(eval_set, args.model or "m3e-small", args.cache_dir, exclude=chosen.passages,
-                                 progress=progress, sentence_vectors=args.sentence_vectors)
-        composer = ExtractiveComposer.for_index(searcher, scoring_overrides(args.scoring), answerability=None)
-        queries = [q for q in eval_set.queries if has_content(q.text)]
-        for q in tqdm(queries, desc=f"seed {seed}", unit="q", file=sys.stderr, disable=not progress):
-            hits = searcher.search(q.text, top_k=args.top_k)
-            assessment = composer.assess(q.text, hits, searcher.reports)
-            answer = assessment.answer
-            right = q.answerable and answer is not None and contains_any(answer.text, q.answers)
-            features = dict(assessment.features) if answer is not None else None
-            rows.append(Row(q.qid, seed, features, right, not q.answerable))
-        log.info("seed %d: %d questions, %d about left-out articles", seed, len(queries), chosen.questions)
-    return rows
-
-
 def scoring_overrides(items: Sequence[str]) -> Any:
     """The default scoring configuration with ``field=value`` overrides (``ValueError`` names a
     bad one)."""
@@ -132,88 +103,70 @@ def scoring_overrides(items: Sequence[str]) -> Any:
     return DEFAULT.with_overrides(pairs)
 
 
-def fit(rows: Sequence[Row], target_refusal: float, fitted: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """The fitted model and its operating-point figures on ``rows``."""
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
-    from service.answering.answerability import FEATURES, AnswerabilityModel
-
-    scored = [r for r in rows if r.features is not None]
-    if not scored or len({r.right for r in scored}) < 2:
-        raise ValueError("fitting needs both right and wrong answers; use more questions")
-    x = np.array([[r.features[f] for f in FEATURES] for r in scored if r.features is not None], dtype=float)
-    y = np.array([r.right for r in scored], dtype=int)
-    scaler = StandardScaler().fit(x)
-    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-    lr = LogisticRegression(C=1.0, max_iter=1000).fit((x - scaler.mean_) / scale, y)
-    draft = AnswerabilityModel(
-        FEATURES, tuple(scaler.mean_.tolist()), tuple(scale.tolist()), tuple(lr.coef_[0].tolist()),
-        float(lr.intercept_[0]), 0.5, fitted,
-    )
-    probs = probabilities(draft, rows)
-    threshold, figures = operating_point(rows, probs, target_refusal)
-    model = dataclasses.replace(draft, threshold=threshold, fitted=fitted | {"operating_point": figures})
-    return model, figures
 
 
-def probabilities(model: Any, rows: Sequence[Row]) -> dict[int, float]:
-    """The model's probability for each row a rule did not already refuse, by ``id(row)``."""
-    return {id(r): model.probability(r.features) for r in rows if r.features is not None}
+def feature_set(spec: str | None) -> tuple[str, ...]:
+    """The features named by ``--features`` (see its help)."""
+    from service.answering.answerability import BASE_FEATURES, FEATURES
+    from service.answering.fact_features import FACT_FEATURES
 
-
-def outcomes(rows: Sequence[Row], probs: dict[int, float], threshold: float) -> dict[str, float]:
-    """Refusal of left-out questions, answered and right shares of the others, at ``threshold``."""
-    left = [r for r in rows if r.left_out]
-    kept = [r for r in rows if not r.left_out]
-
-    def answered(r: Row) -> bool:
-        return r.features is not None and probs[id(r)] >= threshold
-
-    n_answered = sum(answered(r) for r in rows)
-    wrong = sum(answered(r) and not r.right for r in rows)
-    return {
-        "threshold": round(threshold, 4),
-        "left_out_refused": sum(not answered(r) for r in left) / len(left) if left else float("nan"),
-        "others_answered": sum(answered(r) for r in kept) / len(kept) if kept else float("nan"),
-        "others_right": sum(answered(r) and r.right for r in kept) / len(kept) if kept else float("nan"),
-        "coverage": n_answered / len(rows),
-        "risk": wrong / n_answered if n_answered else 0.0,
+    presets = {
+        "base": BASE_FEATURES,
+        "fact": BASE_FEATURES + FACT_FEATURES,
+        "slot": BASE_FEATURES + FACT_FEATURES + ("slot_missing",),
     }
+    if spec is None:
+        return FEATURES
+    if spec in presets:
+        return presets[spec]
+    names = tuple(dict.fromkeys(n.strip() for n in spec.split(",") if n.strip()))
+    if not names:
+        raise ValueError("--features: give names or base / fact / slot")
+    return names
 
 
-def operating_point(rows: Sequence[Row], probs: dict[int, float], target: float) -> tuple[float, dict[str, float]]:
-    """The lowest threshold that refuses at least ``target`` of the left-out questions *of every
-    seed* (each seed is one sample of left-out articles; on TRIAL, refusal at one threshold varies
-    by ±0.05 between samples, so a threshold met only on their pooled average misses the target
-    on one sample in two), and its figures on all rows."""
-    if not any(r.left_out for r in rows):
-        raise ValueError("no left-out question: give --leave-out")
-    samples = [[r for r in rows if r.seed == seed] for seed in sorted({r.seed for r in rows})]
-    samples = [s for s in samples if any(r.left_out for r in s)]
-    for t in sorted({0.0, *probs.values()}):
-        if all(outcomes(s, probs, t)["left_out_refused"] >= target for s in samples):
-            return t, outcomes(rows, probs, t) | {"worst_sample_refused": min(
-                outcomes(s, probs, t)["left_out_refused"] for s in samples
-            )}
-    return 1.0, outcomes(rows, probs, 1.0)
+def fit_command(args: argparse.Namespace, seeds: Sequence[int]) -> str:
+    """The command that collects the same rows and fits the same model (fixed seeds)."""
+    parts = [COMMAND, f"--beir {args.beir}", f"--split {args.split}", f"--leave-out {args.leave_out:g}",
+             f"--seeds {','.join(map(str, seeds))}"]
+    if args.removed is not None:
+        parts.append(f"--removed {args.removed:g} --removed-seed {args.removed_seed}")
+    if args.squad2 is not None:
+        parts.append(f"--squad2 {args.squad2}")
+    if args.features is not None:
+        parts.append(f"--features {args.features}")
+    parts.append(f"--target-refusal {args.target_refusal:g}")
+    if args.limit is not None:
+        parts.append(f"--limit {args.limit}")
+    parts += [f"--scoring {item}" for item in args.scoring]
+    return " ".join(parts)
 
 
-def risk_coverage_plot(rows: Sequence[Row], probs: dict[int, float], threshold: float, path: Path) -> None:
+def risk_coverage_plot(rows: Sequence[Row], p: Any, threshold: float, path: Path) -> None:
+    """Coverage against risk over every threshold (all rows pooled), the chosen one marked."""
     import matplotlib
+    import numpy as np
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = [outcomes(rows, probs, t) for t in sorted({0.0, *probs.values()})]
-    here = outcomes(rows, probs, threshold)
+    right = np.array([r.right for r in rows], dtype=bool)
+    scores = np.nan_to_num(p, nan=-1.0)
+    order = np.argsort(-scores)
+    answered = np.cumsum(scores[order] >= 0)
+    wrong = np.cumsum((scores[order] >= 0) & ~right[order])
+    keep = answered > 0
+    coverage = answered[keep] / len(rows)
+    risk = wrong[keep] / answered[keep]
+    here = scores >= threshold
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot([p["coverage"] for p in points], [p["risk"] for p in points], lw=1.5, label="answers kept vs wrong share")
-    ax.scatter([here["coverage"]], [here["risk"]], color="red", zorder=3, label=f"threshold {threshold:.3f}")
+    ax.plot(coverage, risk, lw=1.5, label="answers kept vs wrong share")
+    if here.any():
+        ax.scatter([here.mean()], [(here & ~right).sum() / here.sum()], color="red", zorder=3,
+                   label=f"threshold {threshold:.3f}")
     ax.set_xlabel("coverage (share of questions answered)")
     ax.set_ylabel("risk (share of answers without gold)")
-    ax.set_title("Answerability risk–coverage (fitting data)")
+    ax.set_title("Answerability risk–coverage (fitting data, all sources)")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left")
     fig.tight_layout()
@@ -221,8 +174,34 @@ def risk_coverage_plot(rows: Sequence[Row], probs: dict[int, float], threshold: 
     plt.close(fig)
 
 
+def _rows(args: argparse.Namespace, seeds: Sequence[int], progress: bool) -> list[Row]:
+    from eval.fit_data import Collect, collect, read_rows
+
+    if args.from_rows is not None:
+        rows = read_rows(args.from_rows)
+        sources = {r.source for r in rows}
+        if (args.squad2 is None and "squad2-fit" in sources) or (args.removed is None and "cmrc-removed" in sources):
+            raise ValueError(f"{args.from_rows} holds sources {sorted(sources)}: give the options that "
+                             "collected them (--removed, --squad2), so the recorded command refits it")
+        return rows
+    cfg = Collect(
+        beir=args.beir, split=args.split, leave_out=args.leave_out, seeds=tuple(seeds), removed=args.removed,
+        removed_seed=args.removed_seed, squad2=args.squad2, top_k=args.top_k, limit=args.limit,
+        model=args.model or "m3e-small", cache_dir=args.cache_dir, sentence_vectors=args.sentence_vectors,
+        scoring=scoring_overrides(args.scoring), progress=progress,
+    )
+    rows = collect(cfg)
+    if args.rows is not None:
+        from eval.fit_data import write_rows
+
+        write_rows(rows, args.rows)
+        log.info("wrote %d rows to %s", len(rows), args.rows)
+    return rows
+
+
 def run(args: argparse.Namespace) -> int:
-    from service.answering.answerability import MODEL_PATH
+    from eval.fit_model import cross_validate, describe, fit, probabilities, rounded
+    from service.answering.answerability import FEATURES, MODEL_PATH
 
     if args.split.upper().startswith("DEV"):
         sys.stderr.write("error: --split DEV is the held-out report split; fit on TRIAL\n")
@@ -233,47 +212,49 @@ def run(args: argparse.Namespace) -> int:
         seeds = [int(s) for s in str(args.seeds).split(",") if s.strip()]
         if not seeds:
             raise ValueError("--seeds: give at least one seed")
+        features = feature_set(args.features)
+        out = args.out or MODEL_PATH
+        if not args.cv and out == MODEL_PATH and set(features) != set(FEATURES):
+            raise ValueError("the packaged model must use answerability.FEATURES; give --out for another set")
         progress = not args.quiet and sys.stderr.isatty()
+        rows = _rows(args, seeds, progress)
         if args.from_rows is not None:
-            rows = [Row(**json.loads(line)) for line in args.from_rows.read_text(encoding="utf-8").splitlines() if line]
-            seeds = sorted({r.seed for r in rows})
-        else:
-            rows = collect(args, seeds, progress)
+            seeds = sorted({r.seed for r in rows if r.source == "cmrc-leave-out"}) or seeds
+        if args.cv:
+            found = cross_validate(rows, features, args.target_refusal)
+            sys.stdout.write(
+                f"{len(features)} features: {', '.join(features)}\n"
+                f"out-of-fold ({len(found['thresholds'])} folds by article; thresholds "
+                f"{', '.join(map(str, found['thresholds']))}):\n{describe(found)}\n"
+            )
+            return 0
         fitted = {
-            "command": f"{COMMAND} --beir {args.beir} --split {args.split} --leave-out {args.leave_out:g} "
-            f"--seeds {','.join(map(str, seeds))} --target-refusal {args.target_refusal:g}"
-            + "".join(f" --scoring {item}" for item in args.scoring),
-            "data": f"{args.beir.name} {args.split}",
+            "command": fit_command(args, seeds),
+            "data": ", ".join(sorted({r.source for r in rows})),
             "questions": len(rows),
+            "by_source": {
+                s: {"rows": sum(r.source == s for r in rows), "must_refuse": sum(r.left_out for r in rows if r.source == s)}
+                for s in sorted({r.source for r in rows})
+            },
             "left_out_questions": sum(r.left_out for r in rows),
             "rule_refused": sum(r.features is None for r in rows),
             "right_answers": sum(r.right for r in rows),
-            # gold in the answer it would give, before any refusal, of the questions not left out
-            "kept_right_unrefused": round(
-                sum(r.right for r in rows if not r.left_out) / max(1, sum(not r.left_out for r in rows)), 4
-            ),
             "fitted_at": datetime.now().astimezone().isoformat(timespec="seconds"),
         }
-        if args.rows is not None:
-            with args.rows.open("w", encoding="utf-8") as f:
-                for r in rows:
-                    f.write(json.dumps(dataclasses.asdict(r), ensure_ascii=False) + "\n")
-        model, figures = fit(rows, args.target_refusal, fitted)
+        model, found = fit(rows, features, args.target_refusal, fitted)
     except (ValueError, OSError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
-    out = args.out or MODEL_PATH
     model.save(out)
     report = args.report or Path("results") / f"{datetime.now():%Y%m%d-%H%M%S}-fit-answerability"
     report.mkdir(parents=True, exist_ok=True)
-    probs = probabilities(model, rows)
-    risk_coverage_plot(rows, probs, model.threshold, report / "risk_coverage.png")
+    risk_coverage_plot(rows, probabilities(model, rows), model.threshold, report / "risk_coverage.png")
     (report / "model.json").write_text(json.dumps(model.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    (report / "figures.json").write_text(json.dumps(rounded(found), indent=1) + "\n", encoding="utf-8")
     sys.stdout.write(
         f"wrote {out}\n"
         + "".join(f"  {f}: coef {c:+.3f}\n" for f, c in zip(model.features, model.coef, strict=True))
-        + "".join(f"  {k}: {v:.3f}\n" for k, v in figures.items())
-        + f"  kept_right_unrefused: {fitted['kept_right_unrefused']:.4f}\n"
+        + f"threshold {model.threshold:.4f}; on the fitting data:\n{describe(found)}\n"
         + f"plot: {report / 'risk_coverage.png'}\n"
     )
     return 0

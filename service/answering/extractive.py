@@ -49,6 +49,7 @@ from service.answering.answerability import (
     term_share,
 )
 from service.answering.checks import entities_match, expected_type, question_entities, type_present
+from service.answering.fact_features import fact_features
 from service.answering.slots import Slot, missing_phrase, parse_slot, slot_filled
 from service.answering.types import NOT_FOUND, Answer, Citation
 
@@ -234,8 +235,9 @@ class ExtractiveComposer:
         ranked: Sequence[Candidate],
         reports: Mapping[str, Report],
     ) -> dict[str, float]:
-        """The answerability features (``answerability.FEATURES``) of an answer led by ``lead``
-        (the caller adds ``slot_missing``, which the packaged model does not use yet).
+        """The answerability features (``answerability.FEATURES``, and the candidates of
+        ``fact_features.FACT_FEATURES`` a fit may choose from) of an answer led by ``lead``
+        (the caller adds ``slot_missing``, which a fit may choose too).
         Margins are taken over the ``ranked`` sentences of the other reports that are about what
         the question names: a report about another place is no competitor (with none left, the
         cosine margin is 0 and the evidence margin the lead's whole score)."""
@@ -253,7 +255,9 @@ class ExtractiveComposer:
         rest = [c for c in ranked if c.hit.chunk.doc_id != hit.chunk.doc_id]
         others = sorted(float(c.hit.scores.get("dense", 0.0)) for c in rest)
         other_best = max((c.score for c in rest), default=0.0)
-        return {
+        sentences = [norm(s.text) for s in hit.chunk.sentences]
+        facts = fact_features(question, info.terms, info.weights, info.bigrams, sentences, at, passage)
+        return facts | {
             "cosine_margin": dense - (others[len(others) // 2] if others else dense),
             "evidence_margin": lead.score - other_best,
             "coverage": coverage,

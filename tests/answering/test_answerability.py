@@ -73,9 +73,14 @@ def test_file_of_another_version_or_feature_set_asks_for_a_refit(tmp_path: Path)
     with pytest.raises(ModelError, match="fit-answerability"):
         load_model(old)
     other = tmp_path / "other.json"
-    other.write_text(json.dumps(data | {"features": ["coverage"], "mean": [0], "scale": [1], "coef": [1]}))
+    other.write_text(json.dumps(data | {"features": ["no_such_feature"], "mean": [0], "scale": [1], "coef": [1]}))
     with pytest.raises(ModelError, match="refit"):
         load_model(other)
+    # a model on fewer or other features the code computes loads (``zhiwen eval --answerability``)
+    fewer = tmp_path / "fewer.json"
+    fewer.write_text(json.dumps(data | {"features": ["coverage", "literals_missing"], "mean": [0, 0],
+                                        "scale": [1, 1], "coef": [1, 1]}))
+    assert load_model(fewer).features == ("coverage", "literals_missing")
     with pytest.raises(ModelError, match="no answerability model"):
         load_model(tmp_path / "absent.json")
     broken = tmp_path / "broken.json"
