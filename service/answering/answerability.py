@@ -70,7 +70,7 @@ BASE_FEATURES: tuple[str, ...] = (
 # every feature ``service.answering.extractive`` computes: a model file may use any of them
 COMPUTED_FEATURES: tuple[str, ...] = BASE_FEATURES + FACT_FEATURES + ("slot_missing",)
 # what the packaged model is fitted on. The fact features raise the out-of-fold mean equal-mix
-# accuracy over the fitting sources only from 0.694 to 0.699, and a model with them answers one of
+# accuracy over the fitting sources only from 0.694 to 0.704 (rows at 68f0993), and a model with them answers one of
 # the two unanswerable dev questions (issue 31: 「…有多少名在编公务员」, the asked slot missing),
 # so the packaged model keeps the topic features until the slot check (item 1) is there to refit
 # with: `zhiwen fit-answerability --cv --features base|fact|slot` compares them.
