@@ -15,8 +15,15 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from indexer.timing import stage
 from service.answering.content import has_content
-from service.answering.followup import resolve_question
-from service.answering.types import NO_CONTENT, Answer, Citation, Composer, CuratedRef
+from service.answering.followup import find_places, resolve_question
+from service.answering.types import (
+    FILTERED_OUT,
+    NO_CONTENT,
+    Answer,
+    Citation,
+    Composer,
+    CuratedRef,
+)
 
 if TYPE_CHECKING:
     from embeddings import Embedder
@@ -186,6 +193,11 @@ class QAEngine:
         if not has_content(question):
             yield Answer(NO_CONTENT, False, (), ())
             return
+        places = tuple(find_places(question, self.searcher.places))
+        if within is not None and not within:
+            # the filters exclude every report: say so (and that dropping them would search all)
+            yield Answer(FILTERED_OUT, False, (), (), question_places=places, filtered_out=True)
+            return
         curated = None
         if self.faq is not None and within is None:
             with stage("curated"):
@@ -193,7 +205,8 @@ class QAEngine:
         if curated is not None:  # (a filtered question is for the reports the filter selects)
             c = curated.curated
             yield Answer(c.answer, True, (), (), composer=CURATED,
-                         curated=CuratedRef(c.id, c.question, round(curated.similarity, 4), c.source))
+                         curated=CuratedRef(c.id, c.question, round(curated.similarity, 4), c.source),
+                         question_places=places)
             return
         chosen, warnings = self._select(composer)
         from service.answering.extractive import ExtractiveComposer
@@ -236,7 +249,7 @@ class QAEngine:
             with stage("compose"):
                 answer = extractive.compose(question, hits, self.reports)
         self.check_citations(answer)
-        answer = self.with_sources(answer)
+        answer = dataclasses.replace(self.with_sources(answer), question_places=places)
         if warnings:
             answer = dataclasses.replace(answer, warnings=(*warnings, *answer.warnings))
         yield answer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from indexer.types import Hit, Report
 
@@ -38,6 +38,24 @@ class CuratedRef:
     source: str = ""  # the report it comes from (doc_id), if staff named one
 
 
+# What an answer is: one fact; one cited part per report that states the asked thing (a question
+# about several reports: 哪些街道…); both sides of a comparison; or a refusal (nothing answers it).
+AnswerKind = Literal["fact", "list", "comparison", "refusal"]
+# The reply when the request's filters leave no report to answer from.
+FILTERED_OUT = "所选筛选条件下没有任何报告，无法从中查找。去掉筛选后可在全部报告中查找。"
+
+
+@dataclass(frozen=True)
+class Group:
+    """One report's part of a list or comparison answer: the report, the places it is about, and
+    the ``n`` of the answer's citations that quote it."""
+
+    doc_id: str
+    title: str
+    places: tuple[str, ...]
+    citations: tuple[int, ...]
+
+
 @dataclass(frozen=True)
 class Answer:
     """A composed answer. Each sentence of ``text`` ends with one or more ``[n]`` markers that
@@ -53,6 +71,16 @@ class Answer:
     # no model judged it (LLM answers, questions without content)
     confidence: float | None = None
     curated: CuratedRef | None = None  # a curated answer (FAQ), composer "curated"
+    # "fact", "list" or "comparison"; a refusal is any answer that is not ``answerable``
+    kind: Literal["fact", "list", "comparison"] = "fact"
+    groups: tuple[Group, ...] = ()  # list and comparison answers: one per report quoted
+    # places the (resolved) question names: shown as the chat's automatic chips, never a filter
+    question_places: tuple[str, ...] = ()
+    filtered_out: bool = False  # the request's filters selected no report at all
+
+    @property
+    def answer_kind(self) -> AnswerKind:
+        return self.kind if self.answerable else "refusal"
 
 
 class Composer(Protocol):

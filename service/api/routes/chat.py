@@ -34,7 +34,7 @@ from service.api.auth import ReadKey, requested_kb
 from service.api.deps import AppState, EngineDep, SettingsDep, StateDep, enforce_limits
 from service.api.disconnect import answer_while_connected, events_while_connected
 from service.api.errors import error_responses
-from service.api.schemas import CitationOut, CuratedOut, Passage, selected_reports
+from service.api.schemas import AnswerShape, CitationOut, CuratedOut, Passage, selected_reports
 from service.api.schemas.chat import (
     AssistantMessage,
     ChatCompletion,
@@ -134,6 +134,7 @@ def _extras(turn: _Turn, answer: Answer, reports: Mapping[str, Report]) -> dict[
         "retrieval_query": turn.retrieval_query,
         "warnings": list(answer.warnings),
         "took_ms": turn.took_ms(),
+        **AnswerShape.fields_of(answer),
     }
 
 

@@ -19,7 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from indexer.filters import ReportFilter, allowed_reports
 from indexer.types import Hit, Report
-from service.answering.types import Answer, Citation
+from service.answering.types import Answer, AnswerKind, Citation
 
 # Exactly the characters Python's ``str.isspace`` (and ``re``'s ``\s``) treat as whitespace,
 # spelled out so every regex engine (ECMA in the OpenAPI schema, Python in schemathesis,
@@ -317,7 +317,47 @@ class CuratedOut(BaseModel):
         return None if c is None else cls(id=c.id, question=c.question, similarity=c.similarity, source=c.source)
 
 
-class AskResponse(BaseModel):
+class GroupOut(BaseModel):
+    """One report's part of a list or comparison answer."""
+
+    doc_id: str = Field(description="Report id (GET /v1/documents/{doc_id}).")
+    title: str = Field(description="Report title.")
+    places: list[str] = Field(description="Places the report is about (as the indexer found them).")
+    citations: list[CitationOut] = Field(description="The citations that quote this report.")
+
+
+class AnswerShape(BaseModel):
+    """What kind of answer this is, and how it is grouped by report (``/v1/ask`` and chat)."""
+
+    answer_kind: AnswerKind = Field(
+        default="fact", description="`fact`: one answer; `list`: one part per report that states "
+        "it (哪些街道…); `comparison`: both sides quoted; `refusal`: the reports do not answer.")
+    groups: list[GroupOut] = Field(
+        default_factory=list, description="For `list` and `comparison`: the reports quoted, each with "
+        "its citations, in the order the answer gives them.")
+    question_places: list[str] = Field(
+        default_factory=list, description="Places the (resolved) question names; the chat page shows "
+        "them as automatic chips. They are not a filter.")
+    filtered_out: bool = Field(
+        default=False, description="True when the request's filters select no report: the answer "
+        "says so, and asking without them searches every report.")
+
+    @staticmethod
+    def fields_of(answer: Answer) -> dict[str, Any]:
+        cited = {c.n: c for c in answer.citations}
+        return {
+            "answer_kind": answer.answer_kind,
+            "groups": [
+                GroupOut(doc_id=g.doc_id, title=g.title, places=list(g.places), citations=[
+                    CitationOut.from_citation(cited[n]) for n in g.citations if n in cited])
+                for g in answer.groups
+            ],
+            "question_places": list(answer.question_places),
+            "filtered_out": answer.filtered_out,
+        }
+
+
+class AskResponse(AnswerShape):
     answer_id: str = Field(description="This answer's id: send it to POST /v1/feedback.")
     answer: str = Field(description="Chinese answer; each sentence ends with [n] markers.")
     answerable: bool = Field(description="False when the reports do not answer the question.")
@@ -355,6 +395,7 @@ class AskResponse(BaseModel):
             warnings=list(answer.warnings),
             took_ms=took_ms,
             curated=CuratedOut.of(answer),
+            **AnswerShape.fields_of(answer),
         )
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from service.api.schemas import (
     FILTERS_DESCRIPTION,
+    AnswerShape,
     NOT_BLANK_PATTERN,
     CitationOut,
     CuratedOut,
@@ -176,7 +177,7 @@ class Usage(BaseModel):
     total_tokens: int
 
 
-class ZhiwenExtras(BaseModel):
+class ZhiwenExtras(AnswerShape):
     """zhiwen's own fields, on the completion and on the last stream chunk."""
 
     answer_id: str = Field(description="The answer's id for POST /v1/feedback (the completion id).")
