@@ -15,8 +15,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from service.api.schemas import (
     FILTERS_DESCRIPTION,
-    AnswerShape,
     NOT_BLANK_PATTERN,
+    AnswerShape,
     CitationOut,
     CuratedOut,
     Filters,
