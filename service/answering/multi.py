@@ -224,10 +224,17 @@ def _grouped(head: str, parts: Sequence[tuple[Report, str, Answer]], *, kind: st
         groups.append(Group(report.doc_id, report.title, tuple(_places(report)), tuple(numbers)))
         prefix = f"{i}. " if kind == "list" else ""
         lines.append(f"{prefix}{label}：{''.join(quotes)}")
-        hits.extend(h for h in answer.passages if h not in hits)
+        # the passages that hold the quoted sentences: the evidence an LLM is given, report by report
+        cited = [h for h in answer.passages if any(_holds(h, c) for c in answer.citations)]
+        hits.extend(h for h in cited or answer.passages[:1] if h not in hits)
     return Answer("\n".join(lines), True, tuple(citations), tuple(hits),
                   confidence=min(confidences) if confidences else None,
                   kind="list" if kind == "list" else "comparison", groups=tuple(groups))
+
+
+def _holds(hit: Hit, c: Citation) -> bool:
+    chunk = hit.chunk
+    return chunk.doc_id == c.doc_id and chunk.start <= c.start < chunk.end
 
 
 def _places(report: Report) -> list[str]:

@@ -136,3 +136,27 @@ def test_stated_amounts(sentence: str, thing: str, amounts: list[tuple[float, st
 def test_headings(text: str, span: str, heading: bool) -> None:
     start = text.index(span)
     assert is_heading(text, start, start + len(span)) is heading
+
+
+def test_the_llm_gets_the_evidence_grouped_by_report(searcher: Any, embedder: Any) -> None:
+    """A list question with the LLM composer: the prompt holds only the reports that state it,
+    each report's passages together, and the reply's citations come back grouped by report."""
+    from service.answering.engine import LLMEndpoint
+    from tests.answering.fake_llm import FakeLLMServer, Script
+
+    question = "哪些街道开展了拆迁工作？"
+    extractive = engine_for(embedder, searcher).ask(question, ASK_TOP_K)
+    kept = [g.title for g in extractive.groups]
+    with FakeLLMServer() as server:
+        server.script("fake-list", Script("妥善处理好东辛村的历史遗留问题,保证拆迁项目顺利开工,是崮云湖街道的重点工作。[1]"))
+        llm = engine_for(embedder, searcher, "llm", LLMEndpoint(server.base_url, "fake-list"))
+        answer = llm.ask(question, ASK_TOP_K)
+        (request,) = server.requests_for("fake-list")
+    prompt = request.body["messages"][-1]["content"]
+    titles = re.findall(r"标题：(.+)", prompt)
+    order = list(dict.fromkeys(titles))
+    assert order == kept, "the kept reports, in the list's order"
+    assert titles == sorted(titles, key=order.index), "each report's passages together"
+    assert answer.composer == "llm"
+    assert answer.answer_kind == "list"
+    assert [g.doc_id for g in answer.groups] == [c.doc_id for c in answer.citations[:1]]
