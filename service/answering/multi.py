@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from indexer.types import Hit, Report
-from indexer.zh import nfkc, norm
+from indexer.zh import nfkc
 from service.answering.extractive import shown
 from service.answering.kinds import QuestionShape, for_report, for_side
 from service.answering.slots import head_noun, stated_amounts, unit_class
@@ -60,12 +60,10 @@ def compose_list(
     *,
     top_k: int,
     in_scope: int,
-    key: str = "",
     config: MultiConfig = DEFAULT,
 ) -> Answer:
     """The list answer to ``question`` from the passages ``pool`` (best first) of ``in_scope``
-    reports: each leading report's own fact answer, kept when it answers, quoting only its
-    sentences that hold the ``key`` term (the thing asked about: 拆迁)."""
+    reports: each leading report's own fact answer (``judge``), kept when it answers."""
     order: list[str] = []
     by_report: dict[str, list[Hit]] = {}
     for hit in pool:
@@ -82,9 +80,6 @@ def compose_list(
         report = reports[doc]
         place = report_place(report, shape.level)
         answer = judge(for_report(question, shape, ""), by_report[doc])
-        if key:
-            answer = dataclasses.replace(answer, citations=tuple(
-                c for c in answer.citations if norm(key) in norm(c.quote)))
         if answer.answerable and answer.citations:
             parts.append((report, place, answer))
     read = len(order)
