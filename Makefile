@@ -40,8 +40,9 @@ index: install ## build or update var/index from var/reports (seeded from data/r
 chromium: ## Debian's Chromium for the browser tests (never `playwright install`)
 	@bash scripts/ensure-chromium
 
-eval: index ## dev-set evaluation with the CI floors
-	$(BIN)/zhiwen eval --qa ../shared/eval/dev_questions.jsonl --gate eval/floors.toml
+eval: index ## dev-set evaluation with the CI floors, and the list/comparison rows (not gated yet)
+	$(BIN)/zhiwen eval --qa ../shared/eval/dev_questions.jsonl --gate eval/floors.toml \
+		--multi eval/data/multi_questions.jsonl
 
 eval-cmrc: install ## CMRC 2018 retrieval + answers, all systems
 	$(BIN)/zhiwen eval --beir ../shared/benchmarks/cmrc2018

@@ -6,6 +6,8 @@ zhiwen eval --qa ... --url http://host:8000
 zhiwen eval --qa ... --milvus-uri /tmp/zhiwen.db   (each system also over Milvus, side by side)
 zhiwen eval --beir ../shared/benchmarks/squad2-zh --articles report [--per-class 600]
     (answerability on an equal mix of answerable and impossible questions, ``eval.mix``)
+zhiwen eval [--qa ...] --multi eval/data/multi_questions.jsonl [--per-question]
+    (list and comparison questions through the answering engine, scored by report: ``eval.multi``)
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import logging
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from indexer.sentence_vectors import SENTENCE_SCHEMES
 
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from eval.data import EvalSet
     from eval.mix import MixSelection
     from eval.mix_report import MixResult
+    from eval.multi_run import MultiRun
     from eval.runner import EvalRun
     from eval.systems import Backend, System
     from indexer.milvus_store import MilvusConfig
@@ -60,7 +63,7 @@ def register(subparsers: Any) -> None:
         "side by side, and the composed answers of the hybrid system. Writes report.md, "
         "metrics.json, chart.png, TREC runs and per_question.jsonl under results/.",
     )
-    what = p.add_mutually_exclusive_group(required=True)
+    what = p.add_mutually_exclusive_group()
     what.add_argument("--qa", type=Path, metavar="FILE", help="QA set (JSONL) over the index")
     what.add_argument(
         "--beir",
@@ -68,7 +71,17 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="BEIR-layout benchmark; its corpus is indexed (and cached) first",
     )
-    p.add_argument("--index", type=Path, help="index directory for --qa (default: var/index)")
+    p.add_argument(
+        "--multi",
+        type=Path,
+        metavar="FILE",
+        help="list and comparison questions (eval/data/multi_questions.jsonl): each asked through "
+        "the answering engine over --index and scored by report, as rows of their own; alone or "
+        "beside --qa",
+    )
+    p.add_argument("--per-question", action="store_true",
+                   help="with --multi: also print the per-question table (always in report.md)")
+    p.add_argument("--index", type=Path, help="index directory for --qa and --multi (default: var/index)")
     p.add_argument("--model", help="embedding model (default: m3e-small)")
     p.add_argument(
         "--url",
@@ -419,11 +432,15 @@ def _systems(args: argparse.Namespace) -> tuple[list[System], set[str]]:
     return systems, {"hybrid"} if "hybrid" in names else {systems[0].name}
 
 
-def _out_dir(args: argparse.Namespace, eval_set: EvalSet) -> Path:
+def _out_dir(args: argparse.Namespace, eval_set: EvalSet | None) -> Path:
     if args.out:
         return Path(args.out)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    if eval_set is None:  # --multi alone
+        return Path(args.results_dir) / f"{stamp}-{Path(args.multi).stem}"
     name = eval_set.name
+    if args.multi is not None:
+        name += f"+{Path(args.multi).stem}"
     if args.split:
         name += f"-{args.split.replace(',', '+')}"
     if args.limit is not None:
@@ -437,84 +454,135 @@ def _out_dir(args: argparse.Namespace, eval_set: EvalSet) -> Path:
     return Path(args.results_dir) / f"{stamp}-{name}"
 
 
+def _evaluate(
+    args: argparse.Namespace, stack: contextlib.ExitStack, progress: bool
+) -> tuple[EvalSet, EvalRun, MixResult | None, Backend, bool]:
+    """The ``--qa`` / ``--beir`` run: the set, its result, the equal-mix figures (with
+    ``--articles``), the backend, and whether its index is the whole one (no report left out)."""
+    from eval.data import EvalDataError, load_beir, load_qa
+    from eval.runner import run_evaluation
+
+    if args.qa:
+        eval_set = load_qa(args.qa, split=args.split, limit=args.limit)
+    else:
+        eval_set = load_beir(args.beir, split=args.split, limit=args.limit)
+    if not eval_set.queries:
+        raise EvalDataError(f"{eval_set.source}: no queries left after --split/--limit")
+    left_out: dict[str, Any] = {}
+    exclude: frozenset[str] = frozenset()
+    if args.url and (args.leave_out is not None or args.gold_corpus):
+        raise ValueError("--leave-out and --gold-corpus need an in-process index, not --url")
+    if args.gold_corpus and eval_set.kind != "beir":
+        raise ValueError("--gold-corpus works with --beir")
+    selection = None
+    if args.per_class is not None and args.articles is None:
+        raise ValueError("--per-class works with --articles")
+    if args.articles is not None:
+        eval_set, selection = _mix_set(args, eval_set)
+        log.info("equal mix: %s", selection.describe()["kept"])
+    if args.leave_out is not None or args.gold_corpus:
+        if eval_set.kind == "beir":
+            from eval.data import load_beir_corpus
+
+            assert eval_set.corpus_dir is not None
+            corpus = load_beir_corpus(eval_set.corpus_dir)
+        else:
+            from indexer.store import read_reports
+
+            corpus = read_reports(_qa_index(args))
+        if args.gold_corpus:
+            about = frozenset(d for q in eval_set.queries for d in q.gold_docs)
+            exclude = frozenset(r.doc_id for r in corpus if r.doc_id not in about)
+            corpus = [r for r in corpus if r.doc_id in about]
+            left_out["gold_corpus"] = len(corpus)
+        if args.leave_out is not None:
+            from eval.leaveout import apply
+
+            eval_set, chosen = apply(eval_set, corpus, args.leave_out, args.seed)
+            exclude |= chosen.passages
+            left_out["leave_out"] = chosen.describe()
+            log.info(
+                "left out %d documents; %d questions are about them", chosen.documents, chosen.questions
+            )
+    systems, answer_systems = _systems(args)
+    backend, config = _backend(args, eval_set, progress, exclude, systems=systems, stack=stack)
+    config |= {"split": args.split, "limit": args.limit} | left_out
+    if selection is not None:
+        config["mix"] = selection.describe()
+    ask_top_k = args.ask_top_k or _settings(args).ask_top_k
+    result = run_evaluation(
+        eval_set,
+        backend,
+        systems,
+        answer_systems=answer_systems,
+        depth=args.top_k,
+        search_k=args.search_k,
+        ask_top_k=ask_top_k,
+        progress=progress,
+        config=config,
+    )
+    mix = _mix_result(args, result, backend, selection, ask_top_k) if selection is not None else None
+    return eval_set, result, mix, backend, not exclude
+
+
+def _multi(
+    args: argparse.Namespace, backend: Backend | None, whole: bool, progress: bool
+) -> MultiRun:
+    """The ``--multi`` run, over the ``--qa`` run's index when that is the whole one."""
+    from eval.multi_run import load_multi, multi_engine, run_multi
+    from eval.systems import InProcessBackend
+
+    questions = load_multi(args.multi)
+    if isinstance(backend, InProcessBackend) and whole:
+        searcher = cast("Searcher", backend.searcher)
+    else:
+        from embeddings import load_embedder
+        from indexer.store import load_index
+
+        index_dir = _qa_index(args)
+        searcher = load_index(index_dir, load_embedder(args.model or _settings(args).model))
+        _warn_if_stale(searcher.meta, index_dir)
+    engine = multi_engine(searcher, args.answerability)
+    config = {"index": str(engine.searcher.path or _qa_index(args)), "model": engine.embedder.name}
+    if args.answerability is not None:
+        config["answerability"] = str(args.answerability)
+    return run_multi(engine, questions, top_k=args.ask_top_k or _settings(args).ask_top_k,
+                     source=args.multi, progress=progress, config=config)
+
+
 def run(args: argparse.Namespace) -> int:
     import httpx
     from pymilvus.exceptions import MilvusException
 
     from embeddings import ModelNotFoundError
-    from eval.data import EvalDataError, load_beir, load_qa
+    from eval.data import EvalDataError
     from eval.gate import check, gate_table, load_floors
     from eval.report import markdown_report, write_outputs
-    from eval.runner import run_evaluation
     from eval.systems import HttpError
     from indexer.store import IndexLoadError
 
+    if args.qa is None and args.beir is None and args.multi is None:
+        _err("give --qa, --beir or --multi")
+        return 2
     # numba (under ranx) logs its compiler passes at INFO; they drown the run's own messages.
     logging.getLogger("numba").setLevel(max(logging.WARNING, logging.getLogger().level))
     progress = not args.quiet and sys.stderr.isatty()
+    eval_set: EvalSet | None = None
+    result: EvalRun | None = None
+    mix: MixResult | None = None
+    multi: MultiRun | None = None
     with contextlib.ExitStack() as stack:  # closes a Milvus connection (and Milvus Lite)
         try:
             floors = load_floors(args.gate, args.gate_table) if args.gate else None
-            if args.qa:
-                eval_set = load_qa(args.qa, split=args.split, limit=args.limit)
-            else:
-                eval_set = load_beir(args.beir, split=args.split, limit=args.limit)
-            if not eval_set.queries:
-                raise EvalDataError(f"{eval_set.source}: no queries left after --split/--limit")
-            left_out: dict[str, Any] = {}
-            exclude: frozenset[str] = frozenset()
-            if args.url and (args.leave_out is not None or args.gold_corpus):
-                raise ValueError("--leave-out and --gold-corpus need an in-process index, not --url")
-            if args.gold_corpus and eval_set.kind != "beir":
-                raise ValueError("--gold-corpus works with --beir")
-            selection = None
-            if args.per_class is not None and args.articles is None:
-                raise ValueError("--per-class works with --articles")
-            if args.articles is not None:
-                eval_set, selection = _mix_set(args, eval_set)
-                log.info("equal mix: %s", selection.describe()["kept"])
-            if args.leave_out is not None or args.gold_corpus:
-                if eval_set.kind == "beir":
-                    from eval.data import load_beir_corpus
-
-                    assert eval_set.corpus_dir is not None
-                    corpus = load_beir_corpus(eval_set.corpus_dir)
-                else:
-                    from indexer.store import read_reports
-
-                    corpus = read_reports(_qa_index(args))
-                if args.gold_corpus:
-                    about = frozenset(d for q in eval_set.queries for d in q.gold_docs)
-                    exclude = frozenset(r.doc_id for r in corpus if r.doc_id not in about)
-                    corpus = [r for r in corpus if r.doc_id in about]
-                    left_out["gold_corpus"] = len(corpus)
-                if args.leave_out is not None:
-                    from eval.leaveout import apply
-
-                    eval_set, chosen = apply(eval_set, corpus, args.leave_out, args.seed)
-                    exclude |= chosen.passages
-                    left_out["leave_out"] = chosen.describe()
-                    log.info(
-                        "left out %d documents; %d questions are about them", chosen.documents, chosen.questions
-                    )
-            systems, answer_systems = _systems(args)
-            backend, config = _backend(args, eval_set, progress, exclude, systems=systems, stack=stack)
-            config |= {"split": args.split, "limit": args.limit} | left_out
-            if selection is not None:
-                config["mix"] = selection.describe()
-            ask_top_k = args.ask_top_k or _settings(args).ask_top_k
-            result = run_evaluation(
-                eval_set,
-                backend,
-                systems,
-                answer_systems=answer_systems,
-                depth=args.top_k,
-                search_k=args.search_k,
-                ask_top_k=ask_top_k,
-                progress=progress,
-                config=config,
-            )
-            mix = _mix_result(args, result, backend, selection, ask_top_k) if selection is not None else None
+            if args.multi is not None and (args.url or args.beir is not None):
+                raise ValueError("--multi asks the answering engine in-process over --index: "
+                                 "not with --url or --beir")
+            backend: Backend | None = None
+            whole = True
+            if args.qa is not None or args.beir is not None:
+                eval_set, result, mix, backend, whole = _evaluate(args, stack, progress)
+            if args.multi is not None:
+                multi = _multi(args, backend, whole, progress)
         except (
             EvalDataError,
             ValueError,
@@ -529,18 +597,34 @@ def run(args: argparse.Namespace) -> int:
             return 2
 
     out_dir = _out_dir(args, eval_set)
-    write_outputs(result, out_dir)
-    _out(markdown_report(result))
+    files = []
+    metrics: dict[str, Any] = {}
+    if result is not None:
+        write_outputs(result, out_dir)
+        _out(markdown_report(result))
+        files += ["report.md", "metrics.json", "chart.png", "runs/", "per_question.jsonl"]
+        metrics |= result.flat_metrics()
     if mix is not None:
         from eval.mix_report import markdown_section, write_mix_outputs
 
         write_mix_outputs(mix, out_dir)
         _out(markdown_section(mix))
-    _out(f"Results: {out_dir}/ (report.md, metrics.json, chart.png, runs/, per_question.jsonl"
-         + (", answerability.json, answerability_sweep.png)" if mix is not None else ")"))
+        files += ["answerability.json", "answerability_sweep.png"]
+    if multi is not None:
+        from eval.multi_run import markdown_section as multi_section
+        from eval.multi_run import write_multi_outputs
+
+        write_multi_outputs(multi, out_dir)
+        report = out_dir / "report.md"
+        with report.open("a", encoding="utf-8") as f:  # the per-question table always goes here
+            f.write(("\n" if result is not None else "") + multi_section(multi, per_question=True))
+        _out(("\n" if result is not None else "") + multi_section(multi, per_question=args.per_question))
+        files += [] if result is not None else ["report.md"]
+        files += ["multi.json", "multi_per_question.jsonl"]
+        metrics |= multi.metrics
+    _out(f"Results: {out_dir}/ ({', '.join(files)})")
     if floors is None:
         return 0
-    metrics = result.flat_metrics()
     violations = check(metrics, floors)
     gate = f"\n## Gate ({args.gate})\n\n{gate_table(metrics, floors)}\n"
     with (out_dir / "report.md").open("a", encoding="utf-8") as f:
