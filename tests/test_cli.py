@@ -122,8 +122,13 @@ def test_ask_json_without_an_answer(index_dir: Path) -> None:
         "warnings",
         "took_ms",
         "curated",
+        "answer_kind",
+        "groups",
+        "question_places",
+        "filtered_out",
     }
     assert body["answerable"] is False
+    assert body["answer_kind"] == "refusal"
     assert "资料中未找到" in body["answer"]
     texts = {
         row["doc_id"]: row["text"]
