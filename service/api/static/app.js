@@ -49,6 +49,17 @@
     if (force || nearBottom()) window.scrollTo({ top: document.documentElement.scrollHeight });
   }
 
+  /* An inline [n]: a link to the cited span (the report view highlights it). */
+  function citeRef(c) {
+    const a = el("a", "cite-ref", c.n);
+    a.href = reportUrl(c);
+    a.target = "_blank";
+    a.rel = "opener"; // the report view gets this tab's key (auth.js)
+    a.title = "查看出处：" + (c.title || c.doc_id);
+    a.setAttribute("aria-label", "出处 " + c.n + "：" + (c.title || c.doc_id));
+    return a;
+  }
+
   /* Answer text with its [n] markers turned into links to the cited span. */
   function renderAnswer(target, text, citations) {
     const byN = new Map();
@@ -60,52 +71,122 @@
     while ((m = re.exec(text)) !== null) {
       if (m.index > last) target.appendChild(document.createTextNode(text.slice(last, m.index)));
       const c = byN.get(Number(m[1]));
-      if (c) {
-        const a = el("a", "cite-ref", m[1]);
-        a.href = reportUrl(c);
-        a.target = "_blank";
-        a.rel = "opener"; // the report view gets this tab's key (auth.js)
-        a.title = "查看出处：" + (c.title || c.doc_id);
-        a.setAttribute("aria-label", "出处 " + m[1] + "：" + (c.title || c.doc_id));
-        target.appendChild(a);
-      } else {
-        target.appendChild(document.createTextNode(m[0]));
-      }
+      target.appendChild(c ? citeRef(c) : document.createTextNode(m[0]));
       last = re.lastIndex;
     }
     if (last < text.length) target.appendChild(document.createTextNode(text.slice(last)));
   }
 
+  /* A citation's quote on one line: layout breaks are not the report's words. */
+  function flat(quote) {
+    return String(quote || "").replace(/\s*\n\s*/g, "").trim();
+  }
+
+  function quoteTitle(c) {
+    if (typeof c.ocr_confidence !== "number") return c.quote || "";
+    // read from a scan or an image: say so, and how sure the recogniser was
+    const sure = Math.round(c.ocr_confidence * 100);
+    return (c.quote || "") + "\n（扫描件文字识别，置信度 " + sure + "%，请以原文件为准）";
+  }
+
+  /* The citations of each report, in the order the answer first cites it. */
+  function byReport(citations) {
+    const reports = new Map();
+    for (const c of citations || []) {
+      const key = String(c.doc_id);
+      if (!reports.has(key)) reports.set(key, []);
+      reports.get(key).push(c);
+    }
+    return [...reports.values()];
+  }
+
+  /* One chip for one report's citations: a number per citation, each opening its own span, then
+     the report's title (opening the first). 「[1][3] 九水街道…」 instead of two chips. */
+  function citeChip(cites) {
+    const first = cites[0];
+    const box = el("span", "cite-group");
+    box.dataset.doc = String(first.doc_id);
+    for (const c of cites) {
+      const num = el("a", "cite-num" + (c.supported === false ? " unsupported" : ""), c.n);
+      num.href = reportUrl(c);
+      num.target = "_blank";
+      num.rel = "opener";
+      num.title = quoteTitle(c);
+      num.dataset.n = String(c.n);
+      num.setAttribute("aria-label", "出处 " + c.n + "：" + (c.title || c.doc_id));
+      box.appendChild(num);
+    }
+    const chip = el("a", "cite-chip" + (cites.every((c) => c.supported === false) ? " unsupported" : ""));
+    chip.href = reportUrl(first);
+    chip.target = "_blank";
+    chip.rel = "opener";
+    chip.title = quoteTitle(first);
+    chip.dataset.n = cites.map((c) => String(c.n)).join(" ");
+    chip.appendChild(el("span", "title", first.title || first.doc_id));
+    const pages = [...new Set(cites.map((c) => c.page).filter((p) => Number.isInteger(p) && p > 0))];
+    if (pages.length) chip.appendChild(el("span", "where", "第" + pages.join("、") + "页"));
+    const ocr = cites.map((c) => c.ocr_confidence).filter((v) => typeof v === "number");
+    if (ocr.length) chip.appendChild(el("span", "ocr", "OCR " + Math.round(Math.min(...ocr) * 100) + "%"));
+    box.appendChild(chip);
+    return box;
+  }
+
+  /* A list or comparison answer: the lines before the first cited one lead in, then one block
+     per report (its place or title, its quotes, its chip), then any closing lines. */
+  function renderGroups(answer, text, final) {
+    const lines = text.split("\n");
+    const cited = (line) => /\[\d+\]/.test(line);
+    const first = lines.findIndex(cited);
+    const last = lines.length - 1 - [...lines].reverse().findIndex(cited);
+    const intro = first < 0 ? text.trim() : lines.slice(0, first).join("\n").trim();
+    renderAnswer(answer, intro, final.citations);
+    answer.hidden = !intro;
+    const ol = el("ol", "answer-groups");
+    for (const g of final.groups) {
+      const li = el("li", "answer-group");
+      li.dataset.doc = String(g.doc_id);
+      const head = el("div", "group-head");
+      head.appendChild(el("span", "group-name", (g.places || [])[0] || g.title || g.doc_id));
+      const cites = g.citations || [];
+      if (cites.length) head.appendChild(citeChip(cites));
+      li.appendChild(head);
+      const quotes = el("ul", "group-quotes");
+      for (const c of cites) {
+        const q = el("li", null, "「" + flat(c.quote) + "」");
+        q.appendChild(citeRef(c));
+        quotes.appendChild(q);
+      }
+      li.appendChild(quotes);
+      ol.appendChild(li);
+    }
+    answer.after(ol);
+    const outro = first < 0 ? "" : lines.slice(last + 1).join("\n").trim();
+    if (outro) {
+      const note = el("p", "answer-note");
+      renderAnswer(note, outro, final.citations);
+      ol.after(note);
+    }
+  }
+
+  function isGrouped(final) {
+    return (final.answer_kind === "list" || final.answer_kind === "comparison") &&
+      Array.isArray(final.groups) && final.groups.length > 0;
+  }
+
   function renderSources(bubble, final) {
     const citations = final.citations || [];
-    if (citations.length) {
+    if (citations.length && !isGrouped(final)) {
       const box = el("div", "sources");
       box.appendChild(el("p", "sources-label", "来源"));
       const chips = el("div", "chips");
+      for (const cites of byReport(citations)) chips.appendChild(citeChip(cites));
       const quotes = el("ol", "quotes");
       for (const c of citations) {
-        const chip = el("a", "cite-chip" + (c.supported === false ? " unsupported" : ""));
-        chip.href = reportUrl(c);
-        chip.target = "_blank";
-        chip.rel = "opener";
-        chip.title = c.quote || "";
-        chip.dataset.n = String(c.n);
-        chip.appendChild(el("span", "num", c.n));
-        chip.appendChild(el("span", "title", c.title || c.doc_id));
-        if (Number.isInteger(c.page) && c.page > 0) chip.appendChild(el("span", "where", "第" + c.page + "页"));
-        if (typeof c.ocr_confidence === "number") {
-          // read from a scan or an image: say so, and how sure the recogniser was
-          const sure = Math.round(c.ocr_confidence * 100);
-          chip.appendChild(el("span", "ocr", "OCR " + sure + "%"));
-          chip.title = (c.quote || "") + "\n（扫描件文字识别，置信度 " + sure + "%，请以原文件为准）";
-        }
-        chips.appendChild(chip);
-        if (c.quote) {
-          const li = el("li");
-          li.appendChild(el("span", "qn", "[" + c.n + "]"));
-          li.appendChild(document.createTextNode("「" + c.quote + "」"));
-          quotes.appendChild(li);
-        }
+        if (!c.quote) continue;
+        const li = el("li");
+        li.appendChild(el("span", "qn", "[" + c.n + "]"));
+        li.appendChild(document.createTextNode("「" + c.quote + "」"));
+        quotes.appendChild(li);
       }
       box.appendChild(chips);
       box.appendChild(quotes);
@@ -294,6 +375,22 @@
     sendBtn.setAttribute("aria-label", busy ? "停止生成" : "发送问题");
   }
 
+  /* The filters selected no report: one click drops the hand chips and asks again, unfiltered.
+     The filtered-out turn leaves the history, so the question is not in it twice. */
+  function addRetry(bubble, question, turn) {
+    const retry = el("button", "ghost retry-unfiltered", "去掉筛选，重新查找");
+    retry.type = "button";
+    retry.addEventListener("click", () => {
+      if (state.busy) return;
+      retry.disabled = true;
+      const at = state.history.indexOf(turn);
+      if (at >= 0) state.history.splice(at, 2);
+      if (window.zhiwenFilters) window.zhiwenFilters.clearHand();
+      ask(question);
+    });
+    bubble.appendChild(retry);
+  }
+
   async function ask(question) {
     welcome.hidden = true;
     addUser(question);
@@ -302,7 +399,8 @@
     const messages = state.history.concat([{ role: "user", content: question }]).slice(-MAX_HISTORY);
     const body = { messages, stream: true, include_sources: false };
     if (modelSelect.value) body.model = modelSelect.value;
-    const filters = window.zhiwenFilters ? window.zhiwenFilters.forQuestion(question) : null;
+    // only chips set by hand filter; the automatic ones just show how the last question was read
+    const filters = window.zhiwenFilters ? window.zhiwenFilters.current() : null;
     if (filters) body.filters = filters;
 
     state.controller = new AbortController();
@@ -341,12 +439,16 @@
       if (typeof final.answer === "string") text = final.answer;
       if (!bubble.contains(answer)) bubble.replaceChildren(answer);
       final.question = question;
-      renderAnswer(answer, text, final.citations);
+      if (isGrouped(final)) renderGroups(answer, text, final);
+      else renderAnswer(answer, text, final.citations);
       if (final.answerable === false) answer.classList.add("not-found");
+      const turn = { role: "user", content: question };
+      if (final.filtered_out) addRetry(bubble, question, turn);
       renderSources(bubble, final);
       addFeedback(bubble, final.answer_id, question, text);
-      state.history.push({ role: "user", content: question });
+      state.history.push(turn);
       state.history.push({ role: "assistant", content: text });
+      if (window.zhiwenFilters) window.zhiwenFilters.showScope(final.question_places);
       li.dataset.done = "true";
     } catch (err) {
       li.classList.remove("streaming");
