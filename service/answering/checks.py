@@ -143,3 +143,22 @@ def entities_match(entities: Iterable[str], text: str, report: Report | None) ->
             continue
         return False
     return True
+
+
+_SENTENCE_END = re.compile(r"[。！？!?；;…]")
+_HEADING_MAX = 40
+
+
+def is_heading(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` (a sentence of a report) is a heading, a subtitle or a byline
+    rather than a statement: a line of its own with no sentence-ending mark, short (「——青岛市崂山区
+    王哥庄街道党建工作纪实」「党建引领 乡村振兴」), or a line opening with a dash."""
+    span = text[start:end].strip()
+    if not span:
+        return False
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line = text[line_start : len(text) if line_end < 0 else line_end].strip()
+    if line.startswith(("——", "—", "--", "□", "■")):
+        return True
+    return line == span and len(span) <= _HEADING_MAX and not _SENTENCE_END.search(span)

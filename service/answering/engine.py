@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from indexer.timing import stage
 from service.answering.content import has_content
 from service.answering.followup import find_places, resolve_question
+from service.answering.kinds import QuestionShape, for_report, question_shape
 from service.answering.types import (
     FILTERED_OUT,
     NO_CONTENT,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from embeddings import Embedder
     from indexer.search import Searcher
     from indexer.types import Hit, Report
+    from service.answering.extractive import ExtractiveComposer
     from service.answering.faq import FaqMatcher
 
 log = logging.getLogger(__name__)
@@ -210,15 +212,24 @@ class QAEngine:
             return
         chosen, warnings = self._select(composer)
         from service.answering.extractive import ExtractiveComposer
+        from service.answering.multi import by_report
 
         extractive = self.composers[EXTRACTIVE]
         if within is not None and isinstance(extractive, ExtractiveComposer):
             # a filtered question is judged by the best keyword match among the selected reports
             extractive = extractive.within(functools.partial(self.searcher.keyword_confidence, within=within))
             chosen = extractive if chosen.name == EXTRACTIVE else chosen
-        hits = self.search(question, top_k, within)
+        shape = question_shape(question, self.searcher.places)
         answer: Answer | None = None
-        if stream and isinstance(chosen, StreamingComposer) and chosen.name != EXTRACTIVE:
+        multi: Answer | None = None  # a list or comparison, as the extractive composer gives it
+        if shape.kind != "fact" and isinstance(extractive, ExtractiveComposer):
+            with stage("compose"):
+                multi = self._multi(question, shape, top_k, within, extractive)
+            if chosen.name == EXTRACTIVE or not multi.answerable:
+                answer = multi  # (an LLM is given nothing when no report states it)
+        # the LLM composer gets the evidence of the reports that state it, report by report
+        hits = list(multi.passages) if multi is not None else self.search(question, top_k, within)
+        if answer is None and stream and isinstance(chosen, StreamingComposer) and chosen.name != EXTRACTIVE:
             streamed = False
             try:
                 # closed at once when this generator is (the LLM's HTTP stream with it)
@@ -236,7 +247,7 @@ class QAEngine:
                     raise
                 answer = None
                 log.exception("composer %s failed; falling back to extractive", chosen.name)
-        else:
+        elif answer is None:
             try:
                 with stage("compose"):
                     answer = chosen.compose(question, hits, self.reports)
@@ -247,12 +258,34 @@ class QAEngine:
         if answer is None:
             warnings.append(f"composer '{chosen.name}' failed; used '{EXTRACTIVE}'")
             with stage("compose"):
-                answer = extractive.compose(question, hits, self.reports)
+                answer = multi or extractive.compose(question, hits, self.reports)
+        elif multi is not None and answer is not multi:
+            answer = by_report(answer, shape.kind, self.reports)
         self.check_citations(answer)
         answer = dataclasses.replace(self.with_sources(answer), question_places=places)
         if warnings:
             answer = dataclasses.replace(answer, warnings=(*warnings, *answer.warnings))
         yield answer
+
+    def _multi(self, question: str, shape: QuestionShape, top_k: int, within: Collection[str] | None,
+               extractive: ExtractiveComposer) -> Answer:
+        """The extractive answer to a list or comparison question: each report's (or side's)
+        own fact answer, decided as single answers are, never quoting a heading."""
+        from service.answering.multi import DEFAULT, compose_comparison, compose_list
+
+        strict = extractive.without_headings()
+
+        def judge(asked: str, hits: Sequence[Hit]) -> Answer:
+            return strict.compose(asked, hits, self.reports)
+
+        if shape.kind == "comparison":
+            return compose_comparison(question, shape, self.reports, self.search, judge, top_k=top_k,
+                                      within=within)
+        pool = self.search(question, max(DEFAULT.pool, top_k), within)
+        in_scope = len(self.reports) if within is None else len(within)
+        key = extractive.key_term(for_report(question, shape, ""))
+        return compose_list(question, shape, pool, self.reports, judge, top_k=top_k, in_scope=in_scope,
+                            key=key)
 
     def with_sources(self, answer: Answer) -> Answer:
         """The answer with each citation's page (reports from paged files: PDF) and OCR

@@ -48,7 +48,13 @@ from service.answering.answerability import (
     rarest_found,
     term_share,
 )
-from service.answering.checks import entities_match, expected_type, question_entities, type_present
+from service.answering.checks import (
+    entities_match,
+    expected_type,
+    is_heading,
+    question_entities,
+    type_present,
+)
 from service.answering.fact_features import fact_features
 from service.answering.slots import Slot, missing_phrase, parse_slot, slot_filled
 from service.answering.types import NOT_FOUND, Answer, Citation
@@ -109,6 +115,7 @@ class ExtractiveComposer:
         self.known_places: frozenset[str] = frozenset(known_places)
         # without a model, the coverage threshold ``answer.min_coverage`` decides refusals
         self.answerability = answerability
+        self.quote_headings = True  # False: headings and bylines are never quoted (list answers)
 
     def candidates(
         self,
@@ -130,6 +137,23 @@ class ExtractiveComposer:
         narrowed = copy.copy(self)
         narrowed.confidence = confidence
         return narrowed
+
+    def key_term(self, question: str) -> str:
+        """The question's most specific focus term (the rarest in the index: 拆迁 in 「开展了拆迁
+        工作」), the word a sentence must hold to state what a list question asks about; "" when
+        it names none."""
+        info = analyse_question(question, self.tokenizer, self.idf)
+        weighted = [(w, t) for t, w in zip(info.terms, info.weights, strict=False) if len(t) >= 2]
+        if not weighted:
+            return ""
+        return max(weighted)[1]
+
+    def without_headings(self) -> ExtractiveComposer:
+        """This composer, never quoting a heading, subtitle or byline (「——…工作纪实」) as an
+        answer sentence."""
+        strict = copy.copy(self)
+        strict.quote_headings = False
+        return strict
 
     def compose(self, question: str, hits: Sequence[Hit], reports: Mapping[str, Report]) -> Answer:
         assessment = self.assess(question, hits, reports)
@@ -167,6 +191,8 @@ class ExtractiveComposer:
             if entities_match(entities, h.chunk.clean_text, reports.get(h.chunk.doc_id))
         }
         ranked = [c for c in self.candidates(question, hits, reports, info) if c.hit.chunk.chunk_id in about]
+        if not self.quote_headings:
+            ranked = [c for c in ranked if not _heading(c, reports)]
         window = ranked[: cfg.refusal_window]
         if not window:
             return Assessment(None, {})
@@ -312,6 +338,11 @@ class ExtractiveComposer:
                 chosen.append(cand)
         chosen.sort(key=lambda c: (c.hit.chunk.doc_id, c.sentence.start))
         return chosen
+
+
+def _heading(cand: Candidate, reports: Mapping[str, Report]) -> bool:
+    report = reports.get(cand.hit.chunk.doc_id)
+    return report is not None and is_heading(report.text, cand.sentence.start, cand.sentence.end)
 
 
 def shown(quote: str) -> str:

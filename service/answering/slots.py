@@ -364,3 +364,39 @@ def _join(subject: str, thing: str) -> str:
     if "的" in phrase:
         phrase = phrase[: phrase.rindex("的")] + phrase[phrase.rindex("的") + 1:]
     return phrase
+
+
+# every unit an amount may be stated in, longest first (万元 before 元)
+_ALL_UNITS = tuple(sorted({*_UNIT_CLASSES, *(u for _, units in _UNIT_CLASSES.values() for u in units)},
+                          key=len, reverse=True))
+_AMOUNT_RE = _number_unit_re(_ALL_UNITS)
+
+
+def unit_class(unit: str) -> str:
+    """The class a unit belongs to (名 and 人: "person"; 元 and 万元: "money"); a unit of no class
+    is its own."""
+    return _UNIT_CLASSES.get(unit, (unit, ()))[0]
+
+
+def stated_amounts(sentence: str, thing: str = "") -> list[tuple[float, str]]:
+    """The amounts ``sentence`` states, as (value with 万/亿 applied, unit), in the clauses that
+    name ``thing`` when it names it (「整改隐患38处，新建活动室2个」 with 隐患 → [(38, 处)]);
+    approximations (数百, 上千) and dates are no amount."""
+    text = nfkc(sentence)
+    clauses = [c for c in _CLAUSE_SPLIT.split(text) if c]
+    if thing and thing in text:
+        clauses = [c for c in clauses if thing in c]
+    found: list[tuple[float, str]] = []
+    for clause in clauses:
+        for m in _AMOUNT_RE.finditer(clause):
+            number, unit = m.group("num"), m.group("unit")
+            if m.group("pre") or (unit == "年" and re.fullmatch(r"\d{4}", number)):
+                continue
+            values = extract_numbers(number + m.group("mod").strip())
+            if len(values) == 1:
+                value = next(iter(values))
+                try:
+                    found.append((float(value), unit))
+                except ValueError:  # a ratio or a percentage: no amount of a unit
+                    continue
+    return found
