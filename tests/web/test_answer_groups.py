@@ -4,6 +4,7 @@ listing the numbers of its citations, each number still opening its own span; an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,13 @@ def numbers_by_report(citations: list[dict[str, Any]]) -> dict[str, list[str]]:
     for c in citations:
         found.setdefault(c["doc_id"], []).append(str(c["n"]))
     return found
+
+
+def label_of(answer: str, group: dict[str, Any]) -> str:
+    """What the answer's line for ``group`` calls it: 「2. 崮云湖街道：…[3]」 → 崮云湖街道."""
+    marker = f"[{group['citations'][0]['n']}]"
+    line = next(line for line in answer.splitlines() if marker in line)
+    return re.sub(r"^\d+\.\s*", "", line).split("：", 1)[0]
 
 
 def ask_page(page: Page, question: str) -> Locator:
@@ -115,8 +123,14 @@ def test_a_list_answer_is_shown_one_block_per_report(
     blocks = answer.locator(".answer-group")
     expect(blocks).to_have_count(len(groups))
     expect(answer.locator(".sources")).to_have_count(0)  # the chips are in the blocks
+    lead = expected["answer"].split("\n", 1)[0]  # 「7 份报告中有 3 份提到：」, citing nothing
+    assert not re.search(r"\[\d+\]", lead), lead
+    expect(answer.locator(".answer")).to_have_text(lead)
     for block, group in zip(blocks.all(), groups, strict=True):
-        heading = (group["places"] or [group["title"]])[0]
+        # headed by the place its line of the answer names it by (「1. 王哥庄街道：…」), one of its
+        # places, though not always the first the indexer found (崂山区 comes before 王哥庄街道)
+        heading = label_of(expected["answer"], group)
+        assert heading in group["places"], (heading, group["places"])
         expect(block.locator(".group-name")).to_have_text(heading)
         numbers = [str(c["n"]) for c in group["citations"]]
         expect(block.locator(".cite-group")).to_have_count(1)
@@ -136,5 +150,6 @@ def test_a_list_answer_is_shown_one_block_per_report(
     items = reply.locator(".groups > li")
     expect(items).to_have_count(len(groups))
     for item, group in zip(items.all(), groups, strict=True):
+        expect(item.locator(".gh strong")).to_have_text(label_of(expected["answer"], group))
         expect(item.locator(".refg")).to_have_count(1)
         expect(item.locator(".refg a.n")).to_have_count(len(group["citations"]))

@@ -131,22 +131,49 @@
     return box;
   }
 
-  /* A list or comparison answer: the lines before the first cited one lead in, then one block
-     per report (its place or title, its quotes, its chip), then any closing lines. */
+  /* How a list or comparison answer's text falls into its groups: each line citing only one
+     group's numbers is that group's line (「1. 九水街道：…[1]」); the other lines lead in (before
+     the first group's line) or close (a comparison's verdict citing both sides). */
+  function splitGroups(text, groups) {
+    const owner = new Map();
+    groups.forEach((g, i) => {
+      for (const c of g.citations || []) owner.set(Number(c.n), i);
+    });
+    const intro = [];
+    const outro = [];
+    const lineOf = new Map(); // group index → its first line
+    for (const line of text.split("\n")) {
+      const owners = new Set([...line.matchAll(/\[(\d+)\]/g)].map((m) => owner.get(Number(m[1]))));
+      const only = owners.size === 1 ? [...owners][0] : undefined;
+      if (only !== undefined) {
+        if (!lineOf.has(only)) lineOf.set(only, line);
+      } else if (lineOf.size === 0) intro.push(line);
+      else outro.push(line);
+    }
+    return { intro: intro.join("\n").trim(), outro: outro.join("\n").trim(), lineOf };
+  }
+
+  /* A group's heading: the place its line names it by (the composer's label), else its first
+     place, else the report's title. */
+  function groupName(g, line) {
+    const places = (g.places || []).map(String);
+    const label = String(line || "").replace(/^\s*\d+[.、]\s*/, "").split("：")[0].trim();
+    return places.find((p) => p === label) || places.find((p) => String(line || "").includes(p)) ||
+      places[0] || g.title || g.doc_id;
+  }
+
+  /* A list or comparison answer: its lead-in, then one block per report (its place, its chip,
+     its quotes), then any closing lines. */
   function renderGroups(answer, text, final) {
-    const lines = text.split("\n");
-    const cited = (line) => /\[\d+\]/.test(line);
-    const first = lines.findIndex(cited);
-    const last = lines.length - 1 - [...lines].reverse().findIndex(cited);
-    const intro = first < 0 ? text.trim() : lines.slice(0, first).join("\n").trim();
+    const { intro, outro, lineOf } = splitGroups(text, final.groups);
     renderAnswer(answer, intro, final.citations);
     answer.hidden = !intro;
-    const ol = el("ol", "answer-groups");
-    for (const g of final.groups) {
+    const box = el(final.answer_kind === "list" ? "ol" : "ul", "answer-groups " + final.answer_kind);
+    final.groups.forEach((g, i) => {
       const li = el("li", "answer-group");
       li.dataset.doc = String(g.doc_id);
       const head = el("div", "group-head");
-      head.appendChild(el("span", "group-name", (g.places || [])[0] || g.title || g.doc_id));
+      head.appendChild(el("span", "group-name", groupName(g, lineOf.get(i))));
       const cites = g.citations || [];
       if (cites.length) head.appendChild(citeChip(cites));
       li.appendChild(head);
@@ -157,14 +184,13 @@
         quotes.appendChild(q);
       }
       li.appendChild(quotes);
-      ol.appendChild(li);
-    }
-    answer.after(ol);
-    const outro = first < 0 ? "" : lines.slice(last + 1).join("\n").trim();
+      box.appendChild(li);
+    });
+    answer.after(box);
     if (outro) {
       const note = el("p", "answer-note");
       renderAnswer(note, outro, final.citations);
-      ol.after(note);
+      box.after(note);
     }
   }
 

@@ -57,6 +57,8 @@
     ".gh { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; }",
     ".gh strong { font-weight: 600; }",
     ".gq { margin: 2px 0 0; padding-left: 1em; font-size: 14px; }",
+    ".groups.comparison { list-style: none; padding-left: 0; }",
+    ".gn { margin-top: 6px; }",
     "form { display: flex; gap: 8px; padding: 10px; border-top: 1px solid #dfe5ec; background: #fff; }",
     "textarea { flex: 1; resize: none; border: 1px solid #dfe5ec; border-radius: 10px; padding: 7px 10px; font: inherit; color: inherit; min-height: 40px; max-height: 120px; }",
     "textarea:focus { border-color: #1f5fbf; outline: none; }",
@@ -210,20 +212,48 @@
         Array.isArray(final.groups) && final.groups.length > 0;
     }
 
-    /* a list or comparison answer: its lead-in lines, then per report its place (or title),
-       chip and quotes */
+    /* a list or comparison answer: its lead-in, then per report its place, chip and quotes, then
+       any closing line (a comparison's verdict). A line citing only one group's numbers is that
+       group's line (「1. 九水街道：…[1]」); it names the group's heading. */
     function addGroups(bubble, text, final) {
-      var lines = text.split("\n");
-      var first = -1;
-      for (var i = 0; i < lines.length; i++) if (/\[\d+\]/.test(lines[i])) { first = i; break; }
-      var intro = (first < 0 ? text : lines.slice(0, first).join("\n")).trim();
+      var owner = {};
+      final.groups.forEach(function (g, i) {
+        (g.citations || []).forEach(function (c) { owner[String(c.n)] = i; });
+      });
+      var intro = [];
+      var outro = [];
+      var lineOf = {};
+      var seen = 0;
+      text.split("\n").forEach(function (line) {
+        var owners = [];
+        var re = /\[(\d+)\]/g;
+        var m;
+        while ((m = re.exec(line)) !== null) {
+          var o = owner[m[1]];
+          if (owners.indexOf(o) < 0) owners.push(o);
+        }
+        var only = owners.length === 1 ? owners[0] : undefined;
+        if (only !== undefined) {
+          if (!(only in lineOf)) {
+            lineOf[only] = line;
+            seen += 1;
+          }
+        } else if (!seen) intro.push(line);
+        else outro.push(line);
+      });
       bubble.replaceChildren();
-      if (intro) bubble.appendChild(document.createTextNode(intro));
-      var ol = el("ol", "groups");
-      final.groups.forEach(function (g) {
+      var lead = intro.join("\n").trim();
+      if (lead) bubble.appendChild(document.createTextNode(lead));
+      var list = el(final.answer_kind === "list" ? "ol" : "ul", "groups " + final.answer_kind);
+      final.groups.forEach(function (g, i) {
         var li = el("li");
         var head = el("div", "gh");
-        head.appendChild(el("strong", null, (g.places || [])[0] || g.title || g.doc_id));
+        var line = String(lineOf[i] || "");
+        var label = line.replace(/^\s*\d+[.、]\s*/, "").split("：")[0].trim();
+        var places = (g.places || []).map(String);
+        var name = places.filter(function (p) { return p === label; })[0] ||
+          places.filter(function (p) { return line.indexOf(p) >= 0; })[0] || places[0] || g.title || g.doc_id;
+        head.appendChild(el("strong", null, name));
         var cites = g.citations || [];
         if (cites.length) head.appendChild(refChip(cites));
         li.appendChild(head);
@@ -232,9 +262,11 @@
           quotes.appendChild(el("li", null, "「" + String(c.quote || "").replace(/\s*\n\s*/g, "") + "」[" + c.n + "]"));
         });
         li.appendChild(quotes);
-        ol.appendChild(li);
+        list.appendChild(li);
       });
-      bubble.appendChild(ol);
+      bubble.appendChild(list);
+      var close = outro.join("\n").trim();
+      if (close) bubble.appendChild(el("div", "gn", close));
     }
 
     /* 👍 / 👎 under an answer; 👎 opens a small form for the right answer (optional). */
