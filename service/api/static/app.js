@@ -83,10 +83,12 @@
   }
 
   function quoteTitle(c) {
-    if (typeof c.ocr_confidence !== "number") return c.quote || "";
+    let title = c.quote || "";
+    if (Number.isInteger(c.page) && c.page > 0) title += "\n（第" + c.page + "页）";
+    if (typeof c.ocr_confidence !== "number") return title;
     // read from a scan or an image: say so, and how sure the recogniser was
     const sure = Math.round(c.ocr_confidence * 100);
-    return (c.quote || "") + "\n（扫描件文字识别，置信度 " + sure + "%，请以原文件为准）";
+    return title + "\n（扫描件文字识别，置信度 " + sure + "%，请以原文件为准）";
   }
 
   /* The citations of each report, in the order the answer first cites it. */
@@ -123,10 +125,11 @@
     chip.title = quoteTitle(first);
     chip.dataset.n = cites.map((c) => String(c.n)).join(" ");
     chip.appendChild(el("span", "title", first.title || first.doc_id));
-    const pages = [...new Set(cites.map((c) => c.page).filter((p) => Number.isInteger(p) && p > 0))];
-    if (pages.length) chip.appendChild(el("span", "where", "第" + pages.join("、") + "页"));
-    const ocr = cites.map((c) => c.ocr_confidence).filter((v) => typeof v === "number");
-    if (ocr.length) chip.appendChild(el("span", "ocr", "OCR " + Math.round(Math.min(...ocr) * 100) + "%"));
+    // page and OCR of the citation the title opens; each number's tooltip has its own
+    if (Number.isInteger(first.page) && first.page > 0) chip.appendChild(el("span", "where", "第" + first.page + "页"));
+    if (typeof first.ocr_confidence === "number") {
+      chip.appendChild(el("span", "ocr", "OCR " + Math.round(first.ocr_confidence * 100) + "%"));
+    }
     box.appendChild(chip);
     return box;
   }
