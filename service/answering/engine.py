@@ -273,7 +273,8 @@ class QAEngine:
         own fact answer, decided as single answers are, never quoting a heading."""
         from service.answering.multi import DEFAULT, compose_comparison, compose_list
 
-        strict = extractive.without_headings()
+        key = "" if shape.kind == "comparison" else extractive.key_term(for_report(question, shape, ""))
+        strict = extractive.for_lists(key)
 
         def judge(asked: str, hits: Sequence[Hit]) -> Answer:
             return strict.compose(asked, hits, self.reports)
@@ -283,9 +284,7 @@ class QAEngine:
                                       within=within)
         pool = self.search(question, max(DEFAULT.pool, top_k), within)
         in_scope = len(self.reports) if within is None else len(within)
-        key = extractive.key_term(for_report(question, shape, ""))
-        return compose_list(question, shape, pool, self.reports, judge, top_k=top_k, in_scope=in_scope,
-                            key=key)
+        return compose_list(question, shape, pool, self.reports, judge, top_k=top_k, in_scope=in_scope)
 
     def with_sources(self, answer: Answer) -> Answer:
         """The answer with each citation's page (reports from paged files: PDF) and OCR

@@ -116,6 +116,7 @@ class ExtractiveComposer:
         # without a model, the coverage threshold ``answer.min_coverage`` decides refusals
         self.answerability = answerability
         self.quote_headings = True  # False: headings and bylines are never quoted (list answers)
+        self.required = ""  # a term every quoted sentence must hold (a list's thing: 拆迁)
 
     def candidates(
         self,
@@ -148,11 +149,12 @@ class ExtractiveComposer:
             return ""
         return max(weighted)[1]
 
-    def without_headings(self) -> ExtractiveComposer:
-        """This composer, never quoting a heading, subtitle or byline (「——…工作纪实」) as an
-        answer sentence."""
+    def for_lists(self, required: str = "") -> ExtractiveComposer:
+        """This composer as a list judges each report: never quoting a heading, subtitle or byline
+        (「——…工作纪实」), and only sentences that hold the term ``required`` (if any)."""
         strict = copy.copy(self)
         strict.quote_headings = False
+        strict.required = norm(required)
         return strict
 
     def compose(self, question: str, hits: Sequence[Hit], reports: Mapping[str, Report]) -> Answer:
@@ -193,6 +195,8 @@ class ExtractiveComposer:
         ranked = [c for c in self.candidates(question, hits, reports, info) if c.hit.chunk.chunk_id in about]
         if not self.quote_headings:
             ranked = [c for c in ranked if not _heading(c, reports)]
+        if self.required:
+            ranked = [c for c in ranked if self.required in norm(c.sentence.text)]
         window = ranked[: cfg.refusal_window]
         if not window:
             return Assessment(None, {})

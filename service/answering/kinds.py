@@ -38,6 +38,10 @@ _COMPARE = re.compile(
     r"(?P<direction>多|少|高|低|大|小|长|短|早|晚|先|后|快|慢)(?P<tail>[^？?。！!]*)"
 )
 _EARLIER = frozenset("早晚先后快慢")
+# A list marker ranges over reports when it is the subject: it opens the question or a clause, or
+# follows a scope (「这些报告中」「2020年以来」). After a verb it is an object asked of one passage
+# (「分布在哪些地方」「包括哪些县」): a fact question.
+_SUBJECT_BEFORE = re.compile(r"(?:^|[，,：:；;、\s]|中|里|内|之中|当中|以来|期间|方面|当中|其中|上)$")
 _QUESTION_END = re.compile(r"[？?。！!\s]+$")
 
 
@@ -53,6 +57,7 @@ class QuestionShape:
     trailing: bool = False  # a list asked at the end: 「…的街道有哪些」
     sides: tuple[str, ...] = ()
     direction: str = ""
+    compared: str = ""  # what a comparison compares (「哪个整改的隐患更多」: 整改的隐患)
 
     @property
     def asks_time(self) -> bool:
@@ -71,7 +76,7 @@ def question_shape(question: str, known_places: Iterable[str] = ()) -> QuestionS
         return compared
     for pattern in (_WHICH, _EACH, _LEVEL_THEN):
         m = pattern.search(q)
-        if m is not None:
+        if m is not None and (pattern is _LEVEL_THEN or _SUBJECT_BEFORE.search(q[: m.start()])):
             level = m.group("level")
             return QuestionShape("list", level="地方" if level == "地" else level, span=m.span(),
                                  trailing=pattern is _LEVEL_THEN)
@@ -92,7 +97,7 @@ def _comparison(q: str, known_places: Iterable[str]) -> QuestionShape | None:
     if b < 0 or not re.fullmatch(_JOIN, before[a + len(first) : b]):
         return None  # two places, but not one joined to the other (「A的书记比B…」)
     return QuestionShape("comparison", span=(a, m.end()), sides=(first, second),
-                         direction=m.group("direction"))
+                         direction=m.group("direction"), compared=m.group("what").strip("的"))
 
 
 def for_report(question: str, shape: QuestionShape, place: str) -> str:

@@ -20,10 +20,10 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from indexer.types import Hit, Report
-from indexer.zh import nfkc, norm
+from indexer.zh import nfkc
 from service.answering.extractive import shown
 from service.answering.kinds import QuestionShape, for_report, for_side
-from service.answering.slots import parse_slot, stated_amounts, unit_class
+from service.answering.slots import head_noun, stated_amounts, unit_class
 from service.answering.types import NOT_FOUND, Answer, Citation, Group
 
 # (question, passages) -> the fact answer one report or side gives
@@ -60,12 +60,10 @@ def compose_list(
     *,
     top_k: int,
     in_scope: int,
-    key: str = "",
     config: MultiConfig = DEFAULT,
 ) -> Answer:
     """The list answer to ``question`` from the passages ``pool`` (best first) of ``in_scope``
-    reports: each leading report's own fact answer, kept when it answers, quoting only its
-    sentences that hold the ``key`` term (the thing asked about: 拆迁)."""
+    reports: each leading report's own fact answer (``judge``), kept when it answers."""
     order: list[str] = []
     by_report: dict[str, list[Hit]] = {}
     for hit in pool:
@@ -82,9 +80,6 @@ def compose_list(
         report = reports[doc]
         place = report_place(report, shape.level)
         answer = judge(for_report(question, shape, ""), by_report[doc])
-        if key:
-            answer = dataclasses.replace(answer, citations=tuple(
-                c for c in answer.citations if norm(key) in norm(c.quote)))
         if answer.answerable and answer.citations:
             parts.append((report, place, answer))
     read = len(order)
@@ -151,18 +146,25 @@ def _verdict(shape: QuestionShape, sides: Sequence[tuple[str, str, Answer]], ans
     missing = [side for side, _, a in sides if not (a.answerable and a.citations)]
     if missing:
         return f"{NOT_FOUND}{'、'.join(missing)}的相应内容，无法比较。"
-    values: list[tuple[str, tuple[float, ...], str, str]] = []  # side, value, shown, unit class
-    for (side, asked, _), group in zip(sides, answer.groups, strict=True):
-        text = " ".join(c.quote for c in answer.citations if c.n in group.citations)
-        found = _when(text) if shape.asks_time else _amount(text, asked)
-        if found is None:
-            what = "日期" if shape.asks_time else "数字"
-            return f"所引内容中{side}没有可比较的{what}，请查看原文。"
-        values.append((side, *found))
-    (a_side, a_value, a_shown, a_unit), (b_side, b_value, b_shown, b_unit) = values
+    values: list[tuple[str, tuple[float, ...], str, str, str]] = []  # side, value, shown, unit, [n]
+    for (side, _, _), group in zip(sides, answer.groups, strict=True):
+        # the first quoted sentence stating one amount of the thing (the verdict cites it)
+        found: dict[tuple[tuple[float, ...], str, str], str] = {}
+        for c in answer.citations:
+            if c.n in group.citations:
+                got = _when(c.quote) if shape.asks_time else _amount(c.quote, shape.compared)
+                if got is not None:
+                    found[got] = f"[{c.n}]"
+                    break
+        if not found:
+            what = "日期" if shape.asks_time else f"{shape.compared}的数字"
+            return f"所引内容中没有{side}可直接比较的{what}，请查看原文。"
+        (value, shown_value, unit), marker = next(iter(found.items()))
+        values.append((side, value, shown_value, unit, marker))
+    (a_side, a_value, a_shown, a_unit, a_n), (b_side, b_value, b_shown, b_unit, b_n) = values
     if a_unit != b_unit:
         return f"两处所引数字的单位不同（{a_shown}、{b_shown}），无法直接比较。"
-    markers = "".join(f"[{c.n}]" for c in answer.citations)
+    markers = a_n + b_n
     if a_value == b_value:
         return f"按所引{'日期' if shape.asks_time else '数字'}，{a_side}（{a_shown}）与{b_side}（{b_shown}）相同{markers}。"
     if shape.asks_time:
@@ -172,11 +174,19 @@ def _verdict(shape: QuestionShape, sides: Sequence[tuple[str, str, Answer]], ans
     return f"按所引数字，{more[0]}（{more[1]}）多于{less[0]}（{less[1]}）{markers}。"
 
 
-def _amount(text: str, asked: str) -> tuple[tuple[float, ...], str, str] | None:
-    slot = parse_slot(asked)
-    thing = slot.head if slot is not None and slot.head else ""
-    found = stated_amounts(text, thing)
-    if not found:
+def _amount(text: str, compared: str) -> tuple[tuple[float, ...], str, str] | None:
+    """The one amount of the compared thing ``text`` states (right beside it, else with a few
+    modifiers between: 11个社区 before 9个为村改居社区); none when it names no thing or states
+    several equally close (which one is compared would be a guess)."""
+    thing = head_noun(compared)
+    if not thing:
+        return None
+    found: list[tuple[float, str]] = []
+    for near in (0, 4):
+        found = list(dict.fromkeys(stated_amounts(text, thing, near)))
+        if found:
+            break
+    if len(found) != 1:
         return None
     value, unit = found[0]
     shown = f"{value:g}{unit}"
@@ -209,10 +219,17 @@ def _grouped(head: str, parts: Sequence[tuple[Report, str, Answer]], *, kind: st
         groups.append(Group(report.doc_id, report.title, tuple(_places(report)), tuple(numbers)))
         prefix = f"{i}. " if kind == "list" else ""
         lines.append(f"{prefix}{label}：{''.join(quotes)}")
-        hits.extend(h for h in answer.passages if h not in hits)
+        # the passages that hold the quoted sentences: the evidence an LLM is given, report by report
+        cited = [h for h in answer.passages if any(_holds(h, c) for c in answer.citations)]
+        hits.extend(h for h in cited or answer.passages[:1] if h not in hits)
     return Answer("\n".join(lines), True, tuple(citations), tuple(hits),
                   confidence=min(confidences) if confidences else None,
                   kind="list" if kind == "list" else "comparison", groups=tuple(groups))
+
+
+def _holds(hit: Hit, c: Citation) -> bool:
+    chunk = hit.chunk
+    return chunk.doc_id == c.doc_id and chunk.start <= c.start < chunk.end
 
 
 def _places(report: Report) -> list[str]:

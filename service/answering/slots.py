@@ -378,25 +378,35 @@ def unit_class(unit: str) -> str:
     return _UNIT_CLASSES.get(unit, (unit, ()))[0]
 
 
-def stated_amounts(sentence: str, thing: str = "") -> list[tuple[float, str]]:
-    """The amounts ``sentence`` states, as (value with 万/亿 applied, unit), in the clauses that
-    name ``thing`` when it names it (「整改隐患38处，新建活动室2个」 with 隐患 → [(38, 处)]);
-    approximations (数百, 上千) and dates are no amount."""
+def stated_amounts(sentence: str, thing: str = "", near: int = 4) -> list[tuple[float, str]]:
+    """The amounts ``sentence`` states, as (value with 万/亿 applied, unit); given a ``thing``,
+    only the amounts of it: the thing right after the unit or right before the number, in the
+    same clause, at most ``near`` characters of modifiers away (「整改隐患38处，新建活动室2个」 with
+    隐患 → [(38, 处)]; 「2095名社区党员」 with 党员 → [(2095, 名)]). Approximations (数百, 上千) and years are no amount."""
     text = nfkc(sentence)
-    clauses = [c for c in _CLAUSE_SPLIT.split(text) if c]
-    if thing and thing in text:
-        clauses = [c for c in clauses if thing in c]
     found: list[tuple[float, str]] = []
-    for clause in clauses:
+    for clause in (c for c in _CLAUSE_SPLIT.split(text) if c):
         for m in _AMOUNT_RE.finditer(clause):
             number, unit = m.group("num"), m.group("unit")
             if m.group("pre") or (unit == "年" and re.fullmatch(r"\d{4}", number)):
                 continue
-            values = extract_numbers(number + m.group("mod").strip())
+            if thing and thing not in clause[m.end() : m.end() + len(thing) + near] \
+                    and thing not in clause[max(0, m.start() - len(thing) - near) : m.start()]:
+                continue
+            scale = 1.0
+            if unit[0] in "万亿" and len(unit) > 1:  # 5000余万元: 5000 × 万, in 元
+                scale, unit = (1e4 if unit[0] == "万" else 1e8), unit[1:]
+            mod = re.sub(r"[余多来几\s]|左右", "", m.group("mod"))  # 5000余万 is 5000万 and some
+            values = extract_numbers(number + mod)
             if len(values) == 1:
-                value = next(iter(values))
                 try:
-                    found.append((float(value), unit))
+                    found.append((float(next(iter(values))) * scale, unit))
                 except ValueError:  # a ratio or a percentage: no amount of a unit
                     continue
     return found
+
+
+def head_noun(phrase: str) -> str:
+    """The last word of a noun phrase (「整改的安全隐患」 → 安全隐患 or 隐患), what a sentence
+    repeats when it states an amount of it."""
+    return _head(phrase) if phrase else ""

@@ -397,3 +397,52 @@ def test_an_llm_failing_mid_stream_sends_an_error_event() -> None:
     chunks, content = _run_stream(_llm(["王哥庄街道"], None, fail=True))
     assert content == "王哥庄街道"
     assert chunks[-1]["error"]["code"] == "internal_error"
+
+
+# -- questions about several reports (issue 32) --------------------------------------------------
+Q_LIST = "哪些街道开展了拆迁工作？"
+
+
+def test_a_list_answer_is_text_with_a_line_and_markers_per_report(client: OpenAI, api: ApiServer) -> None:
+    completion = client.chat.completions.create(model="zhiwen-extractive",
+                                                messages=[{"role": "user", "content": Q_LIST}])
+    content = completion.choices[0].message.content or ""
+    answer = content.partition("\n\n来源：\n")[0]
+    groups = _extra(completion, "groups")
+    assert _extra(completion, "answer_kind") == "list"
+    assert len(groups) >= 2
+    lines = answer.splitlines()
+    assert lines[0].endswith(f"有 {len(groups)} 份提到：")
+    for i, (line, group) in enumerate(zip(lines[1:], groups, strict=True), 1):
+        assert line.startswith(f"{i}. ")
+        assert {int(n) for n in MARKER.findall(line)} == {c["n"] for c in group["citations"]}
+        assert {c["doc_id"] for c in group["citations"]} == {group["doc_id"]}
+    _check_citations(api, answer, _extra(completion, "citations"))
+    ask = httpx.post(f"{api.url}/v1/ask", json={"question": Q_LIST}, timeout=120).json()
+    assert ask["answer_kind"] == "list"
+    assert [g["doc_id"] for g in ask["groups"]] == [g["doc_id"] for g in groups]
+    assert ask["answer"] == answer
+
+
+def test_a_filter_that_leaves_no_report_says_so_on_both_endpoints(client: OpenAI, api: ApiServer) -> None:
+    filters = {"date_from": "1990-01-01", "date_to": "1990-12-31"}
+    ask = httpx.post(f"{api.url}/v1/ask", json={"question": Q_SAFETY, "filters": filters}, timeout=120).json()
+    assert ask["filtered_out"] is True and ask["answer_kind"] == "refusal"
+    assert "筛选" in ask["answer"]
+    completion = client.chat.completions.create(
+        model="zhiwen-extractive", messages=[{"role": "user", "content": Q_SAFETY}],
+        extra_body={"filters": filters})
+    assert _extra(completion, "filtered_out") is True
+    assert "筛选" in (completion.choices[0].message.content or "")
+
+
+def test_question_places_follow_the_resolved_question(client: OpenAI) -> None:
+    completion = client.chat.completions.create(model="zhiwen-extractive", messages=[
+        {"role": "user", "content": Q_FISHERY},
+        {"role": "assistant", "content": "……"},
+        {"role": "user", "content": Q_FOLLOW},
+    ])
+    assert _extra(completion, "question_places") == ["王哥庄街道"]
+    fresh = client.chat.completions.create(model="zhiwen-extractive",
+                                           messages=[{"role": "user", "content": Q_LIST}])
+    assert _extra(fresh, "question_places") == []
