@@ -60,8 +60,9 @@ wrk: ## Debian's wrk for the load benchmark
 
 screenshots: install chromium ## refresh the README's pictures (tests write theirs to a temp folder)
 	ZHIWEN_SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -p no:cacheprovider -q \
-		tests/web/test_browser.py tests/web/test_filter_chips.py tests/web/test_admin_page.py \
-		-k "chat_answer_streams or phone_width or widget_answers or filter_chips or hit_test"
+		tests/web/test_browser.py tests/web/test_filter_chips.py tests/web/test_answer_groups.py \
+		tests/web/test_admin_page.py \
+		-k "chat_answer_streams or phone_width or widget_answers or automatic_chips or list_answer or hit_test"
 
 lock: ## re-resolve the dependencies from pyproject.toml in a scratch venv; write constraints.txt
 	rm -rf .venv-lock && $(PY) -m venv .venv-lock

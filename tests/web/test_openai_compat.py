@@ -105,6 +105,10 @@ def test_streaming_completion_matches_non_streaming(client: OpenAI, api: ApiServ
     assert _extra(last, "answer") == content
     whole = client.chat.completions.create(model="zhiwen-extractive", messages=messages)
     assert whole.choices[0].message.content == content
+    # the last chunk carries the answer's shape as the completion does (the chat page's chips)
+    for field in ("answer_kind", "groups", "question_places", "filtered_out"):
+        assert _extra(last, field) == _extra(whole, field), field
+    assert _extra(last, "question_places") == ["九水街道"]
 
 
 def test_stream_is_server_sent_events_ending_with_done(api: ApiServer) -> None:

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from service.answering.types import AnswerKind
 from service.api.schemas import (
     FILTERS_DESCRIPTION,
     NOT_BLANK_PATTERN,
@@ -20,6 +21,7 @@ from service.api.schemas import (
     CitationOut,
     CuratedOut,
     Filters,
+    GroupOut,
     Passage,
     integral,
 )
@@ -229,6 +231,12 @@ class ChatCompletionChunk(BaseModel):
     warnings: list[str] | None = None
     took_ms: float | None = None
     curated: CuratedOut | None = None
+    # the answer's shape (AnswerShape), as on the completion: the chat page groups list answers
+    # and shows question_places as its automatic chips from these
+    answer_kind: AnswerKind | None = None
+    groups: list[GroupOut] | None = None
+    question_places: list[str] | None = None
+    filtered_out: bool | None = None
 
 
 class ModelCard(BaseModel):

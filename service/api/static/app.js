@@ -49,6 +49,17 @@
     if (force || nearBottom()) window.scrollTo({ top: document.documentElement.scrollHeight });
   }
 
+  /* An inline [n]: a link to the cited span (the report view highlights it). */
+  function citeRef(c) {
+    const a = el("a", "cite-ref", c.n);
+    a.href = reportUrl(c);
+    a.target = "_blank";
+    a.rel = "opener"; // the report view gets this tab's key (auth.js)
+    a.title = "查看出处：" + (c.title || c.doc_id);
+    a.setAttribute("aria-label", "出处 " + c.n + "：" + (c.title || c.doc_id));
+    return a;
+  }
+
   /* Answer text with its [n] markers turned into links to the cited span. */
   function renderAnswer(target, text, citations) {
     const byN = new Map();
@@ -60,52 +71,151 @@
     while ((m = re.exec(text)) !== null) {
       if (m.index > last) target.appendChild(document.createTextNode(text.slice(last, m.index)));
       const c = byN.get(Number(m[1]));
-      if (c) {
-        const a = el("a", "cite-ref", m[1]);
-        a.href = reportUrl(c);
-        a.target = "_blank";
-        a.rel = "opener"; // the report view gets this tab's key (auth.js)
-        a.title = "查看出处：" + (c.title || c.doc_id);
-        a.setAttribute("aria-label", "出处 " + m[1] + "：" + (c.title || c.doc_id));
-        target.appendChild(a);
-      } else {
-        target.appendChild(document.createTextNode(m[0]));
-      }
+      target.appendChild(c ? citeRef(c) : document.createTextNode(m[0]));
       last = re.lastIndex;
     }
     if (last < text.length) target.appendChild(document.createTextNode(text.slice(last)));
   }
 
+  /* A citation's quote on one line: layout breaks are not the report's words. */
+  function flat(quote) {
+    return String(quote || "").replace(/\s*\n\s*/g, "").trim();
+  }
+
+  function quoteTitle(c) {
+    let title = c.quote || "";
+    if (Number.isInteger(c.page) && c.page > 0) title += "\n（第" + c.page + "页）";
+    if (typeof c.ocr_confidence !== "number") return title;
+    // read from a scan or an image: say so, and how sure the recogniser was
+    const sure = Math.round(c.ocr_confidence * 100);
+    return title + "\n（扫描件文字识别，置信度 " + sure + "%，请以原文件为准）";
+  }
+
+  /* The citations of each report, in the order the answer first cites it. */
+  function byReport(citations) {
+    const reports = new Map();
+    for (const c of citations || []) {
+      const key = String(c.doc_id);
+      if (!reports.has(key)) reports.set(key, []);
+      reports.get(key).push(c);
+    }
+    return [...reports.values()];
+  }
+
+  /* One chip for one report's citations: a number per citation, each opening its own span, then
+     the report's title (opening the first). 「[1][3] 九水街道…」 instead of two chips. */
+  function citeChip(cites) {
+    const first = cites[0];
+    const box = el("span", "cite-group");
+    box.dataset.doc = String(first.doc_id);
+    for (const c of cites) {
+      const num = el("a", "cite-num" + (c.supported === false ? " unsupported" : ""), c.n);
+      num.href = reportUrl(c);
+      num.target = "_blank";
+      num.rel = "opener";
+      num.title = quoteTitle(c);
+      num.dataset.n = String(c.n);
+      num.setAttribute("aria-label", "出处 " + c.n + "：" + (c.title || c.doc_id));
+      box.appendChild(num);
+    }
+    const chip = el("a", "cite-chip" + (cites.every((c) => c.supported === false) ? " unsupported" : ""));
+    chip.href = reportUrl(first);
+    chip.target = "_blank";
+    chip.rel = "opener";
+    chip.title = quoteTitle(first);
+    chip.dataset.n = cites.map((c) => String(c.n)).join(" ");
+    chip.appendChild(el("span", "title", first.title || first.doc_id));
+    // page and OCR of the citation the title opens; each number's tooltip has its own
+    if (Number.isInteger(first.page) && first.page > 0) chip.appendChild(el("span", "where", "第" + first.page + "页"));
+    if (typeof first.ocr_confidence === "number") {
+      chip.appendChild(el("span", "ocr", "OCR " + Math.round(first.ocr_confidence * 100) + "%"));
+    }
+    box.appendChild(chip);
+    return box;
+  }
+
+  /* How a list or comparison answer's text falls into its groups: each line citing only one
+     group's numbers is that group's line (「1. 九水街道：…[1]」); the other lines lead in (before
+     the first group's line) or close (a comparison's verdict citing both sides). */
+  function splitGroups(text, groups) {
+    const owner = new Map();
+    groups.forEach((g, i) => {
+      for (const c of g.citations || []) owner.set(Number(c.n), i);
+    });
+    const intro = [];
+    const outro = [];
+    const lineOf = new Map(); // group index → its first line
+    for (const line of text.split("\n")) {
+      const owners = new Set([...line.matchAll(/\[(\d+)\]/g)].map((m) => owner.get(Number(m[1]))));
+      const only = owners.size === 1 ? [...owners][0] : undefined;
+      if (only !== undefined) {
+        if (!lineOf.has(only)) lineOf.set(only, line);
+      } else if (lineOf.size === 0) intro.push(line);
+      else outro.push(line);
+    }
+    return { intro: intro.join("\n").trim(), outro: outro.join("\n").trim(), lineOf };
+  }
+
+  /* A group's heading: the place its line names it by (the composer's label), else its first
+     place, else the report's title. */
+  function groupName(g, line) {
+    const places = (g.places || []).map(String);
+    const label = String(line || "").replace(/^\s*\d+[.、]\s*/, "").split("：")[0].trim();
+    return places.find((p) => p === label) || places.find((p) => String(line || "").includes(p)) ||
+      places[0] || g.title || g.doc_id;
+  }
+
+  /* A list or comparison answer: its lead-in, then one block per report (its place, its chip,
+     its quotes), then any closing lines. */
+  function renderGroups(answer, text, final) {
+    const { intro, outro, lineOf } = splitGroups(text, final.groups);
+    renderAnswer(answer, intro, final.citations);
+    answer.hidden = !intro;
+    const box = el(final.answer_kind === "list" ? "ol" : "ul", "answer-groups " + final.answer_kind);
+    final.groups.forEach((g, i) => {
+      const li = el("li", "answer-group");
+      li.dataset.doc = String(g.doc_id);
+      const head = el("div", "group-head");
+      head.appendChild(el("span", "group-name", groupName(g, lineOf.get(i))));
+      const cites = g.citations || [];
+      if (cites.length) head.appendChild(citeChip(cites));
+      li.appendChild(head);
+      const quotes = el("ul", "group-quotes");
+      for (const c of cites) {
+        const q = el("li", null, "「" + flat(c.quote) + "」");
+        q.appendChild(citeRef(c));
+        quotes.appendChild(q);
+      }
+      li.appendChild(quotes);
+      box.appendChild(li);
+    });
+    answer.after(box);
+    if (outro) {
+      const note = el("p", "answer-note");
+      renderAnswer(note, outro, final.citations);
+      box.after(note);
+    }
+  }
+
+  function isGrouped(final) {
+    return (final.answer_kind === "list" || final.answer_kind === "comparison") &&
+      Array.isArray(final.groups) && final.groups.length > 0;
+  }
+
   function renderSources(bubble, final) {
     const citations = final.citations || [];
-    if (citations.length) {
+    if (citations.length && !isGrouped(final)) {
       const box = el("div", "sources");
       box.appendChild(el("p", "sources-label", "来源"));
       const chips = el("div", "chips");
+      for (const cites of byReport(citations)) chips.appendChild(citeChip(cites));
       const quotes = el("ol", "quotes");
       for (const c of citations) {
-        const chip = el("a", "cite-chip" + (c.supported === false ? " unsupported" : ""));
-        chip.href = reportUrl(c);
-        chip.target = "_blank";
-        chip.rel = "opener";
-        chip.title = c.quote || "";
-        chip.dataset.n = String(c.n);
-        chip.appendChild(el("span", "num", c.n));
-        chip.appendChild(el("span", "title", c.title || c.doc_id));
-        if (Number.isInteger(c.page) && c.page > 0) chip.appendChild(el("span", "where", "第" + c.page + "页"));
-        if (typeof c.ocr_confidence === "number") {
-          // read from a scan or an image: say so, and how sure the recogniser was
-          const sure = Math.round(c.ocr_confidence * 100);
-          chip.appendChild(el("span", "ocr", "OCR " + sure + "%"));
-          chip.title = (c.quote || "") + "\n（扫描件文字识别，置信度 " + sure + "%，请以原文件为准）";
-        }
-        chips.appendChild(chip);
-        if (c.quote) {
-          const li = el("li");
-          li.appendChild(el("span", "qn", "[" + c.n + "]"));
-          li.appendChild(document.createTextNode("「" + c.quote + "」"));
-          quotes.appendChild(li);
-        }
+        if (!c.quote) continue;
+        const li = el("li");
+        li.appendChild(el("span", "qn", "[" + c.n + "]"));
+        li.appendChild(document.createTextNode("「" + c.quote + "」"));
+        quotes.appendChild(li);
       }
       box.appendChild(chips);
       box.appendChild(quotes);
@@ -294,6 +404,22 @@
     sendBtn.setAttribute("aria-label", busy ? "停止生成" : "发送问题");
   }
 
+  /* The filters selected no report: one click drops the hand chips and asks again, unfiltered.
+     The filtered-out turn leaves the history, so the question is not in it twice. */
+  function addRetry(bubble, question, turn) {
+    const retry = el("button", "ghost retry-unfiltered", "去掉筛选，重新查找");
+    retry.type = "button";
+    retry.addEventListener("click", () => {
+      if (state.busy) return;
+      retry.disabled = true;
+      const at = state.history.indexOf(turn);
+      if (at >= 0) state.history.splice(at, 2);
+      if (window.zhiwenFilters) window.zhiwenFilters.clearHand();
+      ask(question);
+    });
+    bubble.appendChild(retry);
+  }
+
   async function ask(question) {
     welcome.hidden = true;
     addUser(question);
@@ -302,7 +428,8 @@
     const messages = state.history.concat([{ role: "user", content: question }]).slice(-MAX_HISTORY);
     const body = { messages, stream: true, include_sources: false };
     if (modelSelect.value) body.model = modelSelect.value;
-    const filters = window.zhiwenFilters ? window.zhiwenFilters.forQuestion(question) : null;
+    // only chips set by hand filter; the automatic ones just show how the last question was read
+    const filters = window.zhiwenFilters ? window.zhiwenFilters.current() : null;
     if (filters) body.filters = filters;
 
     state.controller = new AbortController();
@@ -341,12 +468,16 @@
       if (typeof final.answer === "string") text = final.answer;
       if (!bubble.contains(answer)) bubble.replaceChildren(answer);
       final.question = question;
-      renderAnswer(answer, text, final.citations);
+      if (isGrouped(final)) renderGroups(answer, text, final);
+      else renderAnswer(answer, text, final.citations);
       if (final.answerable === false) answer.classList.add("not-found");
+      const turn = { role: "user", content: question };
+      if (final.filtered_out) addRetry(bubble, question, turn);
       renderSources(bubble, final);
       addFeedback(bubble, final.answer_id, question, text);
-      state.history.push({ role: "user", content: question });
+      state.history.push(turn);
       state.history.push({ role: "assistant", content: text });
+      if (window.zhiwenFilters) window.zhiwenFilters.showScope(final.question_places);
       li.dataset.done = "true";
     } catch (err) {
       li.classList.remove("streaming");

@@ -1,8 +1,13 @@
-/* 知问 chat page: filter chips. Which reports a question may be answered from: places (街道,
-   社区, 区), a date range and formats, from GET /v1/facets. A question that names a known 街道 or
-   社区 adds its chip by itself (marked 自动); a chip the user removes stays removed until 新对话.
-   Chips stay for follow-up questions. app.js asks `zhiwenFilters.forQuestion(question)` for the
-   `filters` of each request. Text only: no HTML is ever written. */
+/* 知问 chat page: the scope chips above the question box. Two kinds:
+   - hand chips (places 街道/社区/区, formats, a date range, from GET /v1/facets through 筛选, or
+     an automatic chip pinned by a click) are the request's `filters`: they stay, and narrow every
+     question, until removed (×) or 新对话;
+   - automatic chips (marked 自动) show the places the last question was read as naming (the
+     answer's `question_places`, a follow-up resolved by the server): they are never sent as a
+     filter, and each answer replaces them, so a question about another place, or none, does not
+     inherit the last one's.
+   app.js asks `zhiwenFilters.current()` for the `filters` of each request and hands each answer's
+   places to `zhiwenFilters.showScope(places)`. Text only: no HTML is ever written. */
 (function () {
   "use strict";
   const $ = (id) => document.getElementById(id);
@@ -16,8 +21,9 @@
   if (!bar) return;
 
   const FORMAT_LABELS = { txt: "文本", md: "Markdown", html: "网页", docx: "Word", pdf: "PDF", image: "图片" };
-  const AUTO_LEVELS = ["街道", "社区"];
-  const state = { places: [], chips: [], dismissed: new Set() };
+  const DATE_INPUTS = { date_from: dateFrom, date_to: dateTo };
+  // hand: [{kind, value}] sent as filters; auto: place names shown as the last question's scope
+  const state = { hand: [], auto: [] };
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -33,65 +39,75 @@
     return chip.value + " 止";
   }
 
+  function has(kind, value) {
+    return state.hand.some((c) => c.kind === kind && c.value === value);
+  }
+
+  function handChip(chip) {
+    const node = el("span", "filter-chip");
+    node.dataset.kind = chip.kind;
+    node.dataset.value = chip.value;
+    node.appendChild(el("span", "filter-label", label(chip)));
+    const remove = el("button", "filter-remove", "×");
+    remove.type = "button";
+    remove.setAttribute("aria-label", "移除筛选：" + label(chip));
+    remove.addEventListener("click", () => removeChip(chip));
+    node.appendChild(remove);
+    return node;
+  }
+
+  /* a place the last question named: shown, not a filter; a click pins it as a hand chip */
+  function autoChip(name) {
+    const node = el("button", "filter-chip auto");
+    node.type = "button";
+    node.dataset.kind = "place";
+    node.dataset.value = name;
+    node.title = "上一问题所说的地点，不作为筛选条件；点击后按此地点筛选";
+    node.setAttribute("aria-label", "按此地点筛选：" + name);
+    node.appendChild(el("span", "filter-label", name));
+    node.appendChild(el("span", "filter-auto", "自动"));
+    node.addEventListener("click", () => addChip("place", name));
+    return node;
+  }
+
   function render() {
     bar.replaceChildren();
-    for (const chip of state.chips) {
-      const node = el("span", "filter-chip" + (chip.auto ? " auto" : ""));
-      node.dataset.kind = chip.kind;
-      node.dataset.value = chip.value;
-      node.appendChild(el("span", "filter-label", label(chip)));
-      if (chip.auto) node.appendChild(el("span", "filter-auto", "自动"));
-      const remove = el("button", "filter-remove", "×");
-      remove.type = "button";
-      remove.setAttribute("aria-label", "移除筛选：" + label(chip));
-      remove.addEventListener("click", () => removeChip(chip));
-      node.appendChild(remove);
-      bar.appendChild(node);
-    }
-    bar.hidden = state.chips.length === 0;
+    for (const chip of state.hand) bar.appendChild(handChip(chip));
+    for (const name of state.auto) if (!has("place", name)) bar.appendChild(autoChip(name));
+    bar.hidden = bar.childElementCount === 0;
   }
 
-  function has(kind, value) {
-    return state.chips.some((c) => c.kind === kind && c.value === value);
-  }
-
-  function addChip(kind, value, auto) {
+  function addChip(kind, value) {
     if (!value) return;
-    if (kind === "date_from" || kind === "date_to") state.chips = state.chips.filter((c) => c.kind !== kind);
-    if (!has(kind, value)) state.chips.push({ kind, value, auto: Boolean(auto) });
+    if (DATE_INPUTS[kind]) state.hand = state.hand.filter((c) => c.kind !== kind);
+    if (!has(kind, value)) state.hand.push({ kind, value });
     render();
   }
 
   function removeChip(chip) {
-    state.chips = state.chips.filter((c) => c !== chip);
-    if (chip.kind === "place") state.dismissed.add(chip.value);
+    state.hand = state.hand.filter((c) => c !== chip);
+    if (DATE_INPUTS[chip.kind]) DATE_INPUTS[chip.kind].value = "";
     render();
   }
 
-  function stem(name) {
-    for (const suffix of AUTO_LEVELS) if (name.endsWith(suffix)) return name.slice(0, -suffix.length);
-    return name;
-  }
-
-  function namedPlaces(question) {
-    return state.places.filter((name) => {
-      if (!AUTO_LEVELS.some((s) => name.endsWith(s))) return false;
-      const short = stem(name);
-      return question.includes(name) || (short.length >= 2 && question.includes(short));
-    });
-  }
-
+  /* the hand chips as the request's `filters` (null: every report) */
   function current() {
     const filters = {};
-    const places = state.chips.filter((c) => c.kind === "place").map((c) => c.value);
-    const formats = state.chips.filter((c) => c.kind === "format").map((c) => c.value);
+    const places = state.hand.filter((c) => c.kind === "place").map((c) => c.value);
+    const formats = state.hand.filter((c) => c.kind === "format").map((c) => c.value);
     if (places.length) filters.places = places;
     if (formats.length) filters.formats = formats;
-    for (const kind of ["date_from", "date_to"]) {
-      const chip = state.chips.find((c) => c.kind === kind);
+    for (const kind of Object.keys(DATE_INPUTS)) {
+      const chip = state.hand.find((c) => c.kind === kind);
       if (chip) filters[kind] = chip.value;
     }
     return Object.keys(filters).length ? filters : null;
+  }
+
+  function clearHand() {
+    state.hand = [];
+    for (const input of Object.values(DATE_INPUTS)) input.value = "";
+    render();
   }
 
   async function loadFacets() {
@@ -99,12 +115,11 @@
       const response = await window.zhiwenFetch("/v1/facets");
       if (!response.ok) return;
       const facets = await response.json();
-      state.places = (facets.places || []).map((f) => String(f.name));
       placeSelect.replaceChildren(el("option", null, "地点…"));
       placeSelect.options[0].value = "";
-      for (const name of state.places) {
-        const option = el("option", null, name);
-        option.value = name;
+      for (const f of facets.places || []) {
+        const option = el("option", null, f.name);
+        option.value = String(f.name);
         placeSelect.appendChild(option);
       }
       formatSelect.replaceChildren(el("option", null, "格式…"));
@@ -125,33 +140,28 @@
     toggle.setAttribute("aria-expanded", String(!panel.hidden));
   });
   placeSelect.addEventListener("change", () => {
-    addChip("place", placeSelect.value, false);
-    state.dismissed.delete(placeSelect.value);
+    addChip("place", placeSelect.value);
     placeSelect.value = "";
   });
   formatSelect.addEventListener("change", () => {
-    addChip("format", formatSelect.value, false);
+    addChip("format", formatSelect.value);
     formatSelect.value = "";
   });
-  dateFrom.addEventListener("change", () => addChip("date_from", dateFrom.value, false));
-  dateTo.addEventListener("change", () => addChip("date_to", dateTo.value, false));
+  dateFrom.addEventListener("change", () => addChip("date_from", dateFrom.value));
+  dateTo.addEventListener("change", () => addChip("date_to", dateTo.value));
 
   window.zhiwenFilters = {
-    /* the filters for this question: the chips, plus a chip for each place it names */
-    forQuestion(question) {
-      for (const name of namedPlaces(question)) {
-        if (!state.dismissed.has(name) && !has("place", name)) state.chips.push({ kind: "place", value: name, auto: true });
-      }
-      render();
-      return current();
-    },
     current,
-    reset() {
-      state.chips = [];
-      state.dismissed.clear();
-      dateFrom.value = "";
-      dateTo.value = "";
+    /* the places an answered question named: they replace the automatic chips */
+    showScope(places) {
+      state.auto = [...new Set((places || []).map(String).filter(Boolean))];
       render();
+    },
+    /* drop every hand chip: the next question searches every report */
+    clearHand,
+    reset() {
+      state.auto = [];
+      clearHand();
     },
   };
   render();

@@ -47,10 +47,18 @@
     ".bot.pending { color: #66727f; }",
     ".bot.error { background: #fdecea; border-color: #f5c2bd; color: #b42318; }",
     ".refs { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; white-space: normal; }",
-    ".ref { display: inline-flex; align-items: center; gap: 4px; max-width: 100%; padding: 2px 8px 2px 2px; border: 1px solid #c5d6f2; border-radius: 999px; color: #1f2933; text-decoration: none; font-size: 12px; }",
+    ".refg { display: inline-flex; align-items: center; gap: 3px; max-width: 100%; padding: 2px; border: 1px solid #c5d6f2; border-radius: 999px; font-size: 12px; }",
+    ".refg .n { display: inline-block; min-width: 18px; height: 18px; line-height: 18px; text-align: center; border-radius: 999px; background: #1f5fbf; color: #fff; font-size: 11px; padding: 0 4px; text-decoration: none; }",
+    ".ref { display: inline-flex; align-items: center; min-width: 0; padding: 0 6px 0 2px; border-radius: 999px; color: #1f2933; text-decoration: none; }",
     ".ref:hover { background: #e8f0fc; }",
-    ".ref .n { display: inline-block; min-width: 18px; height: 18px; line-height: 18px; text-align: center; border-radius: 999px; background: #1f5fbf; color: #fff; font-size: 11px; padding: 0 4px; }",
     ".ref .t { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; max-width: 16em; }",
+    ".groups { margin: 6px 0 0; padding-left: 1.4em; white-space: normal; }",
+    ".groups > li { margin: 6px 0; }",
+    ".gh { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; }",
+    ".gh strong { font-weight: 600; }",
+    ".gq { margin: 2px 0 0; padding-left: 1em; font-size: 14px; }",
+    ".groups.comparison { list-style: none; padding-left: 0; }",
+    ".gn { margin-top: 6px; }",
     "form { display: flex; gap: 8px; padding: 10px; border-top: 1px solid #dfe5ec; background: #fff; }",
     "textarea { flex: 1; resize: none; border: 1px solid #dfe5ec; border-radius: 10px; padding: 7px 10px; font: inherit; color: inherit; min-height: 40px; max-height: 120px; }",
     "textarea:focus { border-color: #1f5fbf; outline: none; }",
@@ -161,20 +169,104 @@
       log.scrollTop = log.scrollHeight;
     }
 
+    /* one chip per report: a number per citation (each opening its span), then the title */
+    function refChip(cites) {
+      var box = el("span", "refg");
+      cites.forEach(function (c) {
+        var n = el("a", "n", c.n);
+        n.href = reportUrl(c);
+        n.target = "_blank";
+        n.rel = "noopener";
+        n.title = c.quote || "";
+        box.appendChild(n);
+      });
+      var a = el("a", "ref");
+      a.href = reportUrl(cites[0]);
+      a.target = "_blank";
+      a.rel = "noopener";
+      a.title = cites[0].quote || "";
+      a.appendChild(el("span", "t", cites[0].title || cites[0].doc_id));
+      box.appendChild(a);
+      return box;
+    }
+
     function addRefs(bubble, citations) {
       if (!citations || !citations.length) return;
       var refs = el("div", "refs");
+      var order = [];
+      var byDoc = {};
       citations.forEach(function (c) {
-        var a = el("a", "ref");
-        a.href = reportUrl(c);
-        a.target = "_blank";
-        a.rel = "noopener";
-        a.title = c.quote || "";
-        a.appendChild(el("span", "n", c.n));
-        a.appendChild(el("span", "t", c.title || c.doc_id));
-        refs.appendChild(a);
+        var key = String(c.doc_id);
+        if (!byDoc[key]) {
+          byDoc[key] = [];
+          order.push(key);
+        }
+        byDoc[key].push(c);
       });
+      order.forEach(function (key) { refs.appendChild(refChip(byDoc[key])); });
       bubble.appendChild(refs);
+    }
+
+    function grouped(final) {
+      return Boolean(final) && (final.answer_kind === "list" || final.answer_kind === "comparison") &&
+        Array.isArray(final.groups) && final.groups.length > 0;
+    }
+
+    /* a list or comparison answer: its lead-in, then per report its place, chip and quotes, then
+       any closing line (a comparison's verdict). A line citing only one group's numbers is that
+       group's line (「1. 九水街道：…[1]」); it names the group's heading. */
+    function addGroups(bubble, text, final) {
+      var owner = {};
+      final.groups.forEach(function (g, i) {
+        (g.citations || []).forEach(function (c) { owner[String(c.n)] = i; });
+      });
+      var intro = [];
+      var outro = [];
+      var lineOf = {};
+      var seen = 0;
+      text.split("\n").forEach(function (line) {
+        var owners = [];
+        var re = /\[(\d+)\]/g;
+        var m;
+        while ((m = re.exec(line)) !== null) {
+          var o = owner[m[1]];
+          if (owners.indexOf(o) < 0) owners.push(o);
+        }
+        var only = owners.length === 1 ? owners[0] : undefined;
+        if (only !== undefined) {
+          if (!(only in lineOf)) {
+            lineOf[only] = line;
+            seen += 1;
+          }
+        } else if (!seen) intro.push(line);
+        else outro.push(line);
+      });
+      bubble.replaceChildren();
+      var lead = intro.join("\n").trim();
+      if (lead) bubble.appendChild(document.createTextNode(lead));
+      var list = el(final.answer_kind === "list" ? "ol" : "ul", "groups " + final.answer_kind);
+      final.groups.forEach(function (g, i) {
+        var li = el("li");
+        var head = el("div", "gh");
+        var line = String(lineOf[i] || "");
+        var label = line.replace(/^\s*\d+[.、]\s*/, "").split("：")[0].trim();
+        var places = (g.places || []).map(String);
+        var name = places.filter(function (p) { return p === label; })[0] ||
+          places.filter(function (p) { return line.indexOf(p) >= 0; })[0] || places[0] || g.title || g.doc_id;
+        head.appendChild(el("strong", null, name));
+        var cites = g.citations || [];
+        if (cites.length) head.appendChild(refChip(cites));
+        li.appendChild(head);
+        var quotes = el("ul", "gq");
+        cites.forEach(function (c) {
+          quotes.appendChild(el("li", null, "「" + String(c.quote || "").replace(/\s*\n\s*/g, "") + "」[" + c.n + "]"));
+        });
+        li.appendChild(quotes);
+        list.appendChild(li);
+      });
+      bubble.appendChild(list);
+      var close = outro.join("\n").trim();
+      if (close) bubble.appendChild(el("div", "gn", close));
     }
 
     /* 👍 / 👎 under an answer; 👎 opens a small form for the right answer (optional). */
@@ -298,6 +390,7 @@
       var text = "";
       var textNode = document.createTextNode("");
       var citations = [];
+      var final = null;
       var answerId = "";
       try {
         var response = await fetch(apiBase + "/v1/chat/completions" + kbQuery, {
@@ -330,14 +423,20 @@
             textNode.data = text;
             scroll();
           }
-          if (chunk.citations) citations = chunk.citations;
+          if (chunk.citations) {
+            citations = chunk.citations;
+            final = chunk;
+          }
           if (typeof chunk.answer_id === "string") answerId = chunk.answer_id;
           if (typeof chunk.answer === "string") text = chunk.answer;
         });
         bubble.classList.remove("pending");
         textNode.data = text;
-        bubble.replaceChildren(textNode);
-        addRefs(bubble, citations);
+        if (grouped(final)) addGroups(bubble, text, final);
+        else {
+          bubble.replaceChildren(textNode);
+          addRefs(bubble, citations);
+        }
         addFeedback(bubble, answerId, question, text);
         bubble.dataset.done = "true";
         history.push({ role: "user", content: question });
