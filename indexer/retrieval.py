@@ -46,6 +46,10 @@ class Vocabulary(Protocol):
 
     def idf(self, token: str) -> float: ...
 
+    def doc_freq(self, token: str) -> int:
+        """Chunks holding ``token`` (0: the corpus never uses it)."""
+        ...
+
 
 class VectorSource(Protocol):
     """A vector backend: one :class:`VectorQuery` per query vector."""

@@ -162,3 +162,28 @@ def is_heading(text: str, start: int, end: int) -> bool:
     if line.startswith(("——", "—", "--", "□", "■")):
         return True
     return line == span and len(span) <= _HEADING_MAX and not _SENTENCE_END.search(span)
+
+
+# word classes of a noun phrase: nouns (not persons or places), abbreviations, idioms, fixed
+# phrases, verbal nouns; a verb joins when a noun follows it (拆迁 + 工作)
+_NOUNISH = ("n", "j", "l", "i", "vn", "nz")
+
+
+def noun_phrases(text: str) -> list[str]:
+    """The noun phrases of ``text`` (「承担了拆迁工作」 → [拆迁工作]; 「借助了高校的力量」 → [高校,
+    力量]); pronouns (自己), persons and places are none."""
+    phrases: list[str] = []
+    run: list[str] = []
+    tags = pos_tags(text)
+    for i, (word, flag) in enumerate(tags):
+        nounish = flag.startswith(_NOUNISH) and not flag.startswith(("nr", "ns"))
+        verb_before_noun = flag == "v" and i + 1 < len(tags) and tags[i + 1][1].startswith(_NOUNISH)
+        if nounish or (verb_before_noun and not run):
+            run.append(word)
+            continue
+        if run:
+            phrases.append("".join(run))
+            run = []
+    if run:
+        phrases.append("".join(run))
+    return phrases

@@ -273,6 +273,8 @@ class QAEngine:
         own fact answer, decided as single answers are, never quoting a heading."""
         from service.answering.multi import DEFAULT, compose_comparison, compose_list
 
+        # a list's reports quote only sentences holding the thing asked about (拆迁); a comparison's
+        # sides are judged as single facts (a verdict needs the amounts of the compared thing)
         key = "" if shape.kind == "comparison" else extractive.key_term(for_report(question, shape, ""))
         strict = extractive.for_lists(key)
 

@@ -52,6 +52,7 @@ from service.answering.checks import (
     entities_match,
     expected_type,
     is_heading,
+    noun_phrases,
     question_entities,
     type_present,
 )
@@ -92,6 +93,7 @@ class ExtractiveComposer:
         return cls(
             keyword.tokenizer,
             idf=keyword.idf,
+            doc_freq=keyword.doc_freq,
             confidence=searcher.keyword_confidence,
             scoring=scoring,
             known_places=searcher.places,
@@ -103,6 +105,7 @@ class ExtractiveComposer:
         tokenizer: Tokenizer | None = None,
         *,
         idf: Callable[[str], float] | None = None,
+        doc_freq: Callable[[str], int] | None = None,
         confidence: Callable[[str], float] | None = None,
         scoring: ScoringConfig = DEFAULT,
         known_places: Iterable[str] = (),
@@ -110,6 +113,7 @@ class ExtractiveComposer:
     ) -> None:
         self.tokenizer = tokenizer or Tokenizer()
         self.idf = idf
+        self.doc_freq = doc_freq  # passages holding a term (0: the reports never use it)
         self.confidence = confidence
         self.scoring = scoring
         self.known_places: frozenset[str] = frozenset(known_places)
@@ -140,14 +144,20 @@ class ExtractiveComposer:
         return narrowed
 
     def key_term(self, question: str) -> str:
-        """The question's most specific focus term (the rarest in the index: 拆迁 in 「开展了拆迁
-        工作」), the word a sentence must hold to state what a list question asks about; "" when
-        it names none."""
+        """The term that names what the question asks about: its rarest focus term (by the
+        index's IDF; a term the reports never use is rarest of all) within the noun phrases the
+        question names (「承担了拆迁工作」 → 拆迁, not the verb 承担; 「打造了自己的党建品牌」 → 品牌), or
+        of all its terms when it names no noun; "" when it has none. A list quotes only sentences
+        that hold it."""
         info = analyse_question(question, self.tokenizer, self.idf)
         weighted = [(w, t) for t, w in zip(info.terms, info.weights, strict=False) if len(t) >= 2]
-        if not weighted:
-            return ""
-        return max(weighted)[1]
+        phrases = noun_phrases(question)
+        named = [(w, t) for w, t in weighted if any(t in p for p in phrases)]
+        # a word of the phrase the reports never use (建有) is passed over for one they use
+        # (党群服务中心); a phrase of only such words (河长制) is kept: nothing states it
+        used = [(w, t) for w, t in named if self.doc_freq is not None and self.doc_freq(t) > 0]
+        pool = used or named or weighted
+        return max(pool)[1] if pool else ""
 
     def for_lists(self, required: str = "") -> ExtractiveComposer:
         """This composer as a list judges each report: never quoting a heading, subtitle or byline

@@ -216,7 +216,9 @@ def _grouped(head: str, parts: Sequence[tuple[Report, str, Answer]], *, kind: st
             citations.append(dataclasses.replace(c, n=n))
             numbers.append(n)
             quotes.append(shown(c.quote) + f"[{n}]")
-        groups.append(Group(report.doc_id, report.title, tuple(_places(report)), tuple(numbers)))
+        # the place the line names first, then the report's other places
+        places = [label] + [p for p in _places(report) if p != label] if label != report.title else _places(report)
+        groups.append(Group(report.doc_id, report.title, tuple(places), tuple(numbers)))
         prefix = f"{i}. " if kind == "list" else ""
         lines.append(f"{prefix}{label}：{''.join(quotes)}")
         # the passages that hold the quoted sentences: the evidence an LLM is given, report by report
