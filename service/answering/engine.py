@@ -286,7 +286,8 @@ class QAEngine:
                                       within=within)
         pool = self.search(question, max(DEFAULT.pool, top_k), within)
         in_scope = len(self.reports) if within is None else len(within)
-        return compose_list(question, shape, pool, self.reports, judge, top_k=top_k, in_scope=in_scope)
+        return compose_list(question, shape, pool, self.reports, judge, top_k=top_k, in_scope=in_scope,
+                            search=self.search)
 
     def with_sources(self, answer: Answer) -> Answer:
         """The answer with each citation's page (reports from paged files: PDF) and OCR

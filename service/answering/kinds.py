@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from indexer.cleaning import pos_tags
 from indexer.zh import PLACE_SUFFIXES, nfkc
 from service.answering.followup import find_places
 
@@ -21,15 +22,21 @@ QuestionKind = Literal["fact", "list", "comparison"]
 
 # The levels a list question ranges over: places, and reports as such.
 _LEVELS = (*PLACE_SUFFIXES, "地方", "地区", "单位", "部门", "报告", "文章", "材料", "城市", "省份")
-_LEVEL = "|".join(sorted(_LEVELS, key=len, reverse=True))
-# a level word that is the start of a longer noun is no level (哪些区域, 哪些市场, 哪些村民)
+# a one-character level that is the start of a longer noun is no level (哪些区域, 哪些市场, 哪些村民)
 _NOT_LEVEL = r"(?![域场民长级委政府容别块间落庄里内外部])"
+_LEVEL = (
+    "(?:" + "|".join(sorted((lv for lv in _LEVELS if len(lv) > 1), key=len, reverse=True))
+    + "|(?:" + "|".join(lv for lv in _LEVELS if len(lv) == 1) + f"){_NOT_LEVEL})"
+)
 # 哪些街道 / 哪几个社区 / 都有哪些地方 / 哪一些单位
-_WHICH = re.compile(rf"(?:都有|还有|有)?(?:哪些|哪几个|哪几家|哪几|哪一些)(?P<level>{_LEVEL}){_NOT_LEVEL}")
+_WHICH = re.compile(rf"(?:都有|还有|有)?(?:哪些|哪几个|哪几家|哪几|哪一些)(?P<level>{_LEVEL})")
 # 各街道 / 各个社区 / 每个街道 / 每一个社区
-_EACH = re.compile(rf"(?:各个|每一个|每个|各)(?P<level>{_LEVEL}|地){_NOT_LEVEL}")
-# …的街道有哪些 / …的社区都是哪些 / …的地方包括哪些
-_LEVEL_THEN = re.compile(rf"的(?P<level>{_LEVEL}){_NOT_LEVEL}(?:都|还)?(?:有|是|包括)哪些")
+_EACH = re.compile(rf"(?:各个|每一个|每个|各)(?P<level>{_LEVEL}|地{_NOT_LEVEL})")
+# …的街道有哪些 / …的社区都是哪些 / …的地方包括哪些 / …的有哪些街道
+_LEVEL_THEN = re.compile(
+    rf"的(?:(?P<level>{_LEVEL})(?:都|还)?(?:有|是|包括)哪些"
+    rf"|(?:都|还)?(?:有|是|包括)(?:哪些|哪几个)(?P<after>{_LEVEL}))"
+)
 # A和B / A与B / A、B / A跟B / A同B
 _JOIN = r"\s*(?:和|与|跟|同|及|、|以及)\s*"
 # 哪个/哪一个/谁 … (更/比较/较)多|少|早|先 …
@@ -42,6 +49,8 @@ _EARLIER = frozenset("早晚先后快慢")
 # follows a scope (「这些报告中」「2020年以来」). After a verb it is an object asked of one passage
 # (「分布在哪些地方」「包括哪些县」): a fact question.
 _SUBJECT_BEFORE = re.compile(r"(?:^|[，,：:；;、\s]|中|里|内|之中|当中|以来|期间|方面|当中|其中|上)$")
+# adverbs of a list's predicate that mean "each": dropped from the question each report is asked
+_EACH_ADVERB = re.compile(r"^(?:的)|分别|各自|都(?=[\u4e00-\u9fff])")
 _QUESTION_END = re.compile(r"[？?。！!\s]+$")
 
 
@@ -76,11 +85,24 @@ def question_shape(question: str, known_places: Iterable[str] = ()) -> QuestionS
         return compared
     for pattern in (_WHICH, _EACH, _LEVEL_THEN):
         m = pattern.search(q)
-        if m is not None and (pattern is _LEVEL_THEN or _SUBJECT_BEFORE.search(q[: m.start()])):
-            level = m.group("level")
+        if m is not None and (pattern is _LEVEL_THEN or _subject(q[: m.start()])):
+            level = m.group("level") or m.group("after")
             return QuestionShape("list", level="地方" if level == "地" else level, span=m.span(),
                                  trailing=pattern is _LEVEL_THEN)
     return FACT
+
+
+def _subject(before: str) -> bool:
+    """Whether a list marker after ``before`` is its clause's subject or a place the clause
+    happens in (「“三会一课”在哪几个街道落实了」), not a verb's object or complement
+    (「分布在哪些地方」「包括哪些县」)."""
+    if _SUBJECT_BEFORE.search(before):
+        return True
+    if before.endswith("在"):
+        tags = pos_tags(before[:-1])
+        flag = tags[-1][1] if tags else ""
+        return not flag.startswith("v") or flag == "vn"  # 分布在 is a verb's; 服务(vn)在 a subject's
+    return False
 
 
 def _comparison(q: str, known_places: Iterable[str]) -> QuestionShape | None:
@@ -107,8 +129,15 @@ def for_report(question: str, shape: QuestionShape, place: str) -> str:
     start, end = shape.span
     if shape.trailing:
         # 「开展拆迁工作的街道有哪些？」 → 「九水街道开展拆迁工作？」
-        return place + q[:start] + _QUESTION_END.sub("", q[end:]) + "？"
-    return q[:start] + place + q[end:]
+        body = q[:start] + _QUESTION_END.sub("", q[end:]) + "？"
+    else:
+        body = q[:start] + q[end:]
+        # 「在哪几个街道落实了」: the place a clause happens in goes with the marker
+        if body[:start].endswith("在"):
+            body, start = body[: start - 1] + body[start:], start - 1
+    # 「各街道的党工委书记分别是谁」 → 「党工委书记是谁」: "each" is the list's, not the report's
+    body = body[:start] + _EACH_ADVERB.sub("", body[start:])
+    return place + body
 
 
 def for_side(question: str, shape: QuestionShape, side: str) -> str:

@@ -60,10 +60,13 @@ def compose_list(
     *,
     top_k: int,
     in_scope: int,
+    search: Search | None = None,
     config: MultiConfig = DEFAULT,
 ) -> Answer:
     """The list answer to ``question`` from the passages ``pool`` (best first) of ``in_scope``
-    reports: each leading report's own fact answer (``judge``), kept when it answers."""
+    reports: each leading report's own fact answer (``judge``), kept when it answers. With
+    ``search``, each leading report's passages are retrieved for its own question, within it
+    (the pool only chooses the reports)."""
     order: list[str] = []
     by_report: dict[str, list[Hit]] = {}
     for hit in pool:
@@ -79,7 +82,9 @@ def compose_list(
     for doc in order:
         report = reports[doc]
         place = report_place(report, shape.level)
-        answer = judge(for_report(question, shape, ""), by_report[doc])
+        asked = for_report(question, shape, "")
+        hits = search(asked, top_k, [doc]) if search is not None else by_report[doc]
+        answer = judge(asked, hits or by_report[doc])
         if answer.answerable and answer.citations:
             parts.append((report, place, answer))
     read = len(order)
@@ -222,7 +227,8 @@ def _grouped(head: str, parts: Sequence[tuple[Report, str, Answer]], *, kind: st
         prefix = f"{i}. " if kind == "list" else ""
         lines.append(f"{prefix}{label}：{''.join(quotes)}")
         # the passages that hold the quoted sentences: the evidence an LLM is given, report by report
-        cited = [h for h in answer.passages if any(_holds(h, c) for c in answer.citations)]
+        cited = sorted((h for h in answer.passages if any(_holds(h, c) for c in answer.citations)),
+                       key=lambda h: h.chunk.start)  # in source order, as the quotes are
         hits.extend(h for h in cited or answer.passages[:1] if h not in hits)
     return Answer("\n".join(lines), True, tuple(citations), tuple(hits),
                   confidence=min(confidences) if confidences else None,

@@ -148,7 +148,8 @@ def test_the_llm_gets_the_evidence_grouped_by_report(searcher: Any, embedder: An
     extractive = engine_for(embedder, searcher).ask(question, ASK_TOP_K)
     kept = [g.title for g in extractive.groups]
     with FakeLLMServer() as server:
-        server.script("fake-list", Script("妥善处理好东辛村的历史遗留问题,保证拆迁项目顺利开工,是崮云湖街道的重点工作。[1]"))
+        # the first passage holds the list's first quote: the reply cites it
+        server.script("fake-list", Script(extractive.citations[0].quote + "[1]"))
         llm = engine_for(embedder, searcher, "llm", LLMEndpoint(server.base_url, "fake-list"))
         answer = llm.ask(question, ASK_TOP_K)
         (request,) = server.requests_for("fake-list")
