@@ -276,7 +276,7 @@ class QAEngine:
         # a list's reports quote only sentences holding the thing asked about (拆迁); a comparison's
         # sides are judged as single facts (a verdict needs the amounts of the compared thing)
         key = "" if shape.kind == "comparison" else extractive.key_term(for_report(question, shape, ""))
-        strict = extractive.for_lists(key)
+        strict = extractive.for_lists(key, dated=shape.kind == "comparison" and shape.asks_time)
 
         def judge(asked: str, hits: Sequence[Hit]) -> Answer:
             return strict.compose(asked, hits, self.reports)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -121,6 +122,7 @@ class ExtractiveComposer:
         self.answerability = answerability
         self.quote_headings = True  # False: headings and bylines are never quoted (list answers)
         self.required = ""  # a term every quoted sentence must hold (a list's thing: 拆迁)
+        self.dated = False  # True: only sentences stating a year are quoted (谁先… comparisons)
 
     def candidates(
         self,
@@ -159,12 +161,14 @@ class ExtractiveComposer:
         pool = used or named or weighted
         return max(pool)[1] if pool else ""
 
-    def for_lists(self, required: str = "") -> ExtractiveComposer:
+    def for_lists(self, required: str = "", *, dated: bool = False) -> ExtractiveComposer:
         """This composer as a list judges each report: never quoting a heading, subtitle or byline
-        (「——…工作纪实」), and only sentences that hold the term ``required`` (if any)."""
+        (「——…工作纪实」), and only sentences that hold the term ``required`` (if any) and, when
+        ``dated``, a year (a comparison of when compares dates, not 「今年以来」)."""
         strict = copy.copy(self)
         strict.quote_headings = False
         strict.required = norm(required)
+        strict.dated = dated
         return strict
 
     def compose(self, question: str, hits: Sequence[Hit], reports: Mapping[str, Report]) -> Answer:
@@ -207,6 +211,8 @@ class ExtractiveComposer:
             ranked = [c for c in ranked if not _heading(c, reports)]
         if self.required:
             ranked = [c for c in ranked if self.required in norm(c.sentence.text)]
+        if self.dated:
+            ranked = [c for c in ranked if _STATED_YEAR.search(norm(c.sentence.text))]
         window = ranked[: cfg.refusal_window]
         if not window:
             return Assessment(None, {})
@@ -352,6 +358,9 @@ class ExtractiveComposer:
                 chosen.append(cand)
         chosen.sort(key=lambda c: (c.hit.chunk.doc_id, c.sentence.start))
         return chosen
+
+
+_STATED_YEAR = re.compile(r"(?:1[89]|20)\d{2}年")
 
 
 def _heading(cand: Candidate, reports: Mapping[str, Report]) -> bool:
