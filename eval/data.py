@@ -94,7 +94,7 @@ class EvalSet:
         }
 
 
-def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     if not path.is_file():
         raise EvalDataError(f"{path}: no such file")
     with path.open(encoding="utf-8") as f:
@@ -137,7 +137,7 @@ def load_qa(path: Path, *, split: str | None = None, limit: int | None = None) -
     path = Path(path)
     queries: list[EvalQuery] = []
     seen: set[str] = set()
-    for n, row in _read_jsonl(path):
+    for n, row in read_jsonl(path):
         where = f"{path}:{n}"
         for key in ("id", "question"):
             if not isinstance(row.get(key), str) or not row[key].strip():
@@ -182,13 +182,13 @@ def load_beir(directory: Path, *, split: str | None = None, limit: int | None = 
     answers: dict[str, tuple[str, ...]] = {}
     answers_path = directory / "answers.jsonl"
     if answers_path.is_file():
-        for n, row in _read_jsonl(answers_path):
+        for n, row in read_jsonl(answers_path):
             answers[str(row.get("_id"))] = _strings(
                 row.get("answers"), f"{answers_path}:{n}", "answers"
             )
     queries: list[EvalQuery] = []
     dropped = 0
-    for n, row in _read_jsonl(directory / "queries.jsonl"):
+    for n, row in read_jsonl(directory / "queries.jsonl"):
         where = f"{directory / 'queries.jsonl'}:{n}"
         qid, text = row.get("_id"), row.get("text")
         if not isinstance(qid, str) or not isinstance(text, str):
@@ -254,7 +254,7 @@ def load_beir_corpus(directory: Path) -> list[Report]:
     """The benchmark's passages as reports: ``Report(doc_id=_id, title=title, text=text)``."""
     path = Path(directory) / "corpus.jsonl"
     reports: list[Report] = []
-    for n, row in _read_jsonl(path):
+    for n, row in read_jsonl(path):
         doc_id, text = row.get("_id"), row.get("text")
         if not isinstance(doc_id, str) or not isinstance(text, str):
             raise EvalDataError(f"{path}:{n}: '_id' and 'text' must be strings")

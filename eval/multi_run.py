@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eval.data import EvalDataError
+from eval.data import EvalDataError, read_jsonl
 from eval.multi import (
     ROWS,
     MultiDataError,
@@ -41,18 +41,8 @@ def load_multi(path: Path) -> tuple[MultiQuestion, ...]:
     """The question items of a JSONL file (``eval.multi.parse_item``); EvalDataError names the
     file and line of a bad one."""
     path = Path(path)
-    if not path.is_file():
-        raise EvalDataError(f"{path}: no such file")
     items: list[MultiQuestion] = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise EvalDataError(f"{path}:{n}: not JSON ({exc.msg})") from exc
-        if not isinstance(row, dict):
-            raise EvalDataError(f"{path}:{n}: expected a JSON object")
+    for n, row in read_jsonl(path):
         try:
             items.append(parse_item(row, f"{path}:{n}"))
         except MultiDataError as exc:
