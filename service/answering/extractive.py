@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from indexer.cleaning import clean_span
+from indexer.cleaning import clean_span, pos_tags
 from indexer.evidence import Candidate, QuestionInfo, analyse_question, score_candidates
 from indexer.scoring import DEFAULT, ScoringConfig
 from indexer.search import adaptive_weight
@@ -155,11 +155,15 @@ class ExtractiveComposer:
         weighted = [(w, t) for t, w in zip(info.terms, info.weights, strict=False) if len(t) >= 2]
         phrases = noun_phrases(question)
         named = [(w, t) for w, t in weighted if any(t in p for p in phrases)]
-        # a word of the phrase the reports never use (建有) is passed over for one they use
-        # (党群服务中心); a phrase of only such words (河长制) is kept: nothing states it
-        used = [(w, t) for w, t in named if self.doc_freq is not None and self.doc_freq(t) > 0]
-        pool = used or named or weighted
+        # a verb leading the phrase that no report uses (建有党群服务中心) does not name the thing;
+        # a noun no report uses (无偿献血, 河长) does: nothing states it, and the list is refused
+        verbs = {word for word, flag in pos_tags(question) if flag == "v"}
+        named = [(w, t) for w, t in named if not (t in verbs and self._unused(t))] or named
+        pool = named or weighted
         return max(pool)[1] if pool else ""
+
+    def _unused(self, term: str) -> bool:
+        return self.doc_freq is not None and self.doc_freq(term) == 0
 
     def for_lists(self, required: str = "", *, dated: bool = False) -> ExtractiveComposer:
         """This composer as a list judges each report: never quoting a heading, subtitle or byline
