@@ -28,6 +28,7 @@ class FakeSearcher:
         self.reports = {"r1": REPORT}
         self.chunks = [HIT.chunk]
         self.queries: list[str] = []
+        self.places: frozenset[str] = frozenset()
 
     def search(self, query: str, top_k: int = 10, mode: str = "hybrid", within: object = None) -> list[Hit]:
         self.queries.append(query)

@@ -152,8 +152,13 @@ def test_ask_answers_with_citations(client: httpx.Client, report_texts: dict[str
         "warnings",
         "took_ms",
         "curated",
+        "answer_kind",
+        "groups",
+        "question_places",
+        "filtered_out",
     }
     assert body["answerable"] is True and body["curated"] is None
+    assert body["answer_kind"] == "fact" and body["groups"] == [] and body["filtered_out"] is False
     # the fitted answerability model's probability, at or above its refusal threshold
     from service.answering.answerability import packaged_model
 

@@ -96,7 +96,8 @@ def test_a_filter_no_report_matches_gives_no_results_and_a_refusal(client: httpx
         "messages": [{"role": "user", "content": QUESTION}], "filters": filters, "stream": True})
     events = [json.loads(line[6:]) for line in stream.text.splitlines()
               if line.startswith("data: {")]
-    assert events and events[-1]["citations"] == [] and "未找到" in events[-1]["answer"]
+    assert events and events[-1]["citations"] == [] and "没有任何报告" in events[-1]["answer"]
+    assert events[-1]["filtered_out"] is True and answer["filtered_out"] is True
 
 
 @pytest.mark.parametrize(("filters", "field"), [
