@@ -121,8 +121,30 @@ def test_cmrc_leave_out_subset_meets_floors(tmp_path: Path) -> None:
     assert (out / "risk_coverage.png").is_file()
 
 
+def test_multi_set_meets_floors(tmp_path: Path, index_dir: Path) -> None:
+    """The list and comparison questions (eval/data/multi_questions.jsonl) through the real
+    `zhiwen eval --multi` command and its gate: report recall and precision keep what they reach."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIWEN_")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ZHIWEN_LOG_LEVEL="warning")
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "zhiwen.cli", "eval",
+            "--multi", str(ROOT / "eval" / "data" / "multi_questions.jsonl"),
+            "--index", str(index_dir), "--quiet", "--out", str(tmp_path / "out"),
+            "--gate", str(FLOORS), "--gate-table", "multi",
+        ],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Gate passed." in result.stdout
+
+
 def test_every_floors_table_is_well_formed() -> None:
-    for table in ("floors", CMRC_TABLE):
+    for table in ("floors", CMRC_TABLE, "multi"):
         floors = load_floors(FLOORS, table)
         for name, value in floors.items():
             assert "_" in name and 0.0 <= value <= 1.0, f"[{table}] {name} = {value}"
