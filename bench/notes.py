@@ -6,8 +6,8 @@ measured it (``bench/results/*.json``, with its commit, settings and machine).""
 NOTES = """
 ## Findings and what follows from them
 
-**Answer quality is measured elsewhere.** `zhiwen eval` writes the quality figures: the README's
-evaluation section, and [docs/eval/answerability-squad2-zh.md](eval/answerability-squad2-zh.md)
+**Answer quality is measured elsewhere.** `zhiwen eval` writes the quality figures: [docs/evaluation.md](evaluation.md)
+(summary in the README), and [docs/eval/answerability-squad2-zh.md](eval/answerability-squad2-zh.md)
 for refusals on on-topic unanswerable questions (issue 31's baseline).
 
 **A busy machine.** The load average at the start of each benchmark is printed under it: on a
