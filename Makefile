@@ -40,7 +40,7 @@ index: install ## build or update var/index from var/reports (seeded from data/r
 chromium: ## Debian's Chromium for the browser tests (never `playwright install`)
 	@bash scripts/ensure-chromium
 
-eval: index ## dev-set evaluation with the CI floors, and the list/comparison rows (not gated yet)
+eval: index ## dev-set evaluation with the CI floors, and the list/comparison rows (gated in make test: tests/eval/test_gate.py)
 	$(BIN)/zhiwen eval --qa ../shared/eval/dev_questions.jsonl --gate eval/floors.toml \
 		--multi eval/data/multi_questions.jsonl
 
