@@ -259,7 +259,7 @@ def _run_changes(args: argparse.Namespace, changes: list[Any]) -> int:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from indexer.corpus import validate_doc_id
+    from indexer.corpus import doc_id_from_name, validate_doc_id
     from indexer.errors import InvalidDocument
     from indexer.readers import SUFFIXES, sniff
     from indexer.reading import ReadError, decode_bytes
@@ -276,7 +276,7 @@ def run_add(args: argparse.Namespace) -> int:
             print(f"error: {path}: not a report format ({' '.join(sorted(SUFFIXES))})", file=sys.stderr)
             return 2
         try:
-            doc_id = validate_doc_id(args.doc_id or path.stem)
+            doc_id = validate_doc_id(args.doc_id or doc_id_from_name(path.stem) or path.stem)
             data = path.read_bytes()
             if sniff(data, path.name) == "txt":
                 changes.append(Put(doc_id, decode_bytes(data, path.name), must=must))

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,8 +36,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DOC_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+# A report id is a file name without its extension, safe in URLs (percent-encoded) and on every
+# file system: ASCII letters and digits, CJK ideographs (a Chinese file name is its own id), and
+# ``_ . -`` plus the brackets and marks Chinese file names carry (（）【】《》·、—); never a path
+# separator, a wildcard, a control character or a leading dot.
+_ID_FIRST = "A-Za-z0-9\\u3007\\u3400-\\u4dbf\\u4e00-\\u9fff\\uf900-\\ufaff"
+_ID_OPEN = "(\\uff08\\u3010\\u300a"  # a name may start with an opening bracket: 《…》
+_ID_MARKS = "_.\\-()\\uff08\\uff09\\u3010\\u3011\\u300a\\u300b\\u00b7\\u3001\\u2014"
+DOC_ID_PATTERN = f"^[{_ID_FIRST}{_ID_OPEN}][{_ID_FIRST}{_ID_MARKS}]{{0,127}}$"
+DOC_ID_RULE = "1-128 characters: letters, digits, Chinese characters, _ . - （）【】《》·、—, starting with a letter, digit, Chinese character or opening bracket"
 _DOC_ID_RE = re.compile(DOC_ID_PATTERN)
+_NOT_IN_ID = re.compile(f"[^{_ID_FIRST}{_ID_MARKS}]+")
 
 
 # -- the folder -----------------------------------------------------------------------------------
@@ -94,8 +104,9 @@ def parse_file(name: str, text: str, extracted: Extracted | None = None) -> list
                 meta[key] = extracted.meta[key]
         start = int(report.meta.get("source_offset", 0))
         end = start + len(report.text)
-        if "headings" in extracted.meta:  # the file marks its headings (Word styles, Markdown)
-            meta["headings"] = [h - start for h in extracted.meta["headings"] if start <= h < end]
+        for key in ("headings", "rows"):  # the file marks its headings and table rows (Word, Markdown)
+            if key in extracted.meta:
+                meta[key] = [h - start for h in extracted.meta[key] if start <= h < end]
         if extracted.pages:
             first = max(0, bisect.bisect_right(extracted.pages, start) - 1)
             meta["pages"] = [[max(0, p - start), n] for n, p in enumerate(extracted.pages, start=1)
@@ -146,10 +157,21 @@ def validate_doc_id(doc_id: str) -> str:
     if not isinstance(doc_id, str) or not _DOC_ID_RE.fullmatch(doc_id):
         shown = doc_id if isinstance(doc_id, str) and len(doc_id) <= 80 else f"{str(doc_id)[:80]}…"
         raise InvalidDocument(
-            f"invalid doc_id {shown!r}: use 1-128 characters from A-Z a-z 0-9 _ . -, "
-            "starting with a letter or digit"
+            f"invalid doc_id {shown!r}: use {DOC_ID_RULE}"
         )
     return doc_id
+
+
+def doc_id_from_name(stem: str) -> str | None:
+    """The report id a file named ``stem`` (no extension) gets: the name itself (NFC), blanks and
+    characters an id cannot hold turned into ``_``, full-width letters, digits and brackets read
+    as their ASCII forms (NFKC); ``None`` when nothing usable is left (the caller derives one from
+    the content). 「海棠街道民生工作总结」 keeps its name, so a revised file with the same name replaces
+    the report instead of adding a second one."""
+    name = unicodedata.normalize("NFKC", stem).strip()
+    name = re.sub("_+", "_", _NOT_IN_ID.sub("_", name))
+    name = re.sub(f"^[^{_ID_FIRST}{_ID_OPEN}]+", "", name)[:128].rstrip("_")
+    return name if name and _DOC_ID_RE.fullmatch(name) else None
 
 
 def document_text(text: str, title: str | None = None) -> str:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from indexer.corpus import validate_doc_id
+from indexer.corpus import doc_id_from_name, validate_doc_id
 from indexer.errors import InvalidDocument
 from indexer.readers import SUFFIXES, sniff
 from service.api.errors import ApiError, field_error, printable
@@ -93,9 +92,7 @@ def _file_upload(form: Any, allowed: tuple[str, ...], upload: UploadFile, stem: 
     if isinstance(doc_id, str) and doc_id:
         check_doc_id(doc_id)
     else:
-        doc_id = None
-        with contextlib.suppress(InvalidDocument):
-            doc_id = validate_doc_id(stem)
+        doc_id = doc_id_from_name(stem)
     return FileUpload(doc_id, data, suffix)
 
 
@@ -169,9 +166,8 @@ async def _document_from_form(
         if fields.get("doc_id") is not None:
             check_doc_id(str(fields["doc_id"]))
         elif "doc_id" in allowed and isinstance(upload, UploadFile):
-            # a name that cannot be an id: one is derived from the text
-            with contextlib.suppress(InvalidDocument):
-                fields["doc_id"] = validate_doc_id(stem)
+            # the file's name is its id (a name with nothing usable: one is derived from the text)
+            fields["doc_id"] = doc_id_from_name(stem)
         return validated(model, fields)
     finally:
         await form.close()

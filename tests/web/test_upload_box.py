@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -31,8 +32,9 @@ UPLOAD_TIMEOUT_MS = 120_000  # the server reads, chunks and embeds the file befo
 WAIT_MS = 30_000  # everything else the page does
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
-# A report no bundled one resembles: only it can answer PARKS_QUESTION.
-PARKS_ID = "pocket-parks"
+# A report no bundled one resembles: only it can answer PARKS_QUESTION. A Chinese file name is
+# the report's id, so the revised file with the same name replaces it.
+PARKS_ID = "云栖湾街道口袋公园建设"
 PARKS_REPORT = """云栖湾街道新建口袋公园12座
 
 2021年12月20日
@@ -129,7 +131,7 @@ def test_an_uploaded_word_report_answers_and_can_be_replaced(
     expect(page.locator("#upload-toggle")).to_be_focused()
     answer = ask_in_chat(page, PARKS_QUESTION, 1)
     assert "12座" in norm(answer)
-    cites = page.locator(f'.msg-assistant .cite-chip[href^="/reports/{PARKS_ID}?"]')
+    cites = page.locator(f'.msg-assistant .cite-chip[href^="/reports/{quote(PARKS_ID, safe="")}?"]')
     expect(cites.first).to_be_visible()
 
     # the same name again: the server answers 409; 替换 asks first, then replaces the report
@@ -151,6 +153,28 @@ def test_an_uploaded_word_report_answers_and_can_be_replaced(
     page.locator("#upload-close").click()
     answer = ask_in_chat(page, PARKS_QUESTION, 2)
     assert "15座" in norm(answer) and "12座" not in norm(answer)
+    ids = [d["doc_id"] for d in httpx.get(f"{upload_api.url}/v1/documents", timeout=30).json()["documents"]]
+    assert ids.count(PARKS_ID) == 1  # one report under the file's own name, never a content hash
+
+
+# File names and the ids they give: the page's rule (upload.js) must be the server's
+# (indexer.corpus.doc_id_from_name), or a 409 would name a report the page cannot replace.
+NAMES = ["海棠街道民生工作总结.docx", "000_cfe86b6ecbc402ed.txt", "report v2.1.pdf", "../etc/passwd.txt",
+         ".hidden.md", "《报告》（修订稿）.docx", "📄报告.png", "a:b*c?.html", "-rf.txt", "   .txt",
+         "x" * 200 + ".txt", "Ｆｕｌｌ　ｗｉｄｔｈ.docx", "e\u0301t\u00e9.txt", "二〇二一年总结.docx"]
+
+
+@pytest.mark.browser
+def test_the_page_names_a_file_as_the_server_does(desktop: BrowserContext, upload_api: ApiServer) -> None:
+    from indexer.corpus import doc_id_from_name
+
+    page = desktop.new_page()
+    page.goto(f"{upload_api.url}/")
+    for name in NAMES:
+        base = name.rsplit("/", 1)[-1]  # as service.api.uploads reads a file's name
+        stem, dot, _ext = base.rpartition(".")
+        stem = stem if dot and stem else base
+        assert page.evaluate("n => window.zhiwenDocIdOf(n)", name) == doc_id_from_name(stem), name
 
 
 @pytest.mark.browser

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any, Final
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -335,7 +336,7 @@ async def add_document(request: Request, kb: KbDep) -> JSONResponse:
     started = time.perf_counter()
     doc_id, change = await new_report(request)
     result = await _apply(kb, change)
-    return _response(result, kb, doc_id, started, 201, {"Location": f"/v1/documents/{doc_id}"})
+    return _response(result, kb, doc_id, started, 201, {"Location": f"/v1/documents/{quote(doc_id, safe='')}"})
 
 
 @router.put(

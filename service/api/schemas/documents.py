@@ -7,20 +7,20 @@ from typing import Annotated, Any, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from indexer.corpus import DOC_ID_PATTERN
+from indexer.corpus import DOC_ID_PATTERN, DOC_ID_RULE
 from service.api.schemas import ReportText, ReportTitle
 
 MAX_TITLE_CHARS = 500
 DocId = Annotated[
     str,
-    Field(pattern=DOC_ID_PATTERN, description="Letters, digits, _ . - (1-128, no path parts)."),
+    Field(pattern=DOC_ID_PATTERN, description=DOC_ID_RULE + " (no path parts)."),
 ]
 # The same rule for a path parameter, documented in the schema; the route checks it itself so a
 # bad id gets the message that says what an id may hold.
 PathDocId = Annotated[
     str,
     Path(
-        description="Letters, digits, _ . - (1-128, starting with a letter or digit).",
+        description=DOC_ID_RULE + ".",
         json_schema_extra={"pattern": DOC_ID_PATTERN},
     ),
 ]

@@ -11,10 +11,16 @@
   // They only set the file picker's filter and the hint: the server decides what it takes, and a
   // file it refuses gets its 415/413, which names what it accepts.
   const FORMATS = [".txt", ".md", ".markdown", ".html", ".htm", ".docx", ".pdf", ".png", ".jpg", ".jpeg"];
-  // indexer.corpus.DOC_ID_PATTERN: a file name (without extension) the server can use as the
-  // report's id. Such a name is sent as doc_id, so a 409 names a report this page can replace;
-  // any other name gets an id derived from the file's content on the server.
-  const DOC_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+  // indexer.corpus.doc_id_from_name: the report id a file's name gives (Chinese names included:
+  // 「海棠街道民生工作总结.docx」 is report 海棠街道民生工作总结). It is sent as doc_id, so a 409 names
+  // the report this page can replace; a name with nothing usable gets an id derived from the
+  // file's content on the server. tests/web/test_upload_ids.py keeps the two rules equal.
+  const FIRST = "A-Za-z0-9\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff";
+  const OPEN = "(\uff08\u3010\u300a";
+  const MARKS = "_.\\-()\uff08\uff09\u3010\u3011\u300a\u300b\u00b7\u3001\u2014";
+  const DOC_ID = new RegExp("^[" + FIRST + OPEN + "][" + FIRST + MARKS + "]{0,127}$");
+  const NOT_IN_ID = new RegExp("[^" + FIRST + MARKS + "]+", "g");
+  const LEADING = new RegExp("^[^" + FIRST + OPEN + "]+");
 
   const $ = (id) => document.getElementById(id);
   const toggle = $("upload-toggle");
@@ -41,8 +47,11 @@
     const base = name.split(/[\\/]/).pop();
     const dot = base.lastIndexOf(".");
     const stem = dot > 0 ? base.slice(0, dot) : base;
-    return DOC_ID.test(stem) ? stem : null;
+    const id = stem.normalize("NFKC").trim().replace(NOT_IN_ID, "_").replace(/_+/g, "_")
+      .replace(LEADING, "").slice(0, 128).replace(/_+$/, "");
+    return DOC_ID.test(id) ? id : null;
   }
+  window.zhiwenDocIdOf = docIdOf; // for the test that keeps it equal to the server's rule
 
   function sizeText(bytes) {
     if (bytes < 1024) return bytes + " B";
