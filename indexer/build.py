@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 
 # Bump when reading/cleaning/chunking logic changes so existing indexes are rebuilt, not reused.
 # 3: the readers map CJK Radicals Supplement characters (「⺠」→「民」) to unified ideographs.
-PIPELINE_VERSION = 3
+# 4: Word and Markdown table rows are one sentence each, never joined to the next row or taken
+#    for a heading (meta "rows").
+PIPELINE_VERSION = 4
 
 
 @dataclass(frozen=True)

@@ -110,13 +110,15 @@ class _Layout:
     date: str | None = None
     authors: list[str] = field(default_factory=list)
     outlet: str | None = None
+    # Lines that are table rows (line indices): a paragraph and a sentence each, never joined.
+    rows: frozenset[int] = frozenset()
 
 
 def _header_end(lines: Sequence[_Line], kinds: Sequence[LineKind | None], wrap: int = 0) -> int:
     """Index of the first body paragraph line (or line filled to the ``wrap`` width); header
     lines come before it."""
     for i, (line, kind) in enumerate(zip(lines, kinds, strict=True)):
-        if kind is None and (_is_body_paragraph(line.text) or (wrap and len(line.text) >= wrap - 2)):
+        if kind == "body" or (kind is None and (_is_body_paragraph(line.text) or (wrap and len(line.text) >= wrap - 2))):
             return i
     return len(lines)
 
@@ -128,15 +130,20 @@ def _typical_gap(lines: Sequence[_Line]) -> int:
 
 
 @lru_cache(maxsize=64)
-def _layout(text: str, headings: frozenset[int] = frozenset()) -> _Layout:
+def _layout(text: str, headings: frozenset[int] = frozenset(), rows: frozenset[int] = frozenset()) -> _Layout:
     """Classify the lines of one report's text (cached: it is pure and used twice).
 
     ``headings``: start offsets of the lines the file marks as headings (Word heading styles,
     Markdown ``#``). Such a line below the title is a heading whatever its length or punctuation;
-    when a file marks any, its other lines are not guessed to be headings."""
+    when a file marks any, its other lines are not guessed to be headings. ``rows``: start
+    offsets of the lines that are table rows (Word and Markdown tables): body text, each its own
+    paragraph and sentence, never a title, heading or caption, never joined to the next row."""
     lines = _lines(text)
     kinds: list[LineKind | None] = [None] * len(lines)
     n = len(lines)
+    row_lines = frozenset(i for i, line in enumerate(lines) if line.start in rows)
+    for i in row_lines:
+        kinds[i] = "body"
 
     # 1. Boilerplate, dates, bylines (role words anywhere; bare bracketed names at the end).
     for i, line in enumerate(lines):
@@ -243,14 +250,14 @@ def _layout(text: str, headings: frozenset[int] = frozenset()) -> _Layout:
             current.append(i)
             continue
         flush()
-        if kind in ("title", "heading", "caption"):
+        if kind in ("title", "heading", "caption", "body"):  # (a body line here is a table row)
             blocks.append((kind, [i]))
     flush()
 
     # A lone short unpunctuated body line with something after it is a heading (unless the file
     # marks its headings).
     for b, (kind, idx) in enumerate(blocks):
-        if headings or kind != "body" or len(idx) != 1:
+        if headings or kind != "body" or len(idx) != 1 or idx[0] in row_lines:
             continue
         t = lines[idx[0]].text
         if len(t) <= HEADING_MAX and not ends_sentence(t) and b < len(blocks) - 1:
@@ -280,6 +287,6 @@ def _layout(text: str, headings: frozenset[int] = frozenset()) -> _Layout:
         )  # fmt: skip
 
     final_kinds: list[LineKind] = [k if k is not None else "body" for k in kinds]
-    return _Layout(lines, final_kinds, blocks, title, subtitle, date, authors, outlet)
+    return _Layout(lines, final_kinds, blocks, title, subtitle, date, authors, outlet, row_lines)
 
 

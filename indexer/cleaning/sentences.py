@@ -73,7 +73,9 @@ def _block_sentences(
     positions = cleaned_offsets(text, start, end)
     clean = "".join(text[p] for p in positions)
     out: list[Sentence] = []
-    for s, e in split_sentence_spans(clean):
+    # a table row is one sentence (「项目：注册志愿者；数量：5200人」): its cells read together
+    spans = [(0, len(clean))] if idx[0] in layout.rows and clean.strip() else split_sentence_spans(clean)
+    for s, e in spans:
         o_start, o_end = positions[s], positions[e - 1] + 1
         out.append(Sentence(o_start, o_end, clean_span(text[o_start:o_end]), kind))
     return out
@@ -85,8 +87,9 @@ def report_sentences(report: Report) -> list[Sentence]:
     ``clean_span(report.text[s.start:s.end]) == s.text`` for every sentence; kinds are title,
     heading, body and caption.
     """
-    marked = report.meta.get("headings")
-    layout = _layout(report.text, frozenset(marked) if isinstance(marked, list) else frozenset())
+    marked, rows = report.meta.get("headings"), report.meta.get("rows")
+    layout = _layout(report.text, frozenset(marked) if isinstance(marked, list) else frozenset(),
+                     frozenset(rows) if isinstance(rows, list) else frozenset())
     out: list[Sentence] = []
     for kind, idx in layout.blocks:
         out.extend(_block_sentences(report.text, layout, kind, idx))

@@ -33,6 +33,7 @@ def read_docx(data: bytes, name: str, limits: Limits) -> Extracted:
     _check_paragraphs(document, name, limits)
     blocks: list[str] = []
     marked: list[int] = []  # indices of heading blocks
+    rows: list[int] = []  # indices of table-row blocks
     title = ""
     for item in document.iter_inner_content():
         if isinstance(item, Paragraph):
@@ -45,11 +46,14 @@ def read_docx(data: bytes, name: str, limits: Limits) -> Extracted:
                 marked.append(len(blocks))
             blocks.append(text)
         elif isinstance(item, Table):
-            blocks += _table_rows(item)
+            table = _table_rows(item)
+            rows += range(len(blocks), len(blocks) + len(table))
+            blocks += table
     text = compatibility_to_unified("\n\n".join(blocks))  # one character for one: offsets hold
     if not text.strip():
         raise ReadError(name, "no text in this Word document")
-    meta: dict[str, Any] = {"format": "docx", "headings": block_starts(blocks, marked)}
+    meta: dict[str, Any] = {"format": "docx", "headings": block_starts(blocks, marked),
+                            "rows": block_starts(blocks, rows)}
     core_title = (document.core_properties.title or "").strip()
     if title or core_title:
         meta["title"] = title or core_title

@@ -24,6 +24,7 @@ def read_markdown(data: bytes, name: str) -> Extracted:
     in_head = False
     title = ""
     marked: list[int] = []  # indices of heading blocks
+    rows: list[int] = []  # indices of table-row blocks
     for i, token in enumerate(tokens):
         if token.type == "thead_open":
             in_head = True
@@ -35,6 +36,7 @@ def read_markdown(data: bytes, name: str) -> Extracted:
             if in_head:
                 header = row
             else:
+                rows.append(len(blocks))
                 blocks.append(_table_row(header, row))
         elif token.type == "inline":
             text = _inline_text(token.children or [])
@@ -51,7 +53,8 @@ def read_markdown(data: bytes, name: str) -> Extracted:
     text = compatibility_to_unified("\n\n".join(blocks))  # one character for one: offsets hold
     if not text.strip():
         raise ReadError(name, "no text in this Markdown file")
-    meta: dict[str, Any] = {"format": "md", "headings": block_starts(blocks, marked)}
+    meta: dict[str, Any] = {"format": "md", "headings": block_starts(blocks, marked),
+                            "rows": block_starts(blocks, rows)}
     if title:
         meta["title"] = title
     return Extracted(text + "\n", "md", meta=meta)

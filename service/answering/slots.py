@@ -122,6 +122,15 @@ _NUMBER = r"(?<![第\d.])(?P<pre>[数几上近约逾超])?(?P<num>\d+(?:,\d{3})*
 _AFTER_NUMBER = r"(?P<mod>\s*(?:[余多来几万亿千百十]|左右)*\s*)"
 # clauses end at ，；。 (NFKC writes ， as ",", which is no thousands separator here: 1,750 stays whole)
 _CLAUSE_SPLIT = re.compile(r"[；;。！!？?\n]|,(?!\d{3}(?!\d))")
+# a table row as the readers write it (「项目：注册志愿者；数量：5200人」, NFKC): its cells are one clause
+_TABLE_ROW = re.compile(r"[^:;。]{1,30}:[^;。]*(?:;[^:;。]{1,30}:[^;。]*)+")
+
+
+def clauses_of(text: str) -> list[str]:
+    """The clauses of an NFKC sentence; a table row is one clause (its cells name each other)."""
+    if _TABLE_ROW.fullmatch(text):
+        return [text]
+    return [c for c in _CLAUSE_SPLIT.split(text) if c]
 
 # a year: 2018年, 一九九八年, an era's year (崇宁五年), 同年/次年 after a stated one; not 今年 or
 # 去年, which a report never anchors (「今年以来」 does not say which year)
@@ -290,7 +299,7 @@ def slot_filled(slot: Slot, sentence: str, question: str) -> bool:
     if slot.kind == "quantity":
         if not slot.units:
             return bool(_new_numbers(text, question))
-        clauses = [c for c in _CLAUSE_SPLIT.split(text) if c]
+        clauses = clauses_of(text)
         for name in (slot.thing, slot.head):
             if name and name in text:
                 clauses = [c for c in clauses if name in c]
@@ -385,7 +394,7 @@ def stated_amounts(sentence: str, thing: str = "", near: int = 4) -> list[tuple[
     隐患 → [(38, 处)]; 「2095名社区党员」 with 党员 → [(2095, 名)]). Approximations (数百, 上千) and years are no amount."""
     text = nfkc(sentence)
     found: list[tuple[float, str]] = []
-    for clause in (c for c in _CLAUSE_SPLIT.split(text) if c):
+    for clause in clauses_of(text):
         for m in _AMOUNT_RE.finditer(clause):
             number, unit = m.group("num"), m.group("unit")
             if m.group("pre") or (unit == "年" and re.fullmatch(r"\d{4}", number)):
