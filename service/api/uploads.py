@@ -156,9 +156,9 @@ async def _document_from_form(
         try:
             text = decode_bytes(data, name)
         except ReadError as exc:
-            status = 422 if "empty" in exc.reason else 415
-            code = "validation_error" if status == 422 else "unsupported_media_type"
-            raise ApiError(status, code, f"{printable(name)}: {exc.reason}") from exc
+            if "empty" in exc.reason:  # the field named, so pages can say what is wrong
+                raise field_error("file", "empty_file", f"{printable(name)}: {exc.reason}") from exc
+            raise ApiError(415, "unsupported_media_type", f"{printable(name)}: {exc.reason}") from exc
         fields: dict[str, str | None] = {"text": text}
         for key in allowed[1:]:
             value = form.get(key)

@@ -206,3 +206,25 @@ def browser() -> Iterator[Browser]:
         )
         yield chromium
         chromium.close()
+
+
+def answer_key_dialog(page: Any, keys: str | list[str], seen: list[str] | None = None) -> None:
+    """Answer the page's key dialog (auth.js: a masked field in an in-page <dialog>) whenever it
+    opens while the test acts or waits: with ``keys`` (one key for every time, or the next of a
+    list; "" or a list run out cancels, so a test expecting fewer dialogs fails, never hangs).
+    Each dialog's message is appended to ``seen``."""
+    queue = None if isinstance(keys, str) else list(keys)
+
+    def answer() -> None:
+        if seen is not None:
+            seen.append(page.locator("#key-dialog-message").inner_text())
+        key = keys if queue is None else (queue.pop(0) if queue else "")
+        assert page.locator("#key-input").get_attribute("type") == "password"  # masked
+        if key:
+            page.locator("#key-input").fill(str(key))
+            page.locator("#key-ok").click()
+        else:
+            page.locator("#key-cancel").click()
+
+    # no_wait_after: a dialog answered may be followed at once by the next one (a wrong key)
+    page.add_locator_handler(page.locator("#key-dialog[open]"), answer, no_wait_after=True)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Dialog, expect
+from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect
 
 from tests.kb import make_kb
-from tests.web.conftest import XSS_DOC_ID, ApiServer, start_api_server
+from tests.web.conftest import XSS_DOC_ID, ApiServer, answer_key_dialog, start_api_server
 from tests.web.test_browser import xss_fired
 
 ADMIN_KEY = "web-admin-key-5c2e9a"
@@ -41,17 +41,21 @@ def desktop(browser: Browser) -> Iterator[BrowserContext]:
 
 
 def answer_dialogs(dialog: Dialog) -> None:
-    if dialog.type == "prompt":
-        dialog.accept(ADMIN_KEY)
-    else:
-        dialog.accept()  # the delete confirmation
+    dialog.accept()  # the delete confirmation
+
+
+def signed_in(page: Page) -> Page:
+    """``page`` answering the key dialog with the admin key and accepting confirmations."""
+    page.on("dialog", answer_dialogs)
+    answer_key_dialog(page, ADMIN_KEY)
+    return page
 
 
 @pytest.mark.browser
 def test_admin_needs_a_write_key(desktop: BrowserContext, admin_api: ApiServer) -> None:
     assert httpx.get(f"{admin_api.url}/v1/admin", timeout=30).status_code == 401
     page = desktop.new_page()
-    page.on("dialog", lambda d: d.dismiss())  # no key given
+    answer_key_dialog(page, "")  # no key given
     page.goto(f"{admin_api.url}/admin")
     expect(page.locator("#admin-status")).to_contain_text("无法进入管理页")
     expect(page.locator("#admin-body")).to_be_hidden()
@@ -61,7 +65,7 @@ def test_admin_needs_a_write_key(desktop: BrowserContext, admin_api: ApiServer) 
 def test_admin_lists_previews_uploads_and_deletes(desktop: BrowserContext, admin_api: ApiServer,
                                                   tmp_path: Path) -> None:
     page = desktop.new_page()
-    page.on("dialog", answer_dialogs)
+    signed_in(page)
     page.goto(f"{admin_api.url}/admin")
     rows = page.locator("#reports-body tr:not(.chunk-row)")
     expect(rows).to_have_count(7)  # the six bundled reports and the markup probe
@@ -96,7 +100,7 @@ def test_admin_lists_previews_uploads_and_deletes(desktop: BrowserContext, admin
 def test_the_hit_test_shows_the_score_breakdown(desktop: BrowserContext, admin_api: ApiServer,
                                                 screenshots: Path) -> None:
     page = desktop.new_page()
-    page.on("dialog", answer_dialogs)
+    signed_in(page)
     page.goto(f"{admin_api.url}/admin")
     page.locator("#hit-query").fill("巷网会客议事厅")
     page.locator("#hit-form button").click()
@@ -112,7 +116,7 @@ def test_the_hit_test_shows_the_score_breakdown(desktop: BrowserContext, admin_a
 def test_curated_answers_are_imported_listed_and_deleted(desktop: BrowserContext, admin_api: ApiServer,
                                                          tmp_path: Path) -> None:
     page = desktop.new_page()
-    page.on("dialog", answer_dialogs)
+    signed_in(page)
     page.goto(f"{admin_api.url}/admin")
     table = tmp_path / "faq.csv"
     table.write_text("问题,答案,来源\n如何上传一份新的报告？,在问答页点<b>上传报告</b>。,\n,缺问题,\n", encoding="utf-8")
@@ -149,7 +153,7 @@ def test_the_feedback_list_shows_corrections_and_filters_by_rating(desktop: Brow
             body["correction"] = correction
         assert httpx.post(f"{admin_api.url}/v1/feedback", json=body, timeout=30).status_code == 201
     page = desktop.new_page()
-    page.on("dialog", answer_dialogs)
+    signed_in(page)
     page.goto(f"{admin_api.url}/admin")
     items = page.locator("#feedback-list .feedback-item")
     expect(items).to_have_count(2)
@@ -157,3 +161,32 @@ def test_the_feedback_list_shows_corrections_and_filters_by_rating(desktop: Brow
     expect(items).to_have_count(1)
     expect(items.first).to_contain_text("更正：一百七十二处")
     expect(items.first).to_contain_text("九水街道共有多少处安全隐患被整改")
+
+
+@pytest.mark.browser
+def test_the_key_is_typed_masked_and_can_be_changed_and_forgotten(
+    desktop: BrowserContext, admin_api: ApiServer
+) -> None:
+    """The key goes into a password field of an in-page dialog (never window.prompt); 更换密钥
+    takes another one (a wrong one is asked for again), 退出 forgets it and the page asks anew."""
+    seen: list[str] = []
+    page = desktop.new_page()
+    page.on("dialog", lambda d: d.dismiss())  # no browser dialog is expected: one would show here
+    answer_key_dialog(page, [ADMIN_KEY, "not-the-admin-key", ADMIN_KEY, ""], seen)
+    page.goto(f"{admin_api.url}/admin")
+    expect(page.locator("#admin-body")).to_be_visible()
+    expect(page.locator("#key-control")).to_be_visible()
+    assert seen == ["此服务需要访问密钥，请输入。"]
+
+    page.locator("#key-change").click()  # a wrong key: the reloaded page says so and asks again
+    expect(page.locator("#admin-body")).to_be_visible()
+    expect(page.locator("#reports-body tr").first).to_be_visible()
+    assert seen[1:] == ["输入新的访问密钥。", "访问密钥无效，请重新输入。"]
+    assert page.evaluate("sessionStorage.getItem('zhiwen.apiKey')") == ADMIN_KEY
+
+    page.locator("#key-signout").click()  # forgotten: the page asks again, and is refused
+    expect(page.locator("#admin-status")).to_contain_text("无法进入管理页")
+    expect(page.locator("#admin-body")).to_be_hidden()
+    assert seen[3:] == ["此服务需要访问密钥，请输入。"]
+    assert page.evaluate("sessionStorage.getItem('zhiwen.apiKey')") is None
+    expect(page.locator("#key-control")).to_be_hidden()

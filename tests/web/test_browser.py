@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from service.api.routes.web import STATIC_DIR
 from tests.web.conftest import (
@@ -20,6 +20,7 @@ from tests.web.conftest import (
     XSS_QUESTION,
     ApiServer,
     StaticSite,
+    answer_key_dialog,
 )
 
 Q_SAFETY = "九水街道共有多少处安全隐患被整改？"  # dev02, gold 172处
@@ -127,14 +128,9 @@ def test_with_read_keys_required_the_pages_ask_for_a_key_once(
     first 401 asks for it (once, however many requests got it), later requests and pages reuse
     it; a wrong key is asked for again."""
     prompts: list[str] = []
-    answers = iter(["wrong-key", READ_KEY])
-
-    def on_dialog(dialog: Dialog) -> None:
-        prompts.append(dialog.message)
-        dialog.accept(next(answers, ""))  # a third prompt: no key, so the test fails, never hangs
-
-    desktop.on("dialog", on_dialog)
     page = desktop.new_page()
+    # a third dialog: no key, so the test fails, never hangs
+    answer_key_dialog(page, ["wrong-key", READ_KEY], prompts)
     page.goto(f"{api_keyed.url}/")
     expect(page.locator("#corpus-note")).to_contain_text("篇报告", timeout=30_000)
     assert len(prompts) == 2 and "无效" in prompts[1]  # no key, then the wrong one

@@ -20,13 +20,13 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Dialog, Download, Page, Route, expect
+from playwright.sync_api import Browser, BrowserContext, Download, Page, Route, expect
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import REPORTS_DIR
 from tests.indexer.documents import to_docx, to_html, to_markdown, to_pdf
 from tests.kb import ELDERLY_V1
-from tests.web.conftest import ApiServer, start_api_server
+from tests.web.conftest import ApiServer, answer_key_dialog, start_api_server
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -140,10 +140,8 @@ def _admin_signed_in(context: BrowserContext, api: ApiServer) -> Page:
     """An admin tab of /admin with the key entered at its prompt."""
     page = context.new_page()
 
-    def answer(dialog: Dialog) -> None:
-        dialog.accept(ADMIN_KEY) if dialog.type == "prompt" else dialog.dismiss()
-
-    page.on("dialog", answer)
+    page.on("dialog", lambda dialog: dialog.dismiss())
+    answer_key_dialog(page, ADMIN_KEY)
     page.goto(f"{api.url}/admin")
     expect(page.locator("#admin-body")).to_be_visible()
     assert page.evaluate("sessionStorage.getItem('zhiwen.apiKey')") == ADMIN_KEY

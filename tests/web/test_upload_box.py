@@ -24,7 +24,7 @@ from playwright.sync_api import (
 
 from tests.indexer.documents import to_docx
 from tests.kb import make_kb
-from tests.web.conftest import ApiServer, start_api_server
+from tests.web.conftest import ApiServer, answer_key_dialog, start_api_server
 from tests.web.test_browser import ANSWER_TIMEOUT_MS, ask_in_chat, norm, xss_fired
 
 UPLOAD_KEY = "web-upload-key-4b7d1e"
@@ -100,14 +100,16 @@ def test_an_uploaded_word_report_answers_and_can_be_replaced(
     desktop: BrowserContext, upload_api: ApiServer, tmp_path: Path, screenshots: Path
 ) -> None:
     prompts: list[str] = []
+    keys: list[str] = []
 
     def on_dialog(dialog: Dialog) -> None:
         prompts.append(f"{dialog.type}: {dialog.message}")
-        dialog.accept(UPLOAD_KEY if dialog.type == "prompt" else None)
+        dialog.accept()
 
     desktop.on("dialog", on_dialog)
     before = report_count(upload_api)
     page = desktop.new_page()
+    answer_key_dialog(page, UPLOAD_KEY, keys)
     page.goto(f"{upload_api.url}/")
     expect(page.locator("#corpus-note")).to_have_text(f"已收录 {before} 篇报告")
     open_upload_panel(page)
@@ -122,7 +124,7 @@ def test_an_uploaded_word_report_answers_and_can_be_replaced(
     row = upload_row(page, f"{PARKS_ID}.docx")
     expect(row).to_have_attribute("data-state", "done", timeout=UPLOAD_TIMEOUT_MS)
     expect(row.locator(".upload-status")).to_have_text(f"已加入：{PARKS_ID}，可直接提问")
-    assert prompts == ["prompt: 此服务需要访问密钥，请输入："]  # the 401 asked for the key once
+    assert keys == ["此服务需要访问密钥，请输入。"] and prompts == []  # the 401 asked for the key once
     expect(page.locator("#corpus-note")).to_have_text(f"已收录 {before + 1} 篇报告")
     page.screenshot(path=str(screenshots / "upload.png"))
 
@@ -143,11 +145,11 @@ def test_an_uploaded_word_report_answers_and_can_be_replaced(
     again = upload_row(page, f"{PARKS_ID}.docx").nth(1)
     expect(again).to_have_attribute("data-state", "exists", timeout=UPLOAD_TIMEOUT_MS)
     expect(again.locator(".upload-status")).to_have_text(f"已有同名报告「{PARKS_ID}」")
-    expect(again.locator(".upload-detail")).to_contain_text("already exists")
+    expect(again.locator(".upload-detail")).to_be_hidden()  # nothing more to say, never in English
     again.get_by_role("button", name="替换").click()
     expect(again).to_have_attribute("data-state", "done", timeout=UPLOAD_TIMEOUT_MS)
     expect(again.locator(".upload-status")).to_have_text(f"已替换：{PARKS_ID}，可直接提问")
-    assert prompts[1:] == [f"confirm: 用 {PARKS_ID}.docx 替换已收录的报告「{PARKS_ID}」？"
+    assert prompts == [f"confirm: 用 {PARKS_ID}.docx 替换已收录的报告「{PARKS_ID}」？"
                            "替换后回答不再引用旧内容。"]
     expect(page.locator("#corpus-note")).to_have_text(f"已收录 {before + 1} 篇报告")
     page.locator("#upload-close").click()
@@ -210,10 +212,10 @@ def test_refused_files_say_why_and_the_rest_still_upload(
     expect(markdown.locator(".upload-status")).to_have_text("已加入：liuxi-canteen，可直接提问")
     expect(empty).to_have_attribute("data-state", "error")
     expect(empty.locator(".upload-status")).to_have_text("未能加入：无法读取该文件")
-    expect(empty.locator(".upload-detail")).to_contain_text("empty.txt")
+    expect(empty.locator(".upload-detail")).to_have_text("原因：报告内容不能为空")
     expect(program).to_have_attribute("data-state", "error")
     expect(program.locator(".upload-status")).to_have_text("未能加入：不支持的文件格式")
-    expect(program.locator(".upload-detail")).to_contain_text("not a report format")
+    expect(program.locator(".upload-detail")).to_have_text("原因：无法读取该文件：格式不受支持，或文件已损坏、加密")
     expect(program.locator(".upload-name .file")).to_have_text(XSS_NAME)
     assert page.locator("#upload-panel img, #upload-panel script").count() == 0
     assert not xss_fired(page)
@@ -227,7 +229,7 @@ def test_refused_files_say_why_and_the_rest_still_upload(
     huge = upload_row(page, "huge.pdf")
     expect(huge).to_have_attribute("data-state", "error", timeout=UPLOAD_TIMEOUT_MS)
     expect(huge.locator(".upload-status")).to_have_text("未能加入：文件太大，超过服务器允许的上传大小")
-    expect(huge.locator(".upload-detail")).to_contain_text("over the limit of 1,048,576 bytes")
+    expect(huge.locator(".upload-detail")).to_have_text("原因：文件或内容太大，超过服务器允许的上限")
     assert dialogs == []
     page.screenshot(path=str(screenshots / "upload-errors.png"))
     # the page still answers
@@ -241,19 +243,9 @@ def test_without_a_valid_key_the_page_asks_and_says_uploads_need_one(
     """Keyboard only: the box opens with Enter, the file picker from 选择文件. Refusing the
     prompt, then giving a wrong key, adds nothing and says why each time."""
     prompts: list[str] = []
-    answers = iter([None, "not-the-key", None])
-
-    def on_dialog(dialog: Dialog) -> None:
-        prompts.append(dialog.message)
-        answer = next(answers)
-        if answer is None:
-            dialog.dismiss()
-        else:
-            dialog.accept(answer)
-
-    desktop.on("dialog", on_dialog)
     before = report_count(upload_api)
     page = desktop.new_page()
+    answer_key_dialog(page, ["", "not-the-key", ""], prompts)
     # playwright turns on file chooser interception when the first listener is added, without
     # waiting for it: one added now makes sure the chooser below is intercepted, not lost
     page.on("filechooser", lambda _chooser: None)
@@ -268,8 +260,8 @@ def test_without_a_valid_key_the_page_asks_and_says_uploads_need_one(
     )
     row = upload_row(page, "nokey.txt")
     expect(row.locator(".upload-status")).to_have_text("未上传：上传需要访问密钥")
-    expect(row.locator(".upload-detail")).to_contain_text("API key is required")
-    assert prompts == ["此服务需要访问密钥，请输入："]
+    expect(row.locator(".upload-detail")).to_be_hidden()
+    assert prompts == ["此服务需要访问密钥，请输入。"]
 
     row.get_by_role("button", name="输入密钥后重试").click()
     expect(row.locator(".upload-status")).to_have_text("未上传：访问密钥无效，无法上传")

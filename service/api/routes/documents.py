@@ -35,7 +35,7 @@ from indexer.errors import (
 from indexer.journal import WriterBusy
 from indexer.update import Delete, Put, UpdateResult
 from service.api.auth import ReadKey, WriteKey
-from service.api.deps import EngineDep, KbDep
+from service.api.deps import EngineDep, KbDep, SettingsDep
 from service.api.errors import ApiError, error_responses, printable
 from service.api.schemas import (
     NO_CONTROLS_PATTERN,
@@ -394,5 +394,5 @@ async def delete_document(doc_id: PathDocId, kb: KbDep) -> JSONResponse:
     responses=error_responses(401, 403, 503),
     dependencies=[ReadKey],
 )
-async def index_status(kb: KbDep) -> IndexStatus:
-    return IndexStatus(**kb.info())
+async def index_status(kb: KbDep, settings: SettingsDep) -> IndexStatus:
+    return IndexStatus(**kb.info(), max_question_chars=settings.max_question_chars)

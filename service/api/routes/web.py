@@ -101,8 +101,14 @@ def widget_script() -> FileResponse:
     return _static_file("widget.js", headers)
 
 
+# scripts the widget loads into other sites' pages (the Chinese error texts)
+_CROSS_ORIGIN_ASSETS: Final = frozenset({"errors.js"})
+
+
 @router.get("/static/{name}")
 def static_asset(name: str) -> FileResponse:
+    if name in _CROSS_ORIGIN_ASSETS:
+        return _static_file(name, {**_ASSET_HEADERS, "Cross-Origin-Resource-Policy": "cross-origin"})
     return _static_file(name, _ASSET_HEADERS)
 
 

@@ -92,6 +92,8 @@ class IndexStatus(BaseModel):
     pending_changes: int = Field(description="Changes of an interrupted writer not yet applied.")
     writes_enabled: bool = Field(description="Whether API keys are configured for writes.")
     uploads: UploadLimits
+    max_question_chars: int | None = Field(
+        default=None, description="Longest question or query a request may send (the pages' input limit).")
 
 
 class DocumentChange(BaseModel):

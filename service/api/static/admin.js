@@ -19,13 +19,9 @@
     return td;
   }
 
-  async function errorText(response) {
-    try {
-      const body = await response.json();
-      return (body.error && body.error.message) || "HTTP " + response.status;
-    } catch (_) {
-      return "HTTP " + response.status;
-    }
+  /* The Chinese text of a failed response (errors.js: from its code, never the English message). */
+  function errorText(response) {
+    return window.zhiwenErrors.fromResponse(response);
   }
 
   const status = $("admin-status");
@@ -121,10 +117,25 @@
       results.appendChild(line);
       const form = new FormData();
       form.append("file", file, file.name);
-      const response = await window.zhiwenFetch("/v1/documents", { method: "POST", body: form });
+      let response = await window.zhiwenFetch("/v1/documents", { method: "POST", body: form });
+      if (response.status === 409) {
+        // the file's name is a report's id already (upload.js's rule): replace it, if confirmed
+        const id = window.zhiwenDocIdOf ? window.zhiwenDocIdOf(file.name) : null;
+        let code = "";
+        try {
+          code = ((await response.clone().json()).error || {}).code || "";
+        } catch (_) {
+          /* not JSON */
+        }
+        if (id && code === "document_exists" &&
+            window.confirm("已有同名报告「" + id + "」，要用 " + file.name + " 替换它吗？替换后回答不再引用旧内容。")) {
+          line.textContent = file.name + "：替换中…";
+          response = await window.zhiwenFetch("/v1/documents/" + encodeURIComponent(id), { method: "PUT", body: form });
+        }
+      }
       if (response.ok) {
         const body = await response.json();
-        line.textContent = file.name + "：已收录为 " + body.doc_id;
+        line.textContent = file.name + "：" + (body.action === "replaced" ? "已替换 " : "已收录为 ") + body.doc_id;
         line.className = "ok";
       } else {
         line.textContent = file.name + "：未收录（" + (await errorText(response)) + "）";
@@ -243,6 +254,9 @@
     }
   }
   $("feedback-rating").addEventListener("change", loadFeedback);
+
+  // 更换密钥 / 退出 (auth.js): start again with the new key, or ask for one
+  document.addEventListener("zhiwen:key-changed", () => window.location.reload());
 
   checkAccess().then((ok) => {
     if (!ok) return;

@@ -72,7 +72,11 @@
       const opened = viewable ? window.open("", "_blank") : null;
       try {
         const response = await zhiwenFetch(url);
-        if (!response.ok) throw new Error("HTTP " + response.status);
+        if (!response.ok) {
+          const failed = new Error("HTTP " + response.status);
+          failed.zhiwenText = await window.zhiwenErrors.fromResponse(response);
+          throw failed;
+        }
         const blob = await response.blob();
         // A blob: URL document has this page's origin, so only what the server sent as a PDF or
         // an image (its type told by the bytes) is shown in a tab; anything else is saved.
@@ -91,7 +95,7 @@
         }
       } catch (err) {
         if (opened) opened.close();
-        box.appendChild(document.createTextNode(" 无法打开原文件：" + ((err && err.message) || err)));
+        box.appendChild(document.createTextNode(" 无法打开原文件：" + window.zhiwenErrors.thrown(err)));
       }
     });
     box.replaceChildren(link);
@@ -157,14 +161,10 @@
     try {
       const response = await zhiwenFetch("/v1/documents/" + encodeURIComponent(docId));
       if (!response.ok) {
-        let message = "HTTP " + response.status;
-        try {
-          const body = await response.json();
-          if (body && body.error && body.error.message) message = String(body.error.message);
-        } catch (_) {
-          /* not JSON */
-        }
-        throw new Error(response.status === 404 ? "未找到该报告（" + docId + "）" : message);
+        const err = new Error("HTTP " + response.status);
+        err.zhiwenText = response.status === 404 ? "未找到该报告（" + docId + "）"
+          : await window.zhiwenErrors.fromResponse(response);
+        throw err;
       }
       const doc = await response.json();
       const mark = render(doc, start, end);
@@ -179,7 +179,7 @@
       titleEl.textContent = "无法打开报告";
       const box = document.createElement("div");
       box.className = "error-box";
-      box.textContent = (err && err.message) || String(err);
+      box.textContent = window.zhiwenErrors.thrown(err);
       textEl.replaceChildren(box);
       article.dataset.ready = "error";
     } finally {

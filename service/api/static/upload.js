@@ -1,6 +1,6 @@
 /* 知问 chat page: the upload box. Staff with an API key add report files (POST /v1/documents,
    multipart field "file"), uploaded one after another; each file gets a status line saying what
-   the server answered, in Chinese, with the server's own message beside it. A report id that
+   the server answered, in Chinese (errors.js turns the error's code into words). A report id that
    exists already can be replaced (PUT /v1/documents/{id}) after a confirm. File names and server
    strings are rendered with textContent only. After a change the page's corpus note is refreshed
    (app.js listens for the "zhiwen:corpus-changed" event). */
@@ -11,16 +11,6 @@
   // They only set the file picker's filter and the hint: the server decides what it takes, and a
   // file it refuses gets its 415/413, which names what it accepts.
   const FORMATS = [".txt", ".md", ".markdown", ".html", ".htm", ".docx", ".pdf", ".png", ".jpg", ".jpeg"];
-  // indexer.corpus.doc_id_from_name: the report id a file's name gives (Chinese names included:
-  // 「海棠街道民生工作总结.docx」 is report 海棠街道民生工作总结). It is sent as doc_id, so a 409 names
-  // the report this page can replace; a name with nothing usable gets an id derived from the
-  // file's content on the server. tests/web/test_upload_ids.py keeps the two rules equal.
-  const FIRST = "A-Za-z0-9\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff";
-  const OPEN = "(\uff08\u3010\u300a";
-  const MARKS = "_.\\-()\uff08\uff09\u3010\u3011\u300a\u300b\u00b7\u3001\u2014";
-  const DOC_ID = new RegExp("^[" + FIRST + OPEN + "][" + FIRST + MARKS + "]{0,127}$");
-  const NOT_IN_ID = new RegExp("[^" + FIRST + MARKS + "]+", "g");
-  const LEADING = new RegExp("^[^" + FIRST + OPEN + "]+");
 
   const $ = (id) => document.getElementById(id);
   const toggle = $("upload-toggle");
@@ -42,16 +32,7 @@
     return node;
   }
 
-  /* The id the server gives a file by default: its name without the extension, when valid. */
-  function docIdOf(name) {
-    const base = name.split(/[\\/]/).pop();
-    const dot = base.lastIndexOf(".");
-    const stem = dot > 0 ? base.slice(0, dot) : base;
-    const id = stem.normalize("NFKC").trim().replace(NOT_IN_ID, "_").replace(/_+/g, "_")
-      .replace(LEADING, "").slice(0, 128).replace(/_+$/, "");
-    return DOC_ID.test(id) ? id : null;
-  }
-  window.zhiwenDocIdOf = docIdOf; // for the test that keeps it equal to the server's rule
+  const docIdOf = (name) => window.zhiwenDocIdOf(name); // ids.js
 
   function sizeText(bytes) {
     if (bytes < 1024) return bytes + " B";
@@ -177,8 +158,10 @@
   function show(item, state, text, detail) {
     item.view.li.dataset.state = state;
     item.view.status.textContent = text;
-    item.view.detail.textContent = detail ? "服务器说明：" + detail : "";
-    item.view.detail.hidden = !detail;
+    // the server's reason in Chinese (errors.js), when it says more than the status line
+    const more = detail && !text.includes(detail) ? detail : "";
+    item.view.detail.textContent = more ? "原因：" + more : "";
+    item.view.detail.hidden = !more;
     item.view.actions.replaceChildren();
     item.view.actions.hidden = true;
   }
@@ -289,7 +272,8 @@
   }
 
   function failed(item, status, error) {
-    const message = error.message ? String(error.message) : "";
+    // never the API's English message: the Chinese text of its code (errors.js)
+    const message = window.zhiwenErrors.text(status, error);
     const code = String(error.code || "");
     if (status === 401) {
       show(item, "error", "未上传：上传需要访问密钥", message);

@@ -22,6 +22,28 @@
   var ds = (script && script.dataset) || {};
   var apiBase = String(ds.api || (script && script.src ? new URL(script.src, location.href).origin : location.origin));
   apiBase = apiBase.replace(/\/+$/, "");
+
+  // Errors are told in Chinese by the service's own errors.js (the code of an API error → words);
+  // until it loads, or where the host page blocks it, a Chinese line with the status.
+  if (!window.zhiwenErrors) {
+    var errorsScript = document.createElement("script");
+    errorsScript.src = apiBase + "/static/errors.js";
+    errorsScript.async = true;
+    document.head.appendChild(errorsScript);
+  }
+  function errorText(status, error) {
+    return window.zhiwenErrors ? window.zhiwenErrors.text(status, error) : "服务返回错误（HTTP " + status + "）";
+  }
+  async function failure(response) {
+    var error = null;
+    try {
+      var body = await response.json();
+      error = body && body.error;
+    } catch (_) { /* not JSON */ }
+    var e = new Error("HTTP " + response.status);
+    e.zhiwenText = errorText(response.status, error);
+    return e;
+  }
   var title = String(ds.title || "知问");
   // data-kb: the knowledge base the widget answers from (default: the server's default one)
   var kbQuery = ds.kb ? "?kb=" + encodeURIComponent(String(ds.kb)) : "";
@@ -315,14 +337,7 @@
             headers: { "Content-Type": "application/json" },
             body: JSON.stringify(body),
           });
-          if (!response.ok) {
-            var message = "HTTP " + response.status;
-            try {
-              var err = await response.json();
-              if (err && err.error && err.error.message) message = String(err.error.message);
-            } catch (_) { /* not JSON */ }
-            throw new Error(message);
-          }
+          if (!response.ok) throw await failure(response);
           var chosen = rating === "up" ? up : down;
           chosen.classList.add("chosen");
           chosen.setAttribute("aria-pressed", "true");
@@ -332,7 +347,7 @@
           bar.dataset.sent = rating;
         } catch (e) {
           [up, down, submit].forEach(function (b) { b.disabled = false; });
-          status.textContent = "反馈未送达：" + ((e && e.message) || String(e));
+          status.textContent = "反馈未送达：" + (e && e.zhiwenText ? e.zhiwenText : "无法连接服务器，请检查网络后重试");
           bar.dataset.sent = "error";
         }
       }
@@ -402,16 +417,13 @@
             include_sources: false,
           }),
         });
-        if (!response.ok) {
-          var message = "服务返回错误（HTTP " + response.status + "）";
-          try {
-            var body = await response.json();
-            if (body && body.error && body.error.message) message = String(body.error.message);
-          } catch (_) { /* not JSON */ }
-          throw new Error(message);
-        }
+        if (!response.ok) throw await failure(response);
         await readStream(response, function (chunk) {
-          if (chunk.error) throw new Error(chunk.error.message || "生成回答时出错");
+          if (chunk.error) {
+            var streamError = new Error("stream error");
+            streamError.zhiwenText = "生成回答时出错：" + errorText(500, chunk.error);
+            throw streamError;
+          }
           var choice = (chunk.choices || [])[0];
           var delta = choice && choice.delta && choice.delta.content;
           if (delta) {
@@ -446,7 +458,7 @@
         bubble.dataset.done = "error";
         var reason = err && err.name === "TypeError"
           ? "无法连接到问答服务：本站点可能未获准跨域访问（请管理员在 ZHIWEN_CORS_ORIGINS 中加入 " + location.origin + "），或服务暂不可用。"
-          : "出错了：" + ((err && err.message) || String(err));
+          : "出错了：" + (err && err.zhiwenText ? err.zhiwenText : "处理时出错，请重试");
         bubble.textContent = reason;
       } finally {
         busy = false;
