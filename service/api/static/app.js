@@ -312,7 +312,7 @@
           headers: { "Content-Type": "application/json" },
           body: JSON.stringify(body),
         });
-        if (!response.ok) throw new Error(await errorMessage(response));
+        if (!response.ok) throw await failure(response);
         (rating === "up" ? up : down).classList.add("chosen");
         (rating === "up" ? up : down).setAttribute("aria-pressed", "true");
         formBox.hidden = true;
@@ -321,7 +321,7 @@
         bar.dataset.sent = rating;
       } catch (err) {
         for (const b of [up, down, submit]) b.disabled = false;
-        status.textContent = "反馈未送达：" + ((err && err.message) || String(err));
+        status.textContent = "反馈未送达：" + window.zhiwenErrors.thrown(err);
         bar.dataset.sent = "error";
       }
     }
@@ -387,14 +387,11 @@
     }
   }
 
-  async function errorMessage(response) {
-    try {
-      const body = await response.json();
-      if (body && body.error && body.error.message) return String(body.error.message);
-    } catch (_) {
-      /* not JSON */
-    }
-    return "服务返回错误（HTTP " + response.status + "）";
+  /* A failed response as a thrown error carrying its Chinese text (errors.js). */
+  async function failure(response) {
+    const err = new Error("HTTP " + response.status);
+    err.zhiwenText = await window.zhiwenErrors.fromResponse(response);
+    return err;
   }
 
   function setBusy(busy) {
@@ -420,6 +417,93 @@
     bubble.appendChild(retry);
   }
 
+  /* A finished answer in its bubble: text (or one block per report), sources, copy, feedback;
+     the turn joins the history that follow-ups are resolved with. */
+  function showAnswer(li, bubble, answer, question, text, final) {
+    if (isGrouped(final)) renderGroups(answer, text, final);
+    else renderAnswer(answer, text, final.citations);
+    if (final.answerable === false) answer.classList.add("not-found");
+    const turn = { role: "user", content: question };
+    if (final.filtered_out) addRetry(bubble, question, turn);
+    renderSources(bubble, final);
+    addCopy(bubble, text, final);
+    addFeedback(bubble, final.answer_id, question, text);
+    state.history.push(turn);
+    state.history.push({ role: "assistant", content: text });
+    li.dataset.done = "true";
+  }
+
+  /* An answer as plain text with its citations (what 复制 copies, and the Markdown export's body). */
+  function answerAsText(text, final) {
+    const lines = [String(text || "").trim()];
+    const cites = (final && final.citations) || [];
+    if (cites.length) {
+      lines.push("", "来源：");
+      for (const c of cites) lines.push("[" + c.n + "] " + (c.title || c.doc_id) + " —「" + flat(c.quote) + "」");
+    }
+    return lines.join("\n");
+  }
+
+  async function copyText(value) {
+    try {
+      await navigator.clipboard.writeText(value);
+      return true;
+    } catch (_) {
+      // no clipboard permission (an http page on another host): the old way
+      const area = el("textarea");
+      area.value = value;
+      area.setAttribute("readonly", "");
+      area.style.position = "fixed";
+      area.style.opacity = "0";
+      document.body.appendChild(area);
+      area.select();
+      let ok = false;
+      try {
+        ok = document.execCommand("copy");
+      } catch (_) {
+        ok = false;
+      }
+      area.remove();
+      return ok;
+    }
+  }
+
+  function addCopy(bubble, text, final) {
+    const button = el("button", "ghost small copy-answer", "复制回答");
+    button.type = "button";
+    button.title = "复制回答及其出处";
+    button.addEventListener("click", async () => {
+      const ok = await copyText(answerAsText(text, final));
+      button.textContent = ok ? "已复制" : "复制失败，请手动选择文字";
+      setTimeout(() => { button.textContent = "复制回答"; }, 2000);
+    });
+    bubble.appendChild(button);
+  }
+
+  /* A kept conversation, shown again (conversations.js): each turn as it was answered. */
+  function restore(turns) {
+    if (state.controller) state.controller.abort();
+    state.history = [];
+    list.replaceChildren();
+    welcome.hidden = turns.length > 0;
+    for (const t of turns) {
+      addUser(t.question);
+      const { li, bubble } = addAssistant();
+      if (t.error) {
+        showError(bubble, t.error);
+        li.dataset.done = "error";
+        continue;
+      }
+      const answer = el("p", "answer");
+      bubble.replaceChildren(answer);
+      showAnswer(li, bubble, answer, t.question, t.text, t.final || { citations: [] });
+    }
+    if (window.zhiwenFilters) window.zhiwenFilters.reset();
+    scrollToEnd(true);
+  }
+
+  window.zhiwenChat = { restore, answerAsText };
+
   async function ask(question) {
     welcome.hidden = true;
     addUser(question);
@@ -444,11 +528,15 @@
         body: JSON.stringify(body),
         signal: state.controller.signal,
       });
-      if (!response.ok) throw new Error(await errorMessage(response));
+      if (!response.ok) throw await failure(response);
       for await (const data of sseData(response)) {
         if (data === "[DONE]") break;
         const chunk = JSON.parse(data);
-        if (chunk.error) throw new Error(chunk.error.message || "生成回答时出错");
+        if (chunk.error) {
+          const err = new Error("stream error");
+          err.zhiwenText = "生成回答时出错：" + window.zhiwenErrors.text(500, chunk.error);
+          throw err;
+        }
         const choice = (chunk.choices || [])[0];
         const delta = choice && choice.delta && choice.delta.content;
         if (delta) {
@@ -468,24 +556,16 @@
       if (typeof final.answer === "string") text = final.answer;
       if (!bubble.contains(answer)) bubble.replaceChildren(answer);
       final.question = question;
-      if (isGrouped(final)) renderGroups(answer, text, final);
-      else renderAnswer(answer, text, final.citations);
-      if (final.answerable === false) answer.classList.add("not-found");
-      const turn = { role: "user", content: question };
-      if (final.filtered_out) addRetry(bubble, question, turn);
-      renderSources(bubble, final);
-      addFeedback(bubble, final.answer_id, question, text);
-      state.history.push(turn);
-      state.history.push({ role: "assistant", content: text });
+      showAnswer(li, bubble, answer, question, text, final);
       if (window.zhiwenFilters) window.zhiwenFilters.showScope(final.question_places);
-      li.dataset.done = "true";
+      if (window.zhiwenConversations) window.zhiwenConversations.record(question, text, final);
     } catch (err) {
       li.classList.remove("streaming");
       if (err && err.name === "AbortError") {
         if (!text) bubble.replaceChildren();
         bubble.appendChild(el("p", "meta", "已停止生成"));
       } else {
-        showError(bubble, "出错了：" + ((err && err.message) || String(err)));
+        showError(bubble, "出错了：" + window.zhiwenErrors.thrown(err));
       }
       li.dataset.done = "error";
     } finally {
@@ -513,6 +593,7 @@
     }
     input.value = "";
     autoGrow();
+    countChars();
     ask(question);
   });
 
@@ -525,6 +606,27 @@
   });
   input.addEventListener("input", autoGrow);
 
+  /* The question box holds what the server takes (/v1/index max_question_chars), with a count. */
+  const counter = $("question-count");
+  function countChars() {
+    const most = Number(input.maxLength) || 1000;
+    counter.textContent = input.value.length + "/" + most;
+    counter.classList.toggle("full", input.value.length >= most);
+  }
+  input.addEventListener("input", countChars);
+  async function loadLimits() {
+    try {
+      const response = await zhiwenFetch("/v1/index");
+      if (!response.ok) return;
+      const most = Number((await response.json()).max_question_chars);
+      if (most > 0) input.maxLength = most;
+    } catch (_) {
+      /* the page's default (the server's default) stays */
+    }
+    countChars();
+  }
+
+  // 新对话: the conversation so far stays in the list (conversations.js); a new one starts
   $("new-chat").addEventListener("click", () => {
     if (state.controller) state.controller.abort();
     state.history = [];
@@ -533,6 +635,7 @@
     welcome.hidden = false;
     input.value = "";
     autoGrow();
+    if (window.zhiwenConversations) window.zhiwenConversations.startNew();
     input.focus();
   });
 
@@ -606,6 +709,7 @@
   loadKbs();
   loadModels();
   loadCorpusNote();
+  loadLimits();
   // upload.js: a report was added or replaced, so the count shown is stale
   document.addEventListener("zhiwen:corpus-changed", loadCorpusNote);
 })();
