@@ -11,6 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from embeddings import progress
 from embeddings.cache import EmbeddingCache, Vectors, encode_cached
 from embeddings.spans import Span, TokenStates, encode_with_spans
 
@@ -182,5 +183,14 @@ class BaseEmbedder(ABC):
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         self.model_calls += len(texts)
-        return self._run(texts, progress=len(texts) > PROGRESS_FROM)
+        if not progress.active():
+            return self._run(texts, progress=len(texts) > PROGRESS_FROM)
+        # a job is listening: encode in counted pieces (embed n/N)
+        step = self._batch_size * 4
+        parts = []
+        for start in range(0, len(texts), step):
+            progress.report("embed", start, len(texts))
+            parts.append(self._run(texts[start : start + step], progress=False))
+        progress.report("embed", len(texts), len(texts))
+        return np.vstack(parts)
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import numpy.typing as npt
 
+from embeddings.progress import report as report_progress
 from indexer.errors import NothingToIndex
 from indexer.sentence_vectors import sentence_scheme
 from indexer.types import Chunk, Report
@@ -160,6 +161,7 @@ def chunk_reports(embedder: Embedder, reports: Sequence[Report], *, max_chars: i
     from indexer.chunking import chunk_report
 
     chunks: list[Chunk] = []
+    report_progress("chunk", 0, len(reports))
     for report in progress_bar(reports, progress, "chunking", unit="report"):
         chunks += chunk_report(report, max_chars=max_chars, overlap=overlap, token_len=embedder.token_len,
                                max_tokens=embedder.max_seq_length)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -236,6 +238,33 @@ def _live(args: argparse.Namespace) -> Any:
     )
 
 
+@contextlib.contextmanager
+def _progress_bar(*, enabled: bool) -> Iterator[None]:
+    """A terminal progress bar of a change's stages (read, OCR page n/N, chunk, embed n/N, publish)."""
+    if not enabled:
+        yield
+        return
+    from tqdm import tqdm
+
+    from embeddings.progress import Progress, reporting
+
+    names = {"read": "读取", "ocr": "OCR", "chunk": "切分", "embed": "向量化", "publish": "发布"}
+    bar = tqdm(total=0, unit="", leave=False, file=sys.stderr)
+
+    def show(p: Progress) -> None:
+        bar.set_description(names.get(p.stage, p.stage))
+        if bar.total != p.total:
+            bar.reset(total=p.total)
+        bar.n = p.done
+        bar.refresh()
+
+    try:
+        with reporting(show):
+            yield
+    finally:
+        bar.close()
+
+
 def _run_changes(args: argparse.Namespace, changes: list[Any]) -> int:
     from embeddings import ModelNotFoundError
     from indexer.errors import UpdateError
@@ -243,7 +272,8 @@ def _run_changes(args: argparse.Namespace, changes: list[Any]) -> int:
     from indexer.store import IndexLoadError
 
     try:
-        result = _live(args).apply(changes)
+        with _progress_bar(enabled=sys.stderr.isatty() and not getattr(args, "quiet", False)):
+            result = _live(args).apply(changes)
     except (UpdateError, WriterBusy, IndexLoadError, ModelNotFoundError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

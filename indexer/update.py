@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from embeddings import progress
 from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 from indexer.corpus import document_text, validate_doc_id
 from indexer.durable import remove_path
@@ -119,6 +120,7 @@ def prepare(changes: Sequence[Change], limits: Limits | None = None
             continue
         if change.suffix not in SUFFIXES:
             raise InvalidDocument(f"{change.name}: not a report format ({' '.join(sorted(SUFFIXES))})")
+        progress.report("read")
         try:
             if change.data is None:
                 data = document_text(change.text, change.title).encode("utf-8")

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from embeddings.progress import report as report_progress
 from indexer.journal import WriterBusy
 from service.answering.engine import LLMEndpoint, QAEngine, engine_for
 
@@ -225,6 +226,7 @@ class KnowledgeBase(EngineHolder):
             remaining = max(0.0, timeout - (time.monotonic() - start))
             result = self.live.apply(changes, base=self.current, lock_timeout=remaining)
             if result.searcher is not None:
+                report_progress("publish")
                 self._publish(result.searcher)
             if result.changed:
                 self.last_change = {

@@ -238,6 +238,12 @@ class Settings(BaseSettings):
         description="How long an API write waits for another writer before answering 409.",
     )
 
+    jobs_dir: Path = Field(
+        default=Path("var/jobs"),
+        description="Records of the upload jobs (POST/PUT /v1/documents with Prefer: respond-async; "
+        "GET /v1/jobs/{id}).",
+    )
+
     # -- feedback (issue 15) ---------------------------------------------------------------------
     feedback_db: Path = Field(
         default=Path("var/feedback.sqlite3"),

@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from embeddings.progress import report as report_progress
 from indexer.readers.base import Extracted, Limits, compatibility_to_unified
 from indexer.reading import OverLimit, ReadError
 
@@ -270,6 +271,7 @@ def _ocr_pages(pdf: Any, scanned: list[int], texts: list[str], name: str, limits
     started = time.monotonic()
     blank_run: list[int] = []  # the pages of the current run where OCR found nothing
     for done, i in enumerate(pages, start=1):
+        report_progress("ocr", done - 1, len(scanned))
         with _PDFIUM:
             page = pdf[i]
             try:

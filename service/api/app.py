@@ -20,10 +20,11 @@ from service.api.cors import install_cors
 from service.api.deps import AppState, reject_unknown_query
 from service.api.errors import error_response, install_error_handlers
 from service.api.metrics import Metrics, MetricsMiddleware
-from service.api.routes import ask, chat, documents, faq, feedback, health, kbs, search, web
+from service.api.routes import ask, chat, documents, faq, feedback, health, jobs, kbs, search, web
 from service.api.schemas import AskRequest, SearchRequest
 from service.api.schemas.feedback import FeedbackCorrection, FeedbackRequest
 from service.feedback import AnswerLog
+from service.jobs import JobStore
 from service.kb import KnowledgeBase, load_model, open_knowledge_base
 from service.kbs import KnowledgeBases
 from service.milvus_kb import MilvusKnowledgeBase, open_milvus_knowledge_base
@@ -276,7 +277,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Assemble the app. The model and index load in ``lifespan``, not here, so this is cheap."""
     settings = settings or get_settings()
     state = AppState(settings=settings, metrics=Metrics(),
-                     answers=AnswerLog(settings.answer_log_size))
+                     answers=AnswerLog(settings.answer_log_size), jobs=JobStore(settings.jobs_dir))
     app = FastAPI(
         dependencies=[Depends(reject_unknown_query)],
         title="知问 zhiwen",
@@ -289,7 +290,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.zhiwen = state
     install_error_handlers(app)
 
-    for module in (health, search, ask, documents, kbs, faq, chat, feedback, web):
+    for module in (health, search, ask, documents, jobs, kbs, faq, chat, feedback, web):
         app.include_router(module.router)
 
     install_cors(app, settings)  # ZHIWEN_CORS_ORIGINS; none listed: every preflight is refused

@@ -14,6 +14,7 @@ from service.answering.engine import QAEngine
 from service.api.errors import ApiError, field_error
 from service.api.metrics import Metrics
 from service.feedback import AnswerLog, AnswerRecord, FeedbackStore, record_answer
+from service.jobs import JobStore
 from service.kb import KnowledgeBase
 from service.kbs import NAME_PATTERN
 from service.milvus_kb import MilvusKnowledgeBase
@@ -40,6 +41,7 @@ class AppState:
     answers: AnswerLog = field(default_factory=lambda: AnswerLog(1))
     feedback: FeedbackStore | None = None
     feedback_reason: str = "feedback storage is not open yet"
+    jobs: JobStore | None = None  # upload jobs (service.jobs), set when the app is made
 
     def remember(
         self, answer_id: str, question: str, text: str, answerable: bool | None,

@@ -49,6 +49,7 @@ def server_env(index_dir: Path, tmp: Path, **extra: str) -> dict[str, str]:
         ZHIWEN_FAQ_DB=str(tmp / "faq.sqlite3"),
         ZHIWEN_FEEDBACK_DB=str(tmp / "feedback.sqlite3"),
         ZHIWEN_KBS_DIR=str(tmp / "kbs"),
+        ZHIWEN_JOBS_DIR=str(tmp / "jobs"),
         ZHIWEN_LOG_LEVEL="warning",
     )
     env.update(extra)

@@ -6,6 +6,7 @@ keys says uploads are disabled."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -288,3 +289,28 @@ def test_a_server_without_keys_says_uploads_are_disabled(
     expect(page.locator(".msg-assistant").first).to_have_attribute(
         "data-done", "true", timeout=ANSWER_TIMEOUT_MS
     )
+
+
+@pytest.mark.browser
+def test_a_long_upload_shows_its_stage_and_progress(
+    desktop: BrowserContext, upload_api: ApiServer, tmp_path: Path
+) -> None:
+    """A Word file large enough to take seconds: its line shows a progress bar and the stage the
+    job is in (读取, 切分, 生成向量 n/N …) before it says it was added."""
+    paragraphs = [f"第{i}次居民议事会在云岭街道召开，{i % 7 + 2}个社区的{i * 3 + 11}名居民代表参加，"
+                  f"围绕停车、加装电梯和垃圾分类提出建议{i % 5 + 1}条，当场答复{i % 4 + 1}条。"
+                  for i in range(400)]
+    text = "云岭街道居民议事会年度汇编\n\n" + "\n\n".join(paragraphs) + "\n"
+    page = desktop.new_page()
+    page.goto(f"{upload_api.url}/")
+    page.evaluate("key => sessionStorage.setItem('zhiwen.apiKey', key)", UPLOAD_KEY)
+    page.reload()
+    open_upload_panel(page)
+    page.locator("#upload-file").set_input_files(
+        {"name": "云岭街道居民议事会汇编.docx", "mimeType": DOCX, "buffer": docx_of(text, tmp_path)})
+    row = upload_row(page, "云岭街道居民议事会汇编.docx")
+    expect(row.locator("progress.upload-progress")).to_be_visible(timeout=UPLOAD_TIMEOUT_MS)
+    expect(row.locator(".upload-status")).to_have_text(re.compile(r"^正在(读取|切分|生成向量|发布)"))
+    expect(row).to_have_attribute("data-state", "done", timeout=UPLOAD_TIMEOUT_MS)
+    expect(row.locator(".upload-status")).to_have_text("已加入：云岭街道居民议事会汇编，可直接提问")
+    expect(row.locator("progress.upload-progress")).to_be_hidden()

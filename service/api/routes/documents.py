@@ -12,7 +12,9 @@ shows the live index: version, counts, model, last update.
 from __future__ import annotations
 
 import logging
+import re
 import time
+from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -114,6 +116,12 @@ async def _apply(kb: KnowledgeBase | MilvusKnowledgeBase, change: Put | Delete) 
 
 def _response(result: UpdateResult, kb: KnowledgeBase | MilvusKnowledgeBase, doc_id: str, started: float,
               status: int, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = _change_body(result, kb, doc_id, started)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _change_body(result: UpdateResult, kb: KnowledgeBase | MilvusKnowledgeBase, doc_id: str,
+                 started: float) -> dict[str, Any]:
     if result.files:
         # a report stored anew in another format: its new file was created, the old one deleted
         actions = set(result.files.values())
@@ -134,7 +142,46 @@ def _response(result: UpdateResult, kb: KnowledgeBase | MilvusKnowledgeBase, doc
         index=IndexStatus(**kb.info()),
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )
-    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+    return body.model_dump(mode="json")
+
+
+# -- jobs: ``Prefer: respond-async`` answers 202 with a job (service.jobs) -------------------------
+_RESPOND_ASYNC = re.compile(r"(?:^|[,;\s])respond-async(?:$|[,;\s])", re.IGNORECASE)
+
+
+def wants_job(request: Request) -> bool:
+    """Whether the client asked for a job instead of waiting (RFC 7240 ``Prefer: respond-async``)."""
+    return bool(_RESPOND_ASYNC.search(request.headers.get("prefer", "")))
+
+
+def _failure(exc: Exception) -> tuple[int, str, str]:
+    """A job's failure as the synchronous call's status, code and message."""
+    try:
+        if isinstance(exc, KnowledgeBaseGone):
+            return exc.status, "conflict" if exc.status == 409 else "not_found", exc.message
+        error = _api_error(exc)
+    except Exception:  # not a domain failure: the job failed on a bug, said as 500
+        log.exception("upload job failed")
+        return 500, "internal_error", "internal server error"
+    return error.status_code, error.code, error.message
+
+
+def start_job(request: Request, kb: KnowledgeBase | MilvusKnowledgeBase, doc_id: str, change: Put,
+              started: float, status: Callable[[UpdateResult], int]) -> JSONResponse:
+    """Run ``change`` as a job: 202 with its record and ``Location: /v1/jobs/{id}``."""
+    from indexer.corpus import document_text
+    from service.api.routes.jobs import job_body
+
+    jobs = request.app.state.zhiwen.jobs
+    data = change.data if change.data is not None else document_text(change.text, change.title).encode("utf-8")
+
+    def work() -> tuple[int, dict[str, Any]]:
+        result = kb.apply([change])
+        return status(result), _change_body(result, kb, doc_id, started)
+
+    job = jobs.start(kb=request.query_params.get("kb") or "default", doc_id=doc_id, file_name=change.name,
+                     data=data, work=work, failure=_failure)
+    return JSONResponse(job_body(job), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
 
 
 def _body_doc(model: type[ReportIn]) -> dict[str, Any]:
@@ -321,7 +368,8 @@ async def get_document_file(doc_id: PathDocId, kb: KbDep, engine: EngineDep) -> 
     "/documents",
     summary="Add a report",
     description="Store a new report and index it; answers when it is searchable. 409 if the "
-    "doc_id exists (use PUT to replace). Needs an API key.",
+    "doc_id exists (use PUT to replace). Needs an API key. With `Prefer: respond-async` it "
+    "answers 202 at once with a job to follow at `GET /v1/jobs/{id}` (its stage and progress).",
     status_code=201,
     response_model=DocumentChange,
     operation_id="add_document",
@@ -335,6 +383,8 @@ async def get_document_file(doc_id: PathDocId, kb: KbDep, engine: EngineDep) -> 
 async def add_document(request: Request, kb: KbDep) -> JSONResponse:
     started = time.perf_counter()
     doc_id, change = await new_report(request)
+    if wants_job(request):
+        return start_job(request, kb, doc_id, change, started, lambda _result: 201)
     result = await _apply(kb, change)
     return _response(result, kb, doc_id, started, 201, {"Location": f"/v1/documents/{quote(doc_id, safe='')}"})
 
@@ -343,7 +393,8 @@ async def add_document(request: Request, kb: KbDep) -> JSONResponse:
     "/documents/{doc_id}",
     summary="Add or replace a report",
     description="Store the report under `doc_id`, replacing an earlier version; the old text "
-    "is no longer cited once this answers. 201 when it was new. Needs an API key.",
+    "is no longer cited once this answers. 201 when it was new. Needs an API key. With `Prefer: "
+    "respond-async`: 202 with a job (`GET /v1/jobs/{id}`).",
     response_model=DocumentChange,
     operation_id="put_document",
     responses={
@@ -365,9 +416,15 @@ async def put_document(
         change = Put(doc_id, must="any", data=document.data, suffix=document.suffix)
     else:
         change = Put(doc_id, document.text, document.title, must="any")
+    if wants_job(request):
+        return start_job(request, kb, doc_id, change, started, _put_status)
     result = await _apply(kb, change)
+    return _response(result, kb, doc_id, started, _put_status(result))
+
+
+def _put_status(result: UpdateResult) -> int:
     created = "created" in result.files.values() and "deleted" not in result.files.values()
-    return _response(result, kb, doc_id, started, 201 if created else 200)
+    return 201 if created else 200
 
 
 @router.delete(

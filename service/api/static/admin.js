@@ -109,6 +109,29 @@
     await Promise.all([loadReports(), checkAccess()]);
   }
 
+  /* Sends one file as a job (jobs.js): its line shows the stage and a progress bar; resolves
+     with {ok, status, body} as the synchronous call would have answered. */
+  async function sendFile(url, method, form, line, name) {
+    const response = await window.zhiwenFetch(url, { method, body: form, headers: { Prefer: "respond-async" } });
+    let body = null;
+    try {
+      body = await response.json();
+    } catch (_) {
+      /* not JSON */
+    }
+    if (response.status !== 202 || !body || !body.job_id) return { ok: response.ok, status: response.status, body };
+    const label = el("span", null, "");
+    const bar = el("progress", "upload-progress");
+    bar.max = 1;
+    line.replaceChildren(label, bar);
+    const job = await window.zhiwenJobs.follow(body.job_id, (text, fraction) => {
+      label.textContent = name + "：" + text;
+      if (fraction === null) bar.removeAttribute("value");
+      else bar.value = fraction;
+    });
+    return window.zhiwenJobs.outcome(job);
+  }
+
   $("upload-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const results = $("upload-results");
@@ -117,28 +140,21 @@
       results.appendChild(line);
       const form = new FormData();
       form.append("file", file, file.name);
-      let response = await window.zhiwenFetch("/v1/documents", { method: "POST", body: form });
-      if (response.status === 409) {
-        // the file's name is a report's id already (upload.js's rule): replace it, if confirmed
-        const id = window.zhiwenDocIdOf ? window.zhiwenDocIdOf(file.name) : null;
-        let code = "";
-        try {
-          code = ((await response.clone().json()).error || {}).code || "";
-        } catch (_) {
-          /* not JSON */
-        }
-        if (id && code === "document_exists" &&
-            window.confirm("已有同名报告「" + id + "」，要用 " + file.name + " 替换它吗？替换后回答不再引用旧内容。")) {
-          line.textContent = file.name + "：替换中…";
-          response = await window.zhiwenFetch("/v1/documents/" + encodeURIComponent(id), { method: "PUT", body: form });
-        }
+      let result = await sendFile("/v1/documents", "POST", form, line, file.name);
+      const code = result.body && result.body.error ? String(result.body.error.code || "") : "";
+      // the file's name is a report's id already (ids.js): replace it, if confirmed
+      const id = window.zhiwenDocIdOf(file.name);
+      if (result.status === 409 && code === "document_exists" && id &&
+          window.confirm("已有同名报告「" + id + "」，要用 " + file.name + " 替换它吗？替换后回答不再引用旧内容。")) {
+        line.textContent = file.name + "：替换中…";
+        result = await sendFile("/v1/documents/" + encodeURIComponent(id), "PUT", form, line, file.name);
       }
-      if (response.ok) {
-        const body = await response.json();
-        line.textContent = file.name + "：" + (body.action === "replaced" ? "已替换 " : "已收录为 ") + body.doc_id;
+      if (result.ok && result.body) {
+        line.textContent = file.name + "：" + (result.body.action === "replaced" ? "已替换 " : "已收录为 ") + result.body.doc_id;
         line.className = "ok";
       } else {
-        line.textContent = file.name + "：未收录（" + (await errorText(response)) + "）";
+        line.textContent = file.name + "：未收录（" +
+          window.zhiwenErrors.text(result.status, result.body && result.body.error) + "）";
         line.className = "error";
       }
     }

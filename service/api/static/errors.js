@@ -33,6 +33,7 @@
     request_timeout: "请求超时，请重试",
     too_many_requests: "请求太频繁，请稍后再试",
     internal_error: "服务器内部错误，请稍后重试或联系管理员",
+    interrupted: "服务重启，上传中断，未收录任何内容，请重新上传",
   };
 
   const BY_STATUS = {

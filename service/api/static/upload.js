@@ -148,15 +148,20 @@
     const detail = el("p", "upload-detail");
     detail.hidden = true;
     li.appendChild(detail);
+    const bar = el("progress", "upload-progress");
+    bar.max = 1;
+    bar.hidden = true;
+    li.appendChild(bar);
     const actions = el("p", "upload-actions");
     actions.hidden = true;
     li.appendChild(actions);
     list.appendChild(li);
-    return { li, status, detail, actions };
+    return { li, status, detail, actions, bar };
   }
 
   function show(item, state, text, detail) {
     item.view.li.dataset.state = state;
+    if (state !== "uploading") item.view.bar.hidden = true;
     item.view.status.textContent = text;
     // the server's reason in Chinese (errors.js), when it says more than the status line
     const more = detail && !text.includes(detail) ? detail : "";
@@ -231,18 +236,24 @@
       form.append("doc_id", item.docId);
     }
     let response;
+    let body = null;
     try {
-      response = await zhiwenFetch(url, { method, body: form });
+      // a job (202): the server answers at once, and the file's progress is followed below
+      response = await zhiwenFetch(url, { method, body: form, headers: { Prefer: "respond-async" } });
+      try {
+        body = await response.json();
+      } catch (_) {
+        /* not JSON: described by the status alone */
+      }
+      if (response.status === 202 && body && body.job_id) {
+        const done = window.zhiwenJobs.outcome(await follow(item, body.job_id));
+        response = done;
+        body = done.body;
+      }
     } catch (_) {
       show(item, "error", "未能上传：连不上服务器，请检查网络");
       retryable(item, "重试");
       return "error";
-    }
-    let body = null;
-    try {
-      body = await response.json();
-    } catch (_) {
-      /* not JSON: described by the status alone */
     }
     if (response.ok && body) {
       succeeded(item, body);
@@ -250,6 +261,18 @@
       return "done";
     }
     return failed(item, response.status, (body && body.error) || {});
+  }
+
+  /* Follows an upload's job (jobs.js), its stage on the file's line above a progress bar. */
+  function follow(item, jobId) {
+    const bar = item.view.bar;
+    return window.zhiwenJobs.follow(jobId, (text, fraction, job) => {
+      item.view.status.textContent = text;
+      item.view.li.dataset.stage = job.stage || "queued";
+      bar.hidden = false;
+      if (fraction === null) bar.removeAttribute("value"); // a stage without counts
+      else bar.value = fraction;
+    });
   }
 
   function succeeded(item, body) {
