@@ -61,6 +61,10 @@ class Put:
     def name(self) -> str:
         return f"{self.doc_id}{self.suffix}"
 
+    def stored_bytes(self) -> bytes:
+        """The bytes stored for the report: the file's, or the text with its title as a .txt."""
+        return self.data if self.data is not None else document_text(self.text, self.title).encode("utf-8")
+
 
 @dataclass(frozen=True)
 class Delete:
@@ -122,15 +126,14 @@ def prepare(changes: Sequence[Change], limits: Limits | None = None
             raise InvalidDocument(f"{change.name}: not a report format ({' '.join(sorted(SUFFIXES))})")
         progress.report("read")
         try:
+            data = change.stored_bytes()
             if change.data is None:
-                data = document_text(change.text, change.title).encode("utf-8")
                 limits.check_size(len(data), "txt", change.name)
                 extracted = read_text(data, change.name)
             else:
                 if change.title:
                     raise InvalidDocument(f"{change.name}: a title goes with text only; a file's "
                                           "title is read from the file")
-                data = change.data
                 extracted = extract(data, change.name, limits)
         except OverLimit as exc:
             raise TooLarge(f"{change.name}: {exc.reason}") from exc

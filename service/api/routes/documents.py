@@ -39,6 +39,7 @@ from indexer.update import Delete, Put, UpdateResult
 from service.api.auth import ReadKey, WriteKey
 from service.api.deps import EngineDep, KbDep, SettingsDep
 from service.api.errors import ApiError, error_responses, printable
+from service.api.routes.jobs import job_body
 from service.api.schemas import (
     NO_CONTROLS_PATTERN,
     REPORT_TEXT_PATTERN,
@@ -105,13 +106,18 @@ async def new_report(request: Request) -> tuple[str, Put]:
     return doc_id, Put(doc_id, document.text, document.title, must="new")
 
 
+def _change_error(exc: Exception) -> ApiError:
+    """A failed change as its HTTP error (unknown exceptions re-raised by ``_api_error``)."""
+    if isinstance(exc, KnowledgeBaseGone):  # DELETE /v1/kbs/{name} raced this write: 409 while, 404 after
+        return ApiError(exc.status, "conflict" if exc.status == 409 else "not_found", exc.message)
+    return _api_error(exc)
+
+
 async def _apply(kb: KnowledgeBase | MilvusKnowledgeBase, change: Put | Delete) -> UpdateResult:
     try:
         return await run_in_threadpool(kb.apply, [change])
-    except KnowledgeBaseGone as exc:  # DELETE /v1/kbs/{name} raced this write: 409 while, 404 after
-        raise ApiError(exc.status, "conflict" if exc.status == 409 else "not_found", exc.message) from exc
     except Exception as exc:
-        raise _api_error(exc) from exc
+        raise _change_error(exc) from exc
 
 
 def _response(result: UpdateResult, kb: KnowledgeBase | MilvusKnowledgeBase, doc_id: str, started: float,
@@ -157,9 +163,7 @@ def wants_job(request: Request) -> bool:
 def _failure(exc: Exception) -> tuple[int, str, str]:
     """A job's failure as the synchronous call's status, code and message."""
     try:
-        if isinstance(exc, KnowledgeBaseGone):
-            return exc.status, "conflict" if exc.status == 409 else "not_found", exc.message
-        error = _api_error(exc)
+        error = _change_error(exc)
     except Exception:  # not a domain failure: the job failed on a bug, said as 500
         log.exception("upload job failed")
         return 500, "internal_error", "internal server error"
@@ -169,18 +173,14 @@ def _failure(exc: Exception) -> tuple[int, str, str]:
 def start_job(request: Request, kb: KnowledgeBase | MilvusKnowledgeBase, doc_id: str, change: Put,
               started: float, status: Callable[[UpdateResult], int]) -> JSONResponse:
     """Run ``change`` as a job: 202 with its record and ``Location: /v1/jobs/{id}``."""
-    from indexer.corpus import document_text
-    from service.api.routes.jobs import job_body
-
     jobs = request.app.state.zhiwen.jobs
-    data = change.data if change.data is not None else document_text(change.text, change.title).encode("utf-8")
 
     def work() -> tuple[int, dict[str, Any]]:
         result = kb.apply([change])
         return status(result), _change_body(result, kb, doc_id, started)
 
     job = jobs.start(kb=request.query_params.get("kb") or "default", doc_id=doc_id, file_name=change.name,
-                     data=data, work=work, failure=_failure)
+                     data=change.stored_bytes(), work=work, failure=_failure)
     return JSONResponse(job_body(job), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
 
 

@@ -111,25 +111,16 @@
 
   /* Sends one file as a job (jobs.js): its line shows the stage and a progress bar; resolves
      with {ok, status, body} as the synchronous call would have answered. */
-  async function sendFile(url, method, form, line, name) {
-    const response = await window.zhiwenFetch(url, { method, body: form, headers: { Prefer: "respond-async" } });
-    let body = null;
-    try {
-      body = await response.json();
-    } catch (_) {
-      /* not JSON */
-    }
-    if (response.status !== 202 || !body || !body.job_id) return { ok: response.ok, status: response.status, body };
+  function sendFile(url, method, form, line, name) {
     const label = el("span", null, "");
     const bar = el("progress", "upload-progress");
     bar.max = 1;
-    line.replaceChildren(label, bar);
-    const job = await window.zhiwenJobs.follow(body.job_id, (text, fraction) => {
+    return window.zhiwenJobs.send(url, { method, body: form }, (text, fraction) => {
+      if (!bar.isConnected) line.replaceChildren(label, bar);
       label.textContent = name + "：" + text;
       if (fraction === null) bar.removeAttribute("value");
       else bar.value = fraction;
     });
-    return window.zhiwenJobs.outcome(job);
   }
 
   $("upload-form").addEventListener("submit", async (event) => {

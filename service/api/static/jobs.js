@@ -38,5 +38,21 @@
     return { ok: false, status: job.status || 500, body: { error: { code: job.code, message: job.message } } };
   }
 
-  window.zhiwenJobs = { follow, outcome };
+  /* Sends an upload as a job (Prefer: respond-async) and follows it; resolves with {ok, status,
+     body} as the synchronous call would have answered (a server answering at once: its answer).
+     Throws what fetch throws (the network). */
+  async function send(url, options, onUpdate) {
+    const headers = Object.assign({}, options.headers || {}, { Prefer: "respond-async" });
+    const response = await window.zhiwenFetch(url, Object.assign({}, options, { headers }));
+    let body = null;
+    try {
+      body = await response.json();
+    } catch (_) {
+      /* not JSON: described by the status alone */
+    }
+    if (response.status !== 202 || !body || !body.job_id) return { ok: response.ok, status: response.status, body };
+    return outcome(await follow(body.job_id, onUpdate));
+  }
+
+  window.zhiwenJobs = { send };
 })();

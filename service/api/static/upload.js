@@ -236,43 +236,27 @@
       form.append("doc_id", item.docId);
     }
     let response;
-    let body = null;
     try {
-      // a job (202): the server answers at once, and the file's progress is followed below
-      response = await zhiwenFetch(url, { method, body: form, headers: { Prefer: "respond-async" } });
-      try {
-        body = await response.json();
-      } catch (_) {
-        /* not JSON: described by the status alone */
-      }
-      if (response.status === 202 && body && body.job_id) {
-        const done = window.zhiwenJobs.outcome(await follow(item, body.job_id));
-        response = done;
-        body = done.body;
-      }
+      // a job (jobs.js): the server answers at once, and the file's progress shows on its line
+      response = await window.zhiwenJobs.send(url, { method, body: form }, (text, fraction, job) => {
+        item.view.status.textContent = text;
+        item.view.li.dataset.stage = job.stage || "queued";
+        item.view.bar.hidden = false;
+        if (fraction === null) item.view.bar.removeAttribute("value"); // a stage without counts
+        else item.view.bar.value = fraction;
+      });
     } catch (_) {
       show(item, "error", "未能上传：连不上服务器，请检查网络");
       retryable(item, "重试");
       return "error";
     }
+    const body = response.body;
     if (response.ok && body) {
       succeeded(item, body);
       document.dispatchEvent(new CustomEvent("zhiwen:corpus-changed", { detail: body }));
       return "done";
     }
     return failed(item, response.status, (body && body.error) || {});
-  }
-
-  /* Follows an upload's job (jobs.js), its stage on the file's line above a progress bar. */
-  function follow(item, jobId) {
-    const bar = item.view.bar;
-    return window.zhiwenJobs.follow(jobId, (text, fraction, job) => {
-      item.view.status.textContent = text;
-      item.view.li.dataset.stage = job.stage || "queued";
-      bar.hidden = false;
-      if (fraction === null) bar.removeAttribute("value"); // a stage without counts
-      else bar.value = fraction;
-    });
   }
 
   function succeeded(item, body) {
