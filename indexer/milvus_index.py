@@ -23,13 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from indexer.errors import (
-    DocumentConflict,
-    DocumentExists,
-    DocumentNotFound,
-    IndexMismatch,
-    NothingToIndex,
-)
+from indexer.changes import Holding, plan_changes
+from indexer.errors import IndexMismatch, NothingToIndex
 from indexer.milvus_store import (
     LiveEntry,
     MilvusStore,
@@ -119,50 +114,20 @@ class MilvusWriter:
         t0 = time.perf_counter()
         payloads = prepare(changes, self.limits)
         live = self.store.live()
-        by_source: dict[str, list[str]] = {}
-        for e in live.values():
-            by_source.setdefault(e.source, []).append(e.doc_id)
+        parsed = {c.name: parse_file(c.name, payloads[c.name][1].text, payloads[c.name][1])
+                  for c in changes if isinstance(c, Put)}
+        held = Holding(frozenset(e.source for e in live.values() if e.source),
+                       {d: e.source for d, e in live.items()})
+        plan = plan_changes(changes, parsed, held)
         seq = next_seq(live)
         versions: list[Version] = []
-        remove: list[str] = []
-        files: dict[str, str] = {}
-        for change in changes:
-            if isinstance(change, Put):
-                old = live.get(change.doc_id)
-                if change.must == "new" and old is not None:
-                    raise DocumentExists(f"document {change.doc_id!r} already exists; "
-                                         f"replace it with PUT /v1/documents/{change.doc_id}")
-                data, extracted = payloads[change.name]
-                reports = parse_file(change.name, extracted.text, extracted)
-                if not reports:
-                    raise NothingToIndex(f"{change.name}: no report text in it")
-                mine = {change.name, *(old.source for old in [old] if old is not None)}
-                for r in reports:
-                    other = live.get(r.doc_id)
-                    if other is not None and other.source not in mine:
-                        raise DocumentConflict(f"report id {r.doc_id!r} already belongs to {other.source}; "
-                                               "choose another doc_id")
-                for name in mine:
-                    remove += by_source.get(name, [])
-                digest = hashlib.sha256(data).hexdigest()
-                versions += self.versions(reports, change.name, digest, old.seq if old else seq)
-                seq += 1
-                files[change.name] = "replaced" if old is not None else "created"
-                if old is not None and old.source and old.source != change.name:
-                    files[old.source] = "deleted"
-            else:
-                old = live.get(change.doc_id)
-                if old is None:
-                    raise DocumentNotFound(f"unknown document: {change.doc_id}")
-                siblings = [d for d in by_source.get(old.source, []) if d != change.doc_id] if old.source else []
-                if siblings:
-                    raise DocumentConflict(f"report {change.doc_id!r} is one of {len(siblings) + 1} reports of "
-                                           f"file {old.source}; delete the whole file")
-                remove.append(change.doc_id)
-                files[old.source or change.doc_id] = "deleted"
-        if not (set(live) - set(remove)) | {v.entry.doc_id for v in versions}:
-            raise NothingToIndex("this change would leave the index without text; add another report "
-                                 "before removing the last one")
+        for name, reports in plan.writes.items():
+            old = [live[r.doc_id].seq for r in reports if r.doc_id in live]
+            digest = hashlib.sha256(payloads[name][0]).hexdigest()
+            versions += self.versions(reports, name, digest, old[0] if old else seq)
+            seq += 1
+        remove = plan.removed_reports(held)
+        files = dict(plan.files)
         self.write(versions, remove)
         new_ids = {v.entry.doc_id for v in versions}
         removed = set(remove) - new_ids

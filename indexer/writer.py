@@ -17,17 +17,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from indexer.changes import Holding, plan_changes
 from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
-from indexer.corpus import file_digest, parse_file, source_id
+from indexer.corpus import file_digest, parse_file
 from indexer.durable import remove_file_durably, remove_path, write_file_durably
-from indexer.errors import (
-    CorpusUnavailable,
-    DocumentConflict,
-    DocumentExists,
-    DocumentNotFound,
-    IndexLoadError,
-    InvalidDocument,
-)
+from indexer.errors import CorpusUnavailable, IndexLoadError, InvalidDocument
 from indexer.faults import Pause
 from indexer.journal import Journal, JournalEntry, WriterBusy, journal_path, writer_lock
 from indexer.readers.base import Limits
@@ -183,58 +177,27 @@ class LiveIndex:
               base: Searcher | None, replay_names: set[str]
               ) -> tuple[dict[str, tuple[bytes | None, bytes | None]], dict[str, tuple[str, list[Report]]]]:
         """name -> (new bytes or None to delete, old bytes or None) and the parsed new reports;
-        raises an :class:`UpdateError` when a change cannot be made."""
-        plan: dict[str, tuple[bytes | None, bytes | None]] = {}
-        parsed: dict[str, tuple[str, list[Report]]] = {}
-        stored = {c.doc_id: self._stored_as(c.doc_id) for c in changes}
-        touched = {n for c in changes for n in stored[c.doc_id]} | {c.name for c in changes if isinstance(c, Put)}
+        raises an :class:`UpdateError` when a change cannot be made (:mod:`indexer.changes`)."""
+        parsed = {c.name: parse_file(c.name, payloads[c.name][1].text, payloads[c.name][1])
+                  for c in changes if isinstance(c, Put)}
         owners = {r.doc_id: str(r.meta.get("source", "")) for r in base.reports.values()} if base else {}
-        for change in changes:
-            if isinstance(change, Put):
-                if change.must == "new" and stored[change.doc_id]:
-                    raise DocumentExists(
-                        f"document {change.doc_id!r} already exists; "
-                        f"replace it with PUT /v1/documents/{change.doc_id}"
-                    )
-                data, extracted = payloads[change.name]
-                reports = parse_file(change.name, extracted.text, extracted)
-                for r in reports:
-                    owner = owners.get(r.doc_id)
-                    if owner and owner not in touched and owner not in replay_names:
-                        raise DocumentConflict(
-                            f"report id {r.doc_id!r} already belongs to {owner}; choose another doc_id"
-                        )
-                path = self.corpus_dir / change.name
-                plan[change.name] = (data, path.read_bytes() if path.is_file() else None)
-                for other in stored[change.doc_id]:  # the report in another format: replaced
-                    if other != change.name:
-                        plan[other] = (None, (self.corpus_dir / other).read_bytes())
-                parsed[change.name] = (hashlib.sha256(data).hexdigest(), reports)
-            else:
-                names = stored[change.doc_id]
-                if not names:
-                    owner = owners.get(change.doc_id)
-                    if not owner:
-                        raise DocumentNotFound(f"unknown document: {change.doc_id}")
-                    if source_id(owner) != change.doc_id:
-                        siblings = sorted(i for i, s in owners.items() if s == owner)
-                        raise DocumentConflict(
-                            f"report {change.doc_id!r} is one of {len(siblings)} reports of file "
-                            f"{owner} ({', '.join(siblings[:5])}); delete the whole file as "
-                            f"{source_id(owner)!r}"
-                        )
-                    if not (self.corpus_dir / owner).is_file():
-                        raise DocumentNotFound(f"unknown document: {change.doc_id} (file {owner} is gone)")
-                    names = [owner]
-                for name in names:
-                    plan[name] = (None, (self.corpus_dir / name).read_bytes())
-        return plan, parsed
+        plan = plan_changes(changes, parsed, self._holding(owners), settled=replay_names)
+        out: dict[str, tuple[bytes | None, bytes | None]] = {}
+        for name in plan.writes:
+            path = self.corpus_dir / name
+            out[name] = (payloads[name][0], path.read_bytes() if path.is_file() else None)
+        for name in plan.removes:
+            out[name] = (None, (self.corpus_dir / name).read_bytes())
+        return out, {n: (hashlib.sha256(payloads[n][0]).hexdigest(), list(r)) for n, r in plan.writes.items()}
 
-    def _stored_as(self, doc_id: str) -> list[str]:
-        """The corpus files (top level) holding report ``doc_id``, in any format."""
+    def _holding(self, owners: Mapping[str, str]) -> Holding:
+        """The report files of the corpus folder (top level, and those the index says reports
+        came from) and the index's report owners."""
         from indexer.readers import SUFFIXES
 
-        return [f"{doc_id}{s}" for s in sorted(SUFFIXES) if (self.corpus_dir / f"{doc_id}{s}").is_file()]
+        top = {p.name for p in self.corpus_dir.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES}
+        kept = {n for n in set(owners.values()) if n and (self.corpus_dir / n).is_file()}
+        return Holding(frozenset(top | kept), owners)
 
     def _roll_back(self, plan: Mapping[str, tuple[bytes | None, bytes | None]]) -> None:
         for name, (_data, old) in plan.items():
