@@ -48,11 +48,11 @@ def in_process_steps(index_dir: Any) -> tuple[dict[str, Callable[[str], Any]], i
     import torch
 
     from indexer.scoring import DEFAULT
-    from service.kb import load_engine
+    from service.kb import open_engine
     from zhiwen.settings import Settings
 
     settings = Settings(index_dir=index_dir)
-    engine = load_engine(settings)
+    _backend, engine = open_engine(settings, recover=False)
     searcher = engine.searcher
     embedder = engine.embedder
 

@@ -246,7 +246,9 @@ def _backend(
     others: dict[str, Any] = {}
     if any(s.backend == "milvus" for s in systems):
         assert stack is not None and searcher.path is not None
-        milvus = settings.milvus_config(args.milvus_uri)
+        from indexer.configure import milvus_config
+
+        milvus = milvus_config(settings, args.milvus_uri)
         others["milvus"], config["milvus"] = _milvus_searcher(searcher, milvus, stack)
     if not eval_set.has_answers:
         return InProcessBackend(searcher, others=others), config | {"model": model}

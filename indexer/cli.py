@@ -147,6 +147,7 @@ def _recorded_scheme(index: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     from embeddings import ModelNotFoundError, load_embedder
     from indexer.build import build_params, is_up_to_date
+    from indexer.configure import reader_limits, vector_index_params
     from indexer.corpus import SeedError
 
     settings = _settings(args)
@@ -173,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         scheme = args.sentence_vectors or _recorded_scheme(Path(index))
         fresh = is_up_to_date(corpus, index, build_params(model, max_chars, overlap, words, scheme),
-                              settings.vector_index_params())
+                              vector_index_params(settings))
         print("index is up to date" if fresh else "index is missing or stale")
         return 0 if fresh else 1
     from indexer.errors import NothingToIndex
@@ -185,8 +186,8 @@ def run(args: argparse.Namespace) -> int:
         embedder = load_embedder(model, cache_path=settings.cache_path)
         # under the writer lock, settling the journal (see indexer/writer.py)
         live = LiveIndex(Path(corpus), Path(index), embedder, max_chars=max_chars, overlap=overlap,
-                         user_words=words, vector_index=settings.vector_index_params(),
-                         lock_timeout=60.0, limits=settings.reader_limits(),
+                         user_words=words, vector_index=vector_index_params(settings),
+                         lock_timeout=60.0, limits=reader_limits(settings),
                          sentence_vectors=args.sentence_vectors)
         if args.repair:
             report = live.repair(progress=not args.quiet and sys.stderr.isatty())
@@ -213,29 +214,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 # -- live changes -------------------------------------------------------------------------------
-def _live(args: argparse.Namespace) -> Any:
-    """The writer for ``zhiwen add``/``remove``, configured like ``zhiwen index`` (and like the
-    server's, fault injection included: ``ZHIWEN_FAULT_PAUSE_AT``)."""
+def _apply(args: argparse.Namespace, changes: list[Any]) -> Any:
+    """``zhiwen add``/``remove``: apply ``changes`` on the configured backend (``ZHIWEN_BACKEND``),
+    configured like ``zhiwen index`` and like the server's writer, fault injection included
+    (``ZHIWEN_FAULT_PAUSE_AT``)."""
     from embeddings import load_embedder
-    from indexer.faults import fault_pause
-    from indexer.writer import LiveIndex
+    from indexer.backends import connect_backend
+    from indexer.configure import backend_config
 
     settings = _settings(args)
-    words = _user_words(settings.user_words_path)
-    embedder = load_embedder(args.model or settings.model, cache_path=settings.cache_path)
-    pause = fault_pause(settings.fault_pause_at, settings.fault_pause_marker)
-    return LiveIndex(
-        _corpus(args),
-        Path(args.index or settings.index_dir),
-        embedder,
-        max_chars=settings.chunk_max_chars,
-        overlap=settings.chunk_overlap,
-        user_words=words,
-        vector_index=settings.vector_index_params(),
-        pause=pause,
-        lock_timeout=args.wait,
-        limits=settings.reader_limits(),
-    )
+    config = backend_config(settings, corpus_dir=_corpus(args), index_dir=Path(args.index or settings.index_dir),
+                            lock_timeout=args.wait)
+    backend = connect_backend(config, require_index=False)
+    try:
+        embedder = load_embedder(args.model or settings.model, cache_path=settings.cache_path)
+        return backend.apply(changes, None, embedder, args.wait)
+    finally:
+        backend.close()
 
 
 @contextlib.contextmanager
@@ -267,14 +262,15 @@ def _progress_bar(*, enabled: bool) -> Iterator[None]:
 
 def _run_changes(args: argparse.Namespace, changes: list[Any]) -> int:
     from embeddings import ModelNotFoundError
-    from indexer.errors import UpdateError
+    from indexer.errors import BackendUnavailable, UpdateError
     from indexer.journal import WriterBusy
     from indexer.store import IndexLoadError
 
     try:
         with _progress_bar(enabled=sys.stderr.isatty() and not getattr(args, "quiet", False)):
-            result = _live(args).apply(changes)
-    except (UpdateError, WriterBusy, IndexLoadError, ModelNotFoundError, OSError) as exc:
+            result = _apply(args, changes)
+    except (UpdateError, WriterBusy, IndexLoadError, BackendUnavailable, ModelNotFoundError, OSError,
+            ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for name, action in result.files.items():
@@ -328,6 +324,7 @@ def _run_milvus(args: argparse.Namespace, settings: Settings, corpus: Path, mode
                 overlap: int, words: list[str]) -> int:
     """`zhiwen index --backend milvus`: bring the Milvus store in line with the folder."""
     from embeddings import ModelNotFoundError, load_embedder
+    from indexer.configure import milvus_config, reader_limits
     from indexer.errors import BackendUnavailable, IndexLoadError, UpdateError
     from indexer.milvus_index import index_folder
     from indexer.milvus_store import MilvusConnection, MilvusStore
@@ -338,11 +335,11 @@ def _run_milvus(args: argparse.Namespace, settings: Settings, corpus: Path, mode
               file=sys.stderr)
         return 2
     try:
-        config = settings.milvus_config(args.milvus_uri)
+        config = milvus_config(settings, args.milvus_uri)
         embedder = load_embedder(model, cache_path=settings.cache_path)
         with MilvusConnection(config) as conn:
             done = index_folder(MilvusStore(conn), corpus, embedder, max_chars=max_chars, overlap=overlap,
-                                user_words=words, limits=settings.reader_limits(), rebuild=args.rebuild,
+                                user_words=words, limits=reader_limits(settings), rebuild=args.rebuild,
                                 progress=not args.quiet and sys.stderr.isatty())
     except (ValueError, ModelNotFoundError, BackendUnavailable, IndexLoadError, UpdateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -366,12 +363,13 @@ def run_migrate(args: argparse.Namespace) -> int:
 
     from pymilvus.exceptions import MilvusException
 
+    from indexer.configure import milvus_config
     from indexer.migrate import migrate
     from indexer.store import IndexLoadError
 
     settings = _settings(args)
     try:
-        config = settings.milvus_config(args.milvus_uri)
+        config = milvus_config(settings, args.milvus_uri)
         if args.collection:
             config = dataclasses.replace(config, prefix=args.collection)
         done = migrate(Path(args.index or settings.index_dir), config.uri, config.token, config.prefix,

@@ -36,6 +36,7 @@ import json
 import logging
 import re
 import secrets
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -98,9 +99,15 @@ def is_lite(uri: str) -> bool:
     return uri.endswith(".db")
 
 
+# Milvus Lite runs one engine per database file in a process, shared by every client of it, and
+# stopping it stops it for all: it is stopped when the last connection to it closes.
+_LITE_OPEN: dict[str, int] = {}
+_LITE_LOCK = threading.Lock()
+
+
 class MilvusConnection:
     """A client for one Milvus (or Milvus Lite database); :meth:`close` releases it, and stops the
-    Milvus Lite child process when this connection started one."""
+    Milvus Lite engine when it was the last connection of this process to it."""
 
     def __init__(self, config: MilvusConfig) -> None:
         from pymilvus import MilvusClient
@@ -117,13 +124,26 @@ class MilvusConnection:
         except Exception as exc:  # pymilvus raises MilvusException, grpc errors or OSError
             raise unavailable(config, exc) from exc
         self.client: MilvusClient = _Guarded(client, config)  # type: ignore[assignment]
+        self._closed = False
+        if is_lite(config.uri):
+            with _LITE_LOCK:
+                _LITE_OPEN[_lite_key(config.uri)] = _LITE_OPEN.get(_lite_key(config.uri), 0) + 1
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         self.client.close()
         if is_lite(self.config.uri):
             from milvus_lite.server_manager import server_manager_instance
 
-            server_manager_instance.release_server(self.config.uri)
+            key = _lite_key(self.config.uri)
+            with _LITE_LOCK:
+                _LITE_OPEN[key] = _LITE_OPEN.get(key, 1) - 1
+                if _LITE_OPEN[key] > 0:
+                    return
+                del _LITE_OPEN[key]
+                server_manager_instance.release_server(self.config.uri)
 
     def __enter__(self) -> MilvusConnection:
         return self
@@ -137,6 +157,10 @@ class MilvusConnection:
             return None
         rows = self.client.query(collection, filter="", output_fields=["count(*)"], timeout=self.timeout)
         return int(rows[0]["count(*)"])
+
+
+def _lite_key(uri: str) -> str:
+    return str(Path(uri).absolute().resolve())
 
 
 def unavailable(config: MilvusConfig, exc: BaseException) -> BackendUnavailable:

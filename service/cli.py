@@ -143,15 +143,19 @@ def run_ask(args: argparse.Namespace) -> int:
         return _fail(f"--top-k must be between 1 and {settings.max_top_k}")
 
     from embeddings import ModelNotFoundError
+    from indexer.errors import BackendUnavailable
     from indexer.store import IndexLoadError
-    from service.kb import load_engine
+    from service.kb import open_engine
 
     try:
-        engine = load_engine(settings)
-    except (IndexLoadError, ModelNotFoundError) as exc:
+        backend, engine = open_engine(settings, recover=False)  # on the configured backend (ZHIWEN_BACKEND)
+    except (IndexLoadError, ModelNotFoundError, BackendUnavailable, ValueError) as exc:
         return _fail(str(exc))
     start = time.perf_counter()
-    answer = engine.ask(question, top_k, args.composer)
+    try:
+        answer = engine.ask(question, top_k, args.composer)
+    finally:
+        backend.close()
     took_ms = round((time.perf_counter() - start) * 1000, 2)
     if args.json:
         from service.api.schemas import AskResponse

@@ -8,12 +8,17 @@ start, each in its own thread (``open_named``), so one rolling forward a long in
 is ``loading`` while the others serve. Deleting one refuses its new writes at once, waits (at most
 ``ZHIWEN_WRITE_LOCK_TIMEOUT_S``) for the write in flight, then removes its folder; a folder an
 interrupted create left without an index is removed (on start, or when the name is created again),
-so no name is half there: every name is listed by ``states()`` or free. On the Milvus backend only ``default`` exists for now
-(each knowledge base would be its own collection prefix; not built yet).
+so no name is half there: every name is listed by ``states()`` or free.
+
+On the Milvus backend each knowledge base is its own set of collections
+(``<ZHIWEN_MILVUS_COLLECTION>_kb_<name>_*``) and its folder holds only its curated answers; a
+node opens the bases whose folders it has (a base created through another node: restart this
+one with that folder, or share ``ZHIWEN_KBS_DIR``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import shutil
@@ -26,8 +31,8 @@ from service.kb import KnowledgeBase, open_knowledge_base
 
 if TYPE_CHECKING:
     from embeddings import Embedder
+    from indexer.backends import Backend
     from indexer.update import Change
-    from service.milvus_kb import MilvusKnowledgeBase
     from zhiwen.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,18 +58,31 @@ class KnowledgeBaseError(ValueError):
 
 
 def kb_settings(settings: Settings, folder: Path) -> Settings:
-    """The settings of the knowledge base in ``folder``: its own corpus, index and curated answers."""
+    """The settings of the knowledge base in ``folder``: its own corpus and index (a local index
+    folder, or Milvus collections of its own) and curated answers."""
+    from indexer.configure import kb_collection_prefix
+
     return settings.model_copy(update={
         "corpus_dir": folder / "reports", "index_dir": folder / "index",
         "faq_db": folder / "faq.sqlite3", "seed_dir": None,
+        "milvus_collection": kb_collection_prefix(settings.milvus_collection, folder.name),
     })
+
+
+def _backend(settings: Settings, folder: Path) -> Backend:
+    """The backend of the knowledge base in ``folder``, connected (no index needed), for creating
+    and dropping it (never paused by the crash tests' hook, as its writes after that are)."""
+    from indexer.backends import connect_backend
+    from indexer.configure import backend_config
+
+    return connect_backend(backend_config(kb_settings(settings, folder), pause=None), require_index=False)
 
 
 class KnowledgeBases:
     """``default`` and the named knowledge bases, by name, each ``ready``, ``loading`` (being
     opened: rolling forward), ``deleting`` or ``unavailable`` (could not be opened; ``reason``)."""
 
-    def __init__(self, settings: Settings, default: KnowledgeBase | MilvusKnowledgeBase | None = None,
+    def __init__(self, settings: Settings, default: KnowledgeBase | None = None,
                  *, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.default = default  # None while it is being opened (or when it could not be)
@@ -85,7 +103,7 @@ class KnowledgeBases:
             named |= {n for n, what in self._busy.items() if what == "deleting"}
         return [DEFAULT, *sorted(named - {DEFAULT})]
 
-    def get(self, name: str) -> KnowledgeBase | MilvusKnowledgeBase | None:
+    def get(self, name: str) -> KnowledgeBase | None:
         """The knowledge base ``name`` if it is open (None while loading, unavailable or unknown)."""
         return self.default if name == DEFAULT else self._named.get(name)
 
@@ -107,13 +125,19 @@ class KnowledgeBases:
     def found(self) -> list[str]:
         """The knowledge bases under the folder (those with an index), marked ``loading`` until
         :meth:`open_named` opens them; folders an interrupted create left are removed."""
-        if self.settings.backend != "local" or not self.root.is_dir():
+        if not self.root.is_dir():
             return []
         names = []
         for folder in sorted(p for p in self.root.iterdir() if p.is_dir() and _NAME.match(p.name)):
             if folder.name == DEFAULT:
                 continue
-            if (folder / "index").exists():
+            try:
+                indexed = self._has_index(folder)
+            except Exception as exc:  # (Milvus does not answer) one base must not keep the others from serving
+                with self._lock:
+                    self._failed[folder.name] = f"knowledge base {folder.name!r} could not be opened: {exc}"
+                continue
+            if indexed:
                 names.append(folder.name)
             elif _is_leftover(folder):
                 log.warning("removing %s: a knowledge base whose creation was interrupted", folder)
@@ -150,7 +174,7 @@ class KnowledgeBases:
         for name in self.found():
             self.open_named(name)
 
-    def set_default(self, kb: KnowledgeBase | MilvusKnowledgeBase | None, reason: str = "") -> None:
+    def set_default(self, kb: KnowledgeBase | None, reason: str = "") -> None:
         """The default knowledge base is open (``kb``), or could not be opened (``reason``)."""
         with self._lock:
             self._loading.discard(DEFAULT)
@@ -167,6 +191,21 @@ class KnowledgeBases:
         log.info("knowledge base %s: %d reports", folder.name, len(kb.current.reports))
         return kb
 
+    def _has_index(self, folder: Path) -> bool:
+        backend = _backend(self.settings, folder)
+        try:
+            return backend.exists()
+        finally:
+            backend.close()
+
+    def _destroy(self, folder: Path) -> None:
+        """Drop the index of the base in ``folder`` where it lives outside the folder (Milvus)."""
+        backend = _backend(self.settings, folder)
+        try:
+            backend.destroy()
+        finally:
+            backend.close()
+
     def _model(self) -> Embedder:
         if self.embedder is None:
             raise KnowledgeBaseError("the model is not loaded yet", 503)
@@ -176,13 +215,9 @@ class KnowledgeBases:
     def create(self, name: str, first: Sequence[Change]) -> KnowledgeBase:
         """A new knowledge base holding the reports of ``first``; raises
         :class:`KnowledgeBaseError` or the change's ``UpdateError`` (then nothing is left)."""
-        from service.kb import make_live_index
-
         if not _NAME.match(name):
             raise KnowledgeBaseError(f"knowledge base name {name[:50]!r}: use 1-40 of a-z 0-9 _ -, "
                                      "starting with a letter or digit", 422)
-        if self.settings.backend != "local":
-            raise KnowledgeBaseError("on the Milvus backend only the default knowledge base exists", 409)
         folder = self.root / name
         with self._lock:
             self._refuse_taken(name)
@@ -197,8 +232,20 @@ class KnowledgeBases:
             self._busy[name] = "creating"
         kb: KnowledgeBase | None = None
         try:
-            (folder / "reports").mkdir(parents=True)
-            make_live_index(kb_settings(self.settings, folder), self._model()).apply(first)
+            folder.mkdir(parents=True)
+            backend = _backend(self.settings, folder)
+            try:
+                if backend.exists():  # (collections an interrupted create left)
+                    backend.destroy()
+                if backend.corpus_dir is not None:
+                    backend.corpus_dir.mkdir(parents=True, exist_ok=True)
+                backend.apply(first, None, self._model(), backend.lock_timeout)
+            except BaseException:
+                with contextlib.suppress(Exception):  # (the error that stopped it is the one to report)
+                    backend.destroy()
+                raise
+            finally:
+                backend.close()
             kb = self._open(folder)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
@@ -246,6 +293,14 @@ class KnowledgeBases:
             with self._lock:
                 self._named.pop(name, None)
                 self._failed.pop(name, None)
+            try:
+                self._destroy(self.root / name)
+            except Exception as exc:
+                log.error("the index of knowledge base %s could not be dropped: %s", name, exc)
+                with self._lock:
+                    self._failed[name] = (f"the index of knowledge base {name!r} could not be dropped ({exc}); "
+                                          "DELETE it again")
+                return
             shutil.rmtree(self.root / name, ignore_errors=True)
             if (self.root / name).exists():
                 log.error("knowledge base folder %s could not be removed completely", self.root / name)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from indexer.configure import reader_limits
+
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("torch", "faiss", "sentence_transformers", "transformers")
 
@@ -70,8 +72,8 @@ def test_the_replaced_upload_limit_is_named_not_ignored() -> None:
 
     with pytest.raises(ValidationError, match="ZHIWEN_MAX_TEXT_BYTES"):
         Settings(max_upload_bytes=1 << 20)
-    limits = Settings(max_text_bytes=5000, max_file_bytes=6000, max_pdf_pages=7,
-                      max_image_pixels=80_000, ocr=False).reader_limits()
+    limits = reader_limits(Settings(max_text_bytes=5000, max_file_bytes=6000, max_pdf_pages=7,
+                      max_image_pixels=80_000, ocr=False))
     assert (limits.max_text_bytes, limits.max_file_bytes, limits.max_pages, limits.max_pixels,
             limits.ocr) == (5000, 6000, 7, 80_000, False)
 

@@ -10,16 +10,10 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-if TYPE_CHECKING:
-    from indexer.dense import VectorIndexParams
-    from indexer.milvus_store import MilvusConfig
-    from indexer.readers.base import Limits
-    from service.answering.faq import TableLimits
 
 MiB = 1024 * 1024
 ComposerName = Literal["extractive", "llm"]
@@ -335,44 +329,6 @@ class Settings(BaseSettings):
         """The largest body a report upload may have: the larger per-format limit (JSON may
         escape text to twice its UTF-8 size) plus room for the form's own fields."""
         return max(self.max_file_bytes, 2 * self.max_text_bytes) + 64 * 1024
-
-    def reader_limits(self) -> Limits:
-        """What one report file may cost to read, for the indexer's readers."""
-        from indexer.readers.base import Limits
-
-        return Limits(max_text_bytes=self.max_text_bytes, max_file_bytes=self.max_file_bytes,
-                      max_pages=self.max_pdf_pages, max_pixels=self.max_image_pixels, ocr=self.ocr,
-                      max_ocr_pages=self.max_ocr_pages, max_ocr_seconds=self.max_ocr_seconds,
-                      max_blank_pages=self.max_blank_pages,
-                      max_docx_paragraphs=self.max_docx_paragraphs)
-
-    def faq_import_limits(self) -> TableLimits:
-        """What one FAQ import file (CSV or XLSX) may cost to read."""
-        from service.answering.faq import TableLimits
-
-        return TableLimits(max_rows=self.faq_import_max_rows, max_cells=self.faq_import_max_cells,
-                           max_unzipped_bytes=self.faq_import_max_unzipped_bytes)
-
-    def vector_index_params(self) -> VectorIndexParams:
-        """The vector index to build and search with, for the indexer."""
-        from indexer.dense import VectorIndexParams
-
-        return VectorIndexParams(
-            kind=self.vector_index, exact_limit=self.vector_exact_limit, hnsw_m=self.hnsw_m,
-            hnsw_ef_construction=self.hnsw_ef_construction, hnsw_ef_search=self.hnsw_ef_search,
-            ivf_nlist=self.ivf_nlist, ivf_nprobe=self.ivf_nprobe,
-        )
-
-    def milvus_config(self, uri: str | None = None) -> MilvusConfig:
-        """Where the Milvus backend is (``uri`` overrides the configured one); ValueError when
-        there is none."""
-        from indexer.milvus_store import MilvusConfig
-
-        uri = uri or self.milvus_uri
-        if not uri:
-            raise ValueError("no Milvus to use: set ZHIWEN_MILVUS_URI or give --milvus-uri")
-        token = self.milvus_token.get_secret_value() if self.milvus_token else ""
-        return MilvusConfig(uri, token, self.milvus_collection, self.milvus_timeout_s)
 
     @property
     def llm_configured(self) -> bool:

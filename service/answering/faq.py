@@ -59,7 +59,7 @@ class FaqTooLarge(FaqError):
 @dataclass(frozen=True)
 class TableLimits:
     """What one import file may cost to read; each is checked while reading, so an over-limit
-    file is refused after at most the limit's worth of work (``Settings.faq_import_limits()``)."""
+    file is refused after at most the limit's worth of work (``service.kb.faq_import_limits``)."""
 
     max_rows: int = MAX_ROWS  # rows with content after the header
     # Cells read, blank ones and blank rows included (a row padded to column XFD, or a gap of a

@@ -25,9 +25,8 @@ from service.api.schemas import AskRequest, SearchRequest
 from service.api.schemas.feedback import FeedbackCorrection, FeedbackRequest
 from service.feedback import AnswerLog
 from service.jobs import JobStore
-from service.kb import KnowledgeBase, load_model, open_knowledge_base
+from service.kb import KnowledgeBase, connect_default, load_model, open_knowledge_base
 from service.kbs import KnowledgeBases
-from service.milvus_kb import MilvusKnowledgeBase, open_milvus_knowledge_base
 from zhiwen.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -73,28 +72,17 @@ async def _load(state: AppState) -> None:
     and GET /v1/kbs lists it as ``loading``. /readyz and the ``zhiwen_index_*`` metrics are about
     ``default``."""
     settings = state.settings
-    where = settings.milvus_uri if settings.backend == "milvus" else settings.index_dir
-    log.info("loading model %s and index %s", settings.model, where)
+    log.info("loading model %s and the index (%s backend)", settings.model, settings.backend)
     metrics = state.metrics
 
     def published(engine: QAEngine) -> None:
         metrics.index_documents.set(len(engine.searcher.reports))
         metrics.index_chunks.set(len(engine.searcher.chunks))
 
-    if settings.backend == "milvus":
-        try:
-            milvus = await asyncio.to_thread(open_milvus_knowledge_base, settings, published)
-        except Exception as exc:  # whatever it is: keep serving /healthz and say why in /readyz
-            state.reason = _load_failure(exc)
-            state.loading = False
-            return
-        state.kbs = KnowledgeBases(settings, milvus)
-        _ready(state, milvus)
-        return
-
     try:
-        # a missing or unreadable default index fails before the model loads, as before
-        await asyncio.to_thread(_check_index, settings)
+        # a missing or unreadable default index (or a Milvus that does not answer) fails before
+        # the model loads
+        backend = await asyncio.to_thread(connect_default, settings)
         embedder = await asyncio.to_thread(load_model, settings)
     except Exception as exc:
         state.reason = _load_failure(exc)
@@ -106,8 +94,8 @@ async def _load(state: AppState) -> None:
 
     async def open_default() -> None:
         try:
-            # load + verify checksums + roll forward interrupted index changes
-            kb = await asyncio.to_thread(open_knowledge_base, settings, published, embedder)
+            # load + verify + roll forward interrupted index changes
+            kb = await asyncio.to_thread(open_knowledge_base, settings, published, embedder, backend)
         except Exception as exc:
             state.reason = _load_failure(exc)
             state.loading = False
@@ -119,20 +107,7 @@ async def _load(state: AppState) -> None:
     await asyncio.gather(open_default(), *(asyncio.to_thread(kbs.open_named, n) for n in named))
 
 
-def _check_index(settings: Settings) -> None:
-    """Fail fast (before the model loads) when the default index's meta.json cannot be read,
-    naming a truncated or corrupted file as the full check on opening would."""
-    from indexer.snapshots import verify_checksums
-    from indexer.store import IndexLoadError, read_meta
-
-    try:
-        read_meta(settings.index_dir)
-    except IndexLoadError:
-        verify_checksums(settings.index_dir)
-        raise
-
-
-def _ready(state: AppState, kb: KnowledgeBase | MilvusKnowledgeBase) -> None:
+def _ready(state: AppState, kb: KnowledgeBase) -> None:
     state.kb = kb
     state.reason = ""
     state.loading = False

@@ -17,7 +17,6 @@ from service.feedback import AnswerLog, AnswerRecord, FeedbackStore, record_answ
 from service.jobs import JobStore
 from service.kb import KnowledgeBase
 from service.kbs import NAME_PATTERN
-from service.milvus_kb import MilvusKnowledgeBase
 from zhiwen.settings import Settings
 
 if TYPE_CHECKING:
@@ -32,7 +31,7 @@ class AppState:
 
     settings: Settings
     metrics: Metrics
-    kb: KnowledgeBase | MilvusKnowledgeBase | None = None  # the default knowledge base
+    kb: KnowledgeBase | None = None  # the default knowledge base
     kbs: KnowledgeBases | None = None  # every knowledge base, by name
     reason: str = "index is loading"
     loading: bool = True
@@ -89,12 +88,12 @@ KbName = Annotated[str | None, Query(pattern=KB_PATTERN, max_length=40,
                                      description="Knowledge base (GET /v1/kbs); default: `default`.")]
 
 
-async def select_kb(state: StateDep, kb: KbName = None) -> KnowledgeBase | MilvusKnowledgeBase:
+async def select_kb(state: StateDep, kb: KbName = None) -> KnowledgeBase:
     """The knowledge base a request names (``?kb=``), ready to answer (see :func:`knowledge_base`)."""
     return knowledge_base(state, kb or "default")
 
 
-def knowledge_base(state: AppState, name: str) -> KnowledgeBase | MilvusKnowledgeBase:
+def knowledge_base(state: AppState, name: str) -> KnowledgeBase:
     """Knowledge base ``name``, ready to answer: 404 for a name listed nowhere, 503 ``loading``
     (with Retry-After, naming it) for one still being opened — the others answer meanwhile —,
     503 ``index_unavailable`` for one that could not be opened."""
@@ -119,7 +118,7 @@ def knowledge_base(state: AppState, name: str) -> KnowledgeBase | MilvusKnowledg
     return found
 
 
-KbDep = Annotated[KnowledgeBase | MilvusKnowledgeBase, Depends(select_kb)]
+KbDep = Annotated[KnowledgeBase, Depends(select_kb)]
 
 
 async def require_engine(kb: KbDep) -> QAEngine:

@@ -135,7 +135,7 @@ async def _backend_handler(request: Request, exc: Exception) -> JSONResponse:
     """The engine holding the index did not answer: 503 naming it, and the node marked
     unavailable (/readyz says so) until its watcher reaches the engine again."""
     kb = getattr(getattr(request.app.state, "zhiwen", None), "kb", None)
-    if kb is not None and hasattr(kb, "mark_unavailable"):
+    if kb is not None:
         kb.mark_unavailable(exc)
     return error_response(503, "backend_unavailable", str(exc), headers={"Retry-After": "5"})
 

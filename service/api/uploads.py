@@ -147,8 +147,10 @@ async def _document_from_form(
             )
         kind = sniff(data, base)
         settings = request.app.state.zhiwen.settings
+        from indexer.configure import reader_limits
+
         try:
-            settings.reader_limits().check_size(len(data), "docx" if kind == "ole" else kind, base)
+            reader_limits(settings).check_size(len(data), "docx" if kind == "ole" else kind, base)
         except OverLimit as exc:
             raise ApiError(413, "payload_too_large", f"{printable(name)}: {exc.reason}") from exc
         if isinstance(upload, UploadFile) and kind != "txt":

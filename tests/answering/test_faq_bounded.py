@@ -20,6 +20,7 @@ from service.answering.faq import (
     TableLimits,
     read_table,
 )
+from service.kb import faq_import_limits
 from tests.bombs import unzipped_size, xlsx_bomb
 
 
@@ -110,10 +111,10 @@ def test_a_broken_sheet_is_a_format_error_not_a_crash() -> None:
 def test_the_limits_are_settings() -> None:
     from zhiwen.settings import Settings
 
-    limits = Settings(faq_import_max_rows=7, faq_import_max_cells=70,
-                      faq_import_max_unzipped_bytes=7000).faq_import_limits()
+    limits = faq_import_limits(Settings(faq_import_max_rows=7, faq_import_max_cells=70,
+                      faq_import_max_unzipped_bytes=7000))
     assert limits == TableLimits(max_rows=7, max_cells=70, max_unzipped_bytes=7000)
-    assert Settings().faq_import_limits() == TableLimits()
+    assert faq_import_limits(Settings()) == TableLimits()
 
 
 class CountingEmbedder:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from indexer.configure import reader_limits
 from indexer.readers import Limits, extract
 from indexer.reading import OverLimit, ReadError
 from tests.bombs import many_paragraphs_docx, pictures_pdf
@@ -112,11 +113,11 @@ def test_table_rows_count_as_paragraphs() -> None:
 def test_the_budgets_are_settings() -> None:
     from zhiwen.settings import Settings
 
-    limits = Settings(max_ocr_pages=3, max_ocr_seconds=9.5, max_blank_pages=2,
-                      max_docx_paragraphs=77).reader_limits()
+    limits = reader_limits(Settings(max_ocr_pages=3, max_ocr_seconds=9.5, max_blank_pages=2,
+                      max_docx_paragraphs=77))
     assert (limits.max_ocr_pages, limits.max_ocr_seconds, limits.max_blank_pages,
             limits.max_docx_paragraphs) == (3, 9.5, 2, 77)
-    defaults = Settings().reader_limits()
+    defaults = reader_limits(Settings())
     assert (defaults.max_ocr_pages, defaults.max_ocr_seconds, defaults.max_blank_pages,
             defaults.max_docx_paragraphs) == (Limits().max_ocr_pages, Limits().max_ocr_seconds,
                                               Limits().max_blank_pages, Limits().max_docx_paragraphs)

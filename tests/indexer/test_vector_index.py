@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from indexer.build import build_index, build_params, is_up_to_date
 from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
+from indexer.configure import vector_index_params
 from indexer.dense import DEFAULT_PARAMS, VectorIndexParams, recorded
 from indexer.store import IndexLoadError, load_index, read_meta
 from indexer.update import Put
@@ -59,14 +60,14 @@ def test_hnsw_from_the_settings_loads_and_searches(tmp_path: Path, embedder, sea
     settings = Settings(vector_index="hnsw", hnsw_m=8, hnsw_ef_construction=40, hnsw_ef_search=20)
     index = tmp_path / "index"
     build_index(Path(__file__).parents[2] / "data" / "reports", index, embedder,
-                vector_index=settings.vector_index_params())
+                vector_index=vector_index_params(settings))
     vi = _meta(index)["vector_index"]
     assert (vi["kind"], vi["hnsw_m"], vi["hnsw_ef_construction"], vi["hnsw_ef_search"]) == ("hnsw", 8, 40, 20)
     loaded = load_index(index, embedder)
     assert loaded.dense is not None and loaded.dense.kind == "hnsw"
     assert loaded.dense.search_params() == {"hnsw_ef_search": 20}
     # ef_search is a search-time setting: applied at load, no rebuild
-    wider = load_index(index, embedder, vector_search=Settings(hnsw_ef_search=200).vector_index_params())
+    wider = load_index(index, embedder, vector_search=vector_index_params(Settings(hnsw_ef_search=200)))
     assert wider.dense is not None and wider.dense.search_params() == {"hnsw_ef_search": 200}
     # an index this small holds every vector in the graph's reach: the same hits as exact search
     hits = [h.chunk.chunk_id for h in loaded.search(QUESTION, top_k=5)]
@@ -74,7 +75,7 @@ def test_hnsw_from_the_settings_loads_and_searches(tmp_path: Path, embedder, sea
 
 
 def test_incremental_updates_keep_the_configured_kind(kb: KbDirs, embedder) -> None:  # type: ignore[no-untyped-def]
-    params = Settings(vector_index="ivf", ivf_nprobe=4).vector_index_params()
+    params = vector_index_params(Settings(vector_index="ivf", ivf_nprobe=4))
     live = LiveIndex(kb.corpus, kb.index, embedder, vector_index=params, lock_timeout=1.0)
     live.apply([Put("kb-recycling", RECYCLING)])
     vi = _meta(kb.index)["vector_index"]
@@ -142,5 +143,5 @@ def test_a_bad_value_in_the_environment_stops_zhiwen_index(tmp_path: Path) -> No
 
 def test_an_empty_nlist_means_automatic(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZHIWEN_IVF_NLIST", "")
-    assert Settings().vector_index_params().ivf_nlist is None
+    assert vector_index_params(Settings()).ivf_nlist is None
     assert VectorIndexParams().nlist_for(1_000_000) == 1024 and VectorIndexParams().nlist_for(10) == 10

@@ -61,7 +61,6 @@ from service.api.schemas.documents import (
 )
 from service.api.uploads import FileUpload, check_doc_id, document_from_request, form_fields
 from service.kb import KnowledgeBase, KnowledgeBaseGone
-from service.milvus_kb import MilvusKnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -113,20 +112,20 @@ def _change_error(exc: Exception) -> ApiError:
     return _api_error(exc)
 
 
-async def _apply(kb: KnowledgeBase | MilvusKnowledgeBase, change: Put | Delete) -> UpdateResult:
+async def _apply(kb: KnowledgeBase, change: Put | Delete) -> UpdateResult:
     try:
         return await run_in_threadpool(kb.apply, [change])
     except Exception as exc:
         raise _change_error(exc) from exc
 
 
-def _response(result: UpdateResult, kb: KnowledgeBase | MilvusKnowledgeBase, doc_id: str, started: float,
+def _response(result: UpdateResult, kb: KnowledgeBase, doc_id: str, started: float,
               status: int, headers: dict[str, str] | None = None) -> JSONResponse:
     body = _change_body(result, kb, doc_id, started)
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _change_body(result: UpdateResult, kb: KnowledgeBase | MilvusKnowledgeBase, doc_id: str,
+def _change_body(result: UpdateResult, kb: KnowledgeBase, doc_id: str,
                  started: float) -> dict[str, Any]:
     if result.files:
         # a report stored anew in another format: its new file was created, the old one deleted
@@ -170,7 +169,7 @@ def _failure(exc: Exception) -> tuple[int, str, str]:
     return error.status_code, error.code, error.message
 
 
-def start_job(request: Request, kb: KnowledgeBase | MilvusKnowledgeBase, doc_id: str, change: Put,
+def start_job(request: Request, kb: KnowledgeBase, doc_id: str, change: Put,
               started: float, status: Callable[[UpdateResult], int]) -> JSONResponse:
     """Run ``change`` as a job: 202 with its record and ``Location: /v1/jobs/{id}``."""
     jobs = request.app.state.zhiwen.jobs

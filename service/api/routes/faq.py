@@ -2,7 +2,7 @@
 question close enough to one (``service/answering/faq.py``) gets that answer from /v1/ask and
 chat, marked ``curated``. Listing needs a read key where reads do; changes need a write key.
 
-An import file is read in the thread pool within ``Settings.faq_import_limits()`` (rows, cells,
+An import file is read in the thread pool within ``service.kb.faq_import_limits`` (rows, cells,
 unpacked size), so a large or hostile one neither holds the event loop (health checks and
 questions keep being answered) nor is parsed past its limit."""
 
@@ -32,8 +32,7 @@ from service.api.auth import ReadKey, WriteKey
 from service.api.deps import EngineDep, KbDep, SettingsDep
 from service.api.errors import ApiError, error_responses, printable
 from service.api.schemas import NOT_BLANK_PATTERN
-from service.kb import KnowledgeBase, KnowledgeBaseGone
-from service.milvus_kb import MilvusKnowledgeBase
+from service.kb import KnowledgeBase, KnowledgeBaseGone, faq_import_limits
 
 router = APIRouter(prefix="/v1", tags=["faq"])
 
@@ -80,7 +79,7 @@ def _faq(engine: EngineDep) -> FaqMatcher:
 
 
 @contextlib.contextmanager
-def _curating(kb: KnowledgeBase | MilvusKnowledgeBase) -> Iterator[None]:
+def _curating(kb: KnowledgeBase) -> Iterator[None]:
     """A curated-answer change, refused while its knowledge base is being deleted (409, then 404)
     and waited for by the delete, so no change lands in a folder being removed."""
     try:
@@ -153,7 +152,7 @@ async def import_faq(request: Request, kb: KbDep, settings: SettingsDep) -> Impo
     else:
         raise ApiError(422, "validation_error", 'file: a .csv or .xlsx file is required in field "file"')
     try:
-        rows = await run_in_threadpool(read_table, data, name, settings.faq_import_limits())
+        rows = await run_in_threadpool(read_table, data, name, faq_import_limits(settings))
     except FaqTooLarge as exc:
         raise ApiError(413, "payload_too_large", f"file: {exc}") from exc
     except FaqError as exc:

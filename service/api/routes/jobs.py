@@ -62,7 +62,7 @@ async def get_job(request: Request, job_id: str = Path(max_length=64)) -> dict[s
         """Whether the stored file of the job's report holds its bytes (the change was made)."""
         kbs = state.kbs
         kb = kbs.get(job.kb) if kbs is not None else None
-        folder = getattr(kb, "corpus_dir", None)
+        folder = kb.corpus_dir if kb is not None else None
         if folder is None:
             return False
         try:

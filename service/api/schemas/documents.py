@@ -79,6 +79,8 @@ class UploadLimits(BaseModel):
 
 class IndexStatus(BaseModel):
     version: str = Field(description="Id of the live index snapshot; changes with every update.")
+    backend: Literal["local", "milvus"] = Field(
+        default="local", description="Where the index lives: the local index folder or Milvus.")
     previous_version: str | None = None
     model: str | None = None
     dim: int | None = None

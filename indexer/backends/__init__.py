@@ -1,0 +1,107 @@
+"""Where an index lives, behind one interface: the local index folder (:mod:`.local`) or Milvus
+(:mod:`.milvus`). The service's knowledge base, ``zhiwen add``/``remove``/``ask`` and the start-up
+checks talk to a :class:`Backend`; :func:`connect_backend` is the one place that picks the
+implementation by name.
+
+A backend is connected first (cheap: a missing or unreadable index, or a Milvus that does not
+answer, fails before the model loads), then loaded with the model (its searcher, after rolling
+forward what a crashed writer left). Writes go through :meth:`Backend.apply`, which returns the
+searcher to serve next; :meth:`Backend.refresh` finds a change another process or node made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
+from indexer.readers.base import Limits
+
+if TYPE_CHECKING:
+    from embeddings import Embedder
+    from indexer.dense import VectorIndexParams
+    from indexer.faults import Pause
+    from indexer.milvus_store import MilvusConfig
+    from indexer.search import Searcher
+    from indexer.update import Change, UpdateResult
+
+BackendKind = Literal["local", "milvus"]
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """Everything a backend needs: where the index is and how reports become chunks."""
+
+    kind: BackendKind = "local"
+    corpus_dir: Path = Path("var/reports")  # local: the report files
+    index_dir: Path = Path("var/index")  # local: the index folder
+    milvus: MilvusConfig | None = None  # milvus: where the collections are
+    max_chars: int = DEFAULT_MAX_CHARS
+    overlap: int = DEFAULT_OVERLAP
+    user_words: tuple[str, ...] = ()
+    vector_index: VectorIndexParams | None = None
+    limits: Limits = field(default_factory=Limits)
+    lock_timeout: float = 5.0  # how long a write waits for another writer
+    pause: Pause | None = None  # crash tests only (indexer.faults)
+
+
+class Backend(Protocol):
+    """One index, wherever it lives."""
+
+    kind: BackendKind
+    where: str  # for messages: the folder, or the Milvus server and collections
+    corpus_dir: Path | None  # where the original files are kept (None: they are not)
+    limits: Limits
+    lock_timeout: float
+
+    def load(self, embedder: Embedder, *, recover: bool = True) -> Searcher:
+        """Load and verify the index and (``recover``: a writer's start, not a reader's) roll
+        forward interrupted changes; the searcher to serve.
+        Raises ``IndexLoadError`` / ``BackendUnavailable`` with a message fit for /readyz."""
+        ...
+
+    def apply(self, changes: Sequence[Change], current: Searcher | None, embedder: Embedder,
+              lock_timeout: float) -> UpdateResult:
+        """Store and index ``changes``; ``result.searcher`` serves them. Raises an
+        ``UpdateError`` (nothing stored) or ``WriterBusy``."""
+        ...
+
+    def refresh(self, current: Searcher, embedder: Embedder) -> Searcher | None:
+        """The index another process or node changed, when it is not ``current``."""
+        ...
+
+    def exists(self) -> bool:
+        """Whether there is an index (a knowledge base's first write creates it)."""
+        ...
+
+    def destroy(self) -> None:
+        """Drop what the index keeps outside its knowledge base's folder (Milvus collections;
+        the local index lives in the folder and goes with it)."""
+        ...
+
+    def pending(self) -> int:
+        """Changes a crashed writer left to roll forward (-1: cannot tell)."""
+        ...
+
+    def info(self, current: Searcher) -> dict[str, Any]:
+        """What GET /v1/index shows that depends on where the index lives."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def connect_backend(config: BackendConfig, *, require_index: bool = True) -> Backend:
+    """The backend ``config`` names, connected; with ``require_index``, an index must be there
+    (checked before any model loads). Raises ``IndexLoadError`` / ``BackendUnavailable``."""
+    if config.kind == "milvus":
+        from indexer.backends.milvus import MilvusBackend
+
+        return MilvusBackend.connect(config, require_index=require_index)
+    from indexer.backends.local import LocalBackend
+
+    return LocalBackend.connect(config, require_index=require_index)
+
+
+__all__ = ["Backend", "BackendConfig", "BackendKind", "connect_backend"]
