@@ -47,8 +47,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--backend", choices=("local", "milvus"), help="where the index goes: a local "
                    "folder (--index) or Milvus ($ZHIWEN_MILVUS_URI; default: $ZHIWEN_BACKEND, local)")
     p.add_argument("--milvus-uri", help="Milvus server or Milvus Lite .db file (default: $ZHIWEN_MILVUS_URI)")
-    p.add_argument("--rebuild", action="store_true", help="(milvus) create the store again: a new "
-                   "tokenizer dictionary from the folder, every report embedded again")
+    p.add_argument("--rebuild", action="store_true", help="the same as --force (on Milvus: the store "
+                   "created again, with a new tokenizer dictionary from the folder)")
     p.add_argument(
         "--repair",
         action="store_true",
@@ -133,22 +133,14 @@ def _user_words(words_file: Path | None) -> list[str]:
     return read_user_words(Path(words_file).read_text(encoding="utf-8")) if words_file else []
 
 
-def _recorded_scheme(index: Path) -> str:
-    """The sentence-vector scheme of the index at ``index`` (the default when there is none)."""
-    from indexer.sentence_vectors import DEFAULT_SENTENCE_VECTORS, recorded_scheme
-    from indexer.store import IndexLoadError, read_meta
-
-    try:
-        return recorded_scheme(read_meta(index))
-    except IndexLoadError:
-        return DEFAULT_SENTENCE_VECTORS
-
-
 def run(args: argparse.Namespace) -> int:
     from embeddings import ModelNotFoundError, load_embedder
-    from indexer.build import build_params, is_up_to_date
-    from indexer.configure import reader_limits, vector_index_params
+    from indexer.backends import connect_backend
+    from indexer.configure import backend_config, milvus_config
     from indexer.corpus import SeedError
+    from indexer.errors import BackendUnavailable, UpdateError
+    from indexer.journal import WriterBusy
+    from indexer.store import IndexLoadError
 
     settings = _settings(args)
     try:
@@ -156,10 +148,7 @@ def run(args: argparse.Namespace) -> int:
     except SeedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    index = args.index or settings.index_dir
     model = args.model or settings.model
-    max_chars = args.max_chars or settings.chunk_max_chars
-    overlap = args.overlap if args.overlap is not None else settings.chunk_overlap
     words_file = args.user_words or settings.user_words_path
     try:
         words = _user_words(words_file)
@@ -169,46 +158,49 @@ def run(args: argparse.Namespace) -> int:
     if not Path(corpus).is_dir():
         print(f"error: corpus folder {corpus} does not exist", file=sys.stderr)
         return 2
-    if (args.backend or settings.backend) == "milvus":
-        return _run_milvus(args, settings, Path(corpus), model, max_chars, overlap, words)
-    if args.check:
-        scheme = args.sentence_vectors or _recorded_scheme(Path(index))
-        fresh = is_up_to_date(corpus, index, build_params(model, max_chars, overlap, words, scheme),
-                              vector_index_params(settings))
-        print("index is up to date" if fresh else "index is missing or stale")
-        return 0 if fresh else 1
-    from indexer.errors import NothingToIndex
-    from indexer.journal import WriterBusy
-    from indexer.store import IndexLoadError
-    from indexer.writer import LiveIndex
-
+    progress = not args.quiet and sys.stderr.isatty()
     try:
-        embedder = load_embedder(model, cache_path=settings.cache_path)
-        # under the writer lock, settling the journal (see indexer/writer.py)
-        live = LiveIndex(Path(corpus), Path(index), embedder, max_chars=max_chars, overlap=overlap,
-                         user_words=words, vector_index=vector_index_params(settings),
-                         lock_timeout=60.0, limits=reader_limits(settings),
-                         sentence_vectors=args.sentence_vectors)
-        if args.repair:
-            report = live.repair(progress=not args.quiet and sys.stderr.isatty())
-            for action in report.actions:
-                print(f"repair: {action}")
-            print(f"index {index} verifies: {report.reports} reports, {report.chunks} chunks "
-                  f"(version {report.version})")
-            return 0
-        stats = live.rebuild(force=args.force, progress=not args.quiet and sys.stderr.isatty())
-    except (ModelNotFoundError, WriterBusy, IndexLoadError, NothingToIndex) as exc:
+        milvus = milvus_config(settings, args.milvus_uri) if (args.milvus_uri or settings.milvus_uri) else None
+        config = backend_config(
+            settings, kind=args.backend or settings.backend, corpus_dir=Path(corpus),
+            index_dir=Path(args.index or settings.index_dir), milvus=milvus,
+            max_chars=args.max_chars or settings.chunk_max_chars,
+            overlap=args.overlap if args.overlap is not None else settings.chunk_overlap,
+            user_words=tuple(words), lock_timeout=60.0, pause=None, sentence_vectors=args.sentence_vectors)
+        backend = connect_backend(config, require_index=False)
+    except (ValueError, BackendUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        if args.check:
+            fresh = backend.up_to_date(model)
+            print("index is up to date" if fresh else "index is missing or stale")
+            return 0 if fresh else 1
+        embedder = load_embedder(model, cache_path=settings.cache_path)
+        if args.repair:
+            report = backend.repair(embedder, progress=progress)
+            for action in report.actions:
+                print(f"repair: {action}")
+            print(f"index {backend.where} verifies: {report.reports} reports, {report.chunks} chunks "
+                  f"(version {report.version})")
+            return 0
+        stats = backend.sync(embedder, force=args.force or args.rebuild, progress=progress)
+    except (ModelNotFoundError, WriterBusy, IndexLoadError, BackendUnavailable, UpdateError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        backend.close()
     for name, reason in sorted(stats.skipped.items()):
         print(f"skipped {name}: {reason}", file=sys.stderr)
+    notes = "".join(f"; {n}" for n in stats.notes)
     if stats.up_to_date:
-        print(f"index {index} is up to date: {stats.reports} reports, {stats.chunks} chunks ({stats.seconds:.2f}s)")
+        print(f"index {backend.where} is up to date: {stats.reports} reports, {stats.chunks} chunks "
+              f"({stats.seconds:.2f}s{notes})")
     else:
         print(
-            f"indexed {stats.reports} reports from {stats.sources} files into {index}: {stats.chunks} chunks "
+            f"indexed {stats.reports} reports from {stats.sources} files into {backend.where}: {stats.chunks} chunks "
             f"({stats.embedded} embedded, {stats.reused} reused; +{len(stats.added)} ~{len(stats.changed)} "
-            f"-{len(stats.removed)} files, {len(stats.skipped)} skipped) in {stats.seconds:.1f}s"
+            f"-{len(stats.removed)} files, {len(stats.skipped)} skipped) in {stats.seconds:.1f}s{notes}"
         )
     return 1 if args.strict and stats.skipped else 0
 
@@ -318,38 +310,6 @@ def run_add(args: argparse.Namespace) -> int:
             print(f"error: {path}: cannot read file ({exc.strerror or exc})", file=sys.stderr)
             return 2
     return _run_changes(args, changes)
-
-
-def _run_milvus(args: argparse.Namespace, settings: Settings, corpus: Path, model: str, max_chars: int,
-                overlap: int, words: list[str]) -> int:
-    """`zhiwen index --backend milvus`: bring the Milvus store in line with the folder."""
-    from embeddings import ModelNotFoundError, load_embedder
-    from indexer.configure import milvus_config, reader_limits
-    from indexer.errors import BackendUnavailable, IndexLoadError, UpdateError
-    from indexer.milvus_index import index_folder
-    from indexer.milvus_store import MilvusConnection, MilvusStore
-
-    if args.check or args.repair or args.force:
-        print("error: --check, --repair and --force are for the local backend; on Milvus, "
-              "`zhiwen index` is incremental and sweeps what crashed writers left (--rebuild starts over)",
-              file=sys.stderr)
-        return 2
-    try:
-        config = milvus_config(settings, args.milvus_uri)
-        embedder = load_embedder(model, cache_path=settings.cache_path)
-        with MilvusConnection(config) as conn:
-            done = index_folder(MilvusStore(conn), corpus, embedder, max_chars=max_chars, overlap=overlap,
-                                user_words=words, limits=reader_limits(settings), rebuild=args.rebuild,
-                                progress=not args.quiet and sys.stderr.isatty())
-    except (ValueError, ModelNotFoundError, BackendUnavailable, IndexLoadError, UpdateError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for name, reason in sorted(done.skipped.items()):
-        print(f"skipped {name}: {reason}", file=sys.stderr)
-    print(f"{'created' if done.created else 'updated'} {config.prefix}_* at {config.uri}: {done.reports} reports "
-          f"(+{len(done.added)} ~{len(done.replaced)} -{len(done.removed)} files, {len(done.skipped)} skipped; "
-          f"{done.chunks} chunks embedded; {done.swept} abandoned versions swept) in {done.seconds:.1f}s")
-    return 1 if args.strict and done.skipped else 0
 
 
 def run_remove(args: argparse.Namespace) -> int:

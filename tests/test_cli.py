@@ -203,7 +203,7 @@ def test_index_names_a_missing_seed_folder(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_index_into_milvus_is_incremental_and_refuses_local_only_options(tmp_path: Path) -> None:
+def test_index_into_milvus_is_incremental_checks_and_repairs(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "a.txt").write_text("浮山后街道开办夜校\n\n浮山后街道开办居民夜校，开设书法课。\n", encoding="utf-8")
@@ -215,13 +215,20 @@ def test_index_into_milvus_is_incremental_and_refuses_local_only_options(tmp_pat
     patient = {"ZHIWEN_MILVUS_TIMEOUT_S": "60"}
     first = zhiwen(*args, env=patient, timeout=300)
     assert first.returncode == 0, first.stderr
-    assert "created zhiwen_*" in first.stdout and "2 reports (+2 ~0 -0 files" in first.stdout
+    assert "indexed 2 reports from 2 files into Milvus at" in first.stdout, first.stdout
+    assert "+2 ~0 -0 files" in first.stdout and "created Milvus at" in first.stdout
+    assert zhiwen(*args, "--check", env=patient, timeout=120).returncode == 0
     (corpus / "b.txt").unlink()
     again = zhiwen(*args, env=patient, timeout=300)
     assert again.returncode == 0, again.stderr
-    assert "updated zhiwen_*" in again.stdout and "1 reports (+0 ~0 -1 files" in again.stdout
-    refused = zhiwen(*args, "--repair", env=patient, timeout=120)
-    assert refused.returncode == 2 and "local backend" in refused.stderr
+    assert "indexed 1 reports" in again.stdout and "+0 ~0 -1 files" in again.stdout, again.stdout
+    assert "updated Milvus at" in again.stdout
+    repaired = zhiwen(*args, "--repair", env=patient, timeout=300)
+    assert repaired.returncode == 0, repaired.stderr
+    assert "abandoned versions swept" in repaired.stdout and "verifies: 1 reports" in repaired.stdout
+    (corpus / "c.txt").write_text("浮山后街道修路\n\n浮山后街道修路两条。\n", encoding="utf-8")
+    stale = zhiwen(*args, "--check", env=patient, timeout=120)
+    assert stale.returncode == 1 and "stale" in stale.stdout
     down = zhiwen("index", "--backend", "milvus", "--milvus-uri", "http://127.0.0.1:9", "--corpus", str(corpus),
                   env={"ZHIWEN_MILVUS_TIMEOUT_S": "3"}, timeout=120)
     assert down.returncode == 2 and "Milvus at http://127.0.0.1:9" in down.stderr

@@ -45,6 +45,38 @@ class BackendConfig:
     limits: Limits = field(default_factory=Limits)
     lock_timeout: float = 5.0  # how long a write waits for another writer
     pause: Pause | None = None  # crash tests only (indexer.faults)
+    # sentence-vector scheme of a build (indexer.sentence_vectors); None: the one the index
+    # records (the default for a new one); changes always keep the recorded one
+    sentence_vectors: str | None = None
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What ``zhiwen index`` did: the index brought in line with the corpus folder."""
+
+    reports: int
+    chunks: int
+    sources: int = 0
+    embedded: int = 0  # texts sent to the model
+    reused: int = 0  # chunks taken over unchanged
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    skipped: dict[str, str] = field(default_factory=dict)  # file -> why it was not read
+    up_to_date: bool = False
+    seconds: float = 0.0
+    notes: tuple[str, ...] = ()  # what else was done (abandoned versions swept…)
+
+
+@dataclass(frozen=True)
+class RepairReport:
+    """What ``zhiwen index --repair`` did and the index it left."""
+
+    actions: tuple[str, ...]
+    version: str
+    reports: int
+    chunks: int
+    rebuilt: bool = False
 
 
 class Backend(Protocol):
@@ -70,6 +102,21 @@ class Backend(Protocol):
 
     def refresh(self, current: Searcher, embedder: Embedder) -> Searcher | None:
         """The index another process or node changed, when it is not ``current``."""
+        ...
+
+    def sync(self, embedder: Embedder, *, force: bool = False, progress: bool = False) -> SyncReport:
+        """``zhiwen index``: bring the index in line with the report files of
+        ``config.corpus_dir``, embedding only what changed (everything with ``force``); creates
+        the index when there is none. Raises ``NothingToIndex``, ``WriterBusy``, ``IndexMismatch``."""
+        ...
+
+    def up_to_date(self, model: str) -> bool:
+        """Whether the index holds exactly the corpus folder, built with ``model`` and this
+        configuration (no model is loaded)."""
+        ...
+
+    def repair(self, embedder: Embedder, *, progress: bool = False) -> RepairReport:
+        """Recover from crashed writers and bring the index in line with the corpus folder."""
         ...
 
     def exists(self) -> bool:
@@ -104,4 +151,4 @@ def connect_backend(config: BackendConfig, *, require_index: bool = True) -> Bac
     return LocalBackend.connect(config, require_index=require_index)
 
 
-__all__ = ["Backend", "BackendConfig", "BackendKind", "connect_backend"]
+__all__ = ["Backend", "BackendConfig", "BackendKind", "RepairReport", "SyncReport", "connect_backend"]

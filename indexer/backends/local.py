@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from indexer.backends import BackendConfig, BackendKind
+from indexer.backends import BackendConfig, BackendKind, RepairReport, SyncReport
 from indexer.journal import WriterBusy
 from indexer.readers.base import Limits
 
@@ -60,7 +60,7 @@ class LocalBackend:
         return LiveIndex(corpus_dir=Path(c.corpus_dir), index_dir=self.index_dir, embedder=embedder,
                          max_chars=c.max_chars, overlap=c.overlap, user_words=c.user_words,
                          vector_index=c.vector_index, pause=c.pause if pause else None,
-                         lock_timeout=c.lock_timeout, limits=c.limits)
+                         lock_timeout=c.lock_timeout, limits=c.limits, sentence_vectors=c.sentence_vectors)
 
     def load(self, embedder: Embedder, *, recover: bool = True) -> Searcher:
         from indexer.errors import UpdateError
@@ -112,6 +112,32 @@ class LocalBackend:
 
     def destroy(self) -> None:
         pass  # the index folder is inside the knowledge base's folder
+
+    def sync(self, embedder: Embedder, *, force: bool = False, progress: bool = False) -> SyncReport:
+        """Under the writer lock, settling the journal (see :mod:`indexer.writer`)."""
+        s = self.writer(embedder, pause=False).rebuild(force=force, progress=progress)
+        return SyncReport(reports=s.reports, chunks=s.chunks, sources=s.sources, embedded=s.embedded,
+                          reused=s.reused, added=s.added, changed=s.changed, removed=s.removed,
+                          skipped=dict(s.skipped), up_to_date=s.up_to_date, seconds=s.seconds)
+
+    def up_to_date(self, model: str) -> bool:
+        from indexer.build import build_params, is_up_to_date
+        from indexer.sentence_vectors import DEFAULT_SENTENCE_VECTORS, recorded_scheme
+        from indexer.store import IndexLoadError, read_meta
+
+        c = self.config
+        scheme = c.sentence_vectors
+        if scheme is None:
+            try:
+                scheme = recorded_scheme(read_meta(self.index_dir))
+            except IndexLoadError:
+                scheme = DEFAULT_SENTENCE_VECTORS
+        params = build_params(model, c.max_chars, c.overlap, c.user_words, scheme)
+        return is_up_to_date(Path(c.corpus_dir), self.index_dir, params, c.vector_index)
+
+    def repair(self, embedder: Embedder, *, progress: bool = False) -> RepairReport:
+        r = self.writer(embedder, pause=False).repair(progress=progress)
+        return RepairReport(r.actions, r.version, r.reports, r.chunks, r.rebuilt)
 
     def pending(self) -> int:
         from indexer.journal import Journal, journal_path

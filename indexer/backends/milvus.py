@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from indexer.backends import BackendConfig, BackendKind
+from indexer.backends import BackendConfig, BackendKind, RepairReport, SyncReport
 from indexer.readers.base import Limits
 
 if TYPE_CHECKING:
@@ -136,6 +136,50 @@ class MilvusBackend:
 
     def destroy(self) -> None:
         self.store.drop()
+
+    def sync(self, embedder: Embedder, *, force: bool = False, progress: bool = False) -> SyncReport:
+        """Incremental, and sweeps what crashed writers left; ``force`` creates the store again
+        (a new tokenizer dictionary from the folder, every report embedded again)."""
+        from indexer.milvus_index import index_folder
+
+        c = self.config
+        done = index_folder(self.store, Path(c.corpus_dir), embedder, max_chars=c.max_chars, overlap=c.overlap,
+                            user_words=c.user_words, limits=self.limits, rebuild=force, progress=progress)
+        self._writer = self._view = None
+        changed = bool(done.added or done.replaced or done.removed or done.created)
+        files = len({e.source for e in self.store.live().values() if e.source})
+        return SyncReport(reports=done.reports, chunks=done.chunks, sources=files, embedded=done.chunks,
+                          added=done.added, changed=done.replaced, removed=done.removed,
+                          skipped=dict(done.skipped), up_to_date=not changed, seconds=done.seconds,
+                          notes=(f"{'created' if done.created else 'updated'} {self.where}",
+                                 f"{done.swept} abandoned versions swept"))
+
+    def up_to_date(self, model: str) -> bool:
+        from indexer.build import build_params, recorded_params
+        from indexer.corpus import scan_corpus
+        from indexer.sentence_vectors import recorded_scheme
+
+        if not self.exists():
+            return False
+        meta = self.store.meta()
+        c = self.config
+        params = build_params(model, c.max_chars, c.overlap, c.user_words, recorded_scheme(meta))
+        sources = {e.source: e.digest for e in self.store.live().values() if e.source}
+        return recorded_params(meta) == params and sources == scan_corpus(Path(c.corpus_dir))
+
+    def repair(self, embedder: Embedder, *, progress: bool = False) -> RepairReport:
+        """A write is staged, switched and swept, so nothing is left half-visible: repairing is
+        sweeping the rows crashed writers abandoned and syncing with the folder."""
+        from indexer.snapshots import snapshot_version
+
+        done = self.sync(embedder, progress=progress)
+        searcher = self.load(embedder)
+        actions = [*done.notes[1:]]
+        if not done.up_to_date:
+            actions.append(f"brought the index up to date with the corpus (+{len(done.added)} "
+                           f"~{len(done.changed)} -{len(done.removed)} files)")
+        return RepairReport(tuple(actions), snapshot_version(searcher.meta), len(searcher.reports),
+                            len(searcher.chunks))
 
     def pending(self) -> int:
         return 0  # a write is staged, switched and swept: nothing is left to roll forward
