@@ -9,7 +9,7 @@ real chunks, times 10M and 100M chunks.
 What is measured: the chunks' text, context, keyword tokens (as the keyword index sees them),
 distinct terms and sentences, and the records the Milvus store keeps to cite from (each chunk's
 JSON, each report's JSON spread over its chunks). What is arithmetic: the bytes each store needs
-in the Milvus store (:mod:`indexer.milvus_store`) — chunk and sentence vectors (float32), the
+in the Milvus store (:mod:`indexer.backends.milvus.store`) — chunk and sentence vectors (float32), the
 BM25 sparse row (a 4-byte term id and a 4-byte weight per distinct term), and the ids and
 metadata of each row; index structures (HNSW links, the inverted index) come on top and depend
 on their parameters.
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.tokenize import Tokenizer
+from indexer.text.tokenize import Tokenizer
 from indexer.types import Chunk, Report
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class ChunkStats:
 
 
 def measure(chunks: Sequence[Chunk], tokenizer: Tokenizer, reports: Sequence[Report]) -> ChunkStats:
-    from indexer.store import chunk_to_json, report_to_json
+    from indexer.backends.local.store import chunk_to_json, report_to_json
 
     tokens = [tokenizer.tokens(c.index_text) for c in chunks]
     ids = {c.doc_id for c in chunks}
@@ -107,8 +107,8 @@ def _gb(size: float) -> str:
 
 
 def _index_chunks(index_dir: Path) -> tuple[list[Chunk], Tokenizer, int, list[Report]]:
-    from indexer.store import read_chunks, read_reports
-    from indexer.tokenize import read_user_words
+    from indexer.backends.local.store import read_chunks, read_reports
+    from indexer.text.tokenize import read_user_words
 
     meta = json.loads((index_dir / "meta.json").read_text(encoding="utf-8"))
     words_file = index_dir / "userdict.txt"
@@ -119,8 +119,8 @@ def _index_chunks(index_dir: Path) -> tuple[list[Chunk], Tokenizer, int, list[Re
 def _cmrc_chunks(limit: int) -> tuple[list[Chunk], Tokenizer, int, list[Report]]:
     from bench.common import load_cmrc
     from embeddings import load_embedder
-    from indexer.assembly import chunk_reports
-    from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
+    from indexer.embed import chunk_reports
+    from indexer.ingest.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 
     embedder = load_embedder("m3e-small")  # for its tokenizer's lengths; nothing is encoded
     reports = load_cmrc().reports[:limit]

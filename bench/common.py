@@ -121,7 +121,7 @@ def commit() -> dict[str, Any]:
 def settings_snapshot() -> dict[str, Any]:
     """The settings a benchmark ran with: the service's (secrets masked, as pydantic dumps them)
     and every tuned number of retrieval and answering."""
-    from indexer.scoring import DEFAULT
+    from indexer.retrieval.scoring import DEFAULT
     from zhiwen.settings import Settings
 
     return {"service": Settings().model_dump(mode="json"), "scoring": DEFAULT.as_dict()}
@@ -251,7 +251,7 @@ def ensure_index(index_dir: Path) -> dict[str, Any]:
     """Build (or find up to date) the index of data/reports at ``index_dir`` with the project's
     embedding cache, as ``zhiwen index`` does."""
     from embeddings import load_embedder
-    from indexer.build import build_index
+    from indexer.backends.local.build import build_index
 
     embedder = load_embedder("m3e-small", cache_path=PROJECT_CACHE)
     stats = build_index(REPORTS_DIR, index_dir, embedder)

@@ -1,5 +1,5 @@
 """3. Indexing throughput: ``build_index`` against bare ``SentenceTransformer.encode`` of the same
-chunk texts, with each sentence-vector scheme (``indexer.sentence_vectors``: chunks composed from
+chunk texts, with each sentence-vector scheme (``indexer.embed``: chunks composed from
 their sentences, sentences pooled from the chunk's forward pass, or both encoded), a DRCD-sized
 corpus built cold, and the re-run on an unchanged (and a one-file-changed) corpus.
 
@@ -71,7 +71,7 @@ def _drcd_sized(folder: Path, passages: int, chars: int) -> dict[str, int]:
 
 
 def _index_texts(index_dir: Path) -> list[str]:
-    from indexer.store import chunk_from_json
+    from indexer.backends.local.store import chunk_from_json
 
     with (index_dir / "chunks.jsonl").open(encoding="utf-8") as fh:
         return [chunk_from_json(json.loads(line)).index_text for line in fh if line.strip()]
@@ -79,9 +79,9 @@ def _index_texts(index_dir: Path) -> list[str]:
 
 def _model_texts(corpus: Path, embedder: Any) -> tuple[list[str], list[str]]:
     """The chunk texts and the distinct sentence texts ``build_index`` sends to the model."""
-    from indexer.assembly import chunk_reports
-    from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
-    from indexer.corpus import read_reports, scan_corpus
+    from indexer.embed import chunk_reports
+    from indexer.ingest.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
+    from indexer.ingest.corpus import read_reports, scan_corpus
 
     reports, _skipped = read_reports(corpus, scan_corpus(corpus))
     chunks = chunk_reports(embedder, reports, max_chars=DEFAULT_MAX_CHARS, overlap=DEFAULT_OVERLAP)
@@ -100,7 +100,7 @@ def _builds(corpus: Path, work: Path, tag: str, bare: Any) -> dict[str, Any]:
     """Bare encode of the chunk texts, a cold build with each sentence-vector scheme (fresh
     embedding cache each), bare encode again: one run, so the ratios share the machine's load."""
     from embeddings import load_embedder
-    from indexer.build import build_index
+    from indexer.backends.local.build import build_index
 
     embedder = load_embedder("m3e-small")
     texts, sentences = _model_texts(corpus, embedder)
@@ -117,7 +117,7 @@ def _builds(corpus: Path, work: Path, tag: str, bare: Any) -> dict[str, Any]:
         cached.warm_up()
         builds[scheme] = build_index(corpus, work / f"index-{tag}-{scheme}", cached, sentence_vectors=scheme)
         assert _index_texts(work / f"index-{tag}-{scheme}") == texts, \
-            "build_index chunked differently from the benchmark (indexer.build changed?)"
+            "build_index chunked differently from the benchmark (indexer.backends.local.build changed?)"
     bare_after = encode_bare(texts)
     bare_s = (bare_before + bare_after) / 2
     return {
@@ -134,8 +134,8 @@ def run(ctx: Context) -> dict[str, Any]:
     from sentence_transformers import SentenceTransformer
 
     from embeddings import load_embedder, resolve_model
-    from indexer.build import build_index
-    from indexer.sentence_vectors import DEFAULT_SENTENCE_VECTORS
+    from indexer.backends.local.build import build_index
+    from indexer.embed import DEFAULT_SENTENCE_VECTORS
 
     passages = 30 if ctx.quick else 150
     work = ctx.scratch(NAME)

@@ -80,9 +80,9 @@ def _recall_at_5(searcher: Any, queries: dict[str, str], qrels: dict[str, dict[s
 def run(ctx: Context) -> dict[str, Any]:
     from embeddings import load_embedder
     from embeddings.onnx import export_int8
-    from indexer.build import build_index_from_reports
-    from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP, chunk_report
-    from indexer.store import load_index
+    from indexer.backends.local.build import build_index_from_reports
+    from indexer.backends.local.store import load_index
+    from indexer.ingest.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP, chunk_report
 
     work = ctx.scratch(NAME)
     cmrc = load_cmrc()
@@ -109,7 +109,7 @@ def run(ctx: Context) -> dict[str, Any]:
         # the build's own chunking, so the index built below finds every text in the cache
         chunks += chunk_report(report, max_chars=DEFAULT_MAX_CHARS, overlap=DEFAULT_OVERLAP, token_len=fp32.token_len,
                                max_tokens=fp32.max_seq_length)
-    # what a build embeds under any sentence-vector scheme (indexer.sentence_vectors): chunk texts,
+    # what a build embeds under any sentence-vector scheme (indexer.embed): chunk texts,
     # each distinct sentence, and each distinct chunk context
     n_chunks = len(chunks)
     texts = [c.index_text for c in chunks]

@@ -1,12 +1,12 @@
 """1. Query latency: the served /v1/search and /v1/ask against the in-process compute floor.
 
 The floor is the work any answer needs, done in this process for the same questions through the
-same retrieval handles the search uses (``indexer.retrieval``): encode the query, the dense top 100
+same retrieval handles the search uses (``indexer.retrieval.seam``): encode the query, the dense top 100
 and the cosines of the candidate pool's chunks *and their sentences*, and BM25 over the same
 index (top 100 and the pool's scores). The service is ``zhiwen serve`` on a free loopback port
 with the index of data/reports; clients are threads with one keep-alive connection each, sending
 the 25 dev questions round-robin. Every served response carries the server's own per-stage times
-(``Server-Timing``, ``indexer.timing``), so the same requests split into the floor's stages, the
+(``Server-Timing``, ``indexer.retrieval.timing``), so the same requests split into the floor's stages, the
 ranker's own (fusion, rerank), answer composition, and HTTP + JSON (round trip minus the time
 in the server).
 """
@@ -47,7 +47,7 @@ def in_process_steps(index_dir: Any) -> tuple[dict[str, Callable[[str], Any]], i
     """The floor and the in-process search/ask, on an engine loaded like the server's."""
     import torch
 
-    from indexer.scoring import DEFAULT
+    from indexer.retrieval.scoring import DEFAULT
     from service.kb import open_engine
     from zhiwen.settings import Settings
 

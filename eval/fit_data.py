@@ -71,7 +71,7 @@ def read_rows(path: Path) -> list[Row]:
 def answer_spans(report: Report, answers: Iterable[str]) -> list[tuple[int, int]]:
     """Sentence spans of ``report`` that hold one of ``answers`` (compared normalised) or overlap
     one of its verbatim occurrences (an answer running over a sentence end)."""
-    from indexer.cleaning.sentences import report_sentences
+    from indexer.ingest.cleaning.sentences import report_sentences
 
     needles = [a for a in answers if a.strip()]
     hits: list[tuple[int, int]] = []
@@ -183,7 +183,7 @@ class Collect:
     model: str = "m3e-small"
     cache_dir: Path = Path("var/eval-cache")
     sentence_vectors: str | None = None
-    scoring: Any = None  # indexer.scoring.ScoringConfig (None: the default)
+    scoring: Any = None  # indexer.retrieval.scoring.ScoringConfig (None: the default)
     progress: bool = False
 
 
@@ -195,7 +195,7 @@ def _assess(
     ``refuse`` names it (None: when it is not answerable)."""
     from tqdm import tqdm
 
-    from indexer.scoring import DEFAULT
+    from indexer.retrieval.scoring import DEFAULT
     from service.answering.content import has_content
     from service.answering.extractive import ExtractiveComposer
 

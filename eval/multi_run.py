@@ -28,7 +28,7 @@ from eval.multi import (
 from eval.report import fmt, markdown_table
 
 if TYPE_CHECKING:
-    from indexer.search import Searcher
+    from indexer.retrieval.search import Searcher
     from service.answering.engine import QAEngine
     from service.answering.types import Answer
 

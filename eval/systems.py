@@ -1,9 +1,9 @@
 """Systems under evaluation and the backends that run them.
 
 A *system* is a name, a search mode, a retrieval backend and scoring overrides: any field of
-``indexer.scoring.ScoringConfig`` (``--system w5=mode:hybrid,fusion.dense_weight:0.5``; a field name
+``indexer.retrieval.scoring.ScoringConfig`` (``--system w5=mode:hybrid,fusion.dense_weight:0.5``; a field name
 alone works when it is unique, and ``fusion:rrf`` / ``rerank:false`` are kept as short forms), and
-``backend:milvus`` to search the same index in Milvus (``indexer.milvus``). A *backend* runs a system's searches and answers — in-process over a loaded index, or over HTTP
+``backend:milvus`` to search the same index in Milvus (``indexer.backends.milvus.view``). A *backend* runs a system's searches and answers — in-process over a loaded index, or over HTTP
 against a deployment — and looks up reports for the judges.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from eval.types import AnswerView, Retrieved
-from indexer.scoring import DEFAULT, ScoringConfig
+from indexer.retrieval.scoring import DEFAULT, ScoringConfig
 from indexer.types import Hit, Report
 from service.answering.content import has_content
 from service.answering.types import NO_CONTENT, Citation, Composer
@@ -156,7 +156,7 @@ class Backend(Protocol):
 
 
 class SearcherLike(Protocol):
-    """What the evaluation needs of ``indexer.search.Searcher``."""
+    """What the evaluation needs of ``indexer.retrieval.search.Searcher``."""
 
     @property
     def reports(self) -> Mapping[str, Report]: ...

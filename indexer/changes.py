@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from indexer.corpus import source_id
+from indexer.backends.local.update import Change, Put
 from indexer.errors import DocumentConflict, DocumentExists, DocumentNotFound, NothingToIndex
+from indexer.ingest.corpus import source_id
 from indexer.types import Report
-from indexer.update import Change, Put
 
 LAST_REPORT = ("this change would leave the index without text; add another report "
                "before removing the last one")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from indexer.sentence_vectors import SENTENCE_SCHEMES
+from indexer.embed import SENTENCE_SCHEMES
 
 if TYPE_CHECKING:
     from zhiwen.settings import Settings
@@ -37,7 +37,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--user-words", type=Path, help="extra terms for the keyword tokenizer, one a line")
     p.add_argument("--force", action="store_true", help="rebuild everything, ignoring the current index")
     p.add_argument("--sentence-vectors", choices=SENTENCE_SCHEMES, default=None,
-                   help="how chunk and sentence vectors are made (indexer.sentence_vectors): composed "
+                   help="how chunk and sentence vectors are made (indexer.embed): composed "
                    "from each sentence encoded once, separate encodes chunks and sentences, pooled "
                    "takes sentences from the chunk's forward pass (default: what the index records, "
                    "else separate); another choice than the index's rebuilds it")
@@ -115,8 +115,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _corpus(args: argparse.Namespace) -> Path:
     """The corpus folder: ``--corpus`` as given, or the configured one, seeded on first use
-    (``indexer.corpus``). Raises ``SeedError`` when it must be seeded and cannot be."""
-    from indexer.corpus import seed_corpus
+    (``indexer.ingest.corpus``). Raises ``SeedError`` when it must be seeded and cannot be."""
+    from indexer.ingest.corpus import seed_corpus
 
     if args.corpus:
         return Path(args.corpus)
@@ -128,7 +128,7 @@ def _corpus(args: argparse.Namespace) -> Path:
 def _user_words(words_file: Path | None) -> list[str]:
     """The extra tokenizer terms of ``words_file`` (none without one); ``OSError`` /
     ``UnicodeDecodeError`` when it cannot be read."""
-    from indexer.tokenize import read_user_words
+    from indexer.text.tokenize import read_user_words
 
     return read_user_words(Path(words_file).read_text(encoding="utf-8")) if words_file else []
 
@@ -136,11 +136,11 @@ def _user_words(words_file: Path | None) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from embeddings import ModelNotFoundError, load_embedder
     from indexer.backends import connect_backend
+    from indexer.backends.local.journal import WriterBusy
+    from indexer.backends.local.store import IndexLoadError
     from indexer.configure import backend_config, milvus_config
-    from indexer.corpus import SeedError
     from indexer.errors import BackendUnavailable, UpdateError
-    from indexer.journal import WriterBusy
-    from indexer.store import IndexLoadError
+    from indexer.ingest.corpus import SeedError
 
     settings = _settings(args)
     try:
@@ -254,9 +254,9 @@ def _progress_bar(*, enabled: bool) -> Iterator[None]:
 
 def _run_changes(args: argparse.Namespace, changes: list[Any]) -> int:
     from embeddings import ModelNotFoundError
+    from indexer.backends.local.journal import WriterBusy
+    from indexer.backends.local.store import IndexLoadError
     from indexer.errors import BackendUnavailable, UpdateError
-    from indexer.journal import WriterBusy
-    from indexer.store import IndexLoadError
 
     try:
         with _progress_bar(enabled=sys.stderr.isatty() and not getattr(args, "quiet", False)):
@@ -277,11 +277,11 @@ def _run_changes(args: argparse.Namespace, changes: list[Any]) -> int:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from indexer.corpus import doc_id_from_name, validate_doc_id
+    from indexer.backends.local.update import Put
     from indexer.errors import InvalidDocument
-    from indexer.readers import SUFFIXES, sniff
-    from indexer.reading import ReadError, decode_bytes
-    from indexer.update import Put
+    from indexer.ingest.corpus import doc_id_from_name, validate_doc_id
+    from indexer.ingest.decode import ReadError, decode_bytes
+    from indexer.ingest.readers import SUFFIXES, sniff
 
     if args.doc_id and len(args.files) > 1:
         print("error: --id names one file; give one FILE with it", file=sys.stderr)
@@ -313,7 +313,7 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    from indexer.update import Delete
+    from indexer.backends.local.update import Delete
 
     return _run_changes(args, [Delete(d) for d in args.doc_ids])
 
@@ -323,9 +323,9 @@ def run_migrate(args: argparse.Namespace) -> int:
 
     from pymilvus.exceptions import MilvusException
 
+    from indexer.backends.local.store import IndexLoadError
+    from indexer.backends.milvus.migrate import migrate
     from indexer.configure import milvus_config
-    from indexer.migrate import migrate
-    from indexer.store import IndexLoadError
 
     settings = _settings(args)
     try:

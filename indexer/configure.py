@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from indexer.backends import BackendConfig
-    from indexer.dense import VectorIndexParams
-    from indexer.milvus_store import MilvusConfig
-    from indexer.readers.base import Limits
+    from indexer.backends.milvus.store import MilvusConfig
+    from indexer.ingest.readers.base import Limits
+    from indexer.retrieval.dense import VectorIndexParams
     from zhiwen.settings import Settings
 
 
 def reader_limits(settings: Settings) -> Limits:
     """What one report file may cost to read, for the indexer's readers."""
-    from indexer.readers.base import Limits
+    from indexer.ingest.readers.base import Limits
 
     s = settings
     return Limits(max_text_bytes=s.max_text_bytes, max_file_bytes=s.max_file_bytes, max_pages=s.max_pdf_pages,
@@ -27,7 +27,7 @@ def reader_limits(settings: Settings) -> Limits:
 
 def vector_index_params(settings: Settings) -> VectorIndexParams:
     """The vector index to build and search with."""
-    from indexer.dense import VectorIndexParams
+    from indexer.retrieval.dense import VectorIndexParams
 
     s = settings
     return VectorIndexParams(kind=s.vector_index, exact_limit=s.vector_exact_limit, hnsw_m=s.hnsw_m,
@@ -38,7 +38,7 @@ def vector_index_params(settings: Settings) -> VectorIndexParams:
 def milvus_config(settings: Settings, uri: str | None = None, prefix: str | None = None) -> MilvusConfig:
     """Where the Milvus backend is (``uri`` / ``prefix`` override the configured ones);
     ValueError when there is none."""
-    from indexer.milvus_store import MilvusConfig
+    from indexer.backends.milvus.store import MilvusConfig
 
     uri = uri or settings.milvus_uri
     if not uri:
@@ -57,7 +57,7 @@ def kb_collection_prefix(prefix: str, kb: str) -> str:
 def user_words(settings: Settings) -> tuple[str, ...]:
     """The extra tokenizer terms of ``ZHIWEN_USER_WORDS`` (none without it); ``OSError`` /
     ``UnicodeDecodeError`` when the file cannot be read."""
-    from indexer.tokenize import read_user_words
+    from indexer.text.tokenize import read_user_words
 
     path = settings.user_words_path
     return tuple(read_user_words(Path(path).read_text(encoding="utf-8"))) if path else ()
@@ -67,7 +67,7 @@ def backend_config(settings: Settings, **overrides: Any) -> BackendConfig:
     """The configured backend (``ZHIWEN_BACKEND``) with the build and write settings;
     ``overrides`` replace fields (``corpus_dir``, ``index_dir``, ``lock_timeout``, ``milvus``…)."""
     from indexer.backends import BackendConfig
-    from indexer.faults import fault_pause
+    from indexer.backends.local.faults import fault_pause
 
     fields: dict[str, Any] = {
         "kind": settings.backend, "corpus_dir": Path(settings.corpus_dir), "index_dir": Path(settings.index_dir),

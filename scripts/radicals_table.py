@@ -1,9 +1,9 @@
-"""Regenerate ``indexer/radicals.py`` from Unicode's ``EquivalentUnifiedIdeograph.txt``.
+"""Regenerate ``indexer/text/radicals.py`` from Unicode's ``EquivalentUnifiedIdeograph.txt``.
 
 The file is part of the Unicode Character Database; take it from a released version, e.g.::
 
     curl -O https://www.unicode.org/Public/17.0.0/ucd/EquivalentUnifiedIdeograph.txt
-    python scripts/radicals_table.py EquivalentUnifiedIdeograph.txt --out indexer/radicals.py
+    python scripts/radicals_table.py EquivalentUnifiedIdeograph.txt --out indexer/text/radicals.py
 
 (The UCD files are also in github.com/unicode-org/unicodetools under
 ``unicodetools/data/ucd/<version>/``.) Only the entries for the CJK Radicals Supplement and the
@@ -147,7 +147,7 @@ def render(text: str, table: dict[int, int]) -> str:
         "Radicals (U+2F00–2FDF) entries.",
         "Regenerate with::",
         "",
-        "    python scripts/radicals_table.py EquivalentUnifiedIdeograph.txt --out indexer/radicals.py",
+        "    python scripts/radicals_table.py EquivalentUnifiedIdeograph.txt --out indexer/text/radicals.py",
         '"""',
         "",
         *(f"# {line}".rstrip() for line in notice.splitlines()),
@@ -169,7 +169,7 @@ def render(text: str, table: dict[int, int]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("source", type=Path, help="EquivalentUnifiedIdeograph.txt of a UCD release")
-    parser.add_argument("--out", type=Path, default=Path("indexer/radicals.py"))
+    parser.add_argument("--out", type=Path, default=Path("indexer/text/radicals.py"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     text = args.source.read_text(encoding="utf-8")

@@ -143,8 +143,8 @@ def run_ask(args: argparse.Namespace) -> int:
         return _fail(f"--top-k must be between 1 and {settings.max_top_k}")
 
     from embeddings import ModelNotFoundError
+    from indexer.backends.local.store import IndexLoadError
     from indexer.errors import BackendUnavailable
-    from indexer.store import IndexLoadError
     from service.kb import open_engine
 
     try:
@@ -204,8 +204,8 @@ def format_answer(answer: Answer, reports: Mapping[str, Report], *, passages: bo
 
 def _index_texts(index_dir: Path) -> dict[str, str]:
     """doc_id → text of the reports an index holds; empty (with a warning) when it cannot be read."""
+    from indexer.backends.local.store import read_reports
     from indexer.errors import IndexLoadError
-    from indexer.store import read_reports
 
     try:
         return {r.doc_id: r.text for r in read_reports(index_dir)}

@@ -12,7 +12,7 @@ started, so it finishes on the snapshot it began with.
 One writer at a time: a thread lock in this process and the backend's own rule across processes
 (the local index's file lock, which ``zhiwen add``/``remove``/``index`` take too; on Milvus, per
 report the later write wins). A second writer waits briefly, then gets
-:class:`~indexer.journal.WriterBusy` (HTTP 409). Changes another process or node made are picked
+:class:`~indexer.backends.local.journal.WriterBusy` (HTTP 409). Changes another process or node made are picked
 up by a watcher thread within ``WATCH_INTERVAL_S``. When the backend does not answer (Milvus
 down), ``unavailable`` says why: /readyz and every ``/v1/*`` route answer 503 naming it, and the
 first poll that reaches it again clears it, without a restart.
@@ -38,16 +38,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from embeddings.progress import report as report_progress
+from indexer.backends.local.journal import WriterBusy
 from indexer.errors import BackendUnavailable
-from indexer.journal import WriterBusy
 from service.answering.engine import LLMEndpoint, QAEngine, engine_for
 
 if TYPE_CHECKING:
     from embeddings import Embedder
     from indexer.backends import Backend
-    from indexer.readers.base import Limits
-    from indexer.search import Searcher
-    from indexer.update import Change, UpdateResult
+    from indexer.backends.local.update import Change, UpdateResult
+    from indexer.ingest.readers.base import Limits
+    from indexer.retrieval.search import Searcher
     from service.answering.faq import FaqMatcher, TableLimits
     from zhiwen.settings import Settings
 
@@ -137,7 +137,7 @@ def open_engine(settings: Settings, embedder: Embedder | None = None,
 
 def upload_limits(limits: Limits) -> dict[str, Any]:
     """What GET /v1/index says an upload may be (the chat page's upload box reads it)."""
-    from indexer.readers import SUFFIXES
+    from indexer.ingest.readers import SUFFIXES
 
     return {"formats": sorted(SUFFIXES), "max_text_bytes": limits.max_text_bytes,
             "max_file_bytes": limits.max_file_bytes, "max_pdf_pages": limits.max_pages,
@@ -195,7 +195,7 @@ class KnowledgeBase:
 
     @property
     def version(self) -> str:
-        from indexer.snapshots import snapshot_version
+        from indexer.backends.local.snapshots import snapshot_version
 
         return snapshot_version(self.current.meta)
 
@@ -373,8 +373,8 @@ def open_knowledge_base(
 
 
 def _seed(corpus_dir: Path, seed_dir: Path | None) -> None:
-    """Create the corpus folder from the seed folder on first start (``indexer.corpus``)."""
-    from indexer.corpus import SeedError, seed_corpus
+    """Create the corpus folder from the seed folder on first start (``indexer.ingest.corpus``)."""
+    from indexer.ingest.corpus import SeedError, seed_corpus
 
     try:
         seed_corpus(corpus_dir, seed_dir)

@@ -44,7 +44,7 @@ def embedder():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def index_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:  # type: ignore[no-untyped-def]
     """A real index of data/reports (the product's bundled corpus)."""
-    from indexer.build import build_index
+    from indexer.backends.local.build import build_index
 
     path = tmp_path_factory.mktemp("index") / "index"
     build_index(REPORTS_DIR, path, embedder)
@@ -53,7 +53,7 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:  # ty
 
 @pytest.fixture(scope="session")
 def searcher(index_dir: Path, embedder):  # type: ignore[no-untyped-def]
-    from indexer.store import load_index
+    from indexer.backends.local.store import load_index
 
     return load_index(index_dir, embedder)
 

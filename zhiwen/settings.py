@@ -20,7 +20,7 @@ ComposerName = Literal["extractive", "llm"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 BackendName = Literal["local", "milvus"]
 VectorIndexKind = Literal["auto", "flat", "hnsw", "ivf"]
-# where the index writer can be paused (indexer.faults.STAGES; a test pins the two equal)
+# where the index writer can be paused (indexer.backends.local.faults.STAGES; a test pins the two equal)
 FaultStage = Literal["after_store", "after_snapshot_write", "before_swap", "after_swap"]
 
 
@@ -63,7 +63,7 @@ class Settings(BaseSettings):
         default=None, description="Extra terms for the keyword tokenizer, one a line (indexing)."
     )
 
-    # -- vector index (issue 17; defaults and measurements: indexer/dense.py, docs/benchmarks.md) --
+    # -- vector index (issue 17; defaults and measurements: indexer/retrieval/dense.py, docs/benchmarks.md) --
     vector_index: VectorIndexKind = Field(
         default="auto",
         description="FAISS index built by `zhiwen index` and every update: flat (exact), hnsw, ivf, "

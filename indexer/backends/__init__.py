@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
-from indexer.readers.base import Limits
+from indexer.ingest.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
+from indexer.ingest.readers.base import Limits
 
 if TYPE_CHECKING:
     from embeddings import Embedder
-    from indexer.dense import VectorIndexParams
-    from indexer.faults import Pause
-    from indexer.milvus_store import MilvusConfig
-    from indexer.search import Searcher
-    from indexer.update import Change, UpdateResult
+    from indexer.backends.local.faults import Pause
+    from indexer.backends.local.update import Change, UpdateResult
+    from indexer.backends.milvus.store import MilvusConfig
+    from indexer.retrieval.dense import VectorIndexParams
+    from indexer.retrieval.search import Searcher
 
 BackendKind = Literal["local", "milvus"]
 
@@ -44,8 +44,8 @@ class BackendConfig:
     vector_index: VectorIndexParams | None = None
     limits: Limits = field(default_factory=Limits)
     lock_timeout: float = 5.0  # how long a write waits for another writer
-    pause: Pause | None = None  # crash tests only (indexer.faults)
-    # sentence-vector scheme of a build (indexer.sentence_vectors); None: the one the index
+    pause: Pause | None = None  # crash tests only (indexer.backends.local.faults)
+    # sentence-vector scheme of a build (indexer.embed); None: the one the index
     # records (the default for a new one); changes always keep the recorded one
     sentence_vectors: str | None = None
 
@@ -143,10 +143,10 @@ def connect_backend(config: BackendConfig, *, require_index: bool = True) -> Bac
     """The backend ``config`` names, connected; with ``require_index``, an index must be there
     (checked before any model loads). Raises ``IndexLoadError`` / ``BackendUnavailable``."""
     if config.kind == "milvus":
-        from indexer.backends.milvus import MilvusBackend
+        from indexer.backends.milvus.backend import MilvusBackend
 
         return MilvusBackend.connect(config, require_index=require_index)
-    from indexer.backends.local import LocalBackend
+    from indexer.backends.local.backend import LocalBackend
 
     return LocalBackend.connect(config, require_index=require_index)
 

@@ -21,9 +21,9 @@ import re
 from collections.abc import Iterable
 from typing import Literal
 
-from indexer.cleaning import find_places, pos_tags
+from indexer.ingest.cleaning import find_places, pos_tags
+from indexer.text.zh import PLACE_SUFFIXES, extract_numbers, nfkc, place_name_re, suffix_pattern
 from indexer.types import Report
-from indexer.zh import PLACE_SUFFIXES, extract_numbers, nfkc, place_name_re, suffix_pattern
 
 AnswerType = Literal["quantity", "person", "date", "place", "name", "method", "other"]
 

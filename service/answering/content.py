@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import unicodedata
 
-from indexer.tokenize import STOPWORDS
-from indexer.zh import nfkc
+from indexer.text.tokenize import STOPWORDS
+from indexer.text.zh import nfkc
 
 # Words that only make a question a question (or a request): with them and the stop words
 # removed, a question with content still has something left.

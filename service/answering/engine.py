@@ -13,7 +13,7 @@ from collections.abc import Collection, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from indexer.timing import stage
+from indexer.retrieval.timing import stage
 from service.answering.content import has_content
 from service.answering.followup import find_places, resolve_question
 from service.answering.kinds import QuestionShape, for_report, question_shape
@@ -28,7 +28,7 @@ from service.answering.types import (
 
 if TYPE_CHECKING:
     from embeddings import Embedder
-    from indexer.search import Searcher
+    from indexer.retrieval.search import Searcher
     from indexer.types import Hit, Report
     from service.answering.extractive import ExtractiveComposer
     from service.answering.faq import FaqMatcher
@@ -292,7 +292,7 @@ class QAEngine:
     def with_sources(self, answer: Answer) -> Answer:
         """The answer with each citation's page (reports from paged files: PDF) and OCR
         confidence (text read by OCR) set."""
-        from indexer.readers import ocr_confidence, report_page
+        from indexer.ingest.readers import ocr_confidence, report_page
 
         def sourced(c: Citation) -> Citation:
             report = self.reports.get(c.doc_id)

@@ -1,7 +1,7 @@
 """Extractive answers: quote the sentences of the retrieved passages that answer the question.
 
-Sentences are scored by ``indexer.evidence`` (focus-term coverage, bigram overlap, answer type,
-retrieval rank, meaning) with the numbers of ``indexer.scoring``. A question is refused
+Sentences are scored by ``indexer.retrieval.evidence`` (focus-term coverage, bigram overlap, answer type,
+retrieval rank, meaning) with the numbers of ``indexer.retrieval.scoring``. A question is refused
 ("资料中未找到…")
 
 * by rule, when no sentence is about the things it names (places, quoted names, Latin-script terms
@@ -36,13 +36,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from indexer.cleaning import clean_span, pos_tags
-from indexer.evidence import Candidate, QuestionInfo, analyse_question, score_candidates
-from indexer.scoring import DEFAULT, ScoringConfig
-from indexer.search import adaptive_weight
-from indexer.tokenize import Tokenizer
+from indexer.ingest.cleaning import clean_span, pos_tags
+from indexer.retrieval.evidence import Candidate, QuestionInfo, analyse_question, score_candidates
+from indexer.retrieval.scoring import DEFAULT, ScoringConfig
+from indexer.retrieval.search import adaptive_weight
+from indexer.text.tokenize import Tokenizer
+from indexer.text.zh import bigrams, norm, place_name_re
 from indexer.types import Hit, Report
-from indexer.zh import bigrams, norm, place_name_re
 from service.answering.answerability import (
     AnswerabilityModel,
     packaged_model,

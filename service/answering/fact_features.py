@@ -15,7 +15,7 @@ sentence instead:
 * the key word of the asked relation — the content word next to the question word, 「首都」 in
   「法国的首都是什么」 — is near the lead sentence (``relation_found``).
 
-All take normalised text (``indexer.zh.norm``) and are grammar of Chinese questions, never words
+All take normalised text (``indexer.text.zh.norm``) and are grammar of Chinese questions, never words
 of an evaluated question.
 """
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from indexer.zh import bigrams, norm
+from indexer.text.zh import bigrams, norm
 
 # the names :func:`fact_features` returns, in a fixed order (candidates for ``FEATURES``)
 FACT_FEATURES: tuple[str, ...] = (

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from indexer import cleaning
-from indexer.zh import (
+from indexer.ingest import cleaning
+from indexer.text.zh import (
     GENERIC_AREAS,
     place_name_re,
     place_stem,

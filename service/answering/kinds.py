@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from indexer.cleaning import pos_tags
-from indexer.zh import PLACE_SUFFIXES, nfkc
+from indexer.ingest.cleaning import pos_tags
+from indexer.text.zh import PLACE_SUFFIXES, nfkc
 from service.answering.followup import find_places
 
 QuestionKind = Literal["fact", "list", "comparison"]

@@ -19,8 +19,8 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+from indexer.text.zh import nfkc
 from indexer.types import Hit, Report
-from indexer.zh import nfkc
 from service.answering.extractive import shown
 from service.answering.kinds import QuestionShape, for_report, for_side
 from service.answering.slots import head_noun, stated_amounts, unit_class

@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from indexer.cleaning import pos_tags
-from indexer.zh import extract_numbers, nfkc
+from indexer.ingest.cleaning import pos_tags
+from indexer.text.zh import extract_numbers, nfkc
 from service.answering.checks import _has_person, _new_numbers, expected_type, type_present
 
 SlotKind = Literal["quantity", "date", "person", "name"]
@@ -278,7 +278,7 @@ def _counts(slot: Slot, text: str, question: str) -> bool:
     for m in _number_unit_re(slot.units).finditer(text):
         number, pre, mod = m.group("num"), m.group("pre") or "", m.group("mod").strip()
         if number == "一" and not pre and not mod:
-            continue  # 一件小事: the article "a", not a count (as ``indexer.zh.extract_numbers``)
+            continue  # 一件小事: the article "a", not a count (as ``indexer.text.zh.extract_numbers``)
         if m.group("unit") == "年" and re.fullmatch(r"\d{4}", number):
             continue
         values = extract_numbers(number + mod)

@@ -1,5 +1,5 @@
 """Prometheus metrics: request count and latency per route template, method and status, and the
-time each request spent in each stage of answering (``indexer.timing``), which every response that
+time each request spent in each stage of answering (``indexer.retrieval.timing``), which every response that
 ran any also reports in a ``Server-Timing`` header (browsers' developer tools and the latency
 benchmark read it).
 
@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client.exposition import generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from indexer.timing import recording
+from indexer.retrieval.timing import recording
 
 # Requests that match no route share one label, so random paths cannot blow up cardinality.
 UNMATCHED = "<unmatched>"

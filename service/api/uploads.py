@@ -12,9 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from indexer.corpus import doc_id_from_name, validate_doc_id
 from indexer.errors import InvalidDocument
-from indexer.readers import SUFFIXES, sniff
+from indexer.ingest.corpus import doc_id_from_name, validate_doc_id
+from indexer.ingest.readers import SUFFIXES, sniff
 from service.api.errors import ApiError, field_error, printable
 from service.api.schemas.documents import ReportIn
 
@@ -111,7 +111,7 @@ async def _document_from_form(
     from starlette.exceptions import HTTPException as StarletteHTTPException
     from starlette.formparsers import MultiPartException
 
-    from indexer.reading import OverLimit, ReadError, decode_bytes
+    from indexer.ingest.decode import OverLimit, ReadError, decode_bytes
 
     allowed = form_fields(model)
     try:

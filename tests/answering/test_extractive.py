@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from indexer.cleaning import clean_span
+from indexer.ingest.cleaning import clean_span
 from service.answering.engine import QAEngine, engine_for
 from service.answering.extractive import _trim_marks, shown
 from service.answering.types import Answer
@@ -40,8 +40,8 @@ EXTRA_REPORT = """星海街道:时代先锋 幸福星海
 
 @pytest.fixture(scope="module")
 def qa(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> QAEngine:
-    from indexer.build import build_index
-    from indexer.store import load_index
+    from indexer.backends.local.build import build_index
+    from indexer.backends.local.store import load_index
 
     corpus = tmp_path_factory.mktemp("extractive-corpus")
     for path in REPORTS_DIR.glob("*.txt"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.zh import norm
+from indexer.text.zh import norm
 from service.answering.fact_features import (
     FACT_FEATURES,
     fact_features,

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import pytest
 
-from indexer.scoring import DEFAULT
+from indexer.retrieval.scoring import DEFAULT
 from indexer.types import Hit, Report
 from service.answering.llm import LLMComposer, make_llm_composer
 from service.answering.prompting import numbered_passages
@@ -272,9 +272,9 @@ def test_truncated_reply_keeps_complete_sentences(
 
 
 def test_passages_from_the_real_indexer(server: FakeLLMServer, fallback: FixedFallback) -> None:
-    """The same flow over chunks made by indexer.cleaning + indexer.chunking (real Sentences)."""
-    from indexer.chunking import chunk_report
-    from indexer.cleaning import parse_reports
+    """The same flow over chunks made by indexer.ingest.cleaning + indexer.ingest.chunking (real Sentences)."""
+    from indexer.ingest.chunking import chunk_report
+    from indexer.ingest.cleaning import parse_reports
 
     stem = "000_cfe86b6ecbc402ed"
     text = (REPORTS_DIR / f"{stem}.txt").read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from indexer.zh import norm
+from indexer.text.zh import norm
 from service.answering.checks import is_heading
 from service.answering.engine import engine_for
 from service.answering.slots import stated_amounts

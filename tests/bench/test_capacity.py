@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench.capacity import SCALES, main, measure, per_chunk_bytes
-from indexer.tokenize import Tokenizer
+from indexer.text.tokenize import Tokenizer
 from indexer.types import Chunk, Report, Sentence
 
 

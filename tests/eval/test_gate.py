@@ -70,8 +70,8 @@ def dev_metrics(tmp_path_factory: pytest.TempPathFactory) -> dict[str, MetricVal
     from eval.data import load_qa
     from eval.runner import run_evaluation
     from eval.systems import DEFAULT_SYSTEMS, InProcessBackend
-    from indexer.build import build_index
-    from indexer.store import load_index
+    from indexer.backends.local.build import build_index
+    from indexer.backends.local.store import load_index
     from service.answering.extractive import ExtractiveComposer
 
     dev_set = next((p for p in DEV_SETS if p.is_file()), None)
@@ -160,7 +160,7 @@ def test_an_index_of_an_older_pipeline_is_named_before_its_figures(caplog: pytes
     import logging
 
     from eval.cli import _warn_if_stale
-    from indexer.build import PIPELINE_VERSION
+    from indexer.backends.local.build import PIPELINE_VERSION
 
     with caplog.at_level(logging.WARNING, logger="eval.cli"):
         _warn_if_stale({"params": {"pipeline_version": PIPELINE_VERSION}}, Path("fresh"))

@@ -25,7 +25,7 @@ def items() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def texts() -> dict[str, str]:
     """Report id -> text, as the indexer reads the bundled corpus (a file may hold two reports)."""
-    from indexer.corpus import read_reports
+    from indexer.ingest.corpus import read_reports
 
     names = sorted(p.name for p in REPORTS_DIR.iterdir() if p.is_file())
     reports, skipped = read_reports(REPORTS_DIR, names)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from indexer.chunking import CONTEXT_MAX, chunk_context, chunk_report
-from indexer.cleaning import cleaned_offsets, parse_reports, report_sentences
-from indexer.reading import read_text
+from indexer.ingest.chunking import CONTEXT_MAX, chunk_context, chunk_report
+from indexer.ingest.cleaning import cleaned_offsets, parse_reports, report_sentences
+from indexer.ingest.decode import read_text
 from indexer.types import Chunk, Report
 
 REPORTS = Path(__file__).resolve().parents[2] / "data" / "reports"

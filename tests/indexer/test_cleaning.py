@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.cleaning import (
+from indexer.ingest.cleaning import (
     clean_span,
     find_places,
     parse_date,
@@ -17,7 +17,7 @@ from indexer.cleaning import (
     should_join,
     split_sentence_spans,
 )
-from indexer.reading import read_text
+from indexer.ingest.decode import read_text
 from indexer.types import Report, Sentence
 from tests.conftest import REPORTS_DIR
 
@@ -328,7 +328,7 @@ def test_hard_wrapped_text_is_rejoined_into_its_paragraphs(width: int) -> None:
     """Text from a PDF or OCR keeps its visual lines, filled to one width (28 characters in a
     公文, more in small print): a full line runs on whatever its length, so no wrapped line is
     taken for a heading and no paragraph is cut, while the short headings stay headings."""
-    from indexer.cleaning.layout import wrap_width
+    from indexer.ingest.cleaning.layout import wrap_width
 
     source = sorted(REPORTS_DIR.glob("*.txt"))[0].read_text(encoding="utf-8")
     paragraphs = [line.strip() for line in source.splitlines() if line.strip()]
@@ -349,7 +349,7 @@ def test_hard_wrapped_text_is_rejoined_into_its_paragraphs(width: int) -> None:
 
 
 def test_a_text_of_ragged_lines_has_no_wrap_width() -> None:
-    from indexer.cleaning.layout import wrap_width
+    from indexer.ingest.cleaning.layout import wrap_width
 
     assert wrap_width([12, 57, 33, 140, 88, 21, 64, 19, 230]) == 0
     assert wrap_width([28, 28, 27, 12, 28, 26, 9, 28]) == 28

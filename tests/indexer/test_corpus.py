@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.corpus import SeedError, seed_corpus
+from indexer.ingest.corpus import SeedError, seed_corpus
 
 
 def _tree(root: Path) -> dict[str, str]:

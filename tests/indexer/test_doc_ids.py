@@ -1,12 +1,12 @@
-"""Report ids come from file names, Chinese included (indexer.corpus.doc_id_from_name), and are
+"""Report ids come from file names, Chinese included (indexer.ingest.corpus.doc_id_from_name), and are
 safe as file names and URL path parts (validate_doc_id)."""
 
 from __future__ import annotations
 
 import pytest
 
-from indexer.corpus import doc_id_from_name, validate_doc_id
 from indexer.errors import InvalidDocument
+from indexer.ingest.corpus import doc_id_from_name, validate_doc_id
 
 
 @pytest.mark.parametrize(("stem", "expected"), [

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from indexer.backends.milvus.store import MilvusConfig, MilvusConnection, MilvusStore, StoreNames
 from indexer.errors import IndexLoadError
-from indexer.milvus_store import MilvusConfig, MilvusConnection, MilvusStore, StoreNames
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -37,14 +37,14 @@ def milvus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusConnectio
 
 @pytest.fixture(scope="module")
 def migrated(milvus: MilvusConnection, index_dir: Path) -> Any:
-    from indexer.migrate import copy_snapshot
+    from indexer.backends.milvus.migrate import copy_snapshot
 
     return copy_snapshot(milvus, index_dir)
 
 
 @pytest.fixture(scope="module")
 def milvus_searcher(migrated: Any, milvus: MilvusConnection, embedder: Any) -> Any:
-    from indexer.milvus import open_searcher
+    from indexer.backends.milvus.view import open_searcher
 
     return open_searcher(MilvusStore(milvus), embedder)
 
@@ -56,7 +56,7 @@ def questions(dev_questions: list[dict[str, Any]]) -> list[str]:
 
 def test_migrate_copies_every_chunk_and_sentence_once(migrated: Any, milvus: MilvusConnection,
                                                       searcher: Any, index_dir: Path) -> None:
-    from indexer.migrate import copy_snapshot
+    from indexer.backends.milvus.migrate import copy_snapshot
 
     n_sentences = sum(len(c.sentences) for c in searcher.chunks)
     assert (migrated.reports, migrated.chunks, migrated.sentences) == (6, 81, n_sentences)
@@ -116,7 +116,7 @@ def test_a_searcher_over_milvus_finds_the_same_hits(milvus_searcher: Any, search
 
 
 def test_a_store_that_was_never_filled_names_the_commands(milvus: MilvusConnection, embedder: Any) -> None:
-    from indexer.milvus import open_searcher
+    from indexer.backends.milvus.view import open_searcher
 
     other = _connection(milvus, "never_copied")
     try:
@@ -145,7 +145,7 @@ def _connection(milvus: MilvusConnection, prefix: str) -> MilvusConnection:
 @pytest.fixture
 def small_store(milvus: MilvusConnection, embedder: Any, tmp_path: Path) -> Iterator[tuple[MilvusStore, Path]]:
     """A store of its own, built from a folder of two reports by ``index_folder``."""
-    from indexer.milvus_index import index_folder
+    from indexer.backends.milvus.writer import index_folder
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -163,13 +163,13 @@ def small_store(milvus: MilvusConnection, embedder: Any, tmp_path: Path) -> Iter
 
 
 def _view(store: MilvusStore, embedder: Any) -> Any:
-    from indexer.milvus import MilvusView
+    from indexer.backends.milvus.view import MilvusView
 
     return MilvusView(store, embedder)
 
 
 def test_index_folder_is_incremental(small_store: tuple[MilvusStore, Path], embedder: Any) -> None:
-    from indexer.milvus_index import index_folder
+    from indexer.backends.milvus.writer import index_folder
 
     store, corpus = small_store
     before = store.live()
@@ -192,7 +192,7 @@ def test_index_folder_is_incremental(small_store: tuple[MilvusStore, Path], embe
 def test_staged_rows_are_invisible_until_the_switch(small_store: tuple[MilvusStore, Path], embedder: Any) -> None:
     import dataclasses
 
-    from indexer.milvus_index import MilvusWriter
+    from indexer.backends.milvus.writer import MilvusWriter
     from indexer.types import Report
 
     store, _ = small_store
@@ -222,7 +222,7 @@ def test_staged_rows_are_invisible_until_the_switch(small_store: tuple[MilvusSto
 def test_two_writers_of_one_report_leave_one_whole_version(small_store: tuple[MilvusStore, Path],
                                                            embedder: Any) -> None:
     """Both stage complete versions; the later switch wins; the other's rows are orphans."""
-    from indexer.milvus_index import MilvusWriter
+    from indexer.backends.milvus.writer import MilvusWriter
     from indexer.types import Report
 
     store, _ = small_store
@@ -244,9 +244,9 @@ def test_two_writers_of_one_report_leave_one_whole_version(small_store: tuple[Mi
 
 
 def test_live_changes_check_before_writing(small_store: tuple[MilvusStore, Path], embedder: Any) -> None:
+    from indexer.backends.local.update import Delete, Put
+    from indexer.backends.milvus.writer import MilvusWriter
     from indexer.errors import DocumentExists, DocumentNotFound, NothingToIndex
-    from indexer.milvus_index import MilvusWriter
-    from indexer.update import Delete, Put
 
     store, _ = small_store
     writer = MilvusWriter.open(store, embedder)
@@ -266,8 +266,8 @@ def test_live_changes_check_before_writing(small_store: tuple[MilvusStore, Path]
 
 def test_scoring_the_chunks_of_many_reports_at_once(milvus: MilvusConnection, embedder: Any, tmp_path: Path) -> None:
     """Candidates from 70 reports: one flat filter (Milvus Lite fails on ~50 ``or`` clauses)."""
-    from indexer.milvus import open_searcher
-    from indexer.milvus_index import index_folder
+    from indexer.backends.milvus.view import open_searcher
+    from indexer.backends.milvus.writer import index_folder
 
     corpus = tmp_path / "many"
     corpus.mkdir()

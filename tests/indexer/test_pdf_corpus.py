@@ -15,9 +15,9 @@ REPORTS = sorted(REPORTS_DIR.glob("*.txt"))
 
 def test_the_dev_set_retrieves_from_pdfs_as_from_text(tmp_path: Path, embedder, searcher,  # type: ignore[no-untyped-def]
                                                       dev_questions) -> None:
-    from indexer.build import build_index
-    from indexer.readers import report_page
-    from indexer.store import load_index
+    from indexer.backends.local.build import build_index
+    from indexer.backends.local.store import load_index
+    from indexer.ingest.readers import report_page
     from service.answering.engine import engine_for
 
     corpus = tmp_path / "corpus"
@@ -69,9 +69,9 @@ def test_a_corpus_of_printed_pdfs_answers_as_the_text_corpus_does(tmp_path: Path
     """Every report printed to PDF (visual lines of ~36 characters, running header and footer):
     the cleaner rejoins the hard-wrapped lines into paragraphs, so retrieval and answers hold.
     Prints the figures the README quotes (pytest -s)."""
-    from indexer.build import build_index
-    from indexer.cleaning import report_sentences
-    from indexer.store import load_index
+    from indexer.backends.local.build import build_index
+    from indexer.backends.local.store import load_index
+    from indexer.ingest.cleaning import report_sentences
     from service.answering.engine import engine_for
 
     corpus = tmp_path / "corpus"

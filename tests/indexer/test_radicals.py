@@ -1,5 +1,5 @@
-"""Radicals and compatibility ideographs to unified ideographs (``indexer.zh.compatibility_to_unified``
-with the table of ``indexer/radicals.py``, from Unicode's EquivalentUnifiedIdeograph.txt)."""
+"""Radicals and compatibility ideographs to unified ideographs (``indexer.text.zh.compatibility_to_unified``
+with the table of ``indexer/text/radicals.py``, from Unicode's EquivalentUnifiedIdeograph.txt)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import unicodedata
 
 import pytest
 
-from indexer.radicals import EQUIVALENT_UNIFIED
-from indexer.readers.base import compatibility_to_unified as reader_fix
-from indexer.zh import compatibility_to_unified
+from indexer.ingest.readers.base import compatibility_to_unified as reader_fix
+from indexer.text.radicals import EQUIVALENT_UNIFIED
+from indexer.text.zh import compatibility_to_unified
 
 SUPPLEMENT = range(0x2E80, 0x2F00)  # CJK Radicals Supplement
 KANGXI = range(0x2F00, 0x2FE0)  # Kangxi Radicals
@@ -38,7 +38,7 @@ def test_the_readers_use_the_one_helper() -> None:
 def test_text_and_markdown_reports_are_read_with_the_same_mapping(name: str) -> None:
     """Every reader maps: a plain-text or Markdown report typed with radicals is stored as the
     ideographs (one for one), so the embedder sees 民 too, not just the tokenizer."""
-    from indexer.readers import extract
+    from indexer.ingest.readers import extract
 
     got = extract("湖岛街道居\u2ea0反映诉求，\u2f2f作人员\u2f3c系群众。\n".encode(), name)
     assert "居民反映诉求，工作人员心系群众。" in got.text
@@ -110,8 +110,8 @@ AS_RADICALS = str.maketrans({"民": "\u2ea0", "食": "\u2edd", "青": "\u2ed8", 
 
 
 def test_questions_are_normalised_as_report_text_is_read() -> None:
-    from indexer.tokenize import Tokenizer
-    from indexer.zh import nfkc, norm
+    from indexer.text.tokenize import Tokenizer
+    from indexer.text.zh import nfkc, norm
 
     assert nfkc("为\u2ea0办好\u2edd堂，⼯作") == "为民办好食堂,工作"  # NFKC folds the full-width comma
     assert norm("青年 \u2ed8年") == "青年青年"

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from indexer.configure import reader_limits
-from indexer.readers import Limits, extract
-from indexer.reading import OverLimit, ReadError
+from indexer.ingest.decode import OverLimit, ReadError
+from indexer.ingest.readers import Limits, extract
 from tests.bombs import many_paragraphs_docx, pictures_pdf
 from tests.indexer.documents import blank_pdf
 
@@ -20,7 +20,7 @@ from tests.indexer.documents import blank_pdf
 @pytest.fixture
 def ocr_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the pages (and images) handed to OCR."""
-    from indexer.readers import ocr
+    from indexer.ingest.readers import ocr
 
     calls = [0]
     original = ocr.ocr_image
@@ -67,7 +67,7 @@ def test_ocr_stops_at_the_first_page_past_its_time_budget(ocr_calls: list[int]) 
 
 
 def test_a_word_document_of_10k_paragraphs_is_refused_before_reading_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    from indexer.readers import docx as docx_reader
+    from indexer.ingest.readers import docx as docx_reader
 
     data = many_paragraphs_docx(10_000)
     assert len(data) < 100_000

@@ -1,4 +1,4 @@
-"""Report formats in (indexer/readers): Word, Markdown and web pages built from the bundled
+"""Report formats in (indexer/ingest/readers): Word, Markdown and web pages built from the bundled
 reports, indexed beside .txt ones; bad files named, the rest of the folder indexed."""
 
 from __future__ import annotations
@@ -11,8 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from indexer.readers import Limits, extract, ocr_confidence, read_document, sniff, strip_suffix
-from indexer.reading import ReadError
+from indexer.ingest.decode import ReadError
+from indexer.ingest.readers import (
+    Limits,
+    extract,
+    ocr_confidence,
+    read_document,
+    sniff,
+    strip_suffix,
+)
 from tests.conftest import REPORTS_DIR
 from tests.indexer.documents import (
     CHROME,
@@ -91,8 +98,8 @@ def _sectioned(kind: str) -> bytes:
 
 @pytest.mark.parametrize("kind", ["docx", "md"])
 def test_headings_the_file_marks_are_the_context_of_the_chunks_under_them(kind: str) -> None:
-    from indexer.chunking import chunk_report
-    from indexer.corpus import parse_file
+    from indexer.ingest.chunking import chunk_report
+    from indexer.ingest.corpus import parse_file
 
     got = extract(_sectioned(kind), f"sec.{kind}")
     assert [got.text[h:].split("\n", 1)[0] for h in got.meta["headings"]] == [
@@ -143,7 +150,7 @@ def test_a_span_has_the_ocr_confidence_of_the_pages_it_touches() -> None:
 
 
 def test_a_file_over_its_format_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
-    from indexer.reading import OverLimit
+    from indexer.ingest.decode import OverLimit
 
     limits = Limits(max_text_bytes=2048, max_file_bytes=4096)
     with pytest.raises(OverLimit, match=r"^big.md: 3,000 bytes, over the limit of 2,048 bytes for Markdown files$"):
@@ -197,8 +204,8 @@ def _zip(parts: dict[str, bytes]) -> bytes:
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory: pytest.TempPathFactory, embedder):  # type: ignore[no-untyped-def]
     """The bundled corpus as .docx, .md, .html and .txt files, indexed."""
-    from indexer.build import build_index
-    from indexer.store import load_index
+    from indexer.backends.local.build import build_index
+    from indexer.backends.local.store import load_index
 
     corpus = tmp_path_factory.mktemp("mixed") / "corpus"
     write_mixed_corpus(corpus, REPORTS)
@@ -266,7 +273,7 @@ def test_a_folder_with_nothing_readable_says_so_in_one_line(tmp_path: Path) -> N
 
 
 def test_a_bad_file_or_a_clashing_id_is_skipped_and_the_rest_indexed(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
-    from indexer.build import build_index
+    from indexer.backends.local.build import build_index
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -284,10 +291,10 @@ def test_a_citation_names_the_page_its_quote_starts_on(tmp_path: Path, embedder)
     """Reports from paged files carry where each page starts; every citation gets its page."""
     from dataclasses import replace
 
-    from indexer.build import build_index_from_reports
-    from indexer.corpus import parse_file
-    from indexer.readers import report_page
-    from indexer.store import load_index
+    from indexer.backends.local.build import build_index_from_reports
+    from indexer.backends.local.store import load_index
+    from indexer.ingest.corpus import parse_file
+    from indexer.ingest.readers import report_page
     from service.answering.engine import engine_for
 
     assert report_page({"pages": [[0, 1], [100, 2], [250, 3]]}, 99) == 1

@@ -1,4 +1,4 @@
-"""PDFs and images (indexer/readers/pdf.py, image.py, ocr.py), built from the bundled reports:
+"""PDFs and images (indexer/ingest/readers/pdf.py, image.py, ocr.py), built from the bundled reports:
 PDFs printed by headless Chromium with running headers and footers, scans of them (image-only
 PDFs), screenshots of paragraphs, and broken or hostile files.
 
@@ -24,10 +24,10 @@ from typing import Any
 
 import pytest
 
-from indexer.readers import Extracted, Limits, extract
-from indexer.readers.image import read_image
-from indexer.readers.pdf import is_page_number, read_pdf, remove_running_lines
-from indexer.reading import ReadError
+from indexer.ingest.decode import ReadError
+from indexer.ingest.readers import Extracted, Limits, extract
+from indexer.ingest.readers.image import read_image
+from indexer.ingest.readers.pdf import is_page_number, read_pdf, remove_running_lines
 from tests.conftest import REPORTS_DIR
 from tests.indexer.documents import blank_pdf, report_lines
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -275,7 +275,7 @@ def test_an_image_of_a_paragraph_is_read_by_ocr(documents: Documents, kind: str)
 
 
 def test_ocr_lines_are_in_reading_order() -> None:
-    from indexer.readers.ocr import reading_order
+    from indexer.ingest.readers.ocr import reading_order
 
     boxes = [
         ((400.0, 100.0, 600.0, 130.0), "数量：172处", 0.9),  # a table row: two columns far apart

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.reading import ReadError, decode_bytes, read_text
+from indexer.ingest.decode import ReadError, decode_bytes, read_text
 
 REPORTS = Path(__file__).resolve().parents[2] / "data" / "reports"
 SAMPLE = (

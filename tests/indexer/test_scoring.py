@@ -9,9 +9,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from indexer.evidence import QuestionInfo, evidence_rerank, score_candidates, score_sentence
-from indexer.scoring import DEFAULT, EvidenceConfig, ScoringConfig, field_names
-from indexer.search import _max_norm, _minmax, _rrf, adaptive_weight
+from indexer.retrieval.evidence import (
+    QuestionInfo,
+    evidence_rerank,
+    score_candidates,
+    score_sentence,
+)
+from indexer.retrieval.scoring import DEFAULT, EvidenceConfig, ScoringConfig, field_names
+from indexer.retrieval.search import _max_norm, _minmax, _rrf, adaptive_weight
 from indexer.types import Chunk, Hit, Report, Sentence
 
 # -- the configuration ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The sentence-vector scheme (indexer/assembly.py, indexer/build.py): pooled from each chunk's
+"""The sentence-vector scheme (indexer/embed.py, indexer/backends/local/build.py): pooled from each chunk's
 own forward pass or encoded sentence by sentence, recorded in meta.json and never mixed."""
 
 from __future__ import annotations
@@ -9,14 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.assembly import chunk_reports, embed_chunks_and_sentences, sentence_spans
-from indexer.build import build_index, build_params, is_up_to_date
-from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
-from indexer.corpus import read_reports, scan_corpus
-from indexer.sentence_vectors import recorded_scheme
-from indexer.store import load_index, read_meta
-from indexer.update import Put
-from indexer.writer import LiveIndex
+from indexer.backends.local.build import build_index, build_params, is_up_to_date
+from indexer.backends.local.store import load_index, read_meta
+from indexer.backends.local.update import Put
+from indexer.backends.local.writer import LiveIndex
+from indexer.embed import chunk_reports, embed_chunks_and_sentences, recorded_scheme, sentence_spans
+from indexer.ingest.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
+from indexer.ingest.corpus import read_reports, scan_corpus
 from tests.kb import RECYCLING, REPORTS_DIR
 
 

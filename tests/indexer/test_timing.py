@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from contextvars import copy_context
 
-from indexer.timing import recording, stage
+from indexer.retrieval.timing import recording, stage
 
 
 def test_stages_are_recorded_only_while_recording() -> None:

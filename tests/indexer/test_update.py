@@ -1,4 +1,4 @@
-"""Live index changes (indexer/update.py, indexer/writer.py, indexer/journal.py), in-process with the real model.
+"""Live index changes (indexer/backends/local/update.py, indexer/backends/local/writer.py, indexer/backends/local/journal.py), in-process with the real model.
 
 Each test works on its own copy of data/reports and of the session's index snapshot.
 """
@@ -13,10 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.build import build_index, build_params, is_up_to_date
-from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
-from indexer.corpus import scan_corpus
+from indexer.backends.local.build import build_index, build_params, is_up_to_date
+from indexer.backends.local.faults import pause_hook
+from indexer.backends.local.journal import Journal, WriterBusy, journal_path, writer_lock
+from indexer.backends.local.snapshots import CHECKSUMS, verify_checksums, write_checksums
+from indexer.backends.local.store import IndexLoadError, load_index
+from indexer.backends.local.update import Delete, Put
+from indexer.backends.local.writer import LiveIndex
 from indexer.durable import write_file_durably
+from indexer.embed import recorded_scheme
 from indexer.errors import (
     DocumentConflict,
     DocumentExists,
@@ -24,13 +29,8 @@ from indexer.errors import (
     InvalidDocument,
     NotText,
 )
-from indexer.faults import pause_hook
-from indexer.journal import Journal, WriterBusy, journal_path, writer_lock
-from indexer.sentence_vectors import recorded_scheme
-from indexer.snapshots import CHECKSUMS, verify_checksums, write_checksums
-from indexer.store import IndexLoadError, load_index
-from indexer.update import Delete, Put
-from indexer.writer import LiveIndex
+from indexer.ingest.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
+from indexer.ingest.corpus import scan_corpus
 from tests.kb import ELDERLY_V1, ELDERLY_V2, RECYCLING, KbDirs, make_kb
 
 PARAMS = build_params("m3e-small", DEFAULT_MAX_CHARS, DEFAULT_OVERLAP, [])
@@ -182,7 +182,7 @@ def test_second_writer_is_refused_while_the_lock_is_held(live: LiveIndex, kb: Kb
 
 
 def test_a_failed_update_restores_the_file(live: LiveIndex, kb: KbDirs, monkeypatch: pytest.MonkeyPatch) -> None:
-    import indexer.assembly
+    import indexer.embed
 
     original = (kb.corpus / "000_cfe86b6ecbc402ed.txt").read_bytes()
     corpus, version = kb.corpus_state(), kb.live_snapshot()
@@ -190,7 +190,7 @@ def test_a_failed_update_restores_the_file(live: LiveIndex, kb: KbDirs, monkeypa
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(indexer.assembly, "embed_chunks", broken)
+    monkeypatch.setattr(indexer.embed, "embed_chunks", broken)
     with pytest.raises(RuntimeError, match="disk on fire"):
         live.apply([Put("000_cfe86b6ecbc402ed", ELDERLY_V1)])
     assert (kb.corpus / "000_cfe86b6ecbc402ed.txt").read_bytes() == original
@@ -313,7 +313,7 @@ def test_an_index_without_checksums_still_loads(kb: KbDirs, embedder) -> None:  
 
 
 def test_a_title_becomes_the_first_line_and_ids_are_stable(live: LiveIndex, kb: KbDirs, embedder) -> None:  # type: ignore[no-untyped-def]
-    from indexer.corpus import default_doc_id, document_text
+    from indexer.ingest.corpus import default_doc_id, document_text
 
     body = ELDERLY_V1.split("\n", 1)[1].lstrip()
     assert document_text(body, "青山湾社区启用“智慧养老驿站”").startswith("青山湾社区启用“智慧养老驿站”\n\n")

@@ -1,5 +1,5 @@
 """The vector index kind and its parameters: from the settings to the build, recorded in
-meta.json, checked on load (indexer/dense.py, indexer/store.py, zhiwen/settings.py), with real
+meta.json, checked on load (indexer/retrieval/dense.py, indexer/backends/local/store.py, zhiwen/settings.py), with real
 FAISS and the real model."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from indexer.build import build_index, build_params, is_up_to_date
-from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
+from indexer.backends.local.build import build_index, build_params, is_up_to_date
+from indexer.backends.local.store import IndexLoadError, load_index, read_meta
+from indexer.backends.local.update import Put
+from indexer.backends.local.writer import LiveIndex
 from indexer.configure import vector_index_params
-from indexer.dense import DEFAULT_PARAMS, VectorIndexParams, recorded
-from indexer.store import IndexLoadError, load_index, read_meta
-from indexer.update import Put
-from indexer.writer import LiveIndex
+from indexer.ingest.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
+from indexer.retrieval.dense import DEFAULT_PARAMS, VectorIndexParams, recorded
 from tests.kb import RECYCLING, KbDirs, make_kb
 from tests.test_cli import zhiwen
 from zhiwen.settings import Settings, describe_errors

@@ -37,8 +37,8 @@ def _word(path: Path, *, styled_title: bool) -> None:
 
 @pytest.fixture(scope="module", params=[False, True], ids=["bold-title", "heading-title"])
 def word_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Any:
-    from indexer.build import build_index
-    from indexer.store import load_index
+    from indexer.backends.local.build import build_index
+    from indexer.backends.local.store import load_index
     from service.answering.engine import engine_for
 
     root = tmp_path_factory.mktemp("word")
@@ -57,7 +57,7 @@ def test_the_title_is_the_title_line_alone_and_places_are_found(word_engine: Any
 
 
 def test_each_table_row_is_one_sentence(word_engine: Any) -> None:
-    from indexer.cleaning import report_sentences
+    from indexer.ingest.cleaning import report_sentences
 
     (report,) = word_engine.reports.values()
     texts = [s.text for s in report_sentences(report)]

@@ -1,11 +1,11 @@
-"""The Chinese text helpers (``indexer/zh.py``): normalisation, bigrams, key terms, numbers, place
+"""The Chinese text helpers (``indexer/text/zh.py``): normalisation, bigrams, key terms, numbers, place
 names."""
 
 from __future__ import annotations
 
 import pytest
 
-from indexer.zh import (
+from indexer.text.zh import (
     CJK,
     CJK_RE,
     PLACE_SUFFIXES,

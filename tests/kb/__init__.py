@@ -92,7 +92,7 @@ def make_kb(
     before would), so recovery can fall back to it. Each copy gets its checksums, as every
     snapshot written by ``zhiwen index`` and the live writer does.
     """
-    from indexer.snapshots import publish, write_checksums
+    from indexer.backends.local.snapshots import publish, write_checksums
 
     target.mkdir(parents=True, exist_ok=True)
     corpus = target / "corpus"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from indexer.journal import writer_lock
+from indexer.backends.local.journal import writer_lock
 from tests.kb import SAMPLES
 from tests.kb.conftest import AUTH, KbServer
 

@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from indexer.build import build_index, build_params, is_up_to_date
-from indexer.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
-from indexer.corpus import scan_corpus
-from indexer.journal import Journal, journal_path
-from indexer.snapshots import verify_checksums, write_checksums
-from indexer.store import load_index
+from indexer.backends.local.build import build_index, build_params, is_up_to_date
+from indexer.backends.local.journal import Journal, journal_path
+from indexer.backends.local.snapshots import verify_checksums, write_checksums
+from indexer.backends.local.store import load_index
+from indexer.ingest.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
+from indexer.ingest.corpus import scan_corpus
 from tests.kb import ELDERLY_V1, REPORTS_DIR, KbDirs, make_kb
 from tests.kb.conftest import AUTH, RunApp, launch
 from tests.service.conftest import ROOT, wait_for

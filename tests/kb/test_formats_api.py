@@ -19,7 +19,7 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 @pytest.fixture(scope="module")
 def mixed_server(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[tuple[str, KbDirs]]:  # type: ignore[no-untyped-def]
-    from indexer.build import build_index
+    from indexer.backends.local.build import build_index
 
     root = tmp_path_factory.mktemp("mixed-server")
     corpus = root / "corpus"

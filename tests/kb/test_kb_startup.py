@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from indexer.journal import Journal, journal_path, writer_lock
+from indexer.backends.local.journal import Journal, journal_path, writer_lock
 from tests.kb import (
     NIGHT_MARKET,
     NIGHT_MARKET_QUESTION,

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from indexer.filters import ReportFilter, allowed_reports
+from indexer.retrieval.filters import ReportFilter, allowed_reports
 from indexer.types import Report
 
 QUESTION = "街道党工委开展了哪些工作？"

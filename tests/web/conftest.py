@@ -125,7 +125,7 @@ def web_index_dir(
     web_corpus_dir: Path,
     embedder: Any,
 ) -> Path:
-    from indexer.build import build_index
+    from indexer.backends.local.build import build_index
 
     path = tmp_path_factory.mktemp("web-index") / "index"
     build_index(web_corpus_dir, path, embedder)

@@ -22,7 +22,7 @@ REPORTS = sorted(REPORTS_DIR.glob("*.txt"))
 
 @pytest.fixture(scope="module")
 def formats_api(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[ApiServer]:
-    from indexer.build import build_index
+    from indexer.backends.local.build import build_index
 
     root = tmp_path_factory.mktemp("formats-web")
     corpus = root / "reports"  # the server's corpus folder (server_env: <tmp>/reports)

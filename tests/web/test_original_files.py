@@ -83,7 +83,7 @@ def _png_of(pdf: bytes) -> bytes:
 def files_api(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[ApiServer]:
     """A server whose corpus holds a report in each format, with an admin key and a key scoped
     to knowledge base alpha; reads are open (the default)."""
-    from indexer.build import build_index
+    from indexer.backends.local.build import build_index
 
     root = tmp_path_factory.mktemp("files-web")
     corpus = root / "reports"  # the server's corpus folder (server_env: <tmp>/reports)

@@ -161,7 +161,7 @@ def test_an_uploaded_word_report_answers_and_can_be_replaced(
 
 
 # File names and the ids they give: the page's rule (upload.js) must be the server's
-# (indexer.corpus.doc_id_from_name), or a 409 would name a report the page cannot replace.
+# (indexer.ingest.corpus.doc_id_from_name), or a 409 would name a report the page cannot replace.
 NAMES = ["海棠街道民生工作总结.docx", "000_cfe86b6ecbc402ed.txt", "report v2.1.pdf", "../etc/passwd.txt",
          ".hidden.md", "《报告》（修订稿）.docx", "📄报告.png", "a:b*c?.html", "-rf.txt", "   .txt",
          "x" * 200 + ".txt", "Ｆｕｌｌ　ｗｉｄｔｈ.docx", "e\u0301t\u00e9.txt", "二〇二一年总结.docx"]
@@ -169,7 +169,7 @@ NAMES = ["海棠街道民生工作总结.docx", "000_cfe86b6ecbc402ed.txt", "rep
 
 @pytest.mark.browser
 def test_the_page_names_a_file_as_the_server_does(desktop: BrowserContext, upload_api: ApiServer) -> None:
-    from indexer.corpus import doc_id_from_name
+    from indexer.ingest.corpus import doc_id_from_name
 
     page = desktop.new_page()
     page.goto(f"{upload_api.url}/")

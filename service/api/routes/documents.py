@@ -22,7 +22,8 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 
-from indexer.corpus import DOC_ID_PATTERN, default_doc_id
+from indexer.backends.local.journal import WriterBusy
+from indexer.backends.local.update import Delete, Put, UpdateResult
 from indexer.errors import (
     CorpusUnavailable,
     DocumentConflict,
@@ -34,8 +35,7 @@ from indexer.errors import (
     TooLarge,
     UpdateError,
 )
-from indexer.journal import WriterBusy
-from indexer.update import Delete, Put, UpdateResult
+from indexer.ingest.corpus import DOC_ID_PATTERN, default_doc_id
 from service.api.auth import ReadKey, WriteKey
 from service.api.deps import EngineDep, KbDep, SettingsDep
 from service.api.errors import ApiError, error_responses, printable
@@ -68,8 +68,8 @@ router = APIRouter(prefix="/v1", tags=["documents"])
 
 def _api_error(exc: Exception) -> ApiError:
     """Domain failures of a change as HTTP errors (nothing was stored for any of them)."""
+    from indexer.backends.local.store import IndexLoadError
     from indexer.errors import BackendUnavailable
-    from indexer.store import IndexLoadError
 
     if isinstance(exc, WriterBusy):
         return ApiError(409, "write_in_progress", str(exc), headers={"Retry-After": "2"})
@@ -230,7 +230,7 @@ def _document_links(*operations: str) -> dict[str, Any]:
     }
 
 
-# what GET /v1/documents/{doc_id}/file may answer with (indexer.readers.CONTENT_TYPES, images split)
+# what GET /v1/documents/{doc_id}/file may answer with (indexer.ingest.readers.CONTENT_TYPES, images split)
 _FILE_TYPES = ("text/plain", "text/markdown", "text/html", "application/pdf", "image/png", "image/jpeg",
                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                "application/octet-stream")
@@ -250,9 +250,9 @@ FILE_HEADERS: Final = {
 
 def _file_type(kind: str, head: bytes) -> tuple[str, str]:
     """The media type and disposition of a stored file of the reader's ``kind`` (told by
-    ``indexer.readers.sniff`` from its bytes, the name only ever choosing between text kinds):
+    ``indexer.ingest.readers.sniff`` from its bytes, the name only ever choosing between text kinds):
     PDF and PNG/JPEG images inline, everything else (web pages, Markdown, text, Word) a download."""
-    from indexer.readers import CONTENT_TYPES
+    from indexer.ingest.readers import CONTENT_TYPES
 
     if kind == "pdf":
         return "application/pdf", "inline"
@@ -341,7 +341,7 @@ async def get_document(doc_id: str, engine: EngineDep) -> DocumentDetail:
     dependencies=[ReadKey],
 )
 async def get_document_file(doc_id: PathDocId, kb: KbDep, engine: EngineDep) -> FileResponse:
-    from indexer.readers import sniff
+    from indexer.ingest.readers import sniff
 
     report = engine.reports.get(doc_id)
     if report is None:

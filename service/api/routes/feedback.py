@@ -102,7 +102,7 @@ def _correction(body: FeedbackRequest, engine: QAEngine | None, kb: str) -> Corr
         raise ApiError(404, "not_found", f"correction.doc_id: no report {printable(c.doc_id)!r} "
                        f"in knowledge base {kb!r}")
     if correction.quote is not None:
-        from indexer.zh import norm
+        from indexer.text.zh import norm
 
         if norm(correction.quote) not in norm(report.text):
             raise field_error("correction.quote", "not_in_report",

@@ -19,8 +19,8 @@ from fastapi import APIRouter, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
+from indexer.backends.local.journal import WriterBusy
 from indexer.errors import NothingToIndex
-from indexer.journal import WriterBusy
 from service.api.auth import AdminKey, readable_kbs
 from service.api.deps import KB_PATTERN, SettingsDep, StateDep
 from service.api.errors import ApiError, error_responses

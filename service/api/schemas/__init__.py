@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from indexer.filters import ReportFilter, allowed_reports
+from indexer.retrieval.filters import ReportFilter, allowed_reports
 from indexer.types import Hit, Report
 from service.answering.types import Answer, AnswerKind, Citation
 
@@ -257,7 +257,7 @@ class Facets(BaseModel):
     def of(cls, reports: Sequence[Report]) -> Facets:
         from collections import Counter
 
-        from indexer.filters import report_format
+        from indexer.retrieval.filters import report_format
 
         places = Counter(str(p) for r in reports for p in dict.fromkeys(r.meta.get("places") or ()))
         formats = Counter(report_format(r.meta) for r in reports)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from indexer.corpus import DOC_ID_PATTERN, DOC_ID_RULE
+from indexer.ingest.corpus import DOC_ID_PATTERN, DOC_ID_RULE
 from service.api.schemas import ReportText, ReportTitle
 
 MAX_TITLE_CHARS = 500

@@ -1,4 +1,4 @@
-/* 知问 — the report id a file's name gives, as the server gives it (indexer.corpus.doc_id_from_name):
+/* 知问 — the report id a file's name gives, as the server gives it (indexer.ingest.corpus.doc_id_from_name):
    the chat page's upload box and the admin page send it as doc_id, so a 409 names the report they
    can offer to replace. tests/web/test_upload_box.py keeps the two rules equal. */
 (function () {
