@@ -50,7 +50,7 @@ class ChunkStats:
 
 
 def measure(chunks: Sequence[Chunk], tokenizer: Tokenizer, reports: Sequence[Report]) -> ChunkStats:
-    from indexer.backends.local.store import chunk_to_json, report_to_json
+    from indexer.types import chunk_to_json, report_to_json
 
     tokens = [tokenizer.tokens(c.index_text) for c in chunks]
     ids = {c.doc_id for c in chunks}

@@ -71,7 +71,7 @@ def _drcd_sized(folder: Path, passages: int, chars: int) -> dict[str, int]:
 
 
 def _index_texts(index_dir: Path) -> list[str]:
-    from indexer.backends.local.store import chunk_from_json
+    from indexer.types import chunk_from_json
 
     with (index_dir / "chunks.jsonl").open(encoding="utf-8") as fh:
         return [chunk_from_json(json.loads(line)).index_text for line in fh if line.strip()]

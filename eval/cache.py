@@ -44,9 +44,11 @@ def cached_beir_index(
 ) -> Path:
     """The index directory of a BEIR corpus, built (chunk, embed, write) only when not cached;
     ``exclude`` names passages left out of it (leave-out evaluation)."""
-    from indexer.backends.local.build import build_index_from_reports, build_params, recorded_params
-    from indexer.backends.local.store import IndexLoadError, read_meta
+    from indexer.backends.local.build import build_index_from_reports
+    from indexer.backends.local.store import read_meta
     from indexer.embed import sentence_scheme
+    from indexer.errors import IndexLoadError
+    from indexer.params import build_params, recorded_params
 
     corpus_file = Path(corpus_dir) / "corpus.jsonl"
     scheme = sentence_scheme(embedder, sentence_vectors)

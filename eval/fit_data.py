@@ -217,7 +217,7 @@ def _assess(
 
 
 def _open(cfg: Collect, eval_set: EvalSet, exclude: frozenset[str] = frozenset()) -> Any:
-    from eval.cli import open_searcher
+    from eval.indexes import open_searcher
 
     return open_searcher(eval_set, cfg.model, cfg.cache_dir, exclude=exclude, progress=cfg.progress,
                          sentence_vectors=cfg.sentence_vectors)

@@ -1,5 +1,7 @@
-"""The rules of a change, written once for every backend: what a batch of puts and deletes does to
-the files an index holds, and the changes that cannot be made.
+"""Changes to an index, written once for every backend: the change types (:class:`Put`,
+:class:`Delete`) and what a change did (:class:`UpdateResult`); :func:`prepare`, which reads each
+upload as the indexer will before anything is stored; and the rules of what a batch of puts and
+deletes does to the files an index holds, and the changes that cannot be made.
 
 A backend describes what it holds (:class:`Holding`: its report files, and the file each report
 came from) and hands over the parsed reports of its uploads; :func:`plan_changes` says which files
@@ -17,11 +19,126 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
-from indexer.backends.local.update import Change, Put
-from indexer.errors import DocumentConflict, DocumentExists, DocumentNotFound, NothingToIndex
-from indexer.ingest.corpus import source_id
+from embeddings import progress
+from indexer.errors import (
+    DocumentConflict,
+    DocumentExists,
+    DocumentNotFound,
+    InvalidDocument,
+    NothingToIndex,
+    NotText,
+    TooLarge,
+)
+from indexer.ingest.corpus import document_text, source_id, validate_doc_id
 from indexer.types import Report
+
+if TYPE_CHECKING:
+    from indexer.ingest.readers import Extracted, Limits
+    from indexer.retrieval.search import Searcher
+
+@dataclass(frozen=True)
+class Put:
+    """Store a report as ``<doc_id><suffix>``: ``text`` (a ``.txt`` file, ``title`` as its first
+    line), or ``data``, a file's bytes in any format a reader takes (``suffix`` names it: ``.docx``,
+    ``.pdf``, ``.md``, ``.html``, ``.png``…). A report stored under another suffix is replaced.
+    ``must``: "new" (fail if the report exists), "any" (upsert)."""
+
+    doc_id: str
+    text: str = ""
+    title: str | None = None
+    must: Literal["new", "any"] = "any"
+    data: bytes | None = field(default=None, repr=False)
+    suffix: str = ".txt"
+
+    @property
+    def name(self) -> str:
+        return f"{self.doc_id}{self.suffix}"
+
+    def stored_bytes(self) -> bytes:
+        """The bytes stored for the report: the file's, or the text with its title as a .txt."""
+        return self.data if self.data is not None else document_text(self.text, self.title).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Delete:
+    """Remove the file ``<doc_id>.txt`` (or the sub-folder file whose reports have this id)."""
+
+    doc_id: str
+
+
+Change = Put | Delete
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """What a change did to the index. ``files`` maps each touched corpus file to
+    created / replaced / deleted / unchanged."""
+
+    version: str
+    previous_version: str
+    changed: bool
+    files: dict[str, str] = field(default_factory=dict)
+    reports_added: tuple[str, ...] = ()
+    reports_updated: tuple[str, ...] = ()
+    reports_removed: tuple[str, ...] = ()
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    embedded: int = 0
+    reused: int = 0
+    reports: int = 0
+    chunks: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)
+    replayed: tuple[str, ...] = ()  # journal entries of crashed writers rolled forward first
+    seconds: float = 0.0
+    searcher: Searcher | None = field(default=None, compare=False, repr=False)
+
+
+def prepare(changes: Sequence[Change], limits: Limits | None = None
+            ) -> dict[str, tuple[bytes, Extracted]]:
+    """Check ``changes`` before anything is stored: valid, distinct doc ids, and each upload read
+    exactly as the indexer will read the stored file, within ``limits``. Returns ``file name ->
+    (bytes, extracted)`` of the uploads; raises :class:`InvalidDocument`, :class:`NotText` or
+    :class:`TooLarge`."""
+    from indexer.ingest.decode import OverLimit, ReadError
+    from indexer.ingest.readers import SUFFIXES, Limits, extract, read_text
+
+    limits = limits or Limits()
+
+    for change in changes:
+        validate_doc_id(change.doc_id)
+    seen: set[str] = set()
+    for change in changes:
+        if change.doc_id in seen:
+            raise InvalidDocument(f"doc_id {change.doc_id!r} is given twice")
+        seen.add(change.doc_id)
+    payloads: dict[str, tuple[bytes, Extracted]] = {}
+    for change in changes:
+        if not isinstance(change, Put):
+            continue
+        if change.suffix not in SUFFIXES:
+            raise InvalidDocument(f"{change.name}: not a report format ({' '.join(sorted(SUFFIXES))})")
+        progress.report("read")
+        try:
+            data = change.stored_bytes()
+            if change.data is None:
+                limits.check_size(len(data), "txt", change.name)
+                extracted = read_text(data, change.name)
+            else:
+                if change.title:
+                    raise InvalidDocument(f"{change.name}: a title goes with text only; a file's "
+                                          "title is read from the file")
+                extracted = extract(data, change.name, limits)
+        except OverLimit as exc:
+            raise TooLarge(f"{change.name}: {exc.reason}") from exc
+        except ReadError as exc:
+            kind = InvalidDocument if "empty" in exc.reason else NotText
+            raise kind(f"{change.name}: {exc.reason}") from exc
+        payloads[change.name] = (data, extracted)
+    return payloads
+
+
 
 LAST_REPORT = ("this change would leave the index without text; add another report "
                "before removing the last one")
@@ -109,4 +226,4 @@ def _owning_file(doc_id: str, held: Holding) -> str:
     return owner
 
 
-__all__ = ["LAST_REPORT", "Holding", "Plan", "plan_changes"]
+__all__ = ["LAST_REPORT", "Change", "Delete", "Holding", "Plan", "Put", "UpdateResult", "plan_changes", "prepare"]

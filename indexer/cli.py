@@ -136,10 +136,8 @@ def _user_words(words_file: Path | None) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from embeddings import ModelNotFoundError, load_embedder
     from indexer.backends import connect_backend
-    from indexer.backends.local.journal import WriterBusy
-    from indexer.backends.local.store import IndexLoadError
     from indexer.configure import backend_config, milvus_config
-    from indexer.errors import BackendUnavailable, UpdateError
+    from indexer.errors import BackendUnavailable, IndexLoadError, UpdateError, WriterBusy
     from indexer.ingest.corpus import SeedError
 
     settings = _settings(args)
@@ -254,9 +252,7 @@ def _progress_bar(*, enabled: bool) -> Iterator[None]:
 
 def _run_changes(args: argparse.Namespace, changes: list[Any]) -> int:
     from embeddings import ModelNotFoundError
-    from indexer.backends.local.journal import WriterBusy
-    from indexer.backends.local.store import IndexLoadError
-    from indexer.errors import BackendUnavailable, UpdateError
+    from indexer.errors import BackendUnavailable, IndexLoadError, UpdateError, WriterBusy
 
     try:
         with _progress_bar(enabled=sys.stderr.isatty() and not getattr(args, "quiet", False)):
@@ -277,7 +273,7 @@ def _run_changes(args: argparse.Namespace, changes: list[Any]) -> int:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from indexer.backends.local.update import Put
+    from indexer.changes import Put
     from indexer.errors import InvalidDocument
     from indexer.ingest.corpus import doc_id_from_name, validate_doc_id
     from indexer.ingest.decode import ReadError, decode_bytes
@@ -313,7 +309,7 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    from indexer.backends.local.update import Delete
+    from indexer.changes import Delete
 
     return _run_changes(args, [Delete(d) for d in args.doc_ids])
 
@@ -323,9 +319,9 @@ def run_migrate(args: argparse.Namespace) -> int:
 
     from pymilvus.exceptions import MilvusException
 
-    from indexer.backends.local.store import IndexLoadError
-    from indexer.backends.milvus.migrate import migrate
     from indexer.configure import milvus_config
+    from indexer.errors import IndexLoadError
+    from indexer.migrate import migrate
 
     settings = _settings(args)
     try:

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from indexer.backends import BackendConfig
-    from indexer.backends.milvus.store import MilvusConfig
+    from indexer.backends.base import BackendConfig
+    from indexer.backends.milvus.connection import MilvusConfig
     from indexer.ingest.readers.base import Limits
     from indexer.retrieval.dense import VectorIndexParams
     from zhiwen.settings import Settings
@@ -38,7 +38,7 @@ def vector_index_params(settings: Settings) -> VectorIndexParams:
 def milvus_config(settings: Settings, uri: str | None = None, prefix: str | None = None) -> MilvusConfig:
     """Where the Milvus backend is (``uri`` / ``prefix`` override the configured ones);
     ValueError when there is none."""
-    from indexer.backends.milvus.store import MilvusConfig
+    from indexer.backends.milvus.connection import MilvusConfig
 
     uri = uri or settings.milvus_uri
     if not uri:
@@ -66,7 +66,7 @@ def user_words(settings: Settings) -> tuple[str, ...]:
 def backend_config(settings: Settings, **overrides: Any) -> BackendConfig:
     """The configured backend (``ZHIWEN_BACKEND``) with the build and write settings;
     ``overrides`` replace fields (``corpus_dir``, ``index_dir``, ``lock_timeout``, ``milvus``…)."""
-    from indexer.backends import BackendConfig
+    from indexer.backends.base import BackendConfig
     from indexer.backends.local.faults import fault_pause
 
     fields: dict[str, Any] = {

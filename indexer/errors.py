@@ -3,6 +3,7 @@ and what to do.
 
 * :class:`IndexLoadError`: an index (snapshot) cannot be served.
 * :class:`BackendUnavailable`: the engine holding the index (Milvus) cannot be reached.
+* :class:`WriterBusy`: another write holds the index.
 * :class:`UpdateError` and its kinds: a change to the corpus that cannot be made (nothing was
   stored); ``code`` is stable for API clients.
 """
@@ -17,6 +18,11 @@ class IndexLoadError(RuntimeError):
 class BackendUnavailable(RuntimeError):
     """The search engine holding the index (Milvus) did not answer; the message names it. The
     index is fine: the engine may come back."""
+
+
+class WriterBusy(RuntimeError):
+    """Another writer holds the index (its lock, or this process's write in flight) for longer
+    than the caller waits (HTTP 409 ``write_in_progress``)."""
 
 
 class UpdateError(Exception):

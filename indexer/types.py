@@ -7,7 +7,7 @@ changes ``Report.text``; it only decides which spans count and how they read onc
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 # body: running text; caption: photo caption (searchable, down-weighted for answers);
@@ -79,3 +79,33 @@ class Hit:
     # cosine of the query with each of chunk.sentences (empty when the index has no sentence
     # vectors or the hit came from keyword-only search)
     sentence_scores: tuple[float, ...] = ()
+
+
+# -- as JSON (index files and Milvus rows) --------------------------------------------------------
+def report_to_json(report: Report) -> dict[str, Any]:
+    return asdict(report)
+
+
+def report_from_json(data: dict[str, Any]) -> Report:
+    return Report(data["doc_id"], data["title"], data["text"], dict(data.get("meta") or {}))
+
+
+def chunk_to_json(chunk: Chunk) -> dict[str, Any]:
+    data = asdict(chunk)
+    data["sentences"] = [[s.start, s.end, s.text, s.kind] for s in chunk.sentences]
+    return data
+
+
+def chunk_from_json(data: dict[str, Any]) -> Chunk:
+    sentences = tuple(Sentence(int(a), int(b), str(t), k) for a, b, t, k in data.get("sentences", []))
+    return Chunk(
+        chunk_id=data["chunk_id"],
+        doc_id=data["doc_id"],
+        start=int(data["start"]),
+        end=int(data["end"]),
+        text=data["text"],
+        title=data.get("title", ""),
+        context=data.get("context", ""),
+        sentences=sentences,
+        ocr_confidence=data.get("ocr_confidence"),
+    )

@@ -143,8 +143,7 @@ def run_ask(args: argparse.Namespace) -> int:
         return _fail(f"--top-k must be between 1 and {settings.max_top_k}")
 
     from embeddings import ModelNotFoundError
-    from indexer.backends.local.store import IndexLoadError
-    from indexer.errors import BackendUnavailable
+    from indexer.errors import BackendUnavailable, IndexLoadError
     from service.kb import open_engine
 
     try:

@@ -12,7 +12,7 @@ started, so it finishes on the snapshot it began with.
 One writer at a time: a thread lock in this process and the backend's own rule across processes
 (the local index's file lock, which ``zhiwen add``/``remove``/``index`` take too; on Milvus, per
 report the later write wins). A second writer waits briefly, then gets
-:class:`~indexer.backends.local.journal.WriterBusy` (HTTP 409). Changes another process or node made are picked
+:class:`~indexer.errors.WriterBusy` (HTTP 409). Changes another process or node made are picked
 up by a watcher thread within ``WATCH_INTERVAL_S``. When the backend does not answer (Milvus
 down), ``unavailable`` says why: /readyz and every ``/v1/*`` route answer 503 naming it, and the
 first poll that reaches it again clears it, without a restart.
@@ -38,14 +38,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from embeddings.progress import report as report_progress
-from indexer.backends.local.journal import WriterBusy
-from indexer.errors import BackendUnavailable
+from indexer.errors import BackendUnavailable, WriterBusy
 from service.answering.engine import LLMEndpoint, QAEngine, engine_for
 
 if TYPE_CHECKING:
     from embeddings import Embedder
-    from indexer.backends import Backend
-    from indexer.backends.local.update import Change, UpdateResult
+    from indexer.backends.base import Backend
+    from indexer.changes import Change, UpdateResult
     from indexer.ingest.readers.base import Limits
     from indexer.retrieval.search import Searcher
     from service.answering.faq import FaqMatcher, TableLimits
@@ -195,7 +194,7 @@ class KnowledgeBase:
 
     @property
     def version(self) -> str:
-        from indexer.backends.local.snapshots import snapshot_version
+        from indexer.params import snapshot_version
 
         return snapshot_version(self.current.meta)
 

@@ -31,8 +31,8 @@ from service.kb import KnowledgeBase, open_knowledge_base
 
 if TYPE_CHECKING:
     from embeddings import Embedder
-    from indexer.backends import Backend
-    from indexer.backends.local.update import Change
+    from indexer.backends.base import Backend
+    from indexer.changes import Change
     from zhiwen.settings import Settings
 
 log = logging.getLogger(__name__)

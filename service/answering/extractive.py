@@ -36,12 +36,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from indexer.ingest.cleaning import clean_span, pos_tags
+from indexer.ingest.cleaning import pos_tags
 from indexer.retrieval.evidence import Candidate, QuestionInfo, analyse_question, score_candidates
 from indexer.retrieval.scoring import DEFAULT, ScoringConfig
 from indexer.retrieval.search import adaptive_weight
 from indexer.text.tokenize import Tokenizer
-from indexer.text.zh import bigrams, norm, place_name_re
+from indexer.text.zh import bigrams, norm
 from indexer.types import Hit, Report
 from service.answering.answerability import (
     AnswerabilityModel,
@@ -58,6 +58,7 @@ from service.answering.checks import (
     type_present,
 )
 from service.answering.fact_features import fact_features
+from service.answering.quoting import place_line, shown, trim_marks
 from service.answering.slots import Slot, missing_phrase, parse_slot, slot_filled
 from service.answering.types import NOT_FOUND, Answer, Citation
 
@@ -229,7 +230,7 @@ class ExtractiveComposer:
 
         lead = ranked[0]
         chosen = self._choose(lead, ranked, follow=follow, fills=fills)
-        place = _place_line(info, chosen[0], reports)
+        place = place_line(info, chosen[0], reports)
         quoted = " ".join(c.sentence.text for c in chosen)
         # For 哪个街道 questions the report's own line naming the place supplies the place.
         # Otherwise a leading sentence that carries the asked type (and fills the asked slot) is
@@ -250,7 +251,7 @@ class ExtractiveComposer:
             if typed is not None:
                 lead = typed
                 chosen = self._choose(typed, ranked, follow=follow, fills=fills)
-                place = _place_line(info, chosen[0], reports)
+                place = place_line(info, chosen[0], reports)
                 typed_ok = slot_ok = True
         missing = _missing(slot, question, window, fills)
         features = self._features(question, info, lead, coverage, typed_ok, ranked, reports)
@@ -261,7 +262,7 @@ class ExtractiveComposer:
         for cand in chosen:
             report = reports.get(cand.hit.chunk.doc_id)
             if report is not None:
-                start, end = _trim_marks(report.text, cand.sentence.start, cand.sentence.end)
+                start, end = trim_marks(report.text, cand.sentence.start, cand.sentence.end)
                 if end > start:
                     spans.append((report, start, end))
         if not spans:
@@ -370,55 +371,6 @@ _STATED_YEAR = re.compile(r"(?:1[89]|20)\d{2}年")
 def _heading(cand: Candidate, reports: Mapping[str, Report]) -> bool:
     report = reports.get(cand.hit.chunk.doc_id)
     return report is not None and is_heading(report.text, cand.sentence.start, cand.sentence.end)
-
-
-def shown(quote: str) -> str:
-    """How a quoted span reads in an answer: the report's own words, with only the layout
-    (line breaks and the indentation around them) taken out: the same cleaned reading that
-    retrieval and the highlight use. Spaces inside a line stay (「时代先锋 幸福九水」)."""
-    return clean_span(quote)
-
-
-_LEAD_MARKS = "-▶•·●◆■□☆★※>"
-
-
-def _trim_marks(text: str, start: int, end: int) -> tuple[int, int]:
-    """Move a span's start past list and caption marks (「▶ 」「- 」), so the citation holds
-    exactly the words the answer shows."""
-    while start < end and (text[start] in _LEAD_MARKS or text[start].isspace()):
-        start += 1
-    return start, end
-
-
-def _place_line(
-    info: QuestionInfo, cand: Candidate, reports: Mapping[str, Report]
-) -> tuple[Report, int, int] | None:
-    """For 「哪个街道…」 questions whose sentence only says 「街道」: the line of the report that
-    first names the place (usually its title line), cited like any other sentence, so the
-    answer names the place in the report's own words instead of adding words of its own."""
-    if info.wants != "place" or not info.place_kind:
-        return None
-    kind = (info.place_kind,)
-    if place_name_re(kind).search(cand.sentence.text.replace("该" + info.place_kind, "")):
-        return None
-    report = reports.get(cand.hit.chunk.doc_id)
-    if report is None:
-        return None
-    names = [str(p) for p in report.meta.get("places", []) if str(p).endswith(info.place_kind)]
-    names += place_name_re(kind, 2, 4).findall(report.title)
-    for name in names:
-        at = report.text.find(name)
-        if at < 0 or at >= cand.sentence.start:
-            continue
-        line_start = report.text.rfind("\n", 0, at) + 1
-        line_end = report.text.find("\n", at)
-        line_end = len(report.text) if line_end < 0 else line_end
-        start, end = _trim_marks(report.text, line_start, line_end)
-        while end > start and report.text[end - 1].isspace():
-            end -= 1
-        if end > start:
-            return report, start, end
-    return None
 
 
 def _missing(

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 from indexer.text.zh import nfkc
 from indexer.types import Hit, Report
-from service.answering.extractive import shown
+from service.answering.amounts import head_noun, stated_amounts, unit_class
 from service.answering.kinds import QuestionShape, for_report, for_side
-from service.answering.slots import head_noun, stated_amounts, unit_class
+from service.answering.quoting import shown
 from service.answering.types import NOT_FOUND, Answer, Citation, Group
 
 # (question, passages) -> the fact answer one report or side gives

@@ -39,7 +39,7 @@ _GENERIC = ("个", "家", "处", "件", "项", "次", "场", "轮", "期", "批"
             "株", "户", "名", "人", "位", "人次", "套", "艘", "架", "枚", "块", "道", "门", "款")
 
 # measure word → (class, compatible units); a unit noun class is named by its first unit
-_UNIT_CLASSES: dict[str, tuple[str, tuple[str, ...]]] = {
+UNIT_CLASSES: dict[str, tuple[str, tuple[str, ...]]] = {
     **{u: ("money", _MONEY) for u in _MONEY if u != "块"},
     **{u: ("person", _PERSONS) for u in _PERSONS},
     **{u: ("area", _AREA) for u in _AREA},
@@ -88,7 +88,7 @@ _PERSON_NOUN_ENDS = ("员", "者", "民", "众", "生", "师", "工", "兵", "�
 # nor 哪几 (which ones: a list) or 第几 (an ordinal)
 _QUANTITY_WORD = re.compile(r"(?<![哪第])多少|(?<![好哪第])几(?![乎何经度近多])")
 _VAGUE_QUANTITY = re.compile(r"多大(?!学)|多高|多长|多久|多远|多重|比例|百分之")
-_MEASURES = sorted(_UNIT_CLASSES, key=len, reverse=True)
+_MEASURES = sorted(UNIT_CLASSES, key=len, reverse=True)
 _MEASURE_AFTER = re.compile("(" + "|".join(map(re.escape, _MEASURES)) + ")")
 _MONEY_NOUN_AFTER = re.compile("(" + "|".join(_MONEY_NOUNS) + ")")
 
@@ -210,7 +210,7 @@ def _quantity_slot(q: str) -> Slot:
     if money:
         thing = _thing(after) or money.group(1)
         return Slot("quantity", confident=False, unit=money.group(1), unit_class="money", units=_MONEY,
-                    thing=thing, head=_head(thing))
+                    thing=thing, head=head_word(thing))
     measure = _MEASURE_AFTER.match(after)
     first = pos_tags(after)[0][0] if after else ""
     if measure is not None and len(first) > len(measure.group(1)) and first != "个月":
@@ -218,18 +218,18 @@ def _quantity_slot(q: str) -> Slot:
     if measure is None:
         thing = _thing(after)
         if thing and thing.endswith(_PERSON_NOUN_ENDS) and not thing.endswith("收入"):
-            head = _head(thing)
+            head = head_word(thing)
             return Slot("quantity", confident=False, unit_class="person", units=_PERSONS, thing=thing, head=head)
-        return Slot("quantity", confident=False, thing=thing, head=_head(thing) if thing else "")
+        return Slot("quantity", confident=False, thing=thing, head=head_word(thing) if thing else "")
     unit = measure.group(1)
     if unit == "个" and after[1:2] == "月":
         unit = "个月"
-    unit_class, units = _UNIT_CLASSES[unit]
+    unit_class, units = UNIT_CLASSES[unit]
     thing = _thing(after[len(unit):])
     if not thing:
         thing = _last_noun(before)
     return Slot("quantity", confident=True, unit=unit, unit_class=unit_class, units=units,
-                thing=thing, head=_head(thing) if thing else "")
+                thing=thing, head=head_word(thing) if thing else "")
 
 
 def _thing(text: str) -> str:
@@ -259,14 +259,14 @@ def _last_noun(text: str) -> str:
     return ""
 
 
-def _head(thing: str) -> str:
+def head_word(thing: str) -> str:
     """The last word of ``thing`` (五星级酒店 → 酒店), the part a sentence usually repeats."""
     words = [w for w, _ in pos_tags(thing)]
     head = words[-1] if words else thing
     return head if len(head) >= 2 else thing
 
 
-def _number_unit_re(units: tuple[str, ...]) -> re.Pattern[str]:
+def number_unit_re(units: tuple[str, ...]) -> re.Pattern[str]:
     alternatives = "|".join(re.escape(u) for u in sorted(set(units), key=len, reverse=True))
     return re.compile(_NUMBER + _AFTER_NUMBER + f"(?P<unit>{alternatives})")
 
@@ -275,7 +275,7 @@ def _counts(slot: Slot, text: str, question: str) -> bool:
     """Whether ``text`` states a number with a unit of ``slot`` that the question does not state
     and that is not a date (2018年 does not answer 多少年)."""
     stated = extract_numbers(question)
-    for m in _number_unit_re(slot.units).finditer(text):
+    for m in number_unit_re(slot.units).finditer(text):
         number, pre, mod = m.group("num"), m.group("pre") or "", m.group("mod").strip()
         if number == "一" and not pre and not mod:
             continue  # 一件小事: the article "a", not a count (as ``indexer.text.zh.extract_numbers``)
@@ -373,49 +373,3 @@ def _join(subject: str, thing: str) -> str:
     if "的" in phrase:
         phrase = phrase[: phrase.rindex("的")] + phrase[phrase.rindex("的") + 1:]
     return phrase
-
-
-# every unit an amount may be stated in, longest first (万元 before 元)
-_ALL_UNITS = tuple(sorted({*_UNIT_CLASSES, *(u for _, units in _UNIT_CLASSES.values() for u in units)},
-                          key=len, reverse=True))
-_AMOUNT_RE = _number_unit_re(_ALL_UNITS)
-
-
-def unit_class(unit: str) -> str:
-    """The class a unit belongs to (名 and 人: "person"; 元 and 万元: "money"); a unit of no class
-    is its own."""
-    return _UNIT_CLASSES.get(unit, (unit, ()))[0]
-
-
-def stated_amounts(sentence: str, thing: str = "", near: int = 4) -> list[tuple[float, str]]:
-    """The amounts ``sentence`` states, as (value with 万/亿 applied, unit); given a ``thing``,
-    only the amounts of it: the thing right after the unit or right before the number, in the
-    same clause, at most ``near`` characters of modifiers away (「整改隐患38处，新建活动室2个」 with
-    隐患 → [(38, 处)]; 「2095名社区党员」 with 党员 → [(2095, 名)]). Approximations (数百, 上千) and years are no amount."""
-    text = nfkc(sentence)
-    found: list[tuple[float, str]] = []
-    for clause in clauses_of(text):
-        for m in _AMOUNT_RE.finditer(clause):
-            number, unit = m.group("num"), m.group("unit")
-            if m.group("pre") or (unit == "年" and re.fullmatch(r"\d{4}", number)):
-                continue
-            if thing and thing not in clause[m.end() : m.end() + len(thing) + near] \
-                    and thing not in clause[max(0, m.start() - len(thing) - near) : m.start()]:
-                continue
-            scale = 1.0
-            if unit[0] in "万亿" and len(unit) > 1:  # 5000余万元: 5000 × 万, in 元
-                scale, unit = (1e4 if unit[0] == "万" else 1e8), unit[1:]
-            mod = re.sub(r"[余多来几\s]|左右", "", m.group("mod"))  # 5000余万 is 5000万 and some
-            values = extract_numbers(number + mod)
-            if len(values) == 1:
-                try:
-                    found.append((float(next(iter(values))) * scale, unit))
-                except ValueError:  # a ratio or a percentage: no amount of a unit
-                    continue
-    return found
-
-
-def head_noun(phrase: str) -> str:
-    """The last word of a noun phrase (「整改的安全隐患」 → 安全隐患 or 隐患), what a sentence
-    repeats when it states an amount of it."""
-    return _head(phrase) if phrase else ""

@@ -50,8 +50,7 @@ def _load_failure(exc: Exception) -> str:
     corrupt index, model not found), else the exception, logged with its traceback."""
     try:
         from embeddings import ModelNotFoundError
-        from indexer.backends.local.store import IndexLoadError
-        from indexer.errors import BackendUnavailable
+        from indexer.errors import BackendUnavailable, IndexLoadError
 
         expected: tuple[type[Exception], ...] = (IndexLoadError, ModelNotFoundError, BackendUnavailable)
     except ImportError:

@@ -130,7 +130,7 @@ EngineDep = Annotated[QAEngine, Depends(require_engine)]
 
 def index_version(engine: QAEngine) -> str:
     """The snapshot an engine answers from (what feedback records as the index version)."""
-    from indexer.backends.local.snapshots import snapshot_version
+    from indexer.params import snapshot_version
 
     return snapshot_version(engine.searcher.meta)
 

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.api.schemas import ErrorInfo, ErrorResponse, FieldError
+from service.api.schemas.status import ErrorInfo, ErrorResponse, FieldError
 
 log = logging.getLogger(__name__)
 

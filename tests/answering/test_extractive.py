@@ -14,7 +14,7 @@ import pytest
 
 from indexer.ingest.cleaning import clean_span
 from service.answering.engine import QAEngine, engine_for
-from service.answering.extractive import _trim_marks, shown
+from service.answering.quoting import shown, trim_marks
 from service.answering.types import Answer
 from tests.conftest import REPORTS_DIR
 
@@ -105,7 +105,7 @@ def test_shown_removes_layout_only() -> None:
     assert shown("时代先锋 幸福九水") == "时代先锋 幸福九水"
     assert shown("街道干部深入一线，走访\n\n  居民三百余户。") == "街道干部深入一线，走访居民三百余户。"
     text = "前文\n▶ 志愿者巡逻。"
-    start, end = _trim_marks(text, 3, len(text))
+    start, end = trim_marks(text, 3, len(text))
     assert text[start:end] == "志愿者巡逻。"
 
 

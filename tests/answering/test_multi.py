@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from indexer.text.zh import norm
+from service.answering.amounts import stated_amounts
 from service.answering.checks import is_heading
 from service.answering.engine import engine_for
-from service.answering.slots import stated_amounts
 from service.answering.types import NOT_FOUND, Answer
 
 ASK_TOP_K = 5

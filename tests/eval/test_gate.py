@@ -159,11 +159,11 @@ def test_an_index_of_an_older_pipeline_is_named_before_its_figures(caplog: pytes
     """Figures of an index built by older code are not this code's (README figures must be)."""
     import logging
 
-    from eval.cli import _warn_if_stale
-    from indexer.backends.local.build import PIPELINE_VERSION
+    from eval.indexes import warn_if_stale
+    from indexer.params import PIPELINE_VERSION
 
     with caplog.at_level(logging.WARNING, logger="eval.cli"):
-        _warn_if_stale({"params": {"pipeline_version": PIPELINE_VERSION}}, Path("fresh"))
+        warn_if_stale({"params": {"pipeline_version": PIPELINE_VERSION}}, Path("fresh"))
         assert not caplog.records
-        _warn_if_stale({"params": {"pipeline_version": PIPELINE_VERSION - 1}}, Path("old"))
+        warn_if_stale({"params": {"pipeline_version": PIPELINE_VERSION - 1}}, Path("old"))
     assert "zhiwen index" in caplog.text and "old" in caplog.text

@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from indexer.backends.milvus.store import MilvusConfig, MilvusConnection, MilvusStore, StoreNames
+from indexer.backends.milvus.connection import MilvusConfig, MilvusConnection
+from indexer.backends.milvus.rows import StoreNames
+from indexer.backends.milvus.store import MilvusStore
 from indexer.errors import IndexLoadError
 
 pytestmark = pytest.mark.timeout(300)
@@ -37,7 +39,7 @@ def milvus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusConnectio
 
 @pytest.fixture(scope="module")
 def migrated(milvus: MilvusConnection, index_dir: Path) -> Any:
-    from indexer.backends.milvus.migrate import copy_snapshot
+    from indexer.migrate import copy_snapshot
 
     return copy_snapshot(milvus, index_dir)
 
@@ -56,7 +58,7 @@ def questions(dev_questions: list[dict[str, Any]]) -> list[str]:
 
 def test_migrate_copies_every_chunk_and_sentence_once(migrated: Any, milvus: MilvusConnection,
                                                       searcher: Any, index_dir: Path) -> None:
-    from indexer.backends.milvus.migrate import copy_snapshot
+    from indexer.migrate import copy_snapshot
 
     n_sentences = sum(len(c.sentences) for c in searcher.chunks)
     assert (migrated.reports, migrated.chunks, migrated.sentences) == (6, 81, n_sentences)
@@ -244,8 +246,8 @@ def test_two_writers_of_one_report_leave_one_whole_version(small_store: tuple[Mi
 
 
 def test_live_changes_check_before_writing(small_store: tuple[MilvusStore, Path], embedder: Any) -> None:
-    from indexer.backends.local.update import Delete, Put
     from indexer.backends.milvus.writer import MilvusWriter
+    from indexer.changes import Delete, Put
     from indexer.errors import DocumentExists, DocumentNotFound, NothingToIndex
 
     store, _ = small_store

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.backends.local.build import build_index, build_params, is_up_to_date
+from indexer.backends.local.build import build_index, is_up_to_date
 from indexer.backends.local.store import load_index, read_meta
-from indexer.backends.local.update import Put
 from indexer.backends.local.writer import LiveIndex
+from indexer.changes import Put
 from indexer.embed import chunk_reports, embed_chunks_and_sentences, recorded_scheme, sentence_spans
 from indexer.ingest.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 from indexer.ingest.corpus import read_reports, scan_corpus
+from indexer.params import build_params
 from tests.kb import RECYCLING, REPORTS_DIR
 
 

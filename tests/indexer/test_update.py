@@ -13,24 +13,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.backends.local.build import build_index, build_params, is_up_to_date
+from indexer.backends.local.build import build_index, is_up_to_date
 from indexer.backends.local.faults import pause_hook
-from indexer.backends.local.journal import Journal, WriterBusy, journal_path, writer_lock
+from indexer.backends.local.journal import Journal, journal_path, writer_lock
 from indexer.backends.local.snapshots import CHECKSUMS, verify_checksums, write_checksums
-from indexer.backends.local.store import IndexLoadError, load_index
-from indexer.backends.local.update import Delete, Put
+from indexer.backends.local.store import load_index
 from indexer.backends.local.writer import LiveIndex
+from indexer.changes import Delete, Put
 from indexer.durable import write_file_durably
 from indexer.embed import recorded_scheme
 from indexer.errors import (
     DocumentConflict,
     DocumentExists,
     DocumentNotFound,
+    IndexLoadError,
     InvalidDocument,
     NotText,
+    WriterBusy,
 )
 from indexer.ingest.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 from indexer.ingest.corpus import scan_corpus
+from indexer.params import build_params
 from tests.kb import ELDERLY_V1, ELDERLY_V2, RECYCLING, KbDirs, make_kb
 
 PARAMS = build_params("m3e-small", DEFAULT_MAX_CHARS, DEFAULT_OVERLAP, [])

@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from indexer.backends.local.build import build_index, build_params, is_up_to_date
-from indexer.backends.local.store import IndexLoadError, load_index, read_meta
-from indexer.backends.local.update import Put
+from indexer.backends.local.build import build_index, is_up_to_date
+from indexer.backends.local.store import load_index, read_meta
 from indexer.backends.local.writer import LiveIndex
+from indexer.changes import Put
 from indexer.configure import vector_index_params
+from indexer.errors import IndexLoadError
 from indexer.ingest.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
+from indexer.params import build_params
 from indexer.retrieval.dense import DEFAULT_PARAMS, VectorIndexParams, recorded
 from tests.kb import RECYCLING, KbDirs, make_kb
 from tests.test_cli import zhiwen

@@ -46,8 +46,8 @@ def _deployment(backend: str, index_dir: Path, tmp: Path) -> Deployment:
     dirs = make_kb(index_dir, tmp / "kb")
     extra = {"ZHIWEN_KBS_DIR": str(tmp / "kbs")}
     if backend == "milvus":
-        from indexer.backends.milvus.migrate import copy_snapshot
-        from indexer.backends.milvus.store import MilvusConfig, MilvusConnection
+        from indexer.backends.milvus.connection import MilvusConfig, MilvusConnection
+        from indexer.migrate import copy_snapshot
 
         db = tmp / "zhiwen.db"
         with MilvusConnection(MilvusConfig(str(db), timeout_s=60)) as conn:

@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 
-from indexer.backends.local.build import build_index, build_params, is_up_to_date
+from indexer.backends.local.build import build_index, is_up_to_date
 from indexer.backends.local.journal import Journal, journal_path
 from indexer.backends.local.snapshots import verify_checksums, write_checksums
 from indexer.backends.local.store import load_index
 from indexer.ingest.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 from indexer.ingest.corpus import scan_corpus
+from indexer.params import build_params
 from tests.kb import ELDERLY_V1, REPORTS_DIR, KbDirs, make_kb
 from tests.kb.conftest import AUTH, RunApp, launch
 from tests.service.conftest import ROOT, wait_for

@@ -19,13 +19,14 @@ from typing import Any
 import httpx
 import pytest
 
-from indexer.backends.local.build import build_params, is_up_to_date
+from indexer.backends.local.build import is_up_to_date
 from indexer.backends.local.faults import STAGES
 from indexer.backends.local.journal import Journal, journal_path
 from indexer.backends.local.snapshots import verify_checksums
 from indexer.backends.local.store import load_index
 from indexer.ingest.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 from indexer.ingest.corpus import scan_corpus
+from indexer.params import build_params
 from tests.kb import NIGHT_MARKET_QUESTION, SAMPLES, KbDirs, make_kb
 from tests.kb.conftest import AUTH, kill_hard, launch, wait_for_file, wait_ready
 from tests.service.conftest import Server

@@ -82,8 +82,8 @@ def _serve(tmp: Path, uri: str, name: str) -> Server:
 
 @pytest.fixture(scope="module")
 def nodes(index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
-    from indexer.backends.milvus.migrate import copy_snapshot
-    from indexer.backends.milvus.store import MilvusConfig, MilvusConnection
+    from indexer.backends.milvus.connection import MilvusConfig, MilvusConnection
+    from indexer.migrate import copy_snapshot
 
     tmp = tmp_path_factory.mktemp("milvus-nodes")
     lite = LiteServer(tmp / "shared.db", free_port())

@@ -8,14 +8,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from indexer.backends import BackendConfig, BackendKind, RepairReport, SyncReport
-from indexer.backends.local.journal import WriterBusy
+from indexer.backends.base import BackendConfig, BackendKind, RepairReport, SyncReport
+from indexer.errors import WriterBusy
 from indexer.ingest.readers.base import Limits
 
 if TYPE_CHECKING:
     from embeddings import Embedder
-    from indexer.backends.local.update import Change, UpdateResult
     from indexer.backends.local.writer import LiveIndex
+    from indexer.changes import Change, UpdateResult
     from indexer.retrieval.search import Searcher
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,8 @@ class LocalBackend:
     def connect(cls, config: BackendConfig, *, require_index: bool = True) -> LocalBackend:
         """Name a truncated or corrupted index file now, before the model loads."""
         from indexer.backends.local.snapshots import verify_checksums
-        from indexer.backends.local.store import IndexLoadError, read_meta
+        from indexer.backends.local.store import read_meta
+        from indexer.errors import IndexLoadError
 
         if require_index:
             try:
@@ -92,7 +93,8 @@ class LocalBackend:
         """The snapshot the index link points at when it is not ``current`` (another process
         wrote it). One that fails verification is not served: it is logged once."""
         from indexer.backends.local.snapshots import current_snapshot, verify_checksums
-        from indexer.backends.local.store import IndexLoadError, load_index
+        from indexer.backends.local.store import load_index
+        from indexer.errors import IndexLoadError
 
         live = current_snapshot(self.index_dir)
         if live is None or _serves(current, live) or live == self._bad_snapshot:
@@ -121,9 +123,11 @@ class LocalBackend:
                           skipped=dict(s.skipped), up_to_date=s.up_to_date, seconds=s.seconds)
 
     def up_to_date(self, model: str) -> bool:
-        from indexer.backends.local.build import build_params, is_up_to_date
-        from indexer.backends.local.store import IndexLoadError, read_meta
+        from indexer.backends.local.build import is_up_to_date
+        from indexer.backends.local.store import read_meta
         from indexer.embed import DEFAULT_SENTENCE_VECTORS, recorded_scheme
+        from indexer.errors import IndexLoadError
+        from indexer.params import build_params
 
         c = self.config
         scheme = c.sentence_vectors

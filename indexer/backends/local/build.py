@@ -10,7 +10,6 @@ at once without loading the model.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Sequence
@@ -19,12 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from indexer.embed import (
-    DEFAULT_SENTENCE_VECTORS,
     recorded_scheme,
     sentence_scheme,
 )
 from indexer.errors import NothingToIndex
 from indexer.ingest.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
+from indexer.params import build_params, recorded_params
 from indexer.types import Report
 
 if TYPE_CHECKING:
@@ -33,13 +32,6 @@ if TYPE_CHECKING:
     from indexer.retrieval.dense import VectorIndexParams
 
 log = logging.getLogger(__name__)
-
-# Bump when reading/cleaning/chunking logic changes so existing indexes are rebuilt, not reused.
-# 3: the readers map CJK Radicals Supplement characters (「⺠」→「民」) to unified ideographs.
-# 4: Word and Markdown table rows are one sentence each, never joined to the next row or taken
-#    for a heading (meta "rows").
-PIPELINE_VERSION = 4
-
 
 @dataclass(frozen=True)
 class BuildStats:
@@ -57,33 +49,12 @@ class BuildStats:
     path: str = ""
 
 
-def build_params(model: str, max_chars: int, overlap: int, user_words: Sequence[str],
-                 sentence_vectors: str = DEFAULT_SENTENCE_VECTORS) -> dict[str, Any]:
-    """What an index is built with; two indexes share rows only when these are equal.
-    ``sentence_vectors`` is one of :data:`indexer.embed.SENTENCE_SCHEMES`."""
-    return {
-        "pipeline_version": PIPELINE_VERSION,
-        "model": model,
-        "chunker": {"max_chars": max_chars, "overlap": overlap},
-        "extra_user_words": hashlib.sha256("\n".join(sorted(user_words)).encode()).hexdigest()[:16],
-        "sentence_vectors": sentence_vectors,
-    }
-
-
-def recorded_params(meta: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The params an index's meta.json records, with its sentence-vector scheme as
-    :func:`~indexer.embed.recorded_scheme` reads it (an index from before the scheme
-    was recorded made them "separate")."""
-    if not meta or not isinstance(meta.get("params"), dict):
-        return None
-    return {**meta["params"], "sentence_vectors": recorded_scheme(meta)}
-
-
 def is_up_to_date(corpus_dir: Path, index_dir: Path, params: dict[str, Any],
                   vector_index: VectorIndexParams | None = None) -> bool:
     """True when ``index_dir`` holds an index of exactly this corpus with these parameters (and
     this vector index, default ``VectorIndexParams()``)."""
-    from indexer.backends.local.store import IndexLoadError, read_meta
+    from indexer.backends.local.store import read_meta
+    from indexer.errors import IndexLoadError
     from indexer.ingest.corpus import scan_corpus
     from indexer.retrieval.dense import DEFAULT_PARAMS, same_build
 
@@ -116,8 +87,9 @@ def build_index(
     records, else :func:`indexer.embed.sentence_scheme`'s); an index built with another
     one is rebuilt, never mixed. Raises :class:`~indexer.errors.NothingToIndex` when no file yields a report."""
     from indexer.backends.local.assembly import Kept, assemble_snapshot, kept_from_snapshot
-    from indexer.backends.local.store import IndexLoadError, read_meta
+    from indexer.backends.local.store import read_meta
     from indexer.embed import progress_bar
+    from indexer.errors import IndexLoadError
     from indexer.ingest.corpus import read_reports, scan_corpus
     from indexer.retrieval.dense import DEFAULT_PARAMS, same_build
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from indexer.durable import fsync_dir, write_file_durably
+from indexer.errors import WriterBusy
 
 log = logging.getLogger(__name__)
 
@@ -132,10 +133,6 @@ class Journal:
 
 
 # -- writer lock --------------------------------------------------------------------------------
-class WriterBusy(RuntimeError):
-    """Another writer holds the index lock."""
-
-
 class WriterLock:
     """Exclusive ``flock`` on ``path``, waited for up to ``timeout`` seconds.
 

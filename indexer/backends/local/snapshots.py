@@ -21,9 +21,8 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from indexer.durable import (
     fsync_dir,
@@ -51,10 +50,6 @@ def current_snapshot(index_dir: Path) -> Path | None:
     """The snapshot folder ``index_dir`` points at, or None when there is none."""
     index_dir = Path(index_dir)
     return index_dir.resolve() if index_dir.exists() else None
-
-
-def snapshot_version(meta: Mapping[str, Any]) -> str:
-    return str(meta.get("snapshot") or meta.get("created_at") or "")
 
 
 def snapshot_folders(index_dir: Path, *, but: Path | None = None) -> list[Path]:

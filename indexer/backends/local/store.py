@@ -25,7 +25,6 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +32,14 @@ import numpy as np
 import numpy.typing as npt
 
 from indexer.errors import IndexLoadError
-from indexer.types import Chunk, Report, Sentence
+from indexer.types import (
+    Chunk,
+    Report,
+    chunk_from_json,
+    chunk_to_json,
+    report_from_json,
+    report_to_json,
+)
 
 if TYPE_CHECKING:
     from embeddings import Embedder
@@ -47,35 +53,6 @@ FILES = ("meta.json", "reports.jsonl", "chunks.jsonl", "dense.faiss", "sentences
 
 
 # -- (de)serialisation --------------------------------------------------------------------------
-def report_to_json(report: Report) -> dict[str, Any]:
-    return asdict(report)
-
-
-def report_from_json(data: dict[str, Any]) -> Report:
-    return Report(data["doc_id"], data["title"], data["text"], dict(data.get("meta") or {}))
-
-
-def chunk_to_json(chunk: Chunk) -> dict[str, Any]:
-    data = asdict(chunk)
-    data["sentences"] = [[s.start, s.end, s.text, s.kind] for s in chunk.sentences]
-    return data
-
-
-def chunk_from_json(data: dict[str, Any]) -> Chunk:
-    sentences = tuple(Sentence(int(a), int(b), str(t), k) for a, b, t, k in data.get("sentences", []))
-    return Chunk(
-        chunk_id=data["chunk_id"],
-        doc_id=data["doc_id"],
-        start=int(data["start"]),
-        end=int(data["end"]),
-        text=data["text"],
-        title=data.get("title", ""),
-        context=data.get("context", ""),
-        sentences=sentences,
-        ocr_confidence=data.get("ocr_confidence"),
-    )
-
-
 def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for row in rows:

@@ -13,135 +13,28 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from embeddings import progress
 from indexer.backends.local.faults import Pause, no_pause
+from indexer.changes import UpdateResult
 from indexer.durable import remove_path
 from indexer.errors import (
     DocumentConflict,
     IndexLoadError,
     IndexMismatch,
-    InvalidDocument,
     NothingToIndex,
-    NotText,
-    TooLarge,
 )
 from indexer.ingest.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
-from indexer.ingest.corpus import document_text, validate_doc_id
 from indexer.types import Report
 
 if TYPE_CHECKING:
     from embeddings import Embedder
-    from indexer.ingest.readers import Extracted, Limits
+    from indexer.ingest.readers import Limits
     from indexer.retrieval.dense import VectorIndexParams
     from indexer.retrieval.search import Searcher
 
 log = logging.getLogger(__name__)
-
-
-# -- changes and results ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Put:
-    """Store a report as ``<doc_id><suffix>``: ``text`` (a ``.txt`` file, ``title`` as its first
-    line), or ``data``, a file's bytes in any format a reader takes (``suffix`` names it: ``.docx``,
-    ``.pdf``, ``.md``, ``.html``, ``.png``…). A report stored under another suffix is replaced.
-    ``must``: "new" (fail if the report exists), "any" (upsert)."""
-
-    doc_id: str
-    text: str = ""
-    title: str | None = None
-    must: Literal["new", "any"] = "any"
-    data: bytes | None = field(default=None, repr=False)
-    suffix: str = ".txt"
-
-    @property
-    def name(self) -> str:
-        return f"{self.doc_id}{self.suffix}"
-
-    def stored_bytes(self) -> bytes:
-        """The bytes stored for the report: the file's, or the text with its title as a .txt."""
-        return self.data if self.data is not None else document_text(self.text, self.title).encode("utf-8")
-
-
-@dataclass(frozen=True)
-class Delete:
-    """Remove the file ``<doc_id>.txt`` (or the sub-folder file whose reports have this id)."""
-
-    doc_id: str
-
-
-Change = Put | Delete
-
-
-@dataclass(frozen=True)
-class UpdateResult:
-    """What a change did to the index. ``files`` maps each touched corpus file to
-    created / replaced / deleted / unchanged."""
-
-    version: str
-    previous_version: str
-    changed: bool
-    files: dict[str, str] = field(default_factory=dict)
-    reports_added: tuple[str, ...] = ()
-    reports_updated: tuple[str, ...] = ()
-    reports_removed: tuple[str, ...] = ()
-    chunks_added: int = 0
-    chunks_removed: int = 0
-    embedded: int = 0
-    reused: int = 0
-    reports: int = 0
-    chunks: int = 0
-    skipped: dict[str, str] = field(default_factory=dict)
-    replayed: tuple[str, ...] = ()  # journal entries of crashed writers rolled forward first
-    seconds: float = 0.0
-    searcher: Searcher | None = field(default=None, compare=False, repr=False)
-
-
-def prepare(changes: Sequence[Change], limits: Limits | None = None
-            ) -> dict[str, tuple[bytes, Extracted]]:
-    """Check ``changes`` before anything is stored: valid, distinct doc ids, and each upload read
-    exactly as the indexer will read the stored file, within ``limits``. Returns ``file name ->
-    (bytes, extracted)`` of the uploads; raises :class:`InvalidDocument`, :class:`NotText` or
-    :class:`TooLarge`."""
-    from indexer.ingest.decode import OverLimit, ReadError
-    from indexer.ingest.readers import SUFFIXES, Limits, extract, read_text
-
-    limits = limits or Limits()
-
-    for change in changes:
-        validate_doc_id(change.doc_id)
-    seen: set[str] = set()
-    for change in changes:
-        if change.doc_id in seen:
-            raise InvalidDocument(f"doc_id {change.doc_id!r} is given twice")
-        seen.add(change.doc_id)
-    payloads: dict[str, tuple[bytes, Extracted]] = {}
-    for change in changes:
-        if not isinstance(change, Put):
-            continue
-        if change.suffix not in SUFFIXES:
-            raise InvalidDocument(f"{change.name}: not a report format ({' '.join(sorted(SUFFIXES))})")
-        progress.report("read")
-        try:
-            data = change.stored_bytes()
-            if change.data is None:
-                limits.check_size(len(data), "txt", change.name)
-                extracted = read_text(data, change.name)
-            else:
-                if change.title:
-                    raise InvalidDocument(f"{change.name}: a title goes with text only; a file's "
-                                          "title is read from the file")
-                extracted = extract(data, change.name, limits)
-        except OverLimit as exc:
-            raise TooLarge(f"{change.name}: {exc.reason}") from exc
-        except ReadError as exc:
-            kind = InvalidDocument if "empty" in exc.reason else NotText
-            raise kind(f"{change.name}: {exc.reason}") from exc
-        payloads[change.name] = (data, extracted)
-    return payloads
 
 
 def apply_update(
@@ -169,17 +62,11 @@ def apply_update(
     when it was built with other parameters; the live index is unchanged then.
     """
     from indexer.backends.local.assembly import assemble_snapshot, kept_from_searcher
-    from indexer.backends.local.build import build_params, recorded_params
-    from indexer.backends.local.snapshots import (
-        current_snapshot,
-        prune,
-        publish,
-        snapshot_version,
-        verify_checksums,
-    )
+    from indexer.backends.local.snapshots import current_snapshot, prune, publish, verify_checksums
     from indexer.backends.local.store import load_index
     from indexer.embed import recorded_scheme
     from indexer.ingest.corpus import file_digest, read_reports
+    from indexer.params import build_params, recorded_params, snapshot_version
 
     t0 = time.perf_counter()
     pause = pause or no_pause

@@ -21,7 +21,6 @@ from indexer.backends.local.faults import Pause
 from indexer.backends.local.journal import (
     Journal,
     JournalEntry,
-    WriterBusy,
     journal_path,
     writer_lock,
 )
@@ -32,18 +31,18 @@ from indexer.backends.local.snapshots import (
     prune,
     publish,
     snapshot_folders,
-    snapshot_version,
     snapshots_dir,
     verify_checksums,
     write_checksums,
 )
-from indexer.backends.local.update import Change, Delete, Put, UpdateResult, apply_update, prepare
-from indexer.changes import Holding, plan_changes
+from indexer.backends.local.update import apply_update
+from indexer.changes import Change, Delete, Holding, Put, UpdateResult, plan_changes, prepare
 from indexer.durable import remove_file_durably, remove_path, write_file_durably
-from indexer.errors import CorpusUnavailable, IndexLoadError, InvalidDocument
+from indexer.errors import CorpusUnavailable, IndexLoadError, InvalidDocument, WriterBusy
 from indexer.ingest.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 from indexer.ingest.corpus import file_digest, parse_file
 from indexer.ingest.readers.base import Limits
+from indexer.params import snapshot_version
 from indexer.types import Report
 
 if TYPE_CHECKING:
@@ -55,7 +54,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LiveIndex", "RepairReport", "WriterBusy"]
+__all__ = ["LiveIndex", "RepairReport"]
 
 
 @dataclass(frozen=True)

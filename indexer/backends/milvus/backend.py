@@ -15,15 +15,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from indexer.backends import BackendConfig, BackendKind, RepairReport, SyncReport
+from indexer.backends.base import BackendConfig, BackendKind, RepairReport, SyncReport
 from indexer.ingest.readers.base import Limits
 
 if TYPE_CHECKING:
     from embeddings import Embedder
-    from indexer.backends.local.update import Change, UpdateResult
-    from indexer.backends.milvus.store import MilvusConnection, MilvusStore
+    from indexer.backends.milvus.connection import MilvusConnection
+    from indexer.backends.milvus.store import MilvusStore
     from indexer.backends.milvus.view import MilvusView
     from indexer.backends.milvus.writer import MilvusWriter
+    from indexer.changes import Change, UpdateResult
     from indexer.retrieval.search import Searcher
 
 
@@ -47,7 +48,8 @@ class MilvusBackend:
     def connect(cls, config: BackendConfig, *, require_index: bool = True) -> MilvusBackend:
         """Connect; with ``require_index``, an index must be there (``IndexLoadError`` before
         the model loads), and ``BackendUnavailable`` when Milvus does not answer."""
-        from indexer.backends.milvus.store import MilvusConnection, MilvusStore
+        from indexer.backends.milvus.connection import MilvusConnection
+        from indexer.backends.milvus.store import MilvusStore
 
         if config.milvus is None:
             raise ValueError("the Milvus backend needs a Milvus to use (ZHIWEN_MILVUS_URI)")
@@ -84,7 +86,7 @@ class MilvusBackend:
               lock_timeout: float) -> UpdateResult:
         """One writer per node (other nodes write concurrently: per report, the later write
         wins; see :mod:`indexer.backends.milvus.store`)."""
-        from indexer.backends.local.snapshots import snapshot_version
+        from indexer.params import snapshot_version
 
         result = (self._writer_for(embedder).apply(changes) if self.exists()
                   else self._create(changes, embedder))
@@ -100,8 +102,8 @@ class MilvusBackend:
         (the tokenizer's dictionary derived from them)."""
         import tempfile
 
-        from indexer.backends.local.update import Delete, UpdateResult, prepare
         from indexer.backends.milvus.writer import index_folder
+        from indexer.changes import Delete, UpdateResult, prepare
         from indexer.errors import DocumentNotFound
 
         for change in changes:
@@ -155,9 +157,9 @@ class MilvusBackend:
                                  f"{done.swept} abandoned versions swept"))
 
     def up_to_date(self, model: str) -> bool:
-        from indexer.backends.local.build import build_params, recorded_params
         from indexer.embed import recorded_scheme
         from indexer.ingest.corpus import scan_corpus
+        from indexer.params import build_params, recorded_params
 
         if not self.exists():
             return False
@@ -170,7 +172,7 @@ class MilvusBackend:
     def repair(self, embedder: Embedder, *, progress: bool = False) -> RepairReport:
         """A write is staged, switched and swept, so nothing is left half-visible: repairing is
         sweeping the rows crashed writers abandoned and syncing with the folder."""
-        from indexer.backends.local.snapshots import snapshot_version
+        from indexer.params import snapshot_version
 
         done = self.sync(embedder, progress=progress)
         searcher = self.load(embedder)

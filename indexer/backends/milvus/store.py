@@ -1,7 +1,7 @@
 """The Milvus store: a whole index — reports, chunks, BM25 tokens, vectors, settings — in Milvus,
 so API nodes keep nothing on local disk and any node can answer and cite (issue 14).
 
-Five collections, named ``<prefix>_<what>`` (:class:`StoreNames`):
+Five collections, named ``<prefix>_<what>`` (:class:`~indexer.backends.milvus.rows.StoreNames`):
 
 * ``chunks`` — one row per chunk: ``doc_id``, ``gen`` and ``idx`` (which version of which report,
   and the chunk's place in it), ``tokens`` (our jieba tokens, space-joined, read by a whitespace
@@ -34,257 +34,37 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import secrets
-import threading
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
-
-from indexer.errors import BackendUnavailable, IndexLoadError
+from indexer.backends.milvus.connection import MilvusConnection, unavailable
+from indexer.backends.milvus.rows import (
+    EMPTY_DOCUMENT,
+    GEN_FILTER_BATCH,
+    MAX_DOC_ID_BYTES,
+    MAX_VARCHAR_BYTES,
+    PAD_DIM,
+    PART_CHARS,
+    LiveEntry,
+    Staged,
+    StoredReport,
+    StoreNames,
+    gen_filter,
+    generation_age_s,
+)
+from indexer.errors import IndexLoadError
 
 if TYPE_CHECKING:
-    from pymilvus import MilvusClient
 
-    from indexer.types import Chunk, Report
+    from indexer.types import Chunk
 
 log = logging.getLogger(__name__)
 
 STORE_FORMAT = 1
 INSERT_BATCH = 512  # rows per insert call: well under gRPC's 64 MB message limit at dim 1024
 QUERY_BATCH = 1000  # rows per page when reading many rows
-GEN_FILTER_BATCH = 200  # generations per `gen in [...]` filter
-MAX_VARCHAR_BYTES = 65535  # Milvus' VARCHAR limit
-MAX_DOC_ID_BYTES = 512
-PART_CHARS = 16000  # a report's JSON is stored in parts of this many characters (≤ 64,000 bytes)
-PAD_DIM = 2  # Milvus 2.5 wants a vector field in every collection; reports/live/meta carry a zero one
-# A document without tokens is indexed as this one token, as KeywordIndex.build does for bm25s
-# (it changes the average document length, so Milvus must see it too).
-EMPTY_DOCUMENT = "\x00"
 # Unreferenced rows younger than this may belong to a write in progress; a sweep leaves them.
 ORPHAN_GRACE_S = 600.0
-_RANDOM_BITS = 20
-_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
-# Milvus Lite 2.5.1 opens a database file only if its name matches this (and is short).
-_LITE_NAME = re.compile(r"^[a-zA-Z0-9.\-_]{1,36}$")
-
-
-@dataclass(frozen=True)
-class MilvusConfig:
-    """Where the collections live and how long one call may take."""
-
-    uri: str  # http://host:19530, or a Milvus Lite database file ending in .db
-    token: str = ""
-    prefix: str = "zhiwen"  # collection names start with it (letters, digits, _)
-    timeout_s: float = 10.0  # per call; a dead server fails the call after this
-
-    def __post_init__(self) -> None:
-        if not _PREFIX.match(self.prefix):
-            raise ValueError(f"Milvus collection prefix {self.prefix!r}: use letters, digits and _, "
-                             "starting with a letter or _ (at most 100 characters)")
-        if self.timeout_s <= 0:
-            raise ValueError(f"Milvus timeout must be positive, got {self.timeout_s}")
-        if is_lite(self.uri) and not _LITE_NAME.match(Path(self.uri).name):
-            raise ValueError(f"Milvus Lite database {self.uri!r}: its file name must be at most 36 "
-                             "characters from a-z A-Z 0-9 . - _ (Milvus Lite 2.5.1 refuses others)")
-
-
-def is_lite(uri: str) -> bool:
-    """Whether ``uri`` names a Milvus Lite database file (an embedded engine) rather than a server."""
-    return uri.endswith(".db")
-
-
-# Milvus Lite runs one engine per database file in a process, shared by every client of it, and
-# stopping it stops it for all: it is stopped when the last connection to it closes.
-_LITE_OPEN: dict[str, int] = {}
-_LITE_LOCK = threading.Lock()
-
-
-class MilvusConnection:
-    """A client for one Milvus (or Milvus Lite database); :meth:`close` releases it, and stops the
-    Milvus Lite engine when it was the last connection of this process to it."""
-
-    def __init__(self, config: MilvusConfig) -> None:
-        from pymilvus import MilvusClient
-
-        self.config = config
-        self.timeout = config.timeout_s
-        # each paged read warns that Milvus Lite gives no MVCC timestamp (it then uses the
-        # client's clock, which is what we want): once per poll would flood the log
-        logging.getLogger("pymilvus.orm.iterator").setLevel(logging.ERROR)
-        if is_lite(config.uri):
-            Path(config.uri).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            client = MilvusClient(uri=config.uri, token=config.token, timeout=config.timeout_s)
-        except Exception as exc:  # pymilvus raises MilvusException, grpc errors or OSError
-            raise unavailable(config, exc) from exc
-        self.client: MilvusClient = _Guarded(client, config)  # type: ignore[assignment]
-        self._closed = False
-        if is_lite(config.uri):
-            with _LITE_LOCK:
-                _LITE_OPEN[_lite_key(config.uri)] = _LITE_OPEN.get(_lite_key(config.uri), 0) + 1
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self.client.close()
-        if is_lite(self.config.uri):
-            from milvus_lite.server_manager import server_manager_instance
-
-            key = _lite_key(self.config.uri)
-            with _LITE_LOCK:
-                _LITE_OPEN[key] = _LITE_OPEN.get(key, 1) - 1
-                if _LITE_OPEN[key] > 0:
-                    return
-                del _LITE_OPEN[key]
-                server_manager_instance.release_server(self.config.uri)
-
-    def __enter__(self) -> MilvusConnection:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def row_count(self, collection: str) -> int | None:
-        """Rows of ``collection`` (None when it does not exist)."""
-        if not self.client.has_collection(collection, timeout=self.timeout):
-            return None
-        rows = self.client.query(collection, filter="", output_fields=["count(*)"], timeout=self.timeout)
-        return int(rows[0]["count(*)"])
-
-
-def _lite_key(uri: str) -> str:
-    return str(Path(uri).absolute().resolve())
-
-
-def unavailable(config: MilvusConfig, exc: BaseException) -> BackendUnavailable:
-    first = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
-    return BackendUnavailable(f"Milvus at {config.uri} did not answer: {type(exc).__name__}: {first}")
-
-
-class _Guarded:
-    """The client, with any failure of a call raised as :class:`BackendUnavailable` naming the
-    server (a timeout, a refused connection, a server error): the API answers 503 with it."""
-
-    def __init__(self, client: MilvusClient, config: MilvusConfig) -> None:
-        self._client = client
-        self._config = config
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._client, name)
-        if not callable(attr):
-            return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return attr(*args, **kwargs)
-            except (BackendUnavailable, IndexLoadError, ValueError, KeyError):
-                raise
-            except Exception as exc:
-                raise unavailable(self._config, exc) from exc
-
-        return call
-
-
-def new_generation(now: float | None = None) -> int:
-    """A generation number: unique without coordination, ordered by time, its age readable."""
-    ms = int((time.time() if now is None else now) * 1000)
-    return (ms << _RANDOM_BITS) | secrets.randbits(_RANDOM_BITS)
-
-
-def generation_age_s(gen: int, now: float | None = None) -> float:
-    return (time.time() if now is None else now) - (gen >> _RANDOM_BITS) / 1000.0
-
-
-@dataclass(frozen=True)
-class StoreNames:
-    chunks: str
-    sentences: str
-    reports: str
-    live: str
-    meta: str
-
-    @classmethod
-    def of(cls, prefix: str) -> StoreNames:
-        return cls(*(f"{prefix}_{what}" for what in ("chunks", "sentences", "reports", "live", "meta")))
-
-    def all(self) -> tuple[str, ...]:
-        return (self.chunks, self.sentences, self.reports, self.live, self.meta)
-
-
-@dataclass(frozen=True)
-class LiveEntry:
-    """A visible report: which generation of it is live, and where it came from."""
-
-    doc_id: str
-    gen: int
-    seq: int  # reports are listed (and chunks numbered) by seq, then doc_id
-    source: str = ""  # corpus file name ("" for a report not from a file)
-    digest: str = ""  # sha256 of that file when it was indexed
-
-
-@dataclass(frozen=True)
-class StoredReport:
-    """One generation of a report as stored: the report, its chunks and their BM25 tokens."""
-
-    gen: int
-    report: Report
-    chunks: tuple[Chunk, ...]
-    tokens: tuple[tuple[str, ...], ...]
-    keys: tuple[int, ...]  # the chunks' primary keys
-
-
-@dataclass(frozen=True)
-class Staged:
-    """What :func:`stage_rows` made of one report version: the rows for each collection (a
-    sentence row gets its chunk's primary key when the chunks are written)."""
-
-    gen: int
-    chunks: list[dict[str, Any]]
-    sentences: list[tuple[int, dict[str, Any]]]  # (the chunk's idx, the row)
-    reports: list[dict[str, Any]]
-
-
-def gen_filter(gens: Iterable[int]) -> str:
-    return f"gen in [{','.join(str(int(g)) for g in gens)}]"
-
-
-def stage_rows(gen: int, report: Report, chunks: Sequence[Chunk], token_lists: Sequence[Sequence[str]],
-               vectors: npt.NDArray[np.float32], sentence_vectors: npt.NDArray[np.float32]) -> Staged:
-    """The rows of one report version (pure: nothing is written). ``sentence_vectors`` are the
-    chunks' sentences, chunk after chunk. ValueError names a field too long for Milvus."""
-    from indexer.backends.local.store import chunk_to_json, report_to_json
-
-    if len(report.doc_id.encode()) > MAX_DOC_ID_BYTES:
-        raise ValueError(f"report id {report.doc_id[:40]!r}…: longer than {MAX_DOC_ID_BYTES} bytes")
-    n_sentences = sum(len(c.sentences) for c in chunks)
-    if len(vectors) != len(chunks) or len(sentence_vectors) != n_sentences or len(token_lists) != len(chunks):
-        raise ValueError(f"report {report.doc_id}: {len(chunks)} chunks, {len(token_lists)} token lists, "
-                         f"{len(vectors)} vectors; {n_sentences} sentences, {len(sentence_vectors)} vectors")
-    chunk_rows, sentence_rows = [], []
-    row = 0
-    for idx, (chunk, tokens) in enumerate(zip(chunks, token_lists, strict=True)):
-        text = " ".join(tokens) or EMPTY_DOCUMENT
-        data = json.dumps(chunk_to_json(chunk), ensure_ascii=False)
-        for what, value in (("tokens", text), ("data", data)):
-            if len(value.encode()) > MAX_VARCHAR_BYTES:
-                raise ValueError(f"chunk {chunk.chunk_id}: its {what} are over Milvus' {MAX_VARCHAR_BYTES} bytes")
-        chunk_rows.append({"doc_id": report.doc_id, "gen": gen, "idx": idx, "tokens": text,
-                           "vector": vectors[idx].tolist(), "data": data})
-        for j in range(len(chunk.sentences)):
-            sentence_rows.append((idx, {"gen": gen, "sentence": j, "vector": sentence_vectors[row].tolist()}))
-            row += 1
-    body = json.dumps(report_to_json(report), ensure_ascii=False)
-    report_rows = [{"doc_id": report.doc_id, "gen": gen, "part": k, "data": body[i : i + PART_CHARS],
-                    "pad": [0.0] * PAD_DIM}
-                   for k, i in enumerate(range(0, max(len(body), 1), PART_CHARS))]
-    return Staged(gen, chunk_rows, sentence_rows, report_rows)
 
 
 class MilvusStore:
@@ -444,7 +224,7 @@ class MilvusStore:
     def fetch(self, gens: Sequence[int]) -> dict[int, StoredReport]:
         """The reports, chunks and tokens of these generations (all rows of each; a generation
         whose rows are incomplete is an ``IndexLoadError``)."""
-        from indexer.backends.local.store import chunk_from_json, report_from_json
+        from indexer.types import chunk_from_json, report_from_json
 
         out: dict[int, StoredReport] = {}
         for i in range(0, len(gens), GEN_FILTER_BATCH):

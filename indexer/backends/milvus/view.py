@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from indexer.backends.milvus.store import MilvusStore, StoredReport, StoreNames
+from indexer.backends.milvus.rows import StoredReport, StoreNames
+from indexer.backends.milvus.store import MilvusStore
 from indexer.retrieval.seam import Ids, Scores
 
 if TYPE_CHECKING:

@@ -23,16 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from indexer.backends.local.update import Change, Put, UpdateResult, prepare
-from indexer.backends.milvus.store import (
-    LiveEntry,
-    MilvusStore,
-    Staged,
-    new_generation,
-    next_seq,
-    stage_rows,
-)
-from indexer.changes import Holding, plan_changes
+from indexer.backends.milvus.rows import LiveEntry, Staged, new_generation, stage_rows
+from indexer.backends.milvus.store import MilvusStore, next_seq
+from indexer.changes import Change, Holding, Put, UpdateResult, plan_changes, prepare
 from indexer.errors import IndexMismatch, NothingToIndex
 
 if TYPE_CHECKING:
@@ -169,9 +162,9 @@ def index_folder(store: MilvusStore, corpus_dir: Path, embedder: Embedder, *, ma
     are read and written again, files gone are removed, the rest left alone. Creates the store
     (deriving the dictionary from the folder, as the local build does) when it has none, or
     when ``rebuild``. Abandoned rows of crashed writers are swept."""
-    from indexer.backends.local.build import build_params, recorded_params
     from indexer.embed import progress_bar, recorded_scheme, sentence_scheme
     from indexer.ingest.corpus import read_reports, scan_corpus
+    from indexer.params import build_params, recorded_params
     from indexer.text.tokenize import Tokenizer, derive_user_words
 
     t0 = time.perf_counter()

@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
-from indexer.backends.local.journal import WriterBusy
+from indexer.errors import WriterBusy
 from service.answering.faq import (
     MAX_ANSWER_CHARS,
     MAX_QUESTION_CHARS,

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from service.api.auth import check_key, may_see_details
 from service.api.deps import SettingsDep, StateDep
 from service.api.errors import error_response, error_responses
-from service.api.schemas import Health, Readiness
+from service.api.schemas.status import Health, Readiness
 
 router = APIRouter(tags=["health"])
 

@@ -19,12 +19,11 @@ from fastapi import APIRouter, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from indexer.backends.local.journal import WriterBusy
-from indexer.errors import NothingToIndex
+from indexer.errors import NothingToIndex, WriterBusy
 from service.api.auth import AdminKey, readable_kbs
+from service.api.changes import api_error, body_doc, new_report
 from service.api.deps import KB_PATTERN, SettingsDep, StateDep
 from service.api.errors import ApiError, error_responses
-from service.api.routes.documents import _api_error, _body_doc, new_report
 from service.api.schemas.documents import DocumentIn
 from service.kbs import KnowledgeBaseError, KnowledgeBases
 
@@ -81,7 +80,7 @@ def list_kbs(request: Request, state: StateDep, settings: SettingsDep) -> KbList
     "ZHIWEN_API_KEYS key.",
     status_code=201,
     responses=error_responses(401, 403, 409, 413, 415, 422, 503),
-    openapi_extra=_body_doc(DocumentIn),
+    openapi_extra=body_doc(DocumentIn),
     dependencies=[AdminKey],
 )
 async def create_kb(name: KbPath, request: Request, state: StateDep) -> KbInfo:
@@ -95,7 +94,7 @@ async def create_kb(name: KbPath, request: Request, state: StateDep) -> KbInfo:
         code = {409: "conflict", 503: "loading"}.get(exc.status, "validation_error")
         raise ApiError(exc.status, code, str(exc)) from exc
     except Exception as exc:
-        raise _api_error(exc) from exc
+        raise api_error(exc) from exc
     return _info(kbs, name)
 
 

@@ -8,6 +8,7 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from indexer.ingest.corpus import DOC_ID_PATTERN, DOC_ID_RULE
+from indexer.types import Report
 from service.api.schemas import ReportText, ReportTitle
 
 MAX_TITLE_CHARS = 500
@@ -109,3 +110,53 @@ class DocumentChange(BaseModel):
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+class DocumentSummary(BaseModel):
+    doc_id: str
+    title: str
+    metadata: dict[str, Any]
+    length: int = Field(description="Length of the original text in characters.")
+
+    @classmethod
+    def from_report(cls, report: Report) -> DocumentSummary:
+        return cls(
+            doc_id=report.doc_id, title=report.title, metadata=report.meta, length=len(report.text)
+        )
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentSummary]
+    total: int
+
+
+class ChunkOut(BaseModel):
+    """A passage as indexed: ``text == report.text[start:end]``; ``context`` (title, place,
+    section heading) is prepended to it for search."""
+
+    chunk_id: str
+    start: int
+    end: int
+    text: str
+    context: str
+    sentences: int
+    ocr_confidence: float | None = None
+
+
+class DocumentChunks(BaseModel):
+    doc_id: str
+    chunks: list[ChunkOut]
+
+
+class DocumentDetail(DocumentSummary):
+    text: str = Field(description="The original text; all offsets index into it.")
+
+    @classmethod
+    def from_report(cls, report: Report) -> DocumentDetail:
+        return cls(
+            doc_id=report.doc_id,
+            title=report.title,
+            metadata=report.meta,
+            length=len(report.text),
+            text=report.text,
+        )

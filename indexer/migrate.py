@@ -18,16 +18,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from indexer.backends.milvus.store import (
+from indexer.backends.milvus.connection import MilvusConfig, MilvusConnection
+from indexer.backends.milvus.rows import (
     EMPTY_DOCUMENT,
     LiveEntry,
-    MilvusConfig,
-    MilvusConnection,
-    MilvusStore,
     StoreNames,
     new_generation,
     stage_rows,
 )
+from indexer.backends.milvus.store import MilvusStore
 from indexer.errors import IndexLoadError
 
 if TYPE_CHECKING:
@@ -95,8 +94,8 @@ def copy_snapshot(conn: MilvusConnection, index_dir: Path, *, replace: bool = Fa
     and all become visible together at the end, so an interrupted copy shows nothing and is
     simply done again; a complete copy of the same snapshot is left as it is, and a store holding
     another index is replaced only with ``replace``."""
-    from indexer.backends.local.snapshots import snapshot_version
     from indexer.backends.local.store import read_chunks, read_meta, read_reports
+    from indexer.params import snapshot_version
     from indexer.retrieval.dense import DenseIndex
     from indexer.text.tokenize import read_user_words
 

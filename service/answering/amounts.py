@@ -1,0 +1,55 @@
+"""Amounts a sentence states (a number with its unit, 万/亿 applied), optionally only those of a
+named thing: what a comparison (「A和B哪个更多」) quotes and compares. Built on the unit classes of
+:mod:`service.answering.slots`."""
+
+from __future__ import annotations
+
+import re
+
+from indexer.text.zh import extract_numbers, nfkc
+from service.answering.slots import UNIT_CLASSES, clauses_of, head_word, number_unit_re
+
+# every unit an amount may be stated in, longest first (万元 before 元)
+_ALL_UNITS = tuple(sorted({*UNIT_CLASSES, *(u for _, units in UNIT_CLASSES.values() for u in units)},
+                          key=len, reverse=True))
+_AMOUNT_RE = number_unit_re(_ALL_UNITS)
+
+
+def unit_class(unit: str) -> str:
+    """The class a unit belongs to (名 and 人: "person"; 元 and 万元: "money"); a unit of no class
+    is its own."""
+    return UNIT_CLASSES.get(unit, (unit, ()))[0]
+
+
+def stated_amounts(sentence: str, thing: str = "", near: int = 4) -> list[tuple[float, str]]:
+    """The amounts ``sentence`` states, as (value with 万/亿 applied, unit); given a ``thing``,
+    only the amounts of it: the thing right after the unit or right before the number, in the
+    same clause, at most ``near`` characters of modifiers away (「整改隐患38处，新建活动室2个」 with
+    隐患 → [(38, 处)]; 「2095名社区党员」 with 党员 → [(2095, 名)]). Approximations (数百, 上千) and years are no amount."""
+    text = nfkc(sentence)
+    found: list[tuple[float, str]] = []
+    for clause in clauses_of(text):
+        for m in _AMOUNT_RE.finditer(clause):
+            number, unit = m.group("num"), m.group("unit")
+            if m.group("pre") or (unit == "年" and re.fullmatch(r"\d{4}", number)):
+                continue
+            if thing and thing not in clause[m.end() : m.end() + len(thing) + near] \
+                    and thing not in clause[max(0, m.start() - len(thing) - near) : m.start()]:
+                continue
+            scale = 1.0
+            if unit[0] in "万亿" and len(unit) > 1:  # 5000余万元: 5000 × 万, in 元
+                scale, unit = (1e4 if unit[0] == "万" else 1e8), unit[1:]
+            mod = re.sub(r"[余多来几\s]|左右", "", m.group("mod"))  # 5000余万 is 5000万 and some
+            values = extract_numbers(number + mod)
+            if len(values) == 1:
+                try:
+                    found.append((float(next(iter(values))) * scale, unit))
+                except ValueError:  # a ratio or a percentage: no amount of a unit
+                    continue
+    return found
+
+
+def head_noun(phrase: str) -> str:
+    """The last word of a noun phrase (「整改的安全隐患」 → 安全隐患 or 隐患), what a sentence
+    repeats when it states an amount of it."""
+    return head_word(phrase) if phrase else ""
