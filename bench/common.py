@@ -121,7 +121,7 @@ def commit() -> dict[str, Any]:
 def settings_snapshot() -> dict[str, Any]:
     """The settings a benchmark ran with: the service's (secrets masked, as pydantic dumps them)
     and every tuned number of retrieval and answering."""
-    from indexer.retrieval.scoring import DEFAULT
+    from service.answering.config import DEFAULT
     from zhiwen.settings import Settings
 
     return {"service": Settings().model_dump(mode="json"), "scoring": DEFAULT.as_dict()}

@@ -47,7 +47,7 @@ def in_process_steps(index_dir: Any) -> tuple[dict[str, Callable[[str], Any]], i
     """The floor and the in-process search/ask, on an engine loaded like the server's."""
     import torch
 
-    from indexer.retrieval.scoring import DEFAULT
+    from service.answering.config import DEFAULT
     from service.kb import open_engine
     from zhiwen.settings import Settings
 

@@ -91,7 +91,7 @@ def register(subparsers: Any) -> None:
         default=[],
         metavar="NAME=OPTS",
         help="extra system, e.g. bm25only=mode:keyword or "
-        "w5=mode:hybrid,fusion.dense_weight:0.5 (any field of indexer.retrieval.scoring.ScoringConfig); "
+        "w5=mode:hybrid,fusion.dense_weight:0.5 (any field of service.answering.config.ScoringConfig); "
         "repeatable",
     )
     p.add_argument(

@@ -82,7 +82,7 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="override a field of indexer.retrieval.scoring.ScoringConfig while collecting (repeatable; for "
+        help="override a field of service.answering.config.ScoringConfig while collecting (repeatable; for "
         "sweeps: the packaged model must be fitted with the defaults)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -92,7 +92,7 @@ def register(subparsers: Any) -> None:
 def scoring_overrides(items: Sequence[str]) -> Any:
     """The default scoring configuration with ``field=value`` overrides (``ValueError`` names a
     bad one)."""
-    from indexer.retrieval.scoring import DEFAULT
+    from service.answering.config import DEFAULT
 
     pairs: dict[str, str] = {}
     for item in items:

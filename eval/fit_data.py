@@ -183,7 +183,7 @@ class Collect:
     model: str = "m3e-small"
     cache_dir: Path = Path("var/eval-cache")
     sentence_vectors: str | None = None
-    scoring: Any = None  # indexer.retrieval.scoring.ScoringConfig (None: the default)
+    scoring: Any = None  # service.answering.config.ScoringConfig (None: the default)
     progress: bool = False
 
 
@@ -195,7 +195,7 @@ def _assess(
     ``refuse`` names it (None: when it is not answerable)."""
     from tqdm import tqdm
 
-    from indexer.retrieval.scoring import DEFAULT
+    from service.answering.config import DEFAULT
     from service.answering.content import has_content
     from service.answering.extractive import ExtractiveComposer
 

@@ -1,7 +1,7 @@
 """Systems under evaluation and the backends that run them.
 
 A *system* is a name, a search mode, a retrieval backend and scoring overrides: any field of
-``indexer.retrieval.scoring.ScoringConfig`` (``--system w5=mode:hybrid,fusion.dense_weight:0.5``; a field name
+``service.answering.config.ScoringConfig`` (``--system w5=mode:hybrid,fusion.dense_weight:0.5``; a field name
 alone works when it is unique, and ``fusion:rrf`` / ``rerank:false`` are kept as short forms), and
 ``backend:milvus`` to search the same index in Milvus (``indexer.backends.milvus.view``). A *backend* runs a system's searches and answers — in-process over a loaded index, or over HTTP
 against a deployment — and looks up reports for the judges.
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from eval.types import AnswerView, Retrieved
-from indexer.retrieval.scoring import DEFAULT, ScoringConfig
 from indexer.types import Hit, Report
+from service.answering.config import DEFAULT, ScoringConfig
 from service.answering.content import has_content
 from service.answering.types import NO_CONTENT, Citation, Composer
 

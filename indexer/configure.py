@@ -67,7 +67,7 @@ def backend_config(settings: Settings, **overrides: Any) -> BackendConfig:
     """The configured backend (``ZHIWEN_BACKEND``) with the build and write settings;
     ``overrides`` replace fields (``corpus_dir``, ``index_dir``, ``lock_timeout``, ``milvus``…)."""
     from indexer.backends.base import BackendConfig
-    from indexer.backends.local.faults import fault_pause
+    from indexer.faults import fault_pause
 
     fields: dict[str, Any] = {
         "kind": settings.backend, "corpus_dir": Path(settings.corpus_dir), "index_dir": Path(settings.index_dir),

@@ -191,7 +191,7 @@ def _registry_line() -> int:
 def test_settings_name_the_writer_stages_the_writer_knows() -> None:
     from typing import get_args
 
-    from indexer.backends.local.faults import STAGES
+    from indexer.faults import STAGES
     from zhiwen.settings import FaultStage
 
     assert get_args(FaultStage) == STAGES

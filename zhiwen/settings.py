@@ -20,7 +20,7 @@ ComposerName = Literal["extractive", "llm"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 BackendName = Literal["local", "milvus"]
 VectorIndexKind = Literal["auto", "flat", "hnsw", "ivf"]
-# where the index writer can be paused (indexer.backends.local.faults.STAGES; a test pins the two equal)
+# where the index writer can be paused (indexer.faults.STAGES; a test pins the two equal)
 FaultStage = Literal["after_store", "after_snapshot_write", "before_swap", "after_swap"]
 
 

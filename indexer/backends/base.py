@@ -19,9 +19,9 @@ from indexer.ingest.readers.base import Limits
 
 if TYPE_CHECKING:
     from embeddings import Embedder
-    from indexer.backends.local.faults import Pause
     from indexer.backends.milvus.connection import MilvusConfig
     from indexer.changes import Change, UpdateResult
+    from indexer.faults import Pause
     from indexer.retrieval.dense import VectorIndexParams
     from indexer.retrieval.search import Searcher
 
@@ -42,7 +42,7 @@ class BackendConfig:
     vector_index: VectorIndexParams | None = None
     limits: Limits = field(default_factory=Limits)
     lock_timeout: float = 5.0  # how long a write waits for another writer
-    pause: Pause | None = None  # crash tests only (indexer.backends.local.faults)
+    pause: Pause | None = None  # crash tests only (indexer.faults)
     # sentence-vector scheme of a build (indexer.embed); None: the one the index
     # records (the default for a new one); changes always keep the recorded one
     sentence_vectors: str | None = None

@@ -1,8 +1,9 @@
-"""Every tuned number of retrieval and answering, in one typed, frozen configuration.
+"""Every tuned number of retrieval, in one typed, frozen configuration that answering extends with
+its own (``service.answering.config``).
 
-Retrieval (``indexer.retrieval.search``), sentence evidence (``indexer.retrieval.evidence``), answer selection and
-refusal (``service.answering.extractive``) and LLM answer checks (``service.answering.validate``)
-read their numbers from here and nowhere else. Each field says how it was chosen and on what data:
+Retrieval (``indexer.retrieval.search``) and sentence evidence (``indexer.retrieval.evidence``)
+read their numbers from here and nowhere else; answer selection and refusal and the LLM answer
+checks read theirs from ``service.answering.config``. Each field says how it was chosen and on what data:
 "TRIAL" is the CMRC 2018 TRIAL split; "TRIAL+dev" marks numbers the first version chose on TRIAL and
 the 25 dev questions together (README "Why this fusion"), which are due to be refitted on TRIAL
 alone; "hand-set" numbers were never tuned. CMRC DEV is never used to choose anything.
@@ -16,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 Fusion = Literal["weighted", "rrf"]
 
@@ -84,63 +85,20 @@ class EvidenceConfig:
 
 
 @dataclass(frozen=True)
-class AnswerConfig:
-    """Which sentences the extractive composer quotes, and when it refuses."""
-
-    # Without an answerability model (``service.answering.answerability``, which decides refusals
-    # when present): refuse when none of the best ``refusal_window`` sentences covers this share of
-    # the question's non-anchor focus terms. Also the least coverage a typed sentence needs to be
-    # preferred. Dev-fitted (the first version): the midpoint between the dev set's highest
-    # unanswerable (0.21) and lowest answered (0.46).
-    min_coverage: float = 0.38
-    # Sentences whose best coverage is the model's ``coverage`` feature. Hand-set.
-    refusal_window: int = 3
-    # At most this many quoted sentences, all from the best sentence's report (hand-set) ...
-    max_sentences: int = 3
-    # ... each scoring at least this share of the best one's score (TRIAL+dev) ...
-    keep_ratio: float = 0.85
-    # ... or this share when it follows the best sentence directly, which often completes it
-    # (TRIAL+dev);
-    next_sentence_ratio: float = 0.6
-    # "directly": starting at most this many characters after the best sentence ends (hand-set).
-    next_sentence_gap: int = 3
-    # Weight of sentence meaning (cosine) in choosing sentences, adapted to keyword confidence
-    # with ``confidence_tau`` like the fusion's dense weight. TRIAL+dev.
-    semantic_weight: float = 0.3
-    confidence_tau: float = 0.4
-
-
-@dataclass(frozen=True)
-class ValidationConfig:
-    """When an LLM answer sentence counts as supported by the passage it cites. Hand-set on the
-    scripted LLM replies of tests/answering (no LLM runs here to fit them on)."""
-
-    # Share of the sentence's key terms (bigrams, Latin words, numbers) found in the passages
-    # it cites: a fluent paraphrase keeps well over half, an invented claim shares few.
-    min_coverage: float = 0.5
-    # A sentence with fewer key terms says nothing checkable (「我是猫。」) and is unsupported.
-    min_key_terms: int = 2
-    # With several markers, a passage covering less than this share of the sentence's key terms
-    # and none of its numbers is not one of its sources (common words such as 街道 alone).
-    min_marker_coverage: float = 0.2
-
-
-@dataclass(frozen=True)
-class ScoringConfig:
-    """The whole scoring configuration; ``DEFAULT`` is what the service runs."""
+class RetrievalConfig:
+    """Retrieval's numbers; answering extends it with its own
+    (``service.answering.config.ScoringConfig``), and ``DEFAULT`` there is what the service runs."""
 
     fusion: FusionConfig = field(default_factory=FusionConfig)
     rerank: RerankConfig = field(default_factory=RerankConfig)
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
-    answer: AnswerConfig = field(default_factory=AnswerConfig)
-    validation: ValidationConfig = field(default_factory=ValidationConfig)
 
-    def with_overrides(self, overrides: Mapping[str, Any]) -> ScoringConfig:
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Self:
         """A copy with ``{"section.field": value}`` (or a unique bare ``field``) replaced.
         Unknown names and values of the wrong type raise ``ValueError`` naming them."""
         sections: dict[str, dict[str, Any]] = {}
         for name, value in overrides.items():
-            section, key = _locate(name)
+            section, key = _locate(name, self.field_names())
             sections.setdefault(section, {})[key] = _coerce(name, getattr(getattr(self, section), key), value)
         changed = {
             section: dataclasses.replace(getattr(self, section), **values)
@@ -151,21 +109,18 @@ class ScoringConfig:
     def as_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
 
-
-DEFAULT = ScoringConfig()
-
-
-def field_names() -> list[str]:
-    """Every overridable field as ``section.field``."""
-    return [
-        f"{section.name}.{f.name}"
-        for section in dataclasses.fields(ScoringConfig)
-        for f in dataclasses.fields(getattr(DEFAULT, section.name))
-    ]
+    @classmethod
+    def field_names(cls) -> list[str]:
+        """Every overridable field as ``section.field``."""
+        default = cls()
+        return [f"{section.name}.{f.name}" for section in dataclasses.fields(cls)
+                for f in dataclasses.fields(getattr(default, section.name))]
 
 
-def _locate(name: str) -> tuple[str, str]:
-    names = field_names()
+DEFAULT = RetrievalConfig()
+
+
+def _locate(name: str, names: list[str]) -> tuple[str, str]:
     if name in names:
         section, _, key = name.partition(".")
         return section, key

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from indexer.retrieval.scoring import DEFAULT, ScoringConfig
+from indexer.retrieval.scoring import DEFAULT, RetrievalConfig
 from indexer.retrieval.seam import (
     KeywordQuery,
     KeywordSource,
@@ -135,7 +135,7 @@ class Searcher:
         top_k: int = 10,
         mode: str = "hybrid",
         *,
-        scoring: ScoringConfig = DEFAULT,
+        scoring: RetrievalConfig = DEFAULT,
         within: Collection[str] | None = None,
     ) -> list[Hit]:
         """Top ``top_k`` chunks for ``query``; ``mode`` picks keyword-only, dense-only or hybrid,

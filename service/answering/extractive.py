@@ -1,7 +1,7 @@
 """Extractive answers: quote the sentences of the retrieved passages that answer the question.
 
 Sentences are scored by ``indexer.retrieval.evidence`` (focus-term coverage, bigram overlap, answer type,
-retrieval rank, meaning) with the numbers of ``indexer.retrieval.scoring``. A question is refused
+retrieval rank, meaning) with the numbers of ``service.answering.config``. A question is refused
 ("资料中未找到…")
 
 * by rule, when no sentence is about the things it names (places, quoted names, Latin-script terms
@@ -38,7 +38,6 @@ from typing import Any, Literal
 
 from indexer.ingest.cleaning import pos_tags
 from indexer.retrieval.evidence import Candidate, QuestionInfo, analyse_question, score_candidates
-from indexer.retrieval.scoring import DEFAULT, ScoringConfig
 from indexer.retrieval.search import adaptive_weight
 from indexer.text.tokenize import Tokenizer
 from indexer.text.zh import bigrams, norm
@@ -57,6 +56,7 @@ from service.answering.checks import (
     question_entities,
     type_present,
 )
+from service.answering.config import DEFAULT, ScoringConfig
 from service.answering.fact_features import fact_features
 from service.answering.quoting import place_line, shown, trim_marks
 from service.answering.slots import Slot, missing_phrase, parse_slot, slot_filled

@@ -38,9 +38,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from indexer.retrieval.scoring import DEFAULT, ValidationConfig
 from indexer.text.zh import extract_numbers, key_terms, nfkc
 from indexer.types import Chunk, Report, Sentence
+from service.answering.config import DEFAULT, ValidationConfig
 from service.answering.reply import AnswerSentence, says_not_found, split_answer
 from service.answering.types import Citation
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import pytest
 
-from indexer.retrieval.scoring import DEFAULT
 from indexer.types import Hit, Report
+from service.answering.config import DEFAULT
 from service.answering.llm import LLMComposer, make_llm_composer
 from service.answering.prompting import numbered_passages
 from service.answering.reply import parse_markers, split_answer

@@ -21,8 +21,8 @@ from eval.report import markdown_report, write_outputs
 from eval.runner import EvalRun, run_evaluation
 from eval.systems import InProcessBackend, System, parse_system, select_systems
 from eval.types import AnswerVerdict, AnswerView, Retrieved
-from indexer.retrieval.scoring import DEFAULT
 from indexer.types import Chunk, Hit, Report
+from service.answering.config import DEFAULT
 from service.answering.types import NOT_FOUND, Answer, Citation
 
 TOY = Path(__file__).resolve().parents[1] / "data" / "eval_toy"

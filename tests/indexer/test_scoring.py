@@ -15,9 +15,10 @@ from indexer.retrieval.evidence import (
     score_candidates,
     score_sentence,
 )
-from indexer.retrieval.scoring import DEFAULT, EvidenceConfig, ScoringConfig, field_names
+from indexer.retrieval.scoring import EvidenceConfig
 from indexer.retrieval.search import _max_norm, _minmax, _rrf, adaptive_weight
 from indexer.types import Chunk, Hit, Report, Sentence
+from service.answering.config import DEFAULT, ScoringConfig, field_names
 
 # -- the configuration ------------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from indexer.backends.local.build import build_index, is_up_to_date
-from indexer.backends.local.faults import pause_hook
 from indexer.backends.local.journal import Journal, journal_path, writer_lock
 from indexer.backends.local.snapshots import CHECKSUMS, verify_checksums, write_checksums
 from indexer.backends.local.store import load_index
@@ -31,6 +30,7 @@ from indexer.errors import (
     NotText,
     WriterBusy,
 )
+from indexer.faults import pause_hook
 from indexer.ingest.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 from indexer.ingest.corpus import scan_corpus
 from indexer.params import build_params

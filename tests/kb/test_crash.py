@@ -20,10 +20,10 @@ import httpx
 import pytest
 
 from indexer.backends.local.build import is_up_to_date
-from indexer.backends.local.faults import STAGES
 from indexer.backends.local.journal import Journal, journal_path
 from indexer.backends.local.snapshots import verify_checksums
 from indexer.backends.local.store import load_index
+from indexer.faults import STAGES
 from indexer.ingest.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 from indexer.ingest.corpus import scan_corpus
 from indexer.params import build_params

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.kb import API_KEY
+from tests.kb.milvus_lite import LiteServer
 from tests.service.conftest import Server, free_port, server_env, start_server, wait_for
 
 pytestmark = pytest.mark.timeout(600)
@@ -27,41 +28,6 @@ pytestmark = pytest.mark.timeout(600)
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 DEADLINE_S = 60.0  # a change made through one node is seen by the other well within this
 PHRASE = "海泊河口新设的潮汐观测站由韩晓梅站长负责"  # in no bundled report
-
-
-class LiteServer:
-    """Milvus Lite's server mode: ``milvus_lite.server.Server`` with a TCP address, in this
-    process (it runs the Milvus binary as a child; :meth:`stop` kills it)."""
-
-    def __init__(self, db: Path, port: int) -> None:
-        self.db, self.port = db, port
-        self.server: Any = None
-
-    @property
-    def uri(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        from milvus_lite.server import Server as Lite
-
-        self.server = Lite(str(self.db), f"127.0.0.1:{self.port}")
-        assert self.server.init() and self.server.start(), "Milvus Lite did not start"
-        deadline = time.monotonic() + 60
-        while True:  # listening: a client connects
-            try:
-                from pymilvus import MilvusClient
-
-                MilvusClient(uri=self.uri, timeout=5).close()
-                return
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()  # SIGKILL after 2 s: the address mode has no lock to release
-            self.server = None
 
 
 @dataclass

@@ -140,8 +140,7 @@ class LocalBackend:
         return is_up_to_date(Path(c.corpus_dir), self.index_dir, params, c.vector_index)
 
     def repair(self, embedder: Embedder, *, progress: bool = False) -> RepairReport:
-        r = self.writer(embedder, pause=False).repair(progress=progress)
-        return RepairReport(r.actions, r.version, r.reports, r.chunks, r.rebuilt)
+        return self.writer(embedder, pause=False).repair(progress=progress)
 
     def pending(self) -> int:
         from indexer.backends.local.journal import Journal, journal_path

@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from indexer.backends.local.faults import Pause, no_pause
 from indexer.changes import UpdateResult
 from indexer.durable import remove_path
 from indexer.errors import (
@@ -25,6 +24,7 @@ from indexer.errors import (
     IndexMismatch,
     NothingToIndex,
 )
+from indexer.faults import Pause, no_pause
 from indexer.ingest.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 from indexer.types import Report
 

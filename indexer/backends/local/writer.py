@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from indexer.backends.local.faults import Pause
+from indexer.backends.base import RepairReport
 from indexer.backends.local.journal import (
     Journal,
     JournalEntry,
@@ -39,6 +39,7 @@ from indexer.backends.local.update import apply_update
 from indexer.changes import Change, Delete, Holding, Put, UpdateResult, plan_changes, prepare
 from indexer.durable import remove_file_durably, remove_path, write_file_durably
 from indexer.errors import CorpusUnavailable, IndexLoadError, InvalidDocument, WriterBusy
+from indexer.faults import Pause
 from indexer.ingest.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP
 from indexer.ingest.corpus import file_digest, parse_file
 from indexer.ingest.readers.base import Limits
@@ -54,16 +55,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LiveIndex", "RepairReport"]
-
-
-@dataclass(frozen=True)
-class RepairReport:
-    actions: tuple[str, ...]
-    version: str
-    reports: int
-    chunks: int
-    rebuilt: bool
+__all__ = ["LiveIndex"]
 
 
 @dataclass
@@ -163,14 +155,9 @@ class LiveIndex:
         return replace(result, replayed=tuple(replay_ids))
 
     def _first_build(self, plan: Mapping[str, tuple[bytes | None, bytes | None]]) -> UpdateResult:
-        from indexer.backends.local.build import build_index
         from indexer.backends.local.store import load_index
 
-        stats = build_index(self.corpus_dir, self.index_dir, self.embedder, max_chars=self.max_chars,
-                            overlap=self.overlap, user_words=self.user_words,
-                            vector_index=self.vector_index, limits=self.limits,
-                            sentence_vectors=self.sentence_vectors)
-        self._seal()
+        stats = self._build(force=False, progress=False)
         searcher = load_index(self.index_dir, self.embedder, vector_search=self.vector_index)
         files = {n: ("deleted" if data is None else "created") for n, (data, _old) in plan.items()}
         return UpdateResult(snapshot_version(searcher.meta), "", True, files,
@@ -255,7 +242,6 @@ class LiveIndex:
                 lock_timeout: float | None = None) -> BuildStats:
         """``zhiwen index``: the incremental bulk build, under the writer lock, settling the
         journal (a full build over the corpus subsumes every pending entry)."""
-        from indexer.backends.local.build import build_index
         with writer_lock(self.index_dir, self.lock_timeout if lock_timeout is None else lock_timeout):
             cleanup(self.index_dir, self.corpus_dir)
             ids, _names = self._roll_forward()
@@ -265,16 +251,23 @@ class LiveIndex:
                 except IndexLoadError as exc:
                     log.warning("current index fails verification (%s); rebuilding it", exc)
                     force = True
-            stats = build_index(
-                self.corpus_dir, self.index_dir, self.embedder, max_chars=self.max_chars,
-                overlap=self.overlap, user_words=self.user_words, force=force,
-                progress=progress, vector_index=self.vector_index, limits=self.limits,
-                sentence_vectors=self.sentence_vectors,
-            )
-            self._seal()
+            stats = self._build(force=force, progress=progress)
             if ids:
                 self.journal.done(ids, "rebuild")
                 self.journal.compact()
+        return stats
+
+    def _build(self, *, force: bool, progress: bool) -> BuildStats:
+        """The incremental build over the corpus folder (under the writer lock), sealed."""
+        from indexer.backends.local.build import build_index
+
+        stats = build_index(
+            self.corpus_dir, self.index_dir, self.embedder, max_chars=self.max_chars,
+            overlap=self.overlap, user_words=self.user_words, force=force,
+            progress=progress, vector_index=self.vector_index, limits=self.limits,
+            sentence_vectors=self.sentence_vectors,
+        )
+        self._seal()
         return stats
 
     def _seal(self) -> None:
@@ -287,7 +280,6 @@ class LiveIndex:
         """``zhiwen index --repair``: drop leftovers of crashed writers, replay or discard the
         journal, fall back to the newest snapshot that verifies (or rebuild from the corpus when
         none does) and bring it up to date with the corpus."""
-        from indexer.backends.local.build import build_index
         from indexer.backends.local.store import load_index
 
         actions: list[str] = []
@@ -319,13 +311,7 @@ class LiveIndex:
                 else:
                     force = True
                     actions.append("no snapshot verifies: rebuilding from the corpus")
-            stats = build_index(
-                self.corpus_dir, self.index_dir, self.embedder, max_chars=self.max_chars,
-                overlap=self.overlap, user_words=self.user_words, force=force,
-                progress=progress, vector_index=self.vector_index, limits=self.limits,
-                sentence_vectors=self.sentence_vectors,
-            )
-            self._seal()
+            stats = self._build(force=force, progress=progress)
             if not stats.up_to_date:
                 actions.append(
                     f"brought the index up to date with the corpus ({stats.embedded} chunks embedded, "

@@ -67,7 +67,7 @@ class MilvusBackend:
         from indexer.backends.milvus.writer import MilvusWriter
 
         if self._writer is None or self._writer.embedder is not embedder:
-            self._writer = MilvusWriter.open(self.store, embedder, self.limits)
+            self._writer = MilvusWriter.open(self.store, embedder, self.limits, self.config.pause)
         return self._writer
 
     def _view_for(self, embedder: Embedder) -> MilvusView:

@@ -27,6 +27,7 @@ from indexer.backends.milvus.rows import LiveEntry, Staged, new_generation, stag
 from indexer.backends.milvus.store import MilvusStore, next_seq
 from indexer.changes import Change, Holding, Put, UpdateResult, plan_changes, prepare
 from indexer.errors import IndexMismatch, NothingToIndex
+from indexer.faults import Pause, no_pause
 
 if TYPE_CHECKING:
     from embeddings import Embedder
@@ -55,16 +56,18 @@ class MilvusWriter:
     tokenizer: Tokenizer
     limits: Limits | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    pause: Pause = no_pause  # crash tests only (indexer.faults)
 
     @classmethod
-    def open(cls, store: MilvusStore, embedder: Embedder, limits: Limits | None = None) -> MilvusWriter:
+    def open(cls, store: MilvusStore, embedder: Embedder, limits: Limits | None = None,
+             pause: Pause | None = None) -> MilvusWriter:
         from indexer.text.tokenize import Tokenizer
 
         meta = store.meta()
         if meta.get("model") != embedder.name:
             raise IndexMismatch(f"{store.where} was built with model {meta.get('model')!r}, not "
                                 f"{embedder.name!r}; configure that model or rebuild the store")
-        return cls(store, embedder, Tokenizer(store.user_words()), limits, meta)
+        return cls(store, embedder, Tokenizer(store.user_words()), limits, meta, pause or no_pause)
 
     def versions(self, reports: Sequence[Report], source: str, digest: str, seq: int) -> list[Version]:
         """Chunk, embed and tokenize ``reports`` (of one file) into rows under new generations."""
@@ -90,9 +93,12 @@ class MilvusWriter:
         before = self.store.live()
         for v in versions:
             self.store.stage(v.rows)
+        self.pause("after_snapshot_write")
+        self.pause("before_swap")
         self.store.switch([v.entry for v in versions])
         hidden = [d for d in remove if d in before and d not in {v.entry.doc_id for v in versions}]
         self.store.hide(hidden)
+        self.pause("after_swap")
         old = [before[v.entry.doc_id].gen for v in versions if v.entry.doc_id in before]
         self.store.sweep(old + [before[d].gen for d in hidden])
         return len(old), len(hidden)

@@ -1,6 +1,12 @@
-"""Fault injection for the index writer: pause it at a named stage so a test (or an operator
+"""Fault injection for the index writers: pause one at a named stage so a test (or an operator
 rehearsing recovery) can kill the process there. Off unless ``ZHIWEN_FAULT_PAUSE_AT`` names
-stages; see docs/CONTRACTS.md."""
+stages; see docs/CONTRACTS.md.
+
+The local writer: ``after_store`` (the file is stored), ``after_snapshot_write`` (the new snapshot
+is written, not live), ``before_swap``, ``after_swap`` (live, not yet pruned). The Milvus writer:
+``after_snapshot_write`` (the new version's rows are staged, invisible), ``before_swap`` (before
+the ``live`` rows switch), ``after_swap`` (switched, the old rows not yet swept); it stores no
+file, so it never pauses at ``after_store``."""
 
 from __future__ import annotations
 
