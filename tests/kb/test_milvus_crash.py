@@ -79,7 +79,7 @@ def test_a_node_killed_mid_write_serves_the_old_or_the_whole_new_version(
     prefix = f"crash_{stage}"
     with MilvusConnection(MilvusConfig(lite.uri, prefix=prefix, timeout_s=60)) as conn:
         copy_snapshot(conn, index_dir)
-    marker = tmp_path / "paused"
+    marker = tmp_path / "pause-marker"
     node = _node(tmp_path, lite, prefix, "paused", ZHIWEN_FAULT_PAUSE_AT=stage,
                  ZHIWEN_FAULT_PAUSE_MARKER=str(marker))
     out: dict[str, Any] = {}
