@@ -37,11 +37,28 @@ AUTH = {"Authorization": f"Bearer {API_KEY}"}
 DOC = "kb-elderly"
 
 
+STAGES = ("after_snapshot_write", "before_swap", "after_swap")
+
+
 @pytest.fixture(scope="module")
-def lite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiteServer]:
+def lite(tmp_path_factory: pytest.TempPathFactory, index_dir: Path) -> Iterator[LiteServer]:
+    """Milvus holding the bundled index once per stage (collections ``crash_<stage>_*``), copied
+    over one connection opened once: a client of this process reconnecting to the Milvus Lite
+    server between tests was refused by its keepalive policy (GOAWAY "too many pings")."""
+    import copy
+    import dataclasses
+
+    from indexer.backends.milvus.connection import MilvusConfig, MilvusConnection
+    from indexer.migrate import copy_snapshot
+
     server = LiteServer(tmp_path_factory.mktemp("milvus-crash") / "crash.db", free_port())
     server.start()
     try:
+        with MilvusConnection(MilvusConfig(server.uri, timeout_s=60)) as conn:
+            for stage in STAGES:  # the same client, another collection prefix
+                prefixed = copy.copy(conn)
+                prefixed.config = dataclasses.replace(conn.config, prefix=f"crash_{stage}")
+                copy_snapshot(prefixed, index_dir)
         yield server
     finally:
         server.stop()
@@ -70,15 +87,10 @@ def _answer(url: str) -> str:
     return str(body["answer"]) if DOC in {c["doc_id"] for c in body["citations"]} else ""
 
 
-@pytest.mark.parametrize("stage", ["after_snapshot_write", "before_swap", "after_swap"])
+@pytest.mark.parametrize("stage", STAGES)
 def test_a_node_killed_mid_write_serves_the_old_or_the_whole_new_version(
-        stage: str, lite: LiteServer, index_dir: Path, tmp_path: Path) -> None:
-    from indexer.backends.milvus.connection import MilvusConfig, MilvusConnection
-    from indexer.migrate import copy_snapshot
-
+        stage: str, lite: LiteServer, tmp_path: Path) -> None:
     prefix = f"crash_{stage}"
-    with MilvusConnection(MilvusConfig(lite.uri, prefix=prefix, timeout_s=60)) as conn:
-        copy_snapshot(conn, index_dir)
     marker = tmp_path / "pause-marker"
     node = _node(tmp_path, lite, prefix, "paused", ZHIWEN_FAULT_PAUSE_AT=stage,
                  ZHIWEN_FAULT_PAUSE_MARKER=str(marker))
