@@ -125,7 +125,7 @@ def test_a_store_that_was_never_filled_names_the_commands(milvus: MilvusConnecti
         with pytest.raises(IndexLoadError, match="zhiwen migrate"):
             open_searcher(MilvusStore(other), embedder)
     finally:
-        other.client.close()  # the Lite engine belongs to the module's connection
+        other.close()  # (the Lite engine stops with the last connection: the module's)
 
 
 def test_collection_names_and_config_checks() -> None:
@@ -140,6 +140,16 @@ def test_collection_names_and_config_checks() -> None:
 
 
 # -- the write protocol -------------------------------------------------------------------------
+def test_the_lite_engine_stops_with_the_last_connection_not_the_first(milvus: MilvusConnection) -> None:
+    """Several knowledge bases of one process share a Milvus Lite file: closing one's connection
+    must not stop the engine under the others (the last one closed stops it: the module's)."""
+    other = _connection(milvus, "second")
+    assert other.client.has_collection("nothing_here") is False
+    other.close()
+    other.close()  # (twice: counted once)
+    assert milvus.client.has_collection("nothing_here") is False  # still answers
+
+
 def _connection(milvus: MilvusConnection, prefix: str) -> MilvusConnection:
     return MilvusConnection(MilvusConfig(milvus.config.uri, prefix=prefix, timeout_s=TIMEOUT_S))
 
@@ -161,7 +171,7 @@ def small_store(milvus: MilvusConnection, embedder: Any, tmp_path: Path) -> Iter
         yield store, corpus
     finally:
         store.drop()
-        conn.client.close()
+        conn.close()
 
 
 def _view(store: MilvusStore, embedder: Any) -> Any:
@@ -289,7 +299,7 @@ def test_scoring_the_chunks_of_many_reports_at_once(milvus: MilvusConnection, em
         assert per_chunk is not None and all(len(s) and (s > 0).all() for s in per_chunk)
     finally:
         store.drop()
-        conn.client.close()
+        conn.close()
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "keyword", "dense"])
