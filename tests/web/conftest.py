@@ -228,3 +228,18 @@ def answer_key_dialog(page: Any, keys: str | list[str], seen: list[str] | None =
 
     # no_wait_after: a dialog answered may be followed at once by the next one (a wrong key)
     page.add_locator_handler(page.locator("#key-dialog[open]"), answer, no_wait_after=True)
+
+
+def until_dialogs(page: Any, seen: list[str], count: int, timeout_s: float = 60.0) -> None:
+    """Wait until ``count`` key dialogs have been answered. The locator handler runs only while
+    Playwright acts or asserts, and the page being replaced (a reload) still shows the old content,
+    so an assertion on that content alone can pass before the next dialog opened."""
+    import time
+
+    from playwright.sync_api import expect
+
+    deadline = time.monotonic() + timeout_s
+    while len(seen) < count:
+        assert time.monotonic() < deadline, f"expected {count} key dialogs, saw {seen}"
+        expect(page.locator("body")).to_be_visible()  # lets the handler answer an open dialog
+        page.wait_for_timeout(100)

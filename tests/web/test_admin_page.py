@@ -12,7 +12,13 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Dialog, Page, expect
 
 from tests.kb import make_kb
-from tests.web.conftest import XSS_DOC_ID, ApiServer, answer_key_dialog, start_api_server
+from tests.web.conftest import (
+    XSS_DOC_ID,
+    ApiServer,
+    answer_key_dialog,
+    start_api_server,
+    until_dialogs,
+)
 from tests.web.test_browser import xss_fired
 
 ADMIN_KEY = "web-admin-key-5c2e9a"
@@ -179,6 +185,7 @@ def test_the_key_is_typed_masked_and_can_be_changed_and_forgotten(
     assert seen == ["此服务需要访问密钥，请输入。"]
 
     page.locator("#key-change").click()  # a wrong key: the reloaded page says so and asks again
+    until_dialogs(page, seen, 3)
     expect(page.locator("#admin-body")).to_be_visible()
     expect(page.locator("#reports-body tr").first).to_be_visible()
     assert seen[1:] == ["输入新的访问密钥。", "访问密钥无效，请重新输入。"]
