@@ -12,8 +12,10 @@ so no name is half there: every name is listed by ``states()`` or free.
 
 On the Milvus backend each knowledge base is its own set of collections
 (``<ZHIWEN_MILVUS_COLLECTION>_kb_<name>_*``) and its folder holds only its curated answers; a
-node opens the bases whose folders it has (a base created through another node: restart this
-one with that folder, or share ``ZHIWEN_KBS_DIR``).
+node opens on start the bases whose folders it has. Creating a name whose collections another
+node made never drops them: this node opens that base and answers 409, as the other would
+(share ``ZHIWEN_KBS_DIR`` for its curated answers too); only an empty store, what an interrupted
+create leaves, is dropped and made again.
 """
 
 from __future__ import annotations
@@ -235,11 +237,18 @@ class KnowledgeBases:
             folder.mkdir(parents=True)
             backend = _backend(self.settings, folder)
             try:
-                if backend.exists():  # (collections an interrupted create left)
-                    backend.destroy()
+                if backend.exists():
+                    adopted = self._adopt(folder)
+                    if adopted is not None:
+                        kb = adopted
+                        raise KnowledgeBaseError(f"knowledge base {name!r} already exists (created through "
+                                                 "another node; this node serves it now)", 409)
+                    backend.destroy()  # (collections an interrupted create left, holding no report)
                 if backend.corpus_dir is not None:
                     backend.corpus_dir.mkdir(parents=True, exist_ok=True)
                 backend.apply(first, None, self._model(), backend.lock_timeout)
+            except KnowledgeBaseError:
+                raise
             except BaseException:
                 with contextlib.suppress(Exception):  # (the error that stopped it is the one to report)
                     backend.destroy()
@@ -248,7 +257,8 @@ class KnowledgeBases:
                 backend.close()
             kb = self._open(folder)
         except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
+            if kb is None:  # (an adopted base keeps its folder: it holds its curated answers)
+                shutil.rmtree(folder, ignore_errors=True)
             raise
         finally:
             with self._lock:
@@ -256,6 +266,15 @@ class KnowledgeBases:
                 if kb is not None:
                     self._named[name] = kb
         return kb
+
+    def _adopt(self, folder: Path) -> KnowledgeBase | None:
+        """The base whose index already exists outside ``folder`` (Milvus collections another node
+        created), opened, when it holds reports; None for the empty store an interrupted create left."""
+        kb = self._open(folder)
+        if kb.current.reports:
+            return kb
+        kb.close()
+        return None
 
     def _refuse_taken(self, name: str) -> None:
         """409 for a name in use in any state (called under the lock)."""

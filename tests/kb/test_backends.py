@@ -147,6 +147,39 @@ def test_a_named_knowledge_base_lives_its_whole_life_on_either_backend(served: t
         assert not (d.tmp / "kbs" / "alpha" / "reports").exists(), "a Milvus knowledge base wrote report files"
 
 
+def test_creating_a_name_another_milvus_node_made_opens_it_and_never_drops_it(index_dir: Path,
+                                                                              tmp_path: Path) -> None:
+    """A node without the base's folder (here: the folder removed while it was stopped, as on a
+    node that never had it) is asked to create a name whose collections exist: it answers 409 and
+    serves that base from then on; the collections, and the report in them, are kept."""
+    import shutil
+
+    d = _deployment("milvus", index_dir, tmp_path)
+    server = _serve(d)
+    try:
+        created = httpx.post(f"{server.url}/v1/kbs/alpha", json=FIRST, headers=AUTH, timeout=300)
+        assert created.status_code == 201, created.text
+    finally:
+        server.stop()
+    shutil.rmtree(d.tmp / "kbs" / "alpha")
+    server = _serve(d)
+    try:
+        listed = httpx.get(f"{server.url}/v1/kbs", headers=AUTH, timeout=30).json()["kbs"]
+        assert [k["name"] for k in listed] == ["default"]  # (this node does not know it yet)
+        again = httpx.post(f"{server.url}/v1/kbs/alpha", headers=AUTH, timeout=300,
+                           json={"doc_id": "recycling", "text": RECYCLING})
+        assert again.status_code == 409, again.text
+        assert "another node" in again.json()["error"]["message"]
+        listed = httpx.get(f"{server.url}/v1/kbs", headers=AUTH, timeout=30).json()["kbs"]
+        assert [(k["name"], k["state"]) for k in listed] == [("default", "ready"), ("alpha", "ready")]
+        answer = _ask(server.url, ELDERLY_QUESTION, "alpha")
+        assert "18名" in answer["answer"] and _cited(answer) == {"elderly"}
+        docs = httpx.get(f"{server.url}/v1/documents?kb=alpha", headers=AUTH, timeout=30).json()["documents"]
+        assert [x["doc_id"] for x in docs] == ["elderly"]  # the second report was not written
+    finally:
+        server.stop()
+
+
 def _zhiwen(d: Deployment, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**d.env, "PYTHONIOENCODING": "utf-8"}
     return subprocess.run([sys.executable, "-m", "zhiwen.cli", *args], env=env, capture_output=True,
