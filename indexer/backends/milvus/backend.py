@@ -88,7 +88,8 @@ class MilvusBackend:
         wins; see :mod:`indexer.backends.milvus.store`)."""
         from indexer.params import snapshot_version
 
-        result = (self._writer_for(embedder).apply(changes) if self.exists()
+        # a searcher being served means the store exists (no two Milvus calls per write to ask)
+        result = (self._writer_for(embedder).apply(changes) if current is not None or self.exists()
                   else self._create(changes, embedder))
         searcher = _visible(self._view_for(embedder))
         return dataclasses.replace(
