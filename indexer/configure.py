@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,16 @@ def kb_collection_prefix(prefix: str, kb: str) -> str:
     ``prefix``: ``<prefix>_kb_<kb>`` with ``_`` written ``__`` and ``-`` written ``_d``, so two
     names never share collections."""
     return f"{prefix}_kb_" + kb.replace("_", "__").replace("-", "_d")
+
+
+def kb_of_collection_prefix(prefix: str, store: str) -> str | None:
+    """The knowledge base whose collections :func:`kb_collection_prefix` names ``store`` under
+    ``prefix``; None for a store that is not one (the default's, another deployment's)."""
+    head = f"{prefix}_kb_"
+    if not store.startswith(head):
+        return None
+    name = re.sub(r"_(.)", lambda m: {"_": "_", "d": "-"}.get(m.group(1), "\0"), store[len(head):])
+    return name if name and "\0" not in name and kb_collection_prefix(prefix, name) == store else None
 
 
 def user_words(settings: Settings) -> tuple[str, ...]:

@@ -12,9 +12,10 @@ so no name is half there: every name is listed by ``states()`` or free.
 
 On the Milvus backend each knowledge base is its own set of collections
 (``<ZHIWEN_MILVUS_COLLECTION>_kb_<name>_*``) and its folder holds only its curated answers; a
-node opens on start the bases whose folders it has. Creating a name whose collections another
-node made never drops them: this node opens that base and answers 409, as the other would
-(share ``ZHIWEN_KBS_DIR`` for its curated answers too); only an empty store, what an interrupted
+node opens on start the bases it has folders for and those whose collections it finds (made
+through another node; their curated answers stay in that node's folder unless ``ZHIWEN_KBS_DIR``
+is shared). Creating a name whose collections another node made since never drops them: this node
+opens that base and answers 409, as the other would; only an empty store, what an interrupted
 create leaves, is dropped and made again.
 """
 
@@ -148,9 +149,31 @@ class KnowledgeBases:
                 with self._lock:
                     self._failed[folder.name] = (f"knowledge base folder {folder} has no index; "
                                                  "DELETE it or restore its index")
+        for name in self._made_elsewhere():
+            if name not in names and name not in self._failed:
+                (self.root / name).mkdir(parents=True, exist_ok=True)  # (for its curated answers)
+                names.append(name)
         with self._lock:
             self._loading |= set(names)
-        return names
+        return sorted(names)
+
+    def _made_elsewhere(self) -> list[str]:
+        """The names of the bases whose index lives outside any folder of this node (Milvus
+        collections another node created); [] when Milvus does not answer (logged)."""
+        from indexer.backends import connect_backend
+        from indexer.configure import backend_config, kb_of_collection_prefix
+
+        try:
+            backend = connect_backend(backend_config(self.settings, pause=None), require_index=False)
+            try:
+                stores = backend.stores_beside()
+            finally:
+                backend.close()
+        except Exception as exc:
+            log.error("the knowledge bases other nodes created could not be listed: %s", exc)
+            return []
+        named = (kb_of_collection_prefix(self.settings.milvus_collection, s) for s in stores)
+        return sorted(n for n in named if n is not None and n != DEFAULT and _NAME.match(n))
 
     def open_named(self, name: str) -> None:
         """Open (and roll forward) the knowledge base ``name`` found on start; a failure is logged

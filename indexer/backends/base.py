@@ -126,6 +126,12 @@ class Backend(Protocol):
         the local index lives in the folder and goes with it)."""
         ...
 
+    def stores_beside(self) -> list[str]:
+        """The collection prefixes of the zhiwen stores that live where this one does and outside
+        any folder (Milvus: every store of the same server, this one too); [] for the local index,
+        whose stores are folders."""
+        ...
+
     def pending(self) -> int:
         """Changes a crashed writer left to roll forward (-1: cannot tell)."""
         ...

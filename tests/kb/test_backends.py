@@ -147,11 +147,10 @@ def test_a_named_knowledge_base_lives_its_whole_life_on_either_backend(served: t
         assert not (d.tmp / "kbs" / "alpha" / "reports").exists(), "a Milvus knowledge base wrote report files"
 
 
-def test_creating_a_name_another_milvus_node_made_opens_it_and_never_drops_it(index_dir: Path,
-                                                                              tmp_path: Path) -> None:
+def test_a_node_finds_the_milvus_bases_another_node_made(index_dir: Path, tmp_path: Path) -> None:
     """A node without the base's folder (here: the folder removed while it was stopped, as on a
-    node that never had it) is asked to create a name whose collections exist: it answers 409 and
-    serves that base from then on; the collections, and the report in them, are kept."""
+    node that never had it) lists and serves the base whose collections it finds on start, and
+    creating that name answers 409: the collections, and the report in them, are kept."""
     import shutil
 
     d = _deployment("milvus", index_dir, tmp_path)
@@ -165,19 +164,48 @@ def test_creating_a_name_another_milvus_node_made_opens_it_and_never_drops_it(in
     server = _serve(d)
     try:
         listed = httpx.get(f"{server.url}/v1/kbs", headers=AUTH, timeout=30).json()["kbs"]
-        assert [k["name"] for k in listed] == ["default"]  # (this node does not know it yet)
-        again = httpx.post(f"{server.url}/v1/kbs/alpha", headers=AUTH, timeout=300,
-                           json={"doc_id": "recycling", "text": RECYCLING})
-        assert again.status_code == 409, again.text
-        assert "another node" in again.json()["error"]["message"]
-        listed = httpx.get(f"{server.url}/v1/kbs", headers=AUTH, timeout=30).json()["kbs"]
         assert [(k["name"], k["state"]) for k in listed] == [("default", "ready"), ("alpha", "ready")]
         answer = _ask(server.url, ELDERLY_QUESTION, "alpha")
         assert "18名" in answer["answer"] and _cited(answer) == {"elderly"}
-        docs = httpx.get(f"{server.url}/v1/documents?kb=alpha", headers=AUTH, timeout=30).json()["documents"]
-        assert [x["doc_id"] for x in docs] == ["elderly"]  # the second report was not written
+        again = httpx.post(f"{server.url}/v1/kbs/alpha", headers=AUTH, timeout=300,
+                           json={"doc_id": "recycling", "text": RECYCLING})
+        assert again.status_code == 409, again.text
     finally:
         server.stop()
+
+
+def test_creating_a_name_another_node_made_since_opens_it_and_never_drops_it(
+        embedder: Any, tmp_path: Path) -> None:
+    """Two nodes on one Milvus (here two KnowledgeBases of one process, each with its own
+    folder): the second, started before the first created ``alpha``, is asked to create it too.
+    It answers 409 and serves the first node's base; nothing of the second report is written."""
+    from indexer.changes import Put
+    from service.kbs import KnowledgeBaseError, KnowledgeBases
+    from zhiwen.settings import Settings
+
+    def node(name: str) -> KnowledgeBases:
+        settings = Settings(backend="milvus", milvus_uri=str(tmp_path / "zhiwen.db"), milvus_timeout_s=60,
+                            kbs_dir=tmp_path / name, index_dir=tmp_path / name / "index",
+                            corpus_dir=tmp_path / name / "reports")
+        kbs = KnowledgeBases(settings, embedder=embedder)
+        assert kbs.found() == []
+        return kbs
+
+    first, second = node("node-1"), node("node-2")
+    try:
+        made = first.create("alpha", [Put("elderly", ELDERLY_V1, must="new")])
+        assert sorted(made.current.reports) == ["elderly"]
+        with pytest.raises(KnowledgeBaseError) as refused:
+            second.create("alpha", [Put("recycling", RECYCLING, must="new")])
+        assert refused.value.status == 409 and "another node" in str(refused.value)
+        adopted = second.get("alpha")
+        assert adopted is not None and sorted(adopted.current.reports) == ["elderly"]
+        assert (tmp_path / "node-2" / "alpha").is_dir()  # (its curated answers go there)
+        first.get("alpha").refresh()  # type: ignore[union-attr]
+        assert sorted(first.get("alpha").current.reports) == ["elderly"]  # type: ignore[union-attr]
+    finally:
+        first.close()
+        second.close()
 
 
 def _zhiwen(d: Deployment, *args: str) -> subprocess.CompletedProcess[str]:

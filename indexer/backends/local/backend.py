@@ -115,6 +115,9 @@ class LocalBackend:
     def destroy(self) -> None:
         pass  # the index folder is inside the knowledge base's folder
 
+    def stores_beside(self) -> list[str]:
+        return []  # local indexes are folders: their knowledge bases are found as folders
+
     def sync(self, embedder: Embedder, *, force: bool = False, progress: bool = False) -> SyncReport:
         """Under the writer lock, settling the journal (see :mod:`indexer.backends.local.writer`)."""
         s = self.writer(embedder, pause=False).rebuild(force=force, progress=progress)

@@ -140,6 +140,9 @@ class MilvusBackend:
     def destroy(self) -> None:
         self.store.drop()
 
+    def stores_beside(self) -> list[str]:
+        return self.store.prefixes()
+
     def sync(self, embedder: Embedder, *, force: bool = False, progress: bool = False) -> SyncReport:
         """Incremental, and sweeps what crashed writers left; ``force`` creates the store again
         (a new tokenizer dictionary from the folder, every report embedded again)."""

@@ -83,6 +83,12 @@ class MilvusStore:
     def exists(self) -> bool:
         return bool(self.conn.client.has_collection(self.names.meta, timeout=self.conn.timeout))
 
+    def prefixes(self) -> list[str]:
+        """The prefixes of every store on this Milvus server (the collections ending ``_meta``)."""
+        suffix = "_meta"
+        listed = self.conn.client.list_collections(timeout=self.conn.timeout)
+        return sorted(name[: -len(suffix)] for name in listed if name.endswith(suffix))
+
     def drop(self) -> None:
         client, timeout = self.conn.client, self.conn.timeout
         for name in self.names.all():
