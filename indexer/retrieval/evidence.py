@@ -21,6 +21,7 @@ by the extractive composer to pick the sentences it quotes. How a sentence is sc
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -119,9 +120,24 @@ class Candidate:
     coverage: float  # of non-anchor focus terms
 
 
+@functools.lru_cache(maxsize=1 << 12)
+def _normalised(text: str) -> tuple[str, frozenset[str]]:
+    """``text`` compared as questions are (:func:`norm`) and its character bigrams. The same
+    sentences and report contexts come back question after question, and normalising them and
+    taking their bigrams anew was most of the rerank's time (bounded: tens of MB of bigram sets at most; a
+    query reads about a hundred sentences)."""
+    normal = norm(text)
+    return normal, frozenset(bigrams(normal))
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _bigrams(text: str) -> frozenset[str]:
+    return frozenset(bigrams(text))
+
+
 def _report_context(report: Report | None, hit: Hit) -> str:
     places = " ".join(str(p) for p in (report.meta.get("places", []) if report else []))
-    return norm(" ".join([hit.chunk.title, hit.chunk.context, places, report.title if report else ""]))
+    return _normalised(" ".join([hit.chunk.title, hit.chunk.context, places, report.title if report else ""]))[0]
 
 
 def score_sentence(
@@ -132,7 +148,7 @@ def score_sentence(
     cfg: EvidenceConfig = DEFAULT.evidence,
 ) -> tuple[float, float]:
     """(score, coverage of the non-anchor focus terms) of one sentence for the question."""
-    text = norm(sentence.text)
+    text, text_bigrams = _normalised(sentence.text)
     total = covered = 0.0
     free_total = free_covered = 0.0
     for term, weight in zip(info.terms, info.weights, strict=True):
@@ -148,8 +164,8 @@ def score_sentence(
     free = free_covered / free_total if free_total else 1.0
     # Bigrams the report's title/places supply count too (at a discount): "它的面积约为…" in the
     # 乍都节公园 article answers "乍都节公园的面积有多大" as well as a sentence naming the park.
-    own = info.bigrams & bigrams(text)
-    inherited = (info.bigrams - own) & bigrams(context)
+    own = info.bigrams & text_bigrams
+    inherited = (info.bigrams - own) & _bigrams(context)
     overlap = (len(own) + cfg.context_credit * len(inherited)) / len(info.bigrams) if info.bigrams else 0.0
     bonus = 0.0
     if (info.wants == "number" and _NUMBER.search(sentence.text)) or (info.wants == "person" and _PERSON_HINT.search(sentence.text)):
