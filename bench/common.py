@@ -149,6 +149,18 @@ def dev_questions() -> list[str]:
     return [row["question"] for row in read_jsonl(DEV_QUESTIONS)]
 
 
+def distinct_questions(n: int) -> list[str]:
+    """``n`` different questions: the dev questions, then CMRC DEV questions in file order, each
+    once, so nothing a server keeps between requests answers one from an earlier one."""
+    seen: dict[str, None] = dict.fromkeys(dev_questions())
+    for row in read_jsonl(CMRC_DIR / "queries.jsonl"):
+        if len(seen) >= n:
+            break
+        if str(row["_id"]).startswith("DEV"):
+            seen.setdefault(str(row["text"]).strip(), None)
+    return list(seen)[:n]
+
+
 @dataclass(frozen=True)
 class Beir:
     """A BEIR-layout set: passages as reports, queries, and the relevant passage ids."""
