@@ -79,9 +79,12 @@ def _body_places(clause: str) -> list[tuple[int, str]]:
     hold a token jieba tags as a proper or place name (not 城市, 全国, 党员干部联系), and a 区
     found this way must be followed by an organisation word (区委, 区政府).
     """
+    suffixes = list(_PLACE_SUFFIX_RE.finditer(clause))
+    if not suffixes:
+        return []  # no suffix, no name: skip tagging (most clauses; jieba's HMM is the cost)
     spans = _token_spans(clause)
     out: list[tuple[int, str]] = []
-    for m in _PLACE_SUFFIX_RE.finditer(clause):
+    for m in suffixes:
         sfx = m.group(0)
         limit = _PLACE_MAX_BODY[sfx]
         spanning = [t for t in spans if t[0] < m.start() < t[1]]
