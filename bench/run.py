@@ -43,7 +43,7 @@ from bench.common import (
 log = logging.getLogger("bench")
 
 # in-process first, then the ones that start the service
-ORDER = ("indexing", "int8", "scale", "scale_real", "latency", "load", "startup")
+ORDER = ("indexing", "ingestion", "int8", "scale", "scale_real", "latency", "scale_served", "load", "startup")
 
 
 def _module(name: str) -> ModuleType:
