@@ -91,7 +91,7 @@ def render(r: dict[str, Any]) -> str:
         f"{r['chunks']:,} chunks (one {r['unit']} each, section 5b's corpus), vector index "
         f"`{r['vector_index']}` (what `auto` picks at this size), built in {r['build_s']:.0f} s from cached "
         f"vectors; the server was ready in {r['ready_s']:.0f} s. {r['questions']} distinct questions, each "
-        f"once, paired as in section 1; torch uses {r['torch_threads']} threads in the floor.",
+        f"once, paired as in section 1; torch threads in the floor: {r['torch_threads']} (as served).",
         table(["step", "p50 ms", "p95 ms", "p99 ms", "× floor p50"], rows),
         *_render_stages(r),
         f"**/v1/search p50 at {r['chunks']:,} chunks = {r['search_ratio']:.2f}× the floor** "
