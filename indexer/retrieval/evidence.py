@@ -130,14 +130,11 @@ def _normalised(text: str) -> tuple[str, frozenset[str]]:
     return normal, frozenset(bigrams(normal))
 
 
-@functools.lru_cache(maxsize=1 << 12)
-def _bigrams(text: str) -> frozenset[str]:
-    return frozenset(bigrams(text))
-
-
 def _report_context(report: Report | None, hit: Hit) -> str:
+    """What the sentences of ``hit`` inherit: the chunk's title and context, the report's places
+    and title (as written; :func:`score_sentence` normalises it)."""
     places = " ".join(str(p) for p in (report.meta.get("places", []) if report else []))
-    return _normalised(" ".join([hit.chunk.title, hit.chunk.context, places, report.title if report else ""]))[0]
+    return " ".join([hit.chunk.title, hit.chunk.context, places, report.title if report else ""])
 
 
 def score_sentence(
@@ -147,8 +144,10 @@ def score_sentence(
     rank: int,
     cfg: EvidenceConfig = DEFAULT.evidence,
 ) -> tuple[float, float]:
-    """(score, coverage of the non-anchor focus terms) of one sentence for the question."""
+    """(score, coverage of the non-anchor focus terms) of one sentence for the question;
+    ``context`` is what the sentence inherits (:func:`_report_context`)."""
     text, text_bigrams = _normalised(sentence.text)
+    context, context_bigrams = _normalised(context)
     total = covered = 0.0
     free_total = free_covered = 0.0
     for term, weight in zip(info.terms, info.weights, strict=True):
@@ -165,7 +164,7 @@ def score_sentence(
     # Bigrams the report's title/places supply count too (at a discount): "它的面积约为…" in the
     # 乍都节公园 article answers "乍都节公园的面积有多大" as well as a sentence naming the park.
     own = info.bigrams & text_bigrams
-    inherited = (info.bigrams - own) & _bigrams(context)
+    inherited = (info.bigrams - own) & context_bigrams
     overlap = (len(own) + cfg.context_credit * len(inherited)) / len(info.bigrams) if info.bigrams else 0.0
     bonus = 0.0
     if (info.wants == "number" and _NUMBER.search(sentence.text)) or (info.wants == "person" and _PERSON_HINT.search(sentence.text)):
