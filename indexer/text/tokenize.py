@@ -64,6 +64,32 @@ def read_user_words(text: str) -> list[str]:
     return words
 
 
+_BASE_LOCK = threading.Lock()
+_BASE: list[jieba.Tokenizer] = []
+
+
+def jieba_with_words(words: Iterable[str] = ()) -> jieba.Tokenizer:
+    """A jieba tokenizer of its own (not the global one) holding jieba's dictionary and ``words``.
+    The dictionary is read from disk once per process (about a second) and copied for every
+    tokenizer after (milliseconds): each index build, live update and loaded index makes one,
+    and a copy keeps one's user words out of every other's."""
+    import jieba
+
+    if not _BASE:
+        with _BASE_LOCK:
+            if not _BASE:
+                jieba.setLogLevel(logging.WARNING)
+                base = jieba.Tokenizer()
+                base.initialize()
+                _BASE.append(base)
+    tok = jieba.Tokenizer()
+    tok.FREQ, tok.total = dict(_BASE[0].FREQ), _BASE[0].total
+    tok.initialized = True
+    for word in words:
+        tok.add_word(word)
+    return tok
+
+
 class Tokenizer:
     """A jieba tokenizer of its own (not the global one) with the given user words."""
 
@@ -80,14 +106,7 @@ class Tokenizer:
         if self._jieba is None:
             with self._lock:
                 if self._jieba is None:
-                    import jieba
-
-                    jieba.setLogLevel(logging.WARNING)
-                    tok = jieba.Tokenizer()
-                    tok.initialize()
-                    for word in self.user_words:
-                        tok.add_word(word)
-                    self._jieba = tok
+                    self._jieba = jieba_with_words(self.user_words)
         return self._jieba
 
     def tokens(self, text: str) -> list[str]:

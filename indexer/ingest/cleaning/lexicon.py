@@ -3,7 +3,6 @@ private jieba tokenizer, and the small span helpers other modules use."""
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 from functools import lru_cache
@@ -138,12 +137,11 @@ def _pos_tokenizer() -> jieba.posseg.POSTokenizer:
     if not _JIEBA:
         with _JIEBA_LOCK:
             if not _JIEBA:
-                import jieba
                 import jieba.posseg
 
-                jieba.setLogLevel(logging.WARNING)
-                tok = jieba.Tokenizer()
-                _JIEBA.append(jieba.posseg.POSTokenizer(tok))
+                from indexer.text.tokenize import jieba_with_words
+
+                _JIEBA.append(jieba.posseg.POSTokenizer(jieba_with_words()))
     return _JIEBA[0]
 
 
