@@ -40,6 +40,13 @@ kind's top-10 against the exact run's for the same question. Choosing between HN
 reading those two rows: the recall each keeps, and the build seconds, which on this machine's
 cores differ far more than the query times do.
 
+**Ingestion is OCR.** In the office archive, reading scanned pages takes most of a cold
+ingestion; Word, text PDF, chunking and BM25 are a few percent. Both cores are busy where the
+work allows it: onnxruntime's two intra-op threads for OCR and torch's for embedding (the "cores"
+column), so reading two pages at once would only split the same two cores. Reading Word and text
+PDF files and jieba's tokenising hold the GIL and use one core; they are small. One writer still
+builds each index: the benchmark's processes never share an index.
+
 **Keyword index at scale.** bm25s keeps a sparse matrix of precomputed scores; a query adds up the
 rows of its tokens and the searcher takes the top candidates of the resulting array. At large
 sizes the cost is building it (jieba tokenisation dominates, on one core) and its memory; the
