@@ -273,20 +273,25 @@ def _plot(r: dict[str, Any], plots: Path) -> None:
     plt.close(fig)
 
 
+STEP_LABELS = {
+    "floor": "floor: encode + dense top-100 + chunk and sentence cosines of the pool + BM25 top-100 and pool scores",
+    "encode": "… of which query encoding",
+    "search": "`QAEngine.search` (hybrid, fused, top 10)",
+    "ask": "`QAEngine.ask` (search + extractive answer)",
+    "served /v1/search": "**served /v1/search** (HTTP, 1 client)",
+    "served /v1/ask": "**served /v1/ask** (HTTP, 1 client)",
+}
+
+
+def step_rows(timed: dict[str, dict[str, float]], floor_p50: float) -> list[list[Any]]:
+    """One table row per timed step (label, p50, p95, p99, × the floor's p50), in ``STEP_LABELS``'
+    order."""
+    return [[label, timed[name]["p50"], timed[name]["p95"], timed[name]["p99"], timed[name]["p50"] / floor_p50]
+            for name, label in STEP_LABELS.items() if name in timed]
+
+
 def render(r: dict[str, Any]) -> str:
-    ip = r["in_process"]
-    rows = [
-        ["floor: encode + dense top-100 + chunk and sentence cosines of the pool + BM25 top-100 and "
-         "pool scores", ip["floor"]["p50"], ip["floor"]["p95"], ip["floor"]["p99"], 1.0],
-        ["… of which query encoding", ip["encode"]["p50"], ip["encode"]["p95"], ip["encode"]["p99"],
-         ip["encode"]["p50"] / r["floor_p50"]],
-        ["`QAEngine.search` (hybrid, fused, top 10)", ip["search"]["p50"], ip["search"]["p95"], ip["search"]["p99"],
-         ip["search"]["p50"] / r["floor_p50"]],
-        ["`QAEngine.ask` (search + extractive answer)", ip["ask"]["p50"], ip["ask"]["p95"], ip["ask"]["p99"],
-         ip["ask"]["p50"] / r["floor_p50"]],
-        *[[f"**served {p}** (HTTP, 1 client)", ip[f"served {p}"]["p50"], ip[f"served {p}"]["p95"],
-           ip[f"served {p}"]["p99"], ip[f"served {p}"]["p50"] / r["floor_p50"]] for p in ("/v1/search", "/v1/ask")],
-    ]
+    rows = step_rows(r["in_process"], r["floor_p50"])
     served_rows = [
         [path, x["clients"], x["requests"], x["errors"], x["p50"], x["p95"], x["p99"], x["p50"] / r["floor_p50"],
          x["server_took_p50"], x["rps"]]

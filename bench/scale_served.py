@@ -74,19 +74,9 @@ def run(ctx: Context) -> dict[str, Any]:
 
 
 def render(r: dict[str, Any]) -> str:
-    from bench.latency import _render_stages
+    from bench.latency import _render_stages, step_rows
 
-    ip = r["in_process"]
-    rows = [
-        ["floor: encode + dense top-100 + chunk and sentence cosines of the pool + BM25 top-100 and "
-         "pool scores", ip["floor"]["p50"], ip["floor"]["p95"], ip["floor"]["p99"], 1.0],
-        ["… of which query encoding", ip["encode"]["p50"], ip["encode"]["p95"], ip["encode"]["p99"],
-         ip["encode"]["p50"] / r["floor_p50"]],
-        ["`QAEngine.search` in process (hybrid, fused, top 10)", ip["search"]["p50"], ip["search"]["p95"],
-         ip["search"]["p99"], ip["search"]["p50"] / r["floor_p50"]],
-        ["**served /v1/search** (HTTP, 1 client)", ip["served /v1/search"]["p50"], ip["served /v1/search"]["p95"],
-         ip["served /v1/search"]["p99"], r["search_ratio"]],
-    ]
+    rows = step_rows(r["in_process"], r["floor_p50"])
     return "\n\n".join([
         f"{r['chunks']:,} chunks (one {r['unit']} each, section 5b's corpus), vector index "
         f"`{r['vector_index']}` (what `auto` picks at this size), built in {r['build_s']:.0f} s from cached "
