@@ -50,7 +50,7 @@ eval-cmrc: install ## CMRC 2018 retrieval + answers, all systems
 bench: index chromium wrk ## benchmarks -> docs/benchmarks.md, bench/results/*.json (about 90 minutes)
 	$(BIN)/python -m bench.run
 
-# The harness check CI runs after the tests: every benchmark at small sizes (~17 minutes), written
+# The harness check CI runs after the tests: every benchmark at small sizes (~10 minutes), written
 # under var/bench-quick so the published figures stay those of a full run. Fails if one breaks.
 bench-quick: index chromium wrk ## every benchmark at small sizes -> var/bench-quick/
 	timeout --kill-after=60s 40m $(BIN)/python -m bench.run --quick --out var/bench-quick

@@ -1,7 +1,7 @@
 """Run the benchmarks and write docs/benchmarks.md, docs/benchmarks/*.png, bench/results/*.json.
 
     python -m bench.run                 # all of them (``make bench``), about 90 minutes on 2 cores
-    python -m bench.run --quick --out D # smaller sizes, ~17 minutes, everything written under D:
+    python -m bench.run --quick --out D # smaller sizes, ~10 minutes, everything written under D:
                                         # the harness check CI runs (``make bench-quick``)
     python -m bench.run --only scale    # one benchmark; the page keeps the others' last results
 
