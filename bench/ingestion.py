@@ -179,27 +179,21 @@ def ingest(folder: Path, names: Sequence[str], formats: Sequence[str], index_dir
     embedder.warm_up()  # loading models and dictionaries is start-up, not ingestion: done first
     engine()
     pos_tags("青岛市崂山区九水街道")
-    read: dict[str, dict[str, float]] = {f: {"wall": 0.0, "cpu": 0.0, "files": 0} for f in FORMATS}
+    read = {f: _Clock() for f in FORMATS}
     reports = []
     skipped: dict[str, str] = {}
     t_all = time.perf_counter()
     for name, fmt in zip(names, formats, strict=True):
-        w, c = time.perf_counter(), time.process_time()
-        found, bad = read_reports(folder, [name])
-        read[fmt]["wall"] += time.perf_counter() - w
-        read[fmt]["cpu"] += time.process_time() - c
-        read[fmt]["files"] += 1
+        found, bad = read[fmt].wrap(read_reports)(folder, [name])
         reports += found
         skipped.update(bad)
-    clock = _Clock()
-    embedder.encode_documents = clock.wrap(embedder.encode_documents)  # type: ignore[method-assign]
-    w, c = time.perf_counter(), time.process_time()
-    stats = build_index_from_reports(reports, index_dir, embedder)
-    build_wall, build_cpu = time.perf_counter() - w, time.process_time() - c
+    embed, build = _Clock(), _Clock()
+    embedder.encode_documents = embed.wrap(embedder.encode_documents)  # type: ignore[method-assign]
+    stats = build.wrap(build_index_from_reports)(reports, index_dir, embedder)
     return {
-        "read": read,
-        "embed": {"wall": clock.wall, "cpu": clock.cpu},
-        "index": {"wall": build_wall - clock.wall, "cpu": build_cpu - clock.cpu},
+        "read": {f: {"wall": c.wall, "cpu": c.cpu, "files": formats.count(f)} for f, c in read.items()},
+        "embed": {"wall": embed.wall, "cpu": embed.cpu},
+        "index": {"wall": build.wall - embed.wall, "cpu": build.cpu - embed.cpu},
         "total_s": time.perf_counter() - t_all,
         "reports": len(reports), "skipped": skipped, "chunks": stats.chunks, "embedded": stats.embedded,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
