@@ -171,12 +171,14 @@ _NOUNISH = ("n", "j", "l", "i", "vn", "nz")
 
 def noun_phrases(text: str) -> list[str]:
     """The noun phrases of ``text`` (「承担了拆迁工作」 → [拆迁工作]; 「借助了高校的力量」 → [高校,
-    力量]); pronouns (自己), persons and places are none."""
+    力量]); pronouns (自己), persons and places are none. A word of four or more characters
+    tagged as a person is a noun jieba misreads (法律顾问): Chinese names are two or three."""
     phrases: list[str] = []
     run: list[str] = []
     tags = pos_tags(text)
     for i, (word, flag) in enumerate(tags):
-        nounish = flag.startswith(_NOUNISH) and not flag.startswith(("nr", "ns"))
+        person = flag.startswith("nr") and len(word) < 4
+        nounish = flag.startswith(_NOUNISH) and not person and not flag.startswith("ns")
         verb_before_noun = flag == "v" and i + 1 < len(tags) and tags[i + 1][1].startswith(_NOUNISH)
         if nounish or (verb_before_noun and not run):
             run.append(word)

@@ -272,10 +272,11 @@ class QAEngine:
         """The extractive answer to a list or comparison question: each report's (or side's)
         own fact answer, decided as single answers are, never quoting a heading."""
         from service.answering.multi import DEFAULT, compose_comparison, compose_list
+        from service.answering.things import NOTHING
 
         # a list's reports quote only sentences holding the thing asked about (拆迁); a comparison's
         # sides are judged as single facts (a verdict needs the amounts of the compared thing)
-        key = "" if shape.kind == "comparison" else extractive.key_term(for_report(question, shape, ""))
+        key = NOTHING if shape.kind == "comparison" else extractive.list_thing(for_report(question, shape, ""))
         strict = extractive.for_lists(key, dated=shape.kind == "comparison" and shape.asks_time)
 
         def judge(asked: str, hits: Sequence[Hit]) -> Answer:

@@ -42,6 +42,7 @@ from indexer.retrieval.search import adaptive_weight
 from indexer.text.tokenize import Tokenizer
 from indexer.text.zh import bigrams, norm
 from indexer.types import Hit, Report
+from service.answering.amounts import head_noun, stated_amounts, unit_class
 from service.answering.answerability import (
     AnswerabilityModel,
     packaged_model,
@@ -60,6 +61,7 @@ from service.answering.config import DEFAULT, ScoringConfig
 from service.answering.fact_features import fact_features
 from service.answering.quoting import place_line, shown, trim_marks
 from service.answering.slots import Slot, missing_phrase, parse_slot, slot_filled
+from service.answering.things import NOTHING, Thing, list_thing
 from service.answering.types import NOT_FOUND, Answer, Citation
 
 log = logging.getLogger(__name__)
@@ -122,8 +124,11 @@ class ExtractiveComposer:
         # without a model, the coverage threshold ``answer.min_coverage`` decides refusals
         self.answerability = answerability
         self.quote_headings = True  # False: headings and bylines are never quoted (list answers)
-        self.required = ""  # a term every quoted sentence must hold (a list's thing: 拆迁)
+        self.required = NOTHING  # what every quoted sentence must hold (a list's thing: 拆迁)
         self.dated = False  # True: only sentences stating a year are quoted (谁先… comparisons)
+        # True: only sentences filling the asked slot are quoted, confident or not (a list's rows:
+        # 「各街道的书记分别是谁」 lists a report only with a sentence naming a person)
+        self.filled_only = False
 
     def candidates(
         self,
@@ -146,34 +151,27 @@ class ExtractiveComposer:
         narrowed.confidence = confidence
         return narrowed
 
-    def key_term(self, question: str) -> str:
-        """The term that names what the question asks about: its rarest focus term (by the
-        index's IDF; a term the reports never use is rarest of all) within the noun phrases the
-        question names (「承担了拆迁工作」 → 拆迁, not the verb 承担; 「打造了自己的党建品牌」 → 品牌), or
-        of all its terms when it names no noun; "" when it has none. A list quotes only sentences
-        that hold it."""
+    def list_thing(self, question: str) -> Thing:
+        """What the list question ``question`` (asked of one report) asks about, as the words a
+        quoted sentence must hold (``service.answering.things``: a quoted name whole, else the
+        rarest term of its noun phrases with the about-as-rare terms of that phrase; a noun the
+        reports never use makes it a thing nothing states)."""
         info = analyse_question(question, self.tokenizer, self.idf)
-        weighted = [(w, t) for t, w in zip(info.terms, info.weights, strict=False) if len(t) >= 2]
-        phrases = noun_phrases(question)
-        named = [(w, t) for w, t in weighted if any(t in p for p in phrases)]
-        # a verb leading the phrase that no report uses (建有党群服务中心) does not name the thing;
-        # a noun no report uses (无偿献血, 河长) does: nothing states it, and the list is refused
-        verbs = {word for word, flag in pos_tags(question) if flag == "v"}
-        named = [(w, t) for w, t in named if not (t in verbs and self._unused(t))] or named
-        pool = named or weighted
-        return max(pool)[1] if pool else ""
+        verbs = frozenset(word for word, flag in pos_tags(question) if flag == "v")
+        kind = info.place_kind if info.wants == "place" else ""
+        return list_thing(question, info.terms, info.weights, noun_phrases(question), verbs, self.doc_freq,
+                          place_kind=kind, known_places=self.known_places)
 
-    def _unused(self, term: str) -> bool:
-        return self.doc_freq is not None and self.doc_freq(term) == 0
-
-    def for_lists(self, required: str = "", *, dated: bool = False) -> ExtractiveComposer:
+    def for_lists(self, required: Thing = NOTHING, *, dated: bool = False) -> ExtractiveComposer:
         """This composer as a list judges each report: never quoting a heading, subtitle or byline
-        (「——…工作纪实」), and only sentences that hold the term ``required`` (if any) and, when
-        ``dated``, a year (a comparison of when compares dates, not 「今年以来」)."""
+        (「——…工作纪实」), and only sentences that hold the thing ``required`` (if any), fill the
+        asked slot (a person for 谁, a number for 多少) and, when ``dated``, state a year (a
+        comparison of when compares dates, not 「今年以来」)."""
         strict = copy.copy(self)
         strict.quote_headings = False
-        strict.required = norm(required)
+        strict.required = required
         strict.dated = dated
+        strict.filled_only = True
         return strict
 
     def compose(self, question: str, hits: Sequence[Hit], reports: Mapping[str, Report]) -> Answer:
@@ -192,7 +190,9 @@ class ExtractiveComposer:
                 return not_found(hits)
             return answer
         confidence = self.answerability.probability(assessment.features)
-        if not self.answerability.answerable(confidence):
+        # a list asking which places (「提到了哪些社区」) is answered by a sentence naming a known
+        # place of the asked level: the check is exact, as for the place line of 哪个街道 answers
+        if not self.answerability.answerable(confidence) and not self.required.places:
             return dataclasses.replace(not_found(hits), confidence=confidence)
         return dataclasses.replace(answer, confidence=confidence)
 
@@ -215,9 +215,11 @@ class ExtractiveComposer:
         if not self.quote_headings:
             ranked = [c for c in ranked if not _heading(c, reports)]
         if self.required:
-            ranked = [c for c in ranked if self.required in norm(c.sentence.text)]
+            ranked = [c for c in ranked if self.required.held_by(norm(c.sentence.text))]
         if self.dated:
             ranked = [c for c in ranked if _STATED_YEAR.search(norm(c.sentence.text))]
+        if self.filled_only and slot is not None:
+            ranked = [c for c in ranked if _states(slot, c.sentence.text, question)]
         window = ranked[: cfg.refusal_window]
         if not window:
             return Assessment(None, {})
@@ -366,6 +368,19 @@ class ExtractiveComposer:
 
 
 _STATED_YEAR = re.compile(r"(?:1[89]|20)\d{2}年")
+
+
+def _states(slot: Slot, sentence: str, question: str) -> bool:
+    """Whether ``sentence`` states what ``slot`` asks, as a list row must: the slot filled and,
+    for an amount of a named thing, an amount of that thing (「8个城市社区」 for 多少个社区, not
+    「四个放心」 in a clause that also names 社区)."""
+    if not slot_filled(slot, sentence, question):
+        return False
+    thing = head_noun(slot.thing) if slot.kind == "quantity" and slot.thing else ""
+    if not thing or not slot.units:
+        return True
+    return any(unit in slot.units or unit_class(unit) == slot.unit_class
+               for _, unit in stated_amounts(sentence, thing))
 
 
 def _heading(cand: Candidate, reports: Mapping[str, Report]) -> bool:

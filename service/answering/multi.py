@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from indexer.text.zh import nfkc
+from indexer.text.zh import PLACE_SUFFIXES, nfkc
 from indexer.types import Hit, Report
 from service.answering.amounts import head_noun, stated_amounts, unit_class
 from service.answering.kinds import QuestionShape, for_report, for_side
@@ -36,6 +36,7 @@ Search = Callable[[str, int, Collection[str] | None], list[Hit]]
 class MultiConfig:
     pool: int = 40  # passages retrieved to find the reports a list question may be about
     max_reports: int = 10  # reports judged per list question (the leading ones of the pool)
+    per_report: int = 10  # passages of each report its own question is judged on
 
 
 DEFAULT = MultiConfig()
@@ -44,10 +45,12 @@ _YEAR_MONTH = re.compile(r"(\d{4})\s*年(?:\s*(\d{1,2})\s*月)?(?:\s*(\d{1,2})\s
 
 def report_place(report: Report, level: str = "") -> str:
     """The place a report is about, as a list names it: of its places (``meta["places"]``), one
-    named in its title and of the asked ``level`` (街道) first; "" when it names none."""
+    named in its title and of the asked ``level`` (街道) first, then the finest (a 社区 before
+    its 街道 before its 区); "" when it names none."""
     places = [str(p) for p in report.meta.get("places") or [] if p]
-    def rank(p: str) -> tuple[bool, bool, int]:
-        return (p not in report.title, not (level and p.endswith(level)), places.index(p))
+    def rank(p: str) -> tuple[bool, bool, int, int]:
+        fineness = next((i for i, s in enumerate(PLACE_SUFFIXES) if p.endswith(s)), len(PLACE_SUFFIXES))
+        return (p not in report.title, not (level and p.endswith(level)), fineness, places.index(p))
     return min(places, key=rank) if places else ""
 
 
@@ -82,8 +85,8 @@ def compose_list(
     for doc in order:
         report = reports[doc]
         place = report_place(report, shape.level)
-        asked = for_report(question, shape, "")
-        hits = search(asked, top_k, [doc]) if search is not None else by_report[doc]
+        asked = for_report(question, shape, place)
+        hits = search(asked, config.per_report, [doc]) if search is not None else by_report[doc]
         answer = judge(asked, hits or by_report[doc])
         if answer.answerable and answer.citations:
             parts.append((report, place, answer))

@@ -1,0 +1,136 @@
+"""The thing a list question asks each report about (「哪些街道推行了垃圾分类？」 → 垃圾分类), as the
+words a quoted sentence must hold to state it.
+
+A list quotes, from each report, only sentences that hold the thing; which words name it is
+decided from the question's grammar (its noun phrases and quoted names) and the index's term
+statistics, never from a word list:
+
+* a quoted name (“三会一课”, “党建+”) is the thing, whole: program names match exactly;
+* else the rarest term of the question's noun phrases (拆迁 of 拆迁工作, not the verb 承担), with
+  the terms of its phrase that are about as rare (垃圾 of 垃圾分类: a sentence about 分类制定标准 does
+  not state it; 工作 of 拆迁工作 is common and need not be there);
+* a noun the reports never use (河长制, 无偿献血) is the thing: nothing states it;
+* a compound word stands for itself or for all of its parts (安全隐患: 「消防安全、用电安全等隐患」);
+* a question asking which place of a level (「属于哪个区」) is stated by a place of that level.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from indexer.text.zh import GENERIC_AREAS, PLACE_SUFFIXES, norm
+
+_QUOTED = re.compile(r"[“「『\"‘']([^”」』\"’']{2,30})[”」』\"’']")
+# a companion term of the thing's phrase is required when at most this many times as common
+COMPANION_RATIO = 2
+
+
+@dataclass(frozen=True)
+class Thing:
+    """The words a sentence must hold to state what a list question asks about: every term of
+    ``terms``, each by its own string or (``parts``) by all of its parts."""
+
+    terms: tuple[str, ...] = ()
+    parts: tuple[tuple[str, ...], ...] = ()  # per term: sub-words that together spell it; () none
+    places: tuple[str, ...] = ()  # a question asking which place of a level (哪个区): one of these
+
+    def __bool__(self) -> bool:
+        return bool(self.terms or self.places)
+
+    def held_by(self, text: str) -> bool:
+        """Whether ``text`` (normalised as :func:`indexer.text.zh.norm`) states the thing."""
+        if self.places and not any(p in text for p in self.places):
+            return False
+        return all(
+            term in text or (bool(parts) and all(p in text for p in parts))
+            for term, parts in zip(self.terms, self.parts, strict=True)
+        )
+
+
+NOTHING = Thing()
+
+
+def make_thing(terms: Sequence[str], all_terms: Sequence[str]) -> Thing:
+    """A thing of ``terms`` (normalised), each with the sub-words among ``all_terms`` (the
+    question's terms) that spell all of it, when there are such."""
+    wanted = tuple(dict.fromkeys(norm(t) for t in terms if norm(t)))
+    return Thing(wanted, tuple(_spelling_parts(t, [norm(a) for a in all_terms]) for t in wanted))
+
+
+def _spelling_parts(term: str, candidates: Sequence[str]) -> tuple[str, ...]:
+    """The shorter ``candidates`` inside ``term`` that together cover every character of it (安全隐患
+    → 安全, 隐患); () when they do not (主题党日 with only 主题)."""
+    parts = [c for c in dict.fromkeys(candidates) if 1 < len(c) < len(term) and c in term]
+    covered = [False] * len(term)
+    for p in parts:
+        at = term.find(p)
+        while at >= 0:
+            covered[at : at + len(p)] = [True] * len(p)
+            at = term.find(p, at + 1)
+    return tuple(parts) if parts and all(covered) else ()
+
+
+def places_of_level(places: Iterable[str], level: str) -> tuple[str, ...]:
+    """The ``places`` of ``level`` (区: 李沧区, not 延川路社区, whose level is 社区, nor 辖区, no
+    place), longest first."""
+    def level_of(place: str) -> str:
+        return max((s for s in PLACE_SUFFIXES if place.endswith(s)), key=len, default="")
+    named = {norm(p) for p in places if level_of(p) == level and len(p) > len(level) and p not in GENERIC_AREAS}
+    return tuple(sorted(named, key=lambda p: (-len(p), p)))
+
+
+def quoted_names(question: str) -> list[str]:
+    """The names ``question`` quotes (“三会一课”, 「巷网会客议事厅」)."""
+    return [m.group(1).strip() for m in _QUOTED.finditer(question) if m.group(1).strip()]
+
+
+def list_thing(
+    question: str,
+    terms: Sequence[str],
+    weights: Sequence[float],
+    phrases: Sequence[str],
+    verbs: frozenset[str],
+    doc_freq: Callable[[str], int] | None,
+    place_kind: str = "",
+    known_places: Iterable[str] = (),
+) -> Thing:
+    """What the list question ``question`` (asked of one report: 「推行了垃圾分类？」) asks about.
+    ``terms``/``weights``: its search terms and their weights (IDF); ``phrases``: its noun phrases;
+    ``verbs``: its words tagged as verbs; ``doc_freq``: passages of the index holding a term (None:
+    unknown); ``place_kind``: the level of place it asks for (哪个区: 区), if it asks for one, stated
+    by one of the ``known_places`` of that level."""
+    if place_kind:
+        return Thing(places=places_of_level(known_places, place_kind))
+    quoted = quoted_names(question)
+    if quoted:
+        return make_thing(quoted, terms)
+    weighted = [(w, t) for t, w in zip(terms, weights, strict=False) if len(t) >= 2]
+    if not weighted:
+        return NOTHING
+
+    def df(term: str) -> int | None:
+        return doc_freq(term) if doc_freq is not None else None
+
+    def unused(term: str) -> bool:
+        # no passage uses it, nor every part of it (法律顾问 is indexed as 法律 + 顾问)
+        parts = _spelling_parts(term, terms)
+        return df(term) == 0 and not (parts and all(df(p) for p in parts))
+
+    # a noun no report uses names the thing: nothing states it
+    never = [t for _, t in weighted if t not in verbs and unused(t)]
+    if never:
+        return make_thing([max(never, key=len)], terms)
+    named = [(w, t) for w, t in weighted if any(t in p for p in phrases)]
+    # a verb leading the phrase that no report uses (建有党群服务中心) does not name the thing
+    named = [(w, t) for w, t in named if not (t in verbs and unused(t))] or named
+    key = max(named or weighted)[1]
+    phrase = next((p for p in phrases if key in p), "")
+    key_df = df(key)
+    companions = [
+        t for _, t in weighted
+        if phrase and t in phrase and t not in key and key not in t and t not in verbs
+        and key_df is not None and (df(t) or 0) <= COMPANION_RATIO * key_df + 1
+    ]
+    return make_thing([key, *companions], terms)
