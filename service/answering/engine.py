@@ -272,7 +272,7 @@ class QAEngine:
         """The extractive answer to a list or comparison question: each report's (or side's)
         own fact answer, decided as single answers are, never quoting a heading."""
         from service.answering.multi import DEFAULT, compose_comparison, compose_list
-        from service.answering.things import NOTHING
+        from service.answering.things import NOTHING, make_thing
 
         # a list's reports quote only sentences holding the thing asked about (拆迁); a comparison's
         # sides are judged as single facts (a verdict needs the amounts of the compared thing)
@@ -283,8 +283,22 @@ class QAEngine:
             return strict.compose(asked, hits, self.reports)
 
         if shape.kind == "comparison":
-            return compose_comparison(question, shape, self.reports, self.search, judge, top_k=top_k,
-                                      within=within)
+            # a side is quoted where it states the compared thing: an amount of it (「34个社区」)
+            # or, for 谁先, a year; else as a fact answer (the verdict then says it cannot
+            # compare). A side that is no place (a named 党支部) only where the sentence names it.
+            places = set(self.searcher.places)
+
+            def judge_side(side: str, asked: str, hits: Sequence[Hit]) -> Answer:
+                named = NOTHING if side in places else make_thing([side], [])
+                stating = strict.for_lists(named, dated=shape.asks_time,
+                                           amount_of="" if shape.asks_time else shape.compared)
+                answer = stating.compose(asked, hits, self.reports)
+                if answer.answerable:
+                    return answer
+                return strict.for_lists(named).compose(asked, hits, self.reports)
+
+            return compose_comparison(question, shape, self.reports, self.search, judge_side,
+                                      top_k=DEFAULT.per_report, within=within)
         pool = self.search(question, max(DEFAULT.pool, top_k), within)
         in_scope = len(self.reports) if within is None else len(within)
         return compose_list(question, shape, pool, self.reports, judge, top_k=top_k, in_scope=in_scope,

@@ -77,6 +77,11 @@ class Assessment:
     # what a confident slot asked that no sentence of the refusal window holds (None: nothing
     # missing; "" when the question names no subject to say it of)
     missing: str | None = None
+    # a list row whose lead sentence states exactly what was asked: a known place of the asked
+    # level (「提到了哪些社区」), an amount of the asked thing in the asked unit (「34个社区」 for
+    # 多少个社区), or a comparison side's amount of the compared thing (or, of when, a year); the
+    # check decides, as the place line of 哪个街道 answers does
+    stated: bool = False
 
 
 class ExtractiveComposer:
@@ -129,6 +134,7 @@ class ExtractiveComposer:
         # True: only sentences filling the asked slot are quoted, confident or not (a list's rows:
         # 「各街道的书记分别是谁」 lists a report only with a sentence naming a person)
         self.filled_only = False
+        self.amount_of = ""  # a noun every quoted sentence must state an amount of (a comparison's)
 
     def candidates(
         self,
@@ -162,12 +168,16 @@ class ExtractiveComposer:
         return list_thing(question, info.terms, info.weights, noun_phrases(question), verbs, self.doc_freq,
                           place_kind=kind, known_places=self.known_places)
 
-    def for_lists(self, required: Thing = NOTHING, *, dated: bool = False) -> ExtractiveComposer:
+    def for_lists(
+        self, required: Thing = NOTHING, *, dated: bool = False, amount_of: str = ""
+    ) -> ExtractiveComposer:
         """This composer as a list judges each report: never quoting a heading, subtitle or byline
         (「——…工作纪实」), and only sentences that hold the thing ``required`` (if any), fill the
         asked slot (a person for 谁, a number for 多少) and, when ``dated``, state a year (a
-        comparison of when compares dates, not 「今年以来」)."""
+        comparison of when compares dates, not 「今年以来」) and, given ``amount_of`` (a comparison's
+        compared thing: 下辖的社区), state an amount of it (「34个社区」)."""
         strict = copy.copy(self)
+        strict.amount_of = head_noun(amount_of) if amount_of else ""
         strict.quote_headings = False
         strict.required = required
         strict.dated = dated
@@ -190,9 +200,7 @@ class ExtractiveComposer:
                 return not_found(hits)
             return answer
         confidence = self.answerability.probability(assessment.features)
-        # a list asking which places (「提到了哪些社区」) is answered by a sentence naming a known
-        # place of the asked level: the check is exact, as for the place line of 哪个街道 answers
-        if not self.answerability.answerable(confidence) and not self.required.places:
+        if not self.answerability.answerable(confidence) and not assessment.stated:
             return dataclasses.replace(not_found(hits), confidence=confidence)
         return dataclasses.replace(answer, confidence=confidence)
 
@@ -218,8 +226,13 @@ class ExtractiveComposer:
             ranked = [c for c in ranked if self.required.held_by(norm(c.sentence.text))]
         if self.dated:
             ranked = [c for c in ranked if _STATED_YEAR.search(norm(c.sentence.text))]
+        if self.amount_of:
+            ranked = [c for c in ranked if stated_amounts(c.sentence.text, self.amount_of)]
         if self.filled_only and slot is not None:
             ranked = [c for c in ranked if _states(slot, c.sentence.text, question)]
+            if slot.kind == "quantity" and slot.unit and slot.thing:
+                # an amount in the asked unit first (「34个社区」 before 「2095名社区党员」)
+                ranked.sort(key=lambda c: not _exact_amount(slot, c.sentence.text))
         window = ranked[: cfg.refusal_window]
         if not window:
             return Assessment(None, {})
@@ -276,7 +289,11 @@ class ExtractiveComposer:
             quote = report.text[start:end]
             citations.append(Citation(n, report.doc_id, report.title, quote, start, end))
             parts.append(shown(quote) + f"[{n}]")
-        return Assessment(Answer("".join(parts), True, tuple(citations), tuple(hits)), features, missing)
+        stated = bool(self.required.places or self.amount_of or self.dated) or (
+            self.filled_only and slot is not None and slot.confident and _exact_amount(slot, lead.sentence.text)
+        )
+        answer = Answer("".join(parts), True, tuple(citations), tuple(hits))
+        return Assessment(answer, features, missing, stated=stated)
 
     def _features(
         self,
@@ -381,6 +398,14 @@ def _states(slot: Slot, sentence: str, question: str) -> bool:
         return True
     return any(unit in slot.units or unit_class(unit) == slot.unit_class
                for _, unit in stated_amounts(sentence, thing))
+
+
+def _exact_amount(slot: Slot, sentence: str) -> bool:
+    """Whether ``sentence`` states an amount of the slot's thing in the asked unit (多少个社区:
+    「34个社区」, not 「2095名社区党员」)."""
+    if slot.kind != "quantity" or not slot.unit or not slot.thing:
+        return False
+    return any(unit == slot.unit for _, unit in stated_amounts(sentence, head_noun(slot.thing)))
 
 
 def _heading(cand: Candidate, reports: Mapping[str, Report]) -> bool:

@@ -39,11 +39,13 @@ _LEVEL_THEN = re.compile(
 )
 # A和B / A与B / A、B / A跟B / A同B
 _JOIN = r"\s*(?:和|与|跟|同|及|、|以及)\s*"
-# 哪个/哪一个/谁 … (更/比较/较)多|少|早|先 …
+# 哪个/哪一个/谁 … (更/比较/较)多|少|早|先 …: the last such word of the clause is the direction
+# (「哪个辖区的高校更多」 compares 高校 by 多; 高 of 高校 is no direction)
 _COMPARE = re.compile(
-    r"(?:哪个|哪一个|哪家|哪里|谁)(?:的)?(?P<what>[^？?。，,！!]{0,16}?)(?:更加|更|比较|较|要)?"
-    r"(?P<direction>多|少|高|低|大|小|长|短|早|晚|先|后|快|慢)(?P<tail>[^？?。！!]*)"
+    r"(?:哪个|哪一个|哪家|哪里|谁)(?:的)?(?P<what>[^？?。，,！!]{0,16})"
+    r"(?P<direction>多|少|高|低|大|小|长|短|早|晚|先|后|快|慢)(?P<tail>[^？?。！!多少高低大小长短早晚先后快慢]*)"
 )
+_DEGREE = re.compile(r"(?:更加|更|比较|较|要)$")
 _EARLIER = frozenset("早晚先后快慢")
 # A list marker ranges over reports when it is the subject: it opens the question or a clause, or
 # follows a scope (「这些报告中」「2020年以来」). After a verb it is an object asked of one passage
@@ -112,14 +114,37 @@ def _comparison(q: str, known_places: Iterable[str]) -> QuestionShape | None:
     before = q[: m.start()]
     places = find_places(before, known_places)
     if len(places) < 2:
-        return None
+        return _named_sides(q, m)
     first, second = places[-2], places[-1]
     a = before.rfind(first)
     b = before.find(second, a + len(first))
     if b < 0 or not re.fullmatch(_JOIN, before[a + len(first) : b]):
         return None  # two places, but not one joined to the other (「A的书记比B…」)
     return QuestionShape("comparison", span=(a, m.end()), sides=(first, second),
-                         direction=m.group("direction"), compared=m.group("what").strip("的"))
+                         direction=m.group("direction"), compared=_what(m))
+
+
+# 「泺口服装城流动党支部和东辛村拆迁临时党支部，哪个成立得早」: two named things, joined, make
+# up the clause before 哪个 (places or not)
+_NAMED_SIDES = re.compile(
+    r"(?:^|[。？?！!；;])\s*(?P<a>[^。？?！!；;，,、和与跟同]{2,24}?)\s*(?:和|与|跟|同)\s*"
+    r"(?P<b>[^。？?！!；;，,、和与跟同]{2,24}?)\s*[，,]?\s*$"
+)
+
+
+def _named_sides(q: str, m: re.Match[str]) -> QuestionShape | None:
+    """A comparison of two named things that are not both known places: the whole clause before
+    the comparing word is 「A和B」."""
+    sides = _NAMED_SIDES.search(q[: m.start()])
+    if sides is None:
+        return None
+    return QuestionShape("comparison", span=(sides.start("a"), m.end()), sides=(sides["a"], sides["b"]),
+                         direction=m.group("direction"), compared=_what(m))
+
+
+def _what(m: re.Match[str]) -> str:
+    """What a comparison compares: the words before its direction, without a degree (更)."""
+    return _DEGREE.sub("", m.group("what")).strip("的")
 
 
 def for_report(question: str, shape: QuestionShape, place: str) -> str:
@@ -149,6 +174,6 @@ def for_side(question: str, shape: QuestionShape, side: str) -> str:
     if m is None:  # not the shape of this question: ask it as it is
         return q
     asked = "什么时候" if shape.asks_time else "有多少"
-    what = m.group("what")
+    what = _DEGREE.sub("", m.group("what"))
     tail = _QUESTION_END.sub("", m.group("tail"))
     return f"{q[:start]}{side}{what}{asked}{tail}？"

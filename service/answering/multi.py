@@ -28,6 +28,8 @@ from service.answering.types import NOT_FOUND, Answer, Citation, Group
 
 # (question, passages) -> the fact answer one report or side gives
 Judge = Callable[[str, Sequence[Hit]], Answer]
+# (side, its question, passages) -> the answer one side of a comparison gives
+SideJudge = Callable[[str, str, Sequence[Hit]], Answer]
 # (query, top_k, reports within) -> passages
 Search = Callable[[str, int, Collection[str] | None], list[Hit]]
 
@@ -36,7 +38,7 @@ Search = Callable[[str, int, Collection[str] | None], list[Hit]]
 class MultiConfig:
     pool: int = 40  # passages retrieved to find the reports a list question may be about
     max_reports: int = 10  # reports judged per list question (the leading ones of the pool)
-    per_report: int = 10  # passages of each report its own question is judged on
+    per_report: int = 20  # passages of each report its own question is judged on
 
 
 DEFAULT = MultiConfig()
@@ -105,7 +107,7 @@ def compose_comparison(
     shape: QuestionShape,
     reports: Mapping[str, Report],
     search: Search,
-    judge: Judge,
+    judge_side: SideJudge,
     *,
     top_k: int,
     within: Collection[str] | None,
@@ -116,7 +118,7 @@ def compose_comparison(
     for side in shape.sides:
         asked = for_side(question, shape, side)
         about = [d for d, r in reports.items() if _about(side, r) and (within is None or d in within)]
-        answer = judge(asked, search(asked, top_k, about or within))
+        answer = judge_side(side, asked, search(asked, top_k, about or within))
         sides.append((side, asked, answer))
     answered = [(side, asked, a) for side, asked, a in sides if a.answerable and a.citations]
     if not answered:

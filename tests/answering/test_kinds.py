@@ -58,6 +58,10 @@ def test_other_questions_are_single_facts(question: str) -> None:
         ("东湖街道和西山街道哪个整改的隐患更多？", ("东湖街道", "西山街道"), "多"),
         ("南岭社区与北坡社区谁先建成了议事厅？", ("南岭社区", "北坡社区"), "先"),
         ("东湖街道、西山街道哪个的志愿者比较少？", ("东湖街道", "西山街道"), "少"),
+        # two named things, not places: the whole clause before 哪个 is 「A和B」
+        ("南湖商城流动党支部和北村拆迁临时党支部，哪个成立得早？", ("南湖商城流动党支部", "北村拆迁临时党支部"), "早"),
+        # the last comparing word is the direction (高 of 高校 is none)
+        ("东湖街道和西山街道，哪个辖区的高校更多？", ("东湖街道", "西山街道"), "多"),
     ],
 )
 def test_comparisons_name_two_joined_places(question: str, sides: tuple[str, str], direction: str) -> None:
@@ -69,6 +73,7 @@ def test_comparisons_name_two_joined_places(question: str, sides: tuple[str, str
 
 def test_two_places_not_joined_are_no_comparison() -> None:
     assert question_shape("东湖街道的书记比西山街道的谁先到任？", KNOWN).kind == "fact"
+    assert question_shape("东湖街道开展了三次活动，哪个更多？", KNOWN).kind == "fact"  # no 「A和B」
 
 
 @pytest.mark.parametrize(
