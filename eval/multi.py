@@ -42,6 +42,8 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("multi_comparison_answered_as_comparison", "multi comparison answered as a comparison",
      "multi_comparison_questions_with_reports"),
     ("multi_no_report_refused", "multi no-report refused", "multi_no_report_questions"),
+    ("multi_all_report_recall", "multi all (list + comparison) report recall", "multi_all_questions"),
+    ("multi_all_report_precision", "multi all (list + comparison) report precision", "multi_all_questions"),
 )
 
 
@@ -242,6 +244,10 @@ def aggregate(scores: Sequence[QuestionScore]) -> dict[str, float | None]:
         out[f"{p}_report_recall_macro"] = _mean([s.recall for s in typed])
         out[f"{p}_report_precision_macro"] = _mean([s.precision for s in typed])
         out[f"{p}_answered_as_{kind}"] = _share(sum(s.answer_kind == kind for s in answerable), len(answerable))
+    # both kinds together, micro (the whole set's figure)
+    out["multi_all_questions"] = float(len(scores))
+    out["multi_all_report_recall"] = _share(sum(len(s.found) for s in scores), sum(len(s.expected) for s in scores))
+    out["multi_all_report_precision"] = _share(sum(s.right for s in scores), sum(s.groups for s in scores))
     empty = [s for s in scores if not s.expected]
     out["multi_no_report_questions"] = float(len(empty))
     out["multi_no_report_refused"] = _share(sum(s.refused for s in empty), len(empty))

@@ -63,6 +63,29 @@ def test_a_list_no_report_states_is_refused_with_passages(engine: Any) -> None:
     assert answer.passages
 
 
+def test_a_list_whose_thing_no_report_uses_is_refused(engine: Any) -> None:
+    # 无人机 is in no report: rows that only share the verb (推广) or a common word are no rows
+    answer = engine.ask("哪些街道推广了无人机巡查？", ASK_TOP_K)
+    assert answer.answer_kind == "refusal", answer.text
+
+
+def test_a_list_asking_which_place_is_stated_by_a_place_of_that_level(engine: Any) -> None:
+    answer = engine.ask("各个街道分别位于哪个区？", ASK_TOP_K)
+    assert answer.answer_kind == "list"
+    assert len(answer.groups) >= 4, answer.text
+    districts = {str(p) for r in engine.reports.values() for p in r.meta.get("places") or []
+                 if str(p).endswith("区") and not str(p).endswith("社区")}
+    for c in answer.citations:
+        assert any(d in c.quote for d in districts), c.quote
+
+
+def test_a_list_row_fills_the_asked_slot(engine: Any) -> None:
+    # 谁: a report is listed only with a sentence naming a person, not one about the 书记's duties
+    answer = engine.ask("各街道的党工委书记都是谁？", ASK_TOP_K)
+    for c in answer.citations:
+        assert "陆兆纲" in c.quote, c.quote
+
+
 def test_a_list_keeps_to_the_filtered_reports(engine: Any) -> None:
     everywhere = engine.ask("哪些街道开展了拆迁工作？", ASK_TOP_K)
     one = everywhere.groups[0].doc_id
@@ -95,6 +118,16 @@ def test_a_comparison_without_amounts_of_the_thing_says_so(engine: Any) -> None:
     answer = engine.ask("九水街道和王哥庄街道哪个党员多？", ASK_TOP_K)
     assert answer.answer_kind in ("comparison", "refusal")
     assert "多于" not in answer.text and "少于" not in answer.text
+
+
+def test_a_comparison_of_two_named_things_quotes_each_where_it_is_named(engine: Any) -> None:
+    answer = engine.ask("东辛村拆迁临时党支部和泺口服装城流动党支部哪个先成立？", ASK_TOP_K)
+    assert answer.answer_kind in ("comparison", "refusal")
+    for group, line in zip(answer.groups, answer.text.splitlines(), strict=False):
+        side = line.split("：", 1)[0]
+        quotes = [c.quote for c in answer.citations if c.n in group.citations]
+        assert any(side in norm(q) for q in quotes), (side, quotes)
+    assert "早于" not in answer.text  # the 东辛村 branch's founding date is not stated
 
 
 def test_a_filter_that_leaves_no_report_says_so(engine: Any) -> None:

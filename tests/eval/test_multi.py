@@ -129,6 +129,8 @@ def test_aggregate_micro_and_macro_by_hand() -> None:
     assert m["multi_list_questions"] == 4.0
     assert (m["multi_comparison_report_recall"], m["multi_comparison_report_precision"]) == (0.5, 1.0)
     assert m["multi_comparison_answered_as_comparison"] == 1.0
+    # both kinds: recall (3 + 1) / (4 + 2), precision (3 + 1) / (5 + 1)
+    assert (m["multi_all_report_recall"], m["multi_all_report_precision"]) == (pytest.approx(4 / 6), pytest.approx(4 / 6))
     # of the two questions no report answers, one refused
     assert (m["multi_no_report_refused"], m["multi_no_report_questions"]) == (0.5, 2.0)
 
