@@ -31,7 +31,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -42,7 +41,7 @@ from indexer.retrieval.search import adaptive_weight
 from indexer.text.tokenize import Tokenizer
 from indexer.text.zh import bigrams, norm
 from indexer.types import Hit, Report
-from service.answering.amounts import head_noun, stated_amounts, unit_class
+from service.answering.amounts import head_noun
 from service.answering.answerability import (
     AnswerabilityModel,
     packaged_model,
@@ -61,7 +60,7 @@ from service.answering.config import DEFAULT, ScoringConfig
 from service.answering.fact_features import fact_features
 from service.answering.quoting import place_line, shown, trim_marks
 from service.answering.slots import Slot, missing_phrase, parse_slot, slot_filled
-from service.answering.things import NOTHING, Thing, list_thing
+from service.answering.things import NOTHING, Thing, exact_amount, list_thing, rows_stating
 from service.answering.types import NOT_FOUND, Answer, Citation
 
 log = logging.getLogger(__name__)
@@ -222,17 +221,9 @@ class ExtractiveComposer:
         ranked = [c for c in self.candidates(question, hits, reports, info) if c.hit.chunk.chunk_id in about]
         if not self.quote_headings:
             ranked = [c for c in ranked if not _heading(c, reports)]
-        if self.required:
-            ranked = [c for c in ranked if self.required.held_by(norm(c.sentence.text))]
-        if self.dated:
-            ranked = [c for c in ranked if _STATED_YEAR.search(norm(c.sentence.text))]
-        if self.amount_of:
-            ranked = [c for c in ranked if stated_amounts(c.sentence.text, self.amount_of)]
-        if self.filled_only and slot is not None:
-            ranked = [c for c in ranked if _states(slot, c.sentence.text, question)]
-            if slot.kind == "quantity" and slot.unit and slot.thing:
-                # an amount in the asked unit first (「34个社区」 before 「2095名社区党员」)
-                ranked.sort(key=lambda c: not _exact_amount(slot, c.sentence.text))
+        if self.required or self.dated or self.amount_of or self.filled_only:
+            ranked = rows_stating(ranked, question, self.required, slot if self.filled_only else None,
+                                  dated=self.dated, amount_of=self.amount_of)
         window = ranked[: cfg.refusal_window]
         if not window:
             return Assessment(None, {})
@@ -290,7 +281,7 @@ class ExtractiveComposer:
             citations.append(Citation(n, report.doc_id, report.title, quote, start, end))
             parts.append(shown(quote) + f"[{n}]")
         stated = bool(self.required.places or self.amount_of or self.dated) or (
-            self.filled_only and slot is not None and slot.confident and _exact_amount(slot, lead.sentence.text)
+            self.filled_only and slot is not None and slot.confident and exact_amount(slot, lead.sentence.text)
         )
         answer = Answer("".join(parts), True, tuple(citations), tuple(hits))
         return Assessment(answer, features, missing, stated=stated)
@@ -382,30 +373,6 @@ class ExtractiveComposer:
                 chosen.append(cand)
         chosen.sort(key=lambda c: (c.hit.chunk.doc_id, c.sentence.start))
         return chosen
-
-
-_STATED_YEAR = re.compile(r"(?:1[89]|20)\d{2}年")
-
-
-def _states(slot: Slot, sentence: str, question: str) -> bool:
-    """Whether ``sentence`` states what ``slot`` asks, as a list row must: the slot filled and,
-    for an amount of a named thing, an amount of that thing (「8个城市社区」 for 多少个社区, not
-    「四个放心」 in a clause that also names 社区)."""
-    if not slot_filled(slot, sentence, question):
-        return False
-    thing = head_noun(slot.thing) if slot.kind == "quantity" and slot.thing else ""
-    if not thing or not slot.units:
-        return True
-    return any(unit in slot.units or unit_class(unit) == slot.unit_class
-               for _, unit in stated_amounts(sentence, thing))
-
-
-def _exact_amount(slot: Slot, sentence: str) -> bool:
-    """Whether ``sentence`` states an amount of the slot's thing in the asked unit (多少个社区:
-    「34个社区」, not 「2095名社区党员」)."""
-    if slot.kind != "quantity" or not slot.unit or not slot.thing:
-        return False
-    return any(unit == slot.unit for _, unit in stated_amounts(sentence, head_noun(slot.thing)))
 
 
 def _heading(cand: Candidate, reports: Mapping[str, Report]) -> bool:

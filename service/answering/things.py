@@ -1,5 +1,6 @@
 """The thing a list question asks each report about (「哪些街道推行了垃圾分类？」 → 垃圾分类), as the
-words a quoted sentence must hold to state it.
+words a quoted sentence must hold to state it, and the sentences a list row or a comparison side
+may quote (:func:`rows_stating`).
 
 A list quotes, from each report, only sentences that hold the thing; which words name it is
 decided from the question's grammar (its noun phrases and quoted names) and the index's term
@@ -20,7 +21,10 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from indexer.retrieval.evidence import Candidate
 from indexer.text.zh import GENERIC_AREAS, PLACE_SUFFIXES, norm
+from service.answering.amounts import head_noun, stated_amounts, unit_class
+from service.answering.slots import Slot, slot_filled
 
 _QUOTED = re.compile(r"[“「『\"‘']([^”」』\"’']{2,30})[”」』\"’']")
 # a companion term of the thing's phrase is required when at most this many times as common
@@ -134,3 +138,51 @@ def list_thing(
         and key_df is not None and (df(t) or 0) <= COMPANION_RATIO * key_df + 1
     ]
     return make_thing([key, *companions], terms)
+
+
+_STATED_YEAR = re.compile(r"(?:1[89]|20)\d{2}年")
+
+
+def rows_stating(
+    ranked: Sequence[Candidate],
+    question: str,
+    thing: Thing,
+    slot: Slot | None,
+    *,
+    dated: bool = False,
+    amount_of: str = "",
+) -> list[Candidate]:
+    """The ``ranked`` sentences a list row or comparison side may quote: holding ``thing``,
+    stating the asked ``slot`` (:func:`states_slot`; an amount in the asked unit first), a year
+    when ``dated``, an amount of the noun ``amount_of`` when given."""
+    rows = [c for c in ranked if thing.held_by(norm(c.sentence.text))] if thing else list(ranked)
+    if dated:
+        rows = [c for c in rows if _STATED_YEAR.search(norm(c.sentence.text))]
+    if amount_of:
+        rows = [c for c in rows if stated_amounts(c.sentence.text, amount_of)]
+    if slot is not None:
+        rows = [c for c in rows if states_slot(slot, c.sentence.text, question)]
+        # an amount in the asked unit first (「34个社区」 before 「2095名社区党员」)
+        rows.sort(key=lambda c: not exact_amount(slot, c.sentence.text))
+    return rows
+
+
+def states_slot(slot: Slot, sentence: str, question: str) -> bool:
+    """Whether ``sentence`` states what ``slot`` asks, as a list row must: the slot filled and,
+    for an amount of a named thing, an amount of that thing (「8个城市社区」 for 多少个社区, not
+    「四个放心」 in a clause that also names 社区, nor 「10年的社区居民」)."""
+    if not slot_filled(slot, sentence, question):
+        return False
+    noun = head_noun(slot.thing) if slot.kind == "quantity" and slot.thing else ""
+    if not noun or not slot.units:
+        return True
+    return any(unit in slot.units or unit_class(unit) == slot.unit_class
+               for _, unit in stated_amounts(sentence, noun))
+
+
+def exact_amount(slot: Slot, sentence: str) -> bool:
+    """Whether ``sentence`` states an amount of the slot's thing in the asked unit (多少个社区:
+    「34个社区」, not 「2095名社区党员」)."""
+    if slot.kind != "quantity" or not slot.unit or not slot.thing:
+        return False
+    return any(unit == slot.unit for _, unit in stated_amounts(sentence, head_noun(slot.thing)))
