@@ -274,8 +274,8 @@ class QAEngine:
         from service.answering.multi import DEFAULT, compose_comparison, compose_list
         from service.answering.things import NOTHING, make_thing
 
-        # a list's reports quote only sentences holding the thing asked about (拆迁); a comparison's
-        # sides are judged as single facts (a verdict needs the amounts of the compared thing)
+        # a list's reports quote only sentences holding the thing asked about (拆迁, see
+        # service/answering/things.py); a comparison's sides, those stating the compared thing
         key = NOTHING if shape.kind == "comparison" else extractive.list_thing(for_report(question, shape, ""))
         strict = extractive.for_lists(key, dated=shape.kind == "comparison" and shape.asks_time)
 
@@ -295,7 +295,7 @@ class QAEngine:
                 answer = stating.compose(asked, hits, self.reports)
                 if answer.answerable:
                     return answer
-                return strict.for_lists(named).compose(asked, hits, self.reports)
+                return strict.for_lists(named, dated=shape.asks_time).compose(asked, hits, self.reports)
 
             return compose_comparison(question, shape, self.reports, self.search, judge_side,
                                       top_k=DEFAULT.per_report, within=within)
