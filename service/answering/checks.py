@@ -164,23 +164,28 @@ def is_heading(text: str, start: int, end: int) -> bool:
     return line == span and len(span) <= _HEADING_MAX and not _SENTENCE_END.search(span)
 
 
-# word classes of a noun phrase: nouns (not persons or places), abbreviations, idioms, fixed
-# phrases, verbal nouns; a verb joins when a noun follows it (拆迁 + 工作)
+# word classes of a noun phrase: nouns (not places), abbreviations, idioms, fixed phrases, verbal
+# nouns; a verb joins when a noun follows it (拆迁 + 工作), an attribute when it leads a noun
+# (临时 + 党支部, 安全 + 生产教育)
 _NOUNISH = ("n", "j", "l", "i", "vn", "nz")
+_ATTRIBUTES = frozenset({"a", "an", "b"})
 
 
 def noun_phrases(text: str) -> list[str]:
     """The noun phrases of ``text`` (「承担了拆迁工作」 → [拆迁工作]; 「借助了高校的力量」 → [高校,
-    力量]); pronouns (自己), persons and places are none. A word of four or more characters
-    tagged as a person is a noun jieba misreads (法律顾问): Chinese names are two or three."""
+    力量]; 「成立了临时党支部」 → [临时党支部]); pronouns (自己) and places are none. Words jieba
+    tags as persons count as nouns: it misreads nouns so (养老, 法律顾问), and a name is a noun."""
     phrases: list[str] = []
     run: list[str] = []
     tags = pos_tags(text)
+
+    def nounish(i: int) -> bool:
+        return i < len(tags) and tags[i][1].startswith(_NOUNISH) and not tags[i][1].startswith("ns")
+
     for i, (word, flag) in enumerate(tags):
-        person = flag.startswith("nr") and len(word) < 4
-        nounish = flag.startswith(_NOUNISH) and not person and not flag.startswith("ns")
-        verb_before_noun = flag == "v" and i + 1 < len(tags) and tags[i + 1][1].startswith(_NOUNISH)
-        if nounish or (verb_before_noun and not run):
+        verb_before_noun = flag == "v" and not run and nounish(i + 1)
+        attribute = flag in _ATTRIBUTES and nounish(i + 1)
+        if nounish(i) or verb_before_noun or attribute:
             run.append(word)
             continue
         if run:

@@ -162,10 +162,12 @@ class ExtractiveComposer:
         rarest term of its noun phrases with the about-as-rare terms of that phrase; a noun the
         reports never use makes it a thing nothing states)."""
         info = analyse_question(question, self.tokenizer, self.idf)
-        verbs = frozenset(word for word, flag in pos_tags(question) if flag == "v")
+        tags = pos_tags(question)
+        verbs = frozenset(word for word, flag in tags if flag == "v")
+        attributes = frozenset(word for word, flag in tags if flag in ("a", "an", "b"))
         kind = info.place_kind if info.wants == "place" else ""
         return list_thing(question, info.terms, info.weights, noun_phrases(question), verbs, self.doc_freq,
-                          place_kind=kind, known_places=self.known_places)
+                          place_kind=kind, known_places=self.known_places, attributes=attributes)
 
     def for_lists(
         self, required: Thing = NOTHING, *, dated: bool = False, amount_of: str = ""

@@ -99,12 +99,14 @@ def list_thing(
     doc_freq: Callable[[str], int] | None,
     place_kind: str = "",
     known_places: Iterable[str] = (),
+    attributes: frozenset[str] = frozenset(),
 ) -> Thing:
     """What the list question ``question`` (asked of one report: 「推行了垃圾分类？」) asks about.
     ``terms``/``weights``: its search terms and their weights (IDF); ``phrases``: its noun phrases;
     ``verbs``: its words tagged as verbs; ``doc_freq``: passages of the index holding a term (None:
     unknown); ``place_kind``: the level of place it asks for (哪个区: 区), if it asks for one, stated
-    by one of the ``known_places`` of that level."""
+    by one of the ``known_places`` of that level; ``attributes``: its words tagged as attributes
+    (临时, 安全)."""
     if place_kind:
         return Thing(places=places_of_level(known_places, place_kind))
     quoted = quoted_names(question)
@@ -137,6 +139,10 @@ def list_thing(
         if phrase and t in phrase and t not in key and key not in t and t not in verbs
         and key_df is not None and (df(t) or 0) <= COMPANION_RATIO * key_df + 1
     ]
+    if key in attributes and phrase.startswith(key):
+        # an attribute is no thing by itself: 临时 of 临时党支部 needs its noun (not 临时救助)
+        head = max((t for t in terms if phrase.endswith(t) and t != key and key not in t), key=len, default="")
+        companions += [head] if head else []
     return make_thing([key, *companions], terms)
 
 

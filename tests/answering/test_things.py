@@ -64,3 +64,16 @@ def test_which_places_of_a_level() -> None:
     assert got.held_by("在李沧区委区政府的正确领导下")
     assert not got.held_by("结合全区和街道总体发展要求")
     assert not Thing()
+
+
+def test_an_attribute_needs_its_noun() -> None:
+    from service.answering.checks import noun_phrases
+
+    assert noun_phrases("成立了临时党支部？") == ["临时党支部"]  # 临时 (an attribute) leads the phrase
+    assert noun_phrases("提供养老服务？") == ["提供养老服务"]  # 养老, misread as a person, is a noun
+    terms, dfs = ["成立", "临时", "党支部"], {"成立": 10, "临时": 2, "党支部": 16}
+    got = list_thing("成立了临时党支部？", terms, [10.0 - dfs[t] / 10 for t in terms], ["临时党支部"],
+                     frozenset({"成立"}), lambda t: dfs.get(t, 0), attributes=frozenset({"临时"}))
+    assert set(got.terms) == {"临时", "党支部"}
+    assert got.held_by("成立了东辛村拆迁临时党支部")
+    assert not got.held_by("全面落实临时救助")
