@@ -10,6 +10,7 @@ statistics, never from a word list:
 * else the rarest term of the question's noun phrases (拆迁 of 拆迁工作, not the verb 承担), with
   the terms of its phrase that are about as rare (垃圾 of 垃圾分类: a sentence about 分类制定标准 does
   not state it; 工作 of 拆迁工作 is common and need not be there);
+* an attribute is the thing only with its noun (临时 of 临时党支部: not 「临时救助」);
 * a noun the reports never use (河长制, 无偿献血) is the thing: nothing states it;
 * a compound word stands for itself or for all of its parts (安全隐患: 「消防安全、用电安全等隐患」);
 * a question asking which place of a level (「属于哪个区」) is stated by a place of that level.
