@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from indexer.ingest.cleaning import pos_tags
 from indexer.text.zh import extract_numbers, nfkc
 from service.answering.slots import UNIT_CLASSES, clauses_of, head_word, number_unit_re
 
@@ -25,15 +26,17 @@ def stated_amounts(sentence: str, thing: str = "", near: int = 4) -> list[tuple[
     """The amounts ``sentence`` states, as (value with 万/亿 applied, unit); given a ``thing``,
     only the amounts of it: the thing right after the unit or right before the number, in the
     same clause, at most ``near`` characters of modifiers away (「整改隐患38处，新建活动室2个」 with
-    隐患 → [(38, 处)]; 「2095名社区党员」 with 党员 → [(2095, 名)]). Approximations (数百, 上千) and years are no amount."""
+    隐患 → [(38, 处)]; 「2095名社区党员」 with 党员 → [(2095, 名)]). After the unit the thing must end
+    its noun phrase: 「2095名社区党员」 counts 党员, not 社区. Vague amounts (数百, 上千, 近百) and years
+    are no amount; a written number with 约/近/逾/超 is (「拆迁面积约8600平方米」)."""
     text = nfkc(sentence)
     found: list[tuple[float, str]] = []
     for clause in clauses_of(text):
         for m in _AMOUNT_RE.finditer(clause):
             number, unit = m.group("num"), m.group("unit")
-            if m.group("pre") or (unit == "年" and re.fullmatch(r"\d{4}", number)):
+            if _vague(m.group("pre") or "", number) or (unit == "年" and re.fullmatch(r"\d{4}", number)):
                 continue
-            if thing and thing not in clause[m.end() : m.end() + len(thing) + near] \
+            if thing and not _counts(clause, m.end(), thing, near) \
                     and thing not in clause[max(0, m.start() - len(thing) - near) : m.start()]:
                 continue
             scale = 1.0
@@ -47,6 +50,23 @@ def stated_amounts(sentence: str, thing: str = "", near: int = 4) -> list[tuple[
                 except ValueError:  # a ratio or a percentage: no amount of a unit
                     continue
     return found
+
+
+def _vague(pre: str, number: str) -> bool:
+    """Whether a number with the prefix ``pre`` names no amount to compare: 数/几/上 (数百, 上千)
+    or an approximate prefix before a number in words (近百); 约8600 and 逾500 are amounts."""
+    return bool(pre) and (pre in "数几上" or not number[0].isdigit())
+
+
+def _counts(clause: str, end: int, thing: str, near: int) -> bool:
+    """Whether the amount whose unit ends at ``end`` counts ``thing``: the thing follows within
+    ``near`` characters of modifiers and is the head of that noun phrase, not a modifier of a
+    noun after it (「34个社区」 and 「8个城市社区」 count 社区; 「2095名社区党员」 does not)."""
+    at = clause.find(thing, end, end + len(thing) + near)
+    if at < 0:
+        return False
+    after = pos_tags(clause[at + len(thing) :])
+    return not after or not after[0][1].startswith("n")
 
 
 def head_noun(phrase: str) -> str:

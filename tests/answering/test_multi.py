@@ -148,9 +148,15 @@ def test_single_fact_questions_stay_facts(engine: Any) -> None:
     [
         ("全年整改隐患38处，新建活动室2个。", "隐患", [(38.0, "处")]),
         ("共有2095名社区党员参加。", "党员", [(2095.0, "名")]),
+        # a thing that modifies the noun after it is not what is counted
+        ("共有2095名社区党员参加。", "社区", []),
+        ("下辖8个城市社区，2个村。", "社区", [(8.0, "个")]),
+        ("辖34个社区党组织。", "社区", []),
         ("投入资金5000余万元。", "", [(50000000.0, "元")]),
         ("2018年新建3个站点。", "", [(3.0, "个")]),
         ("上千名志愿者参与。", "志愿者", []),
+        ("近百名志愿者参与。", "志愿者", []),
+        ("拆迁面积约8600平方米。", "面积", [(8600.0, "平方米")]),
     ],
 )
 def test_stated_amounts(sentence: str, thing: str, amounts: list[tuple[float, str]]) -> None:
