@@ -54,8 +54,8 @@ def stated_amounts(sentence: str, thing: str = "", near: int = 4) -> list[tuple[
 
 def _vague(pre: str, number: str) -> bool:
     """Whether a number with the prefix ``pre`` names no amount to compare: 数/几/上 (数百, 上千)
-    or an approximate prefix before a number in words (近百); 约8600 and 逾500 are amounts."""
-    return bool(pre) and (pre in "数几上" or not number[0].isdigit())
+    or an approximate prefix before a bare magnitude (近百, 逾千); 约8600 and 约两 are amounts."""
+    return bool(pre) and (pre in "数几上" or all(ch in "十百千万亿" for ch in number))
 
 
 def _counts(clause: str, end: int, thing: str, near: int) -> bool:

@@ -22,6 +22,7 @@ from typing import Literal
 from indexer.ingest.cleaning import pos_tags
 from indexer.text.zh import extract_numbers, nfkc
 from service.answering.checks import _has_person, _new_numbers, expected_type, type_present
+from service.answering.dimensions import DIMENSION_CLASSES, asked_dimension
 
 SlotKind = Literal["quantity", "date", "person", "name"]
 Granularity = Literal["", "year", "month", "day"]
@@ -31,9 +32,11 @@ Granularity = Literal["", "year", "month", "day"]
 _MONEY = ("元", "万元", "亿元", "块", "钱", "美元", "欧元", "日元", "英镑", "港元", "港币", "美金",
           "韩元", "卢布", "法郎", "马克")
 _PERSONS = ("名", "人", "位", "人次")
-_AREA = ("平方米", "平方公里", "平方千米", "平米", "亩", "公顷", "km2", "m2")
-_LENGTH = ("公里", "千米", "米", "厘米", "毫米", "里", "km", "cm", "mm", "m")
-_WEIGHT = ("吨", "公斤", "千克", "斤", "克", "kg", "t")
+_AREA = ("平方米", "平方公里", "平方千米", "平方英里", "平米", "亩", "英亩", "公顷", "km2", "m2")
+_LENGTH = ("公里", "千米", "米", "厘米", "毫米", "英里", "英尺", "英寸", "海里", "里", "km", "cm", "mm",
+           "KM", "CM", "m")
+_WEIGHT = ("吨", "公斤", "千克", "斤", "克", "磅", "kg", "t")
+_DIMENSION_UNITS = {"area": _AREA, "length": _LENGTH, "weight": _WEIGHT}
 _GENERIC = ("个", "家", "处", "件", "项", "次", "场", "轮", "期", "批", "所", "条", "座", "支", "种",
             "类", "台", "辆", "间", "栋", "层", "届", "张", "本", "部", "篇", "首", "只", "头", "棵",
             "株", "户", "名", "人", "位", "人次", "套", "艘", "架", "枚", "块", "道", "门", "款")
@@ -203,6 +206,13 @@ def _quantity_slot(q: str) -> Slot:
     """A 多少/几 slot: the unit named right after the interrogative and the thing after it; with
     no unit after it (「党员有多少名」), the unit at the end and the thing before it."""
     word = _QUANTITY_WORD.search(q)
+    measured = word is not None and _MEASURE_AFTER.match(q[word.end():]) is not None
+    dimension = None if measured else asked_dimension(q)
+    if dimension is not None:  # 面积有多大: an area, though no unit is named
+        # no thing to bind the number to: the owner (袋鼠) is the sentence's subject, and the
+        # number often stands in a later clause (「尤金袋鼠很细小，约只有8公斤重」)
+        unit_class = dimension[1]
+        return Slot("quantity", confident=True, unit_class=unit_class, units=_DIMENSION_UNITS[unit_class])
     if word is None:  # 多大, 多久, 比例: a quantity with no unit to hold it to
         return Slot("quantity", confident=False)
     before, after = q[: word.start()], q[word.end():]
@@ -339,7 +349,7 @@ def missing_phrase(slot: Slot, question: str) -> str:
         thing = slot.thing if slot.thing and slot.thing not in subject else ""
         noun = _CLASS_NOUNS.get(slot.unit_class, "数量" if slot.unit_class else "")
         phrase = _join(subject, thing)
-        if not noun or not phrase:  # bare 多少: the subject is what was asked (「…的财政收入是多少」)
+        if not noun or not phrase or subject.endswith(tuple(DIMENSION_CLASSES)):  # 「…活动室面积」 names it  # bare 多少: the subject is what was asked (「…的财政收入是多少」)
             return phrase
         return phrase + "的" + noun
     rest = _strip_links(rest.removesuffix("的"), trailing=False)

@@ -41,7 +41,9 @@ def test_a_measure_word_names_the_unit_and_the_thing(question: str, unit: str, u
     "question",
     [
         "星海街道2020年的财政收入是多少？",  # bare 多少: no unit
-        "广场的面积有多大？",  # 多大
+        "广场有多大？",  # 多大 with no dimension named
+        "比赛的级别有多高？",  # 多高 is not always a height
+        "活动持续了多久？",  # 多久 is answered by dates as often as by durations
         "星海街道有多少人口？",  # 人口 is a noun, not the measure word 人
         "项目解决了多少资金需求？",  # a money noun: the unit is a guess
         "活动是什么时候举行的？",  # a date of no granularity
@@ -50,6 +52,36 @@ def test_a_measure_word_names_the_unit_and_the_thing(question: str, unit: str, u
 )
 def test_vague_slots_are_not_confident(question: str) -> None:
     assert not _slot(question).confident
+
+
+@pytest.mark.parametrize(
+    ("question", "unit_class"),
+    [
+        ("广场的面积有多大？", "area"),
+        ("公园占地面积是多少？", "area"),
+        ("新楼占地多大面积？", "area"),
+        ("这只袋鼠的体重大约是多少？", "weight"),
+        ("运动员的身高是多少？", "length"),
+        ("雷达的有效距离有多远？", "length"),
+    ],
+)
+def test_a_named_dimension_is_a_confident_unit_class(question: str, unit_class: str) -> None:
+    slot = _slot(question)
+    assert (slot.kind, slot.unit_class, slot.confident) == ("quantity", unit_class, True)
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "filled"),
+    [
+        ("广场的面积有多大？", "广场占地约两平方公里，是市民休闲的去处。", True),
+        ("广场的面积有多大？", "广场建成于2010年，有3个出入口。", False),  # numbers, but no area
+        ("这只袋鼠的体重大约是多少？", "这只袋鼠很细小，约只有8公斤重。", True),  # in a later clause
+        ("运动员的身高是多少？", "他身高182CM，司职后卫。", True),
+        ("雷达的有效距离有多远？", "雷达有效距离30km，可同时追踪20个目标。", True),
+    ],
+)
+def test_a_dimension_is_filled_by_a_number_of_its_unit_class(question: str, sentence: str, filled: bool) -> None:
+    assert slot_filled(_slot(question), sentence, question) is filled
 
 
 def test_a_noun_implies_a_unit_class_without_confidence() -> None:
@@ -197,6 +229,7 @@ def test_a_name_is_a_quoted_name() -> None:
         ("星海街道共有多少家五星级酒店？", "星海街道五星级酒店的数量"),
         ("星海街道的党员有多少名？", "星海街道党员的人数"),
         ("工程花了多少钱？", "工程花的金额"),
+        ("星海街道的党员活动室面积有多大？", "星海街道党员活动室面积"),
         ("社区下设了几个网格？", "社区下设网格的数量"),
         ("维修队用几天时间修好了路灯？", "维修队修好路灯的用时"),
         ("星海街道2020年的财政收入是多少？", "星海街道2020年财政收入"),
