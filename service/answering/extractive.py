@@ -41,7 +41,7 @@ from indexer.retrieval.search import adaptive_weight
 from indexer.text.tokenize import Tokenizer
 from indexer.text.zh import bigrams, norm
 from indexer.types import Hit, Report
-from service.answering.amounts import head_noun
+from service.answering.amounts import answers_count, head_noun
 from service.answering.answerability import (
     AnswerabilityModel,
     packaged_model,
@@ -59,7 +59,7 @@ from service.answering.checks import (
 from service.answering.config import DEFAULT, ScoringConfig
 from service.answering.fact_features import fact_features
 from service.answering.quoting import place_line, shown, trim_marks
-from service.answering.slots import Slot, missing_phrase, parse_slot, slot_filled
+from service.answering.slots import counted_thing, parse_slot, slot_filled, unfilled
 from service.answering.things import NOTHING, Thing, exact_amount, list_thing, rows_stating
 from service.answering.types import NOT_FOUND, Answer, Citation
 
@@ -261,7 +261,9 @@ class ExtractiveComposer:
                 chosen = self._choose(typed, ranked, follow=follow, fills=fills)
                 place = place_line(info, chosen[0], reports)
                 typed_ok = slot_ok = True
-        missing = _missing(slot, question, window, fills)
+        counts = kind != "quantity" or answers_count(" ".join(c.sentence.text for c in chosen), question,
+                                                     counted_thing(question), measured=bool(slot and slot.unit))
+        missing = unfilled(slot, question, [fills(c) for c in window], counts)
         features = self._features(question, info, lead, coverage, typed_ok, ranked, reports)
         features["slot_missing"] = 0.0 if slot_ok else 1.0
         spans: list[tuple[Report, int, int]] = []
@@ -380,16 +382,6 @@ class ExtractiveComposer:
 def _heading(cand: Candidate, reports: Mapping[str, Report]) -> bool:
     report = reports.get(cand.hit.chunk.doc_id)
     return report is not None and is_heading(report.text, cand.sentence.start, cand.sentence.end)
-
-
-def _missing(
-    slot: Slot | None, question: str, window: Sequence[Candidate], fills: Callable[[Candidate], bool]
-) -> str | None:
-    """What the refusal says is missing when ``question`` has a confident slot that no sentence
-    of the refusal ``window`` fills; ``None`` when nothing is."""
-    if slot is None or not slot.confident or any(fills(c) for c in window):
-        return None
-    return missing_phrase(slot, question)
 
 
 def not_found(hits: Sequence[Hit], missing: str = "") -> Answer:

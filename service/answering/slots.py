@@ -16,6 +16,7 @@ Everything here is Chinese question grammar, written once and tested on sentence
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,65 +24,11 @@ from indexer.ingest.cleaning import pos_tags
 from indexer.text.zh import extract_numbers, nfkc
 from service.answering.checks import _has_person, _new_numbers, expected_type, type_present
 from service.answering.dimensions import DIMENSION_CLASSES, asked_dimension
+from service.answering.units import DIMENSION_UNITS, MONEY, PERSONS, UNIT_CLASSES
 
 SlotKind = Literal["quantity", "date", "person", "name"]
 Granularity = Literal["", "year", "month", "day"]
 
-# Unit classes: the measure words (or unit nouns) a question may name, and the units a sentence
-# may answer with. A class's first unit names it.
-_MONEY = ("元", "万元", "亿元", "块", "钱", "美元", "欧元", "日元", "英镑", "港元", "港币", "美金",
-          "韩元", "卢布", "法郎", "马克")
-_PERSONS = ("名", "人", "位", "人次")
-_AREA = ("平方米", "平方公里", "平方千米", "平方英里", "平米", "亩", "英亩", "公顷", "km2", "m2")
-_LENGTH = ("公里", "千米", "米", "厘米", "毫米", "英里", "英尺", "英寸", "海里", "里", "km", "cm", "mm",
-           "KM", "CM", "m")
-_WEIGHT = ("吨", "公斤", "千克", "斤", "克", "磅", "kg", "t")
-_DIMENSION_UNITS = {"area": _AREA, "length": _LENGTH, "weight": _WEIGHT}
-_GENERIC = ("个", "家", "处", "件", "项", "次", "场", "轮", "期", "批", "所", "条", "座", "支", "种",
-            "类", "台", "辆", "间", "栋", "层", "届", "张", "本", "部", "篇", "首", "只", "头", "棵",
-            "株", "户", "名", "人", "位", "人次", "套", "艘", "架", "枚", "块", "道", "门", "款")
-
-# measure word → (class, compatible units); a unit noun class is named by its first unit
-UNIT_CLASSES: dict[str, tuple[str, tuple[str, ...]]] = {
-    **{u: ("money", _MONEY) for u in _MONEY if u != "块"},
-    **{u: ("person", _PERSONS) for u in _PERSONS},
-    **{u: ("area", _AREA) for u in _AREA},
-    **{u: ("length", _LENGTH) for u in _LENGTH},
-    **{u: ("weight", _WEIGHT) for u in _WEIGHT},
-    "块钱": ("money", _MONEY),
-    "户": ("户", ("户", "家")),
-    "家": ("家", ("家", "个", "户", "所")),
-    "所": ("所", ("所", "个", "家")),
-    "处": ("处", ("处", "个")),
-    "件": ("件", ("件", "个", "项")),
-    "项": ("项", ("项", "个", "件")),
-    "个": ("个", _GENERIC),
-    "次": ("次", ("次", "场", "轮", "回", "期", "届")),
-    "场": ("场", ("场", "次")),
-    "轮": ("轮", ("轮", "次")),
-    "期": ("期", ("期", "次", "届")),
-    "届": ("届", ("届", "次")),
-    "批": ("批", ("批", "次")),
-    "条": ("条", ("条", "个")),
-    "座": ("座", ("座", "个", "处")),
-    "支": ("支", ("支", "个")),
-    "种": ("种", ("种", "类", "个")),
-    "类": ("类", ("类", "种", "个")),
-    "台": ("台", ("台", "部", "个")),
-    "辆": ("辆", ("辆", "台")),
-    "间": ("间", ("间", "个")),
-    "栋": ("栋", ("栋", "座", "幢")),
-    "层": ("层", ("层",)),
-    "套": ("套", ("套", "个")),
-    "岁": ("age", ("岁", "周岁")),
-    "倍": ("倍", ("倍",)),
-    "天": ("duration", ("天",)),
-    "小时": ("duration", ("小时", "个小时", "分钟")),
-    "分钟": ("duration", ("分钟", "小时")),
-    "年": ("duration", ("年",)),
-    "个月": ("duration", ("个月",)),
-    "周": ("duration", ("周", "星期", "个星期")),
-}
 # Nouns that imply a unit class without naming the unit (多少资金, 多少党员). The unit is then a
 # guess, so the slot is not confident: it trims sentences but never refuses by itself.
 _MONEY_NOUNS = ("资金", "经费", "投资", "费用", "金额", "资产", "收入", "奖金", "补贴", "人民币")
@@ -212,14 +159,14 @@ def _quantity_slot(q: str) -> Slot:
         # no thing to bind the number to: the owner (袋鼠) is the sentence's subject, and the
         # number often stands in a later clause (「尤金袋鼠很细小，约只有8公斤重」)
         unit_class = dimension[1]
-        return Slot("quantity", confident=True, unit_class=unit_class, units=_DIMENSION_UNITS[unit_class])
+        return Slot("quantity", confident=True, unit_class=unit_class, units=DIMENSION_UNITS[unit_class])
     if word is None:  # 多大, 多久, 比例: a quantity with no unit to hold it to
         return Slot("quantity", confident=False)
     before, after = q[: word.start()], q[word.end():]
     money = _MONEY_NOUN_AFTER.match(after)
     if money:
         thing = _thing(after) or money.group(1)
-        return Slot("quantity", confident=False, unit=money.group(1), unit_class="money", units=_MONEY,
+        return Slot("quantity", confident=False, unit=money.group(1), unit_class="money", units=MONEY,
                     thing=thing, head=head_word(thing))
     measure = _MEASURE_AFTER.match(after)
     first = pos_tags(after)[0][0] if after else ""
@@ -229,7 +176,7 @@ def _quantity_slot(q: str) -> Slot:
         thing = _thing(after)
         if thing and thing.endswith(_PERSON_NOUN_ENDS) and not thing.endswith("收入"):
             head = head_word(thing)
-            return Slot("quantity", confident=False, unit_class="person", units=_PERSONS, thing=thing, head=head)
+            return Slot("quantity", confident=False, unit_class="person", units=PERSONS, thing=thing, head=head)
         return Slot("quantity", confident=False, thing=thing, head=head_word(thing) if thing else "")
     unit = measure.group(1)
     if unit == "个" and after[1:2] == "月":
@@ -240,6 +187,20 @@ def _quantity_slot(q: str) -> Slot:
         thing = _last_noun(before)
     return Slot("quantity", confident=True, unit=unit, unit_class=unit_class, units=units,
                 thing=thing, head=head_word(thing) if thing else "")
+
+
+def counted_thing(question: str) -> str:
+    """The noun a 多少/几 question counts: after the interrogative and its measure word (多少名党员
+    → 党员, 几所中学 → 中学), else the noun right before it (「人口有多少」 → 人口); "" if none."""
+    q = nfkc(question)
+    word = _QUANTITY_WORD.search(q)
+    if word is None:
+        return ""
+    after = q[word.end():]
+    measure = _MEASURE_AFTER.match(after)
+    if measure is not None and len(pos_tags(after)[0][0]) <= len(measure.group(1)):
+        after = after[len(measure.group(1)):]
+    return _thing(after) or _last_noun(q[: word.start()])
 
 
 def _thing(text: str) -> str:
@@ -326,6 +287,20 @@ def slot_filled(slot: Slot, sentence: str, question: str) -> bool:
     if slot.kind == "person":
         return _has_person(text) or bool(_FOREIGN_NAME.search(text))
     return type_present("name", text, question)
+
+
+def unfilled(slot: Slot | None, question: str, window_fills: Sequence[bool], answer_counts: bool) -> str | None:
+    """What a refusal says is missing (see :func:`missing_phrase`), or ``None`` when nothing is:
+    a confident slot that no sentence of the refusal window fills (``window_fills``), or a
+    多少/几 question whose answer, the best the window offers, states no amount of what it counts
+    (``answer_counts`` False; :func:`service.answering.amounts.answers_count`)."""
+    if slot is None:
+        return None
+    if slot.confident and not any(window_fills):
+        return missing_phrase(slot, question)
+    if slot.kind == "quantity" and not answer_counts and _QUANTITY_WORD.search(nfkc(question)):
+        return missing_phrase(slot, question)
+    return None
 
 
 def missing_phrase(slot: Slot, question: str) -> str:

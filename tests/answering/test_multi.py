@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from indexer.text.zh import norm
-from service.answering.amounts import stated_amounts
+from service.answering.amounts import answers_count, stated_amounts
 from service.answering.checks import is_heading
 from service.answering.engine import engine_for
+from service.answering.slots import counted_thing
 from service.answering.types import NOT_FOUND, Answer
 
 ASK_TOP_K = 5
@@ -141,6 +142,24 @@ def test_single_fact_questions_stay_facts(engine: Any) -> None:
     assert answer.answer_kind == "fact" and answer.groups == ()
     assert "172" in answer.text
     assert answer.question_places == ("九水街道",)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "measured", "counts"),
+    [
+        ("街道人口12万，面积3平方公里。", "街道的人口有多少？", False, True),  # a number with no unit
+        ("街道制定“三项清单”，申报2项突破项目。", "街道的人口有多少？", False, False),  # 项 counts other things
+        ("辖区有12所高校及20万师生。", "辖区有几所中学？", True, False),
+        ("辖区有3所中学、12所高校。", "辖区有几所中学？", True, True),
+        ("他已婚，育有3名子女。", "他有几个孩子？", True, True),  # a noun sharing a character
+        ("一半以上病人在首个小时内死亡。", "有多少病人死亡？", False, True),  # a share
+        ("他兼任甲骑士团、乙骑士团的团长。", "他兼任几家骑士团的团长？", True, True),  # a list of the thing
+        ("注册资本为30亿越南盾。", "注册资本是多少？", False, True),  # an unknown unit
+        ("大会庆祝建党97周年。", "街道的人口有多少？", False, False),  # an anniversary
+    ],
+)
+def test_answers_count(sentence: str, question: str, measured: bool, counts: bool) -> None:
+    assert answers_count(sentence, question, counted_thing(question), measured=measured) is counts
 
 
 @pytest.mark.parametrize(

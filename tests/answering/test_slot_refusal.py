@@ -21,6 +21,12 @@ ASK_TOP_K = 5  # zhiwen.settings.Settings.ask_top_k's default
         ("堤口路街道有多少名党员？", "堤口路街道党员的人数"),
         # 王哥庄街道's tourism is in the reports, a count of its five-star hotels is not
         ("王哥庄街道有多少家五星级酒店？", "王哥庄街道五星级酒店的数量"),
+        # an area is asked (面积有多大); the reports give none for the room
+        ("九水街道的党员活动室面积有多大？", "九水街道党员活动室面积"),
+        # 12所高校 is a count of 高校, not of 中学
+        ("崮云湖街道有几所中学？", "崮云湖街道中学的数量"),
+        # a bare 多少: 「三项清单」 and 「97周年」 count other things
+        ("王哥庄街道的人口有多少？", "王哥庄街道人口"),
     ],
 )
 def test_an_on_topic_question_without_its_fact_is_refused(
