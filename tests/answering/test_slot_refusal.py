@@ -27,6 +27,8 @@ ASK_TOP_K = 5  # zhiwen.settings.Settings.ask_top_k's default
         ("崮云湖街道有几所中学？", "崮云湖街道中学的数量"),
         # a bare 多少: 「三项清单」 and 「97周年」 count other things
         ("王哥庄街道的人口有多少？", "王哥庄街道人口"),
+        # 什么时候: no sentence about the centre holds a time expression
+        ("九水街道的党群服务中心什么时候建成的？", "九水街道党群服务中心建成的时间"),
     ],
 )
 def test_an_on_topic_question_without_its_fact_is_refused(
