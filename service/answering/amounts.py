@@ -58,13 +58,15 @@ def stated_amounts(sentence: str, thing: str = "", near: int = 4) -> list[tuple[
 _SHARE = re.compile(r"[一过大多]半|半数|大多数|[大少]数|大部分|小部分|全部|所有|分之[一二三四五六七八九十\d]|\d+(?:\.\d+)?%")
 
 
-def answers_count(sentence: str, question: str, thing: str, *, measured: bool = False) -> bool:
+def answers_count(sentence: str, question: str, thing: str, *, measured: bool = False,
+                  units: tuple[str, ...] = ()) -> bool:
     """Whether ``sentence`` can answer the 多少/几 ``question`` counting ``thing``: it states a new
-    amount that counts no other noun (「12所高校」 does not count 中学, nor 「三项清单」 人口; 「人口12万」
-    and 「11个社区」 do), a share (一半以上), or lists the thing (「A骑士团、B骑士团」). A number
-    without a unit before a noun counts it only when the question names a measure word
-    (``measured``: 「几所中学」, not 「20万师生」); else the noun may be its unit (「30亿越南盾」 for
-    注册资本是多少). On CMRC 2018 TRIAL every answer sentence of a 多少/几 question passes (79)."""
+    amount of it, a share (一半以上) or a list of the thing (「A骑士团、B骑士团」). When the question
+    names a measure word (``measured``: 几所中学), an amount counts the noun after it, and one that
+    counts another noun does not answer (「12所高校」, 「20万师生」); else an amount answers in one
+    of the ``units`` the thing implies, if any (人口: persons, so not 「三项清单」; 「人口12万」 has no
+    unit and does), and paraphrases count (「1350件实事难事」 for 解决的问题有多少). On CMRC 2018
+    TRIAL every answer sentence of a 多少/几 question passes (79)."""
     text = nfkc(sentence)
     if _SHARE.search(text):
         return True
@@ -73,7 +75,6 @@ def answers_count(sentence: str, question: str, thing: str, *, measured: bool = 
     if head and any(c.count(head) >= 2 and "、" in c for c in clauses):
         return True
     asked = extract_numbers(question)
-    counted: list[str] = []  # the noun each new amount counts ("" none)
     for clause in clauses:
         for m in _ANY_AMOUNT_RE.finditer(clause):
             number, unit = m.group("num"), m.group("unit") or ""
@@ -82,12 +83,19 @@ def answers_count(sentence: str, question: str, thing: str, *, measured: bool = 
                 continue
             if not unit and (not number[0].isdigit() or re.fullmatch(r"(?:1[89]|20)\d{2}", number)):
                 continue  # a numeral inside a word (十九大), or a year
+            if re.fullmatch(r"[百千万亿]+", number) and not m.group("pre"):
+                continue  # 进万家, 百家: "many", an idiom
             if (unit == "年" and re.fullmatch(r"\d{4}", number)) or unit == "周年":
                 continue  # a year, an anniversary: no count
-            counted.append(_counted_noun(clause[m.end():]) if unit or measured else "")
-    # the same noun, or one sharing a character with it (子女 for 孩子; not 高校 for 中学)
-    return any(not noun or not head or head in noun or noun in thing or bool(set(noun) & set(head))
-               for noun in counted)
+            if not measured:
+                if not unit or not units or unit in units:
+                    return True
+                continue
+            noun = _counted_noun(clause[m.end():])
+            # the same noun, or one sharing a character with it (子女 for 孩子; not 高校 for 中学)
+            if not noun or not head or head in noun or noun in thing or set(noun) & set(head):
+                return True
+    return False
 
 
 def _counted_noun(rest: str) -> str:

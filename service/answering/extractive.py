@@ -59,7 +59,14 @@ from service.answering.checks import (
 from service.answering.config import DEFAULT, ScoringConfig
 from service.answering.fact_features import fact_features
 from service.answering.quoting import place_line, shown, trim_marks
-from service.answering.slots import counted_thing, parse_slot, slot_filled, unfilled
+from service.answering.slots import (
+    asks_count,
+    counted_thing,
+    implied_units,
+    parse_slot,
+    slot_filled,
+    unfilled,
+)
 from service.answering.things import NOTHING, Thing, exact_amount, list_thing, rows_stating
 from service.answering.types import NOT_FOUND, Answer, Citation
 
@@ -233,8 +240,12 @@ class ExtractiveComposer:
         # A how-question restates the problem, so the sentence that matches it best usually
         # states the problem; what was done follows it.
         follow = kind == "method"
-        def fills(c: Candidate) -> bool:
-            return slot is None or slot_filled(slot, c.sentence.text, question)
+        counted = counted_thing(question) if slot is not None and asks_count(slot, question) else None
+
+        def fills(c: Candidate) -> bool:  # a 多少/几 answer also states an amount of what it counts
+            return slot is None or (slot_filled(slot, c.sentence.text, question) and (
+                counted is None or answers_count(c.sentence.text, question, counted, measured=bool(slot.unit),
+                                                 units=implied_units(counted))))
 
         lead = ranked[0]
         chosen = self._choose(lead, ranked, follow=follow, fills=fills)
@@ -261,9 +272,7 @@ class ExtractiveComposer:
                 chosen = self._choose(typed, ranked, follow=follow, fills=fills)
                 place = place_line(info, chosen[0], reports)
                 typed_ok = slot_ok = True
-        counts = kind != "quantity" or answers_count(" ".join(c.sentence.text for c in chosen), question,
-                                                     counted_thing(question), measured=bool(slot and slot.unit))
-        missing = unfilled(slot, question, [fills(c) for c in window], counts)
+        missing = unfilled(slot, question, [fills(c) for c in window])
         features = self._features(question, info, lead, coverage, typed_ok, ranked, reports)
         features["slot_missing"] = 0.0 if slot_ok else 1.0
         spans: list[tuple[Report, int, int]] = []

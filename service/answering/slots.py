@@ -214,6 +214,16 @@ def counted_thing(question: str) -> str:
     return _thing(after) or _last_noun(q[: word.start()])
 
 
+def implied_units(thing: str) -> tuple[str, ...]:
+    """The units a counted noun implies without a measure word (人口, 党员: persons; 资金: money),
+    () for a noun of no class (问题: 件, 个, 项 … all count it)."""
+    if thing.endswith(_MONEY_NOUNS):
+        return MONEY
+    if thing.endswith(_PERSON_NOUN_ENDS) and not thing.endswith("收入"):
+        return PERSONS
+    return ()
+
+
 def _thing(text: str) -> str:
     """The noun phrase at the start of ``text`` (「五星级酒店被评为…」 → 五星级酒店)."""
     words: list[str] = []
@@ -259,8 +269,8 @@ def _counts(slot: Slot, text: str, question: str) -> bool:
     stated = extract_numbers(question)
     for m in number_unit_re(slot.units).finditer(text):
         number, pre, mod = m.group("num"), m.group("pre") or "", m.group("mod").strip()
-        if number == "一" and not pre and not mod:
-            continue  # 一件小事: the article "a", not a count (as ``indexer.text.zh.extract_numbers``)
+        if (number == "一" and not pre and not mod) or (re.fullmatch(r"[百千万亿]+", number) and not pre):
+            continue  # 一件小事: the article "a"; 万家, 百家: "many", an idiom, not a count
         if m.group("unit") == "年" and re.fullmatch(r"\d{4}", number):
             continue
         values = extract_numbers(number + mod)
@@ -300,18 +310,18 @@ def slot_filled(slot: Slot, sentence: str, question: str) -> bool:
     return type_present("name", text, question)
 
 
-def unfilled(slot: Slot | None, question: str, window_fills: Sequence[bool], answer_counts: bool) -> str | None:
-    """What a refusal says is missing (see :func:`missing_phrase`), or ``None`` when nothing is:
-    a confident slot that no sentence of the refusal window fills (``window_fills``), or a
-    多少/几 question whose answer, the best the window offers, states no amount of what it counts
-    (``answer_counts`` False; :func:`service.answering.amounts.answers_count`)."""
-    if slot is None:
+def asks_count(slot: Slot, question: str) -> bool:
+    """Whether ``question`` asks 多少/几 of something (not 多大/比例): only a sentence stating an
+    amount of what it counts answers it (:func:`service.answering.amounts.answers_count`)."""
+    return slot.kind == "quantity" and bool(_QUANTITY_WORD.search(nfkc(question)))
+
+
+def unfilled(slot: Slot | None, question: str, window_fills: Sequence[bool]) -> str | None:
+    """What a refusal says is missing (see :func:`missing_phrase`) when no sentence of the refusal
+    window fills (``window_fills``) a confident slot or a 多少/几 count; ``None`` when nothing is."""
+    if slot is None or not (slot.confident or asks_count(slot, question)) or any(window_fills):
         return None
-    if slot.confident and not any(window_fills):
-        return missing_phrase(slot, question)
-    if slot.kind == "quantity" and not answer_counts and _QUANTITY_WORD.search(nfkc(question)):
-        return missing_phrase(slot, question)
-    return None
+    return missing_phrase(slot, question)
 
 
 def missing_phrase(slot: Slot, question: str) -> str:

@@ -14,7 +14,7 @@ from indexer.text.zh import norm
 from service.answering.amounts import answers_count, stated_amounts
 from service.answering.checks import is_heading
 from service.answering.engine import engine_for
-from service.answering.slots import counted_thing
+from service.answering.slots import counted_thing, implied_units
 from service.answering.types import NOT_FOUND, Answer
 
 ASK_TOP_K = 5
@@ -156,10 +156,12 @@ def test_single_fact_questions_stay_facts(engine: Any) -> None:
         ("他兼任甲骑士团、乙骑士团的团长。", "他兼任几家骑士团的团长？", True, True),  # a list of the thing
         ("注册资本为30亿越南盾。", "注册资本是多少？", False, True),  # an unknown unit
         ("大会庆祝建党97周年。", "街道的人口有多少？", False, False),  # an anniversary
+        ("解决了1350件实事难事。", "街道解决的问题有多少？", False, True),  # a paraphrase, no measure word
     ],
 )
 def test_answers_count(sentence: str, question: str, measured: bool, counts: bool) -> None:
-    assert answers_count(sentence, question, counted_thing(question), measured=measured) is counts
+    thing = counted_thing(question)
+    assert answers_count(sentence, question, thing, measured=measured, units=implied_units(thing)) is counts
 
 
 @pytest.mark.parametrize(
