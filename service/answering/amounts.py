@@ -8,7 +8,14 @@ import re
 
 from indexer.ingest.cleaning import pos_tags
 from indexer.text.zh import extract_numbers, nfkc
-from service.answering.slots import clauses_of, head_word, number_unit_re
+from service.answering.slots import (
+    Slot,
+    clauses_of,
+    head_word,
+    implied_units,
+    number_unit_re,
+    slot_filled,
+)
 from service.answering.units import UNIT_CLASSES
 
 # every unit an amount may be stated in, longest first (万元 before 元)
@@ -55,7 +62,7 @@ def stated_amounts(sentence: str, thing: str = "", near: int = 4) -> list[tuple[
 
 
 # a share rather than a number (一半以上病人, 大多数居民, 三分之一)
-_SHARE = re.compile(r"[一过大多]半|半数|大多数|[大少]数|大部分|小部分|全部|所有|分之[一二三四五六七八九十\d]|\d+(?:\.\d+)?%")
+_SHARE = re.compile(r"[一过大多]半|半数|多数|少数(?!民族)|大部分|小部分|分之[一二三四五六七八九十\d]|\d+(?:\.\d+)?%")
 
 
 def answers_count(sentence: str, question: str, thing: str, *, measured: bool = False,
@@ -67,13 +74,11 @@ def answers_count(sentence: str, question: str, thing: str, *, measured: bool = 
     of the ``units`` the thing implies, if any (人口: persons, so not 「三项清单」; 「人口12万」 has no
     unit and does), and paraphrases count (「1350件实事难事」 for 解决的问题有多少). On CMRC 2018
     TRIAL every answer sentence of a 多少/几 question passes (79)."""
-    text = nfkc(sentence)
-    if _SHARE.search(text):
+    if shares_or_lists(sentence, thing):
         return True
+    text = nfkc(sentence)
     head = head_word(thing) if thing else ""
     clauses = clauses_of(text)
-    if head and any(c.count(head) >= 2 and "、" in c for c in clauses):
-        return True
     asked = extract_numbers(question)
     for clause in clauses:
         for m in _ANY_AMOUNT_RE.finditer(clause):
@@ -96,6 +101,25 @@ def answers_count(sentence: str, question: str, thing: str, *, measured: bool = 
             if not noun or not head or head in noun or noun in thing or set(noun) & set(head):
                 return True
     return False
+
+
+def fills_count(slot: Slot, question: str, thing: str, sentence: str) -> bool:
+    """Whether ``sentence`` fills the slot of the 多少/几 ``question`` counting ``thing``: a share or a
+    list of it, or the slot filled (a number in the asked unit) by an amount of the thing
+    (:func:`answers_count`)."""
+    if shares_or_lists(sentence, thing):
+        return True
+    return slot_filled(slot, sentence, question) and answers_count(
+        sentence, question, thing, measured=bool(slot.unit), units=implied_units(thing))
+
+
+def shares_or_lists(sentence: str, thing: str) -> bool:
+    """Whether ``sentence`` answers a count of ``thing`` without a number of a unit: a share
+    (一半以上, 大多数) or a list of the thing (「A骑士团、B骑士团」)."""
+    text = nfkc(sentence)
+    head = head_word(thing) if thing else ""
+    return bool(_SHARE.search(text)) or (bool(head) and any(
+        c.count(head) >= 2 and "、" in c for c in clauses_of(text)))
 
 
 def _counted_noun(rest: str) -> str:

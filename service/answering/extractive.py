@@ -41,7 +41,7 @@ from indexer.retrieval.search import adaptive_weight
 from indexer.text.tokenize import Tokenizer
 from indexer.text.zh import bigrams, norm
 from indexer.types import Hit, Report
-from service.answering.amounts import answers_count, head_noun
+from service.answering.amounts import fills_count, head_noun
 from service.answering.answerability import (
     AnswerabilityModel,
     packaged_model,
@@ -62,7 +62,6 @@ from service.answering.quoting import place_line, shown, trim_marks
 from service.answering.slots import (
     asks_count,
     counted_thing,
-    implied_units,
     parse_slot,
     slot_filled,
     unfilled,
@@ -242,10 +241,10 @@ class ExtractiveComposer:
         follow = kind == "method"
         counted = counted_thing(question) if slot is not None and asks_count(slot, question) else None
 
-        def fills(c: Candidate) -> bool:  # a 多少/几 answer also states an amount of what it counts
-            return slot is None or (slot_filled(slot, c.sentence.text, question) and (
-                counted is None or answers_count(c.sentence.text, question, counted, measured=bool(slot.unit),
-                                                 units=implied_units(counted))))
+        def fills(c: Candidate) -> bool:  # a 多少/几 answer states an amount of what it counts
+            if slot is not None and counted is not None:
+                return fills_count(slot, question, counted, c.sentence.text)
+            return slot is None or slot_filled(slot, c.sentence.text, question)
 
         lead = ranked[0]
         chosen = self._choose(lead, ranked, follow=follow, fills=fills)
