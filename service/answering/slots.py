@@ -50,8 +50,8 @@ _DATE_WORDS: tuple[tuple[Granularity, re.Pattern[str]], ...] = (
 _DATE_ANY = re.compile(r"什么时候|何时|什么时间|哪个时期|什么年代|哪一?年代")
 # what answers 什么时候 besides a calendar date: an era, a season, a time of day, an age, a time
 # relative to an event (「四国征伐后」). On CMRC 2018 TRIAL every answer sentence of such a
-# question holds one (85), against one report sentence in five: a sentence without one does not
-# answer it.
+# question holds one (84 of 84, ``python -m bench.slot_fill``), against 52 of the bundled
+# reports' 267 body sentences: a sentence without one does not answer it.
 _WHEN = re.compile(
     r"\d{1,4}\s*[年月日号]|\d{1,2}[:：]\d{2}|[一二三四五六七八九十〇零两]{1,4}[年月日号]|世纪|年代|时期|时代|时候|期间"
     r"|之[前后际初末]|以[前后来]|[年月纪代朝期唐宋元明清]初|[年月纪代朝期唐宋元明清]末|[初末]期|[起最]初"
