@@ -19,8 +19,8 @@ better-scoring one that does not (a preference, not a refusal).
 
 The asked slot (``service.answering.slots``: 多少名党员 wants a count of persons in the clause about
 党员, 哪一年 a year) also trims and refuses: a sentence that joins the lead must fill it, and a
-question whose *confident* slot no sentence of the refusal window fills is refused, saying what was
-not found (「资料中未找到星海街道党员的人数。」), whatever the answerability model says: the passages
+question whose *confident* slot (or 多少/几 count) no sentence of the refusal window fills is
+refused, saying what was not found (「资料中未找到星海街道党员的人数。」), whatever the answerability model says: the passages
 are on topic, the fact is not there.
 
 What an answer shows is what its citations quote (see :func:`shown`).

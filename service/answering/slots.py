@@ -5,10 +5,13 @@ A 多少/几 question whose measure word names a unit (多少名党员, 几家�
 only by a number with that unit or a compatible one (名/人/位/人次; 元/万元/亿元; 家 …), in the clause
 about the asked thing (党员, 企业) when the sentence names it — not by any number of the sentence.
 A 哪一年 question wants a year, 几月 a month, 哪一天 a day; 谁/叫什么名字 a person's name; 叫什么 a
-named thing. A slot is *confident* when its grammar leaves no doubt (a unit measure word, a calendar
-date, a person's name); only a confident slot that no sentence fills makes the composer refuse.
-Vague slots (bare 多少, 多大, 什么时候, 叫什么) only choose and trim sentences: as a hard rule the
-loose type detectors refused 4 % of answerable CMRC 2018 questions.
+named thing; 什么时候 any time expression; a named dimension (面积有多大) a number in its units. A
+slot is *confident* when its grammar leaves no doubt (a unit measure word, a dimension, a date, a
+person's name); a confident slot that no sentence fills makes the composer refuse, and so does a
+多少/几 count that no sentence states an amount of (:func:`asks_count`; the check is
+``service.answering.amounts.fills_count``). Vague slots (多高, 多久, 谁 alone, 叫什么) only choose
+and trim sentences: as a hard rule the loose type detectors refused 4 % of answerable CMRC 2018
+questions. ``python -m bench.slot_fill`` checks every refusing rule on CMRC TRIAL.
 
 Everything here is Chinese question grammar, written once and tested on sentences of its own.
 """
@@ -30,7 +33,7 @@ SlotKind = Literal["quantity", "date", "person", "name"]
 Granularity = Literal["", "year", "month", "day"]
 
 # Nouns that imply a unit class without naming the unit (多少资金, 多少党员). The unit is then a
-# guess, so the slot is not confident: it trims sentences but never refuses by itself.
+# guess, so the slot is not confident: only a sentence with no amount of the noun at all refuses.
 _MONEY_NOUNS = ("资金", "经费", "投资", "费用", "金额", "资产", "收入", "奖金", "补贴", "人民币")
 _PERSON_NOUN_ENDS = ("员", "者", "民", "众", "生", "师", "工", "兵", "口", "户", "人", "士")
 
