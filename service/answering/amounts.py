@@ -45,7 +45,7 @@ def stated_amounts(sentence: str, thing: str = "", near: int = 4) -> list[tuple[
             number, unit = m.group("num"), m.group("unit")
             if _vague(m.group("pre") or "", number) or (unit == "年" and re.fullmatch(r"\d{4}", number)):
                 continue
-            if thing and not _counts(clause, m.end(), thing, near) \
+            if thing and not _heads_phrase(clause, m.end(), thing, near) \
                     and thing not in clause[max(0, m.start() - len(thing) - near) : m.start()]:
                 continue
             scale = 1.0
@@ -74,8 +74,11 @@ def answers_count(sentence: str, question: str, thing: str, *, measured: bool = 
     of the ``units`` the thing implies, if any (人口: persons, so not 「三项清单」; 「人口12万」 has no
     unit and does), and paraphrases count (「1350件实事难事」 for 解决的问题有多少). On CMRC 2018
     TRIAL every answer sentence of a 多少/几 question passes (70 of 70, ``python -m bench.slot_fill``)."""
-    if shares_or_lists(sentence, thing):
-        return True
+    return shares_or_lists(sentence, thing) or _states_amount(sentence, question, thing, measured, units)
+
+
+def _states_amount(sentence: str, question: str, thing: str, measured: bool, units: tuple[str, ...]) -> bool:
+    """The amount half of :func:`answers_count`: a new amount counting ``thing``."""
     text = nfkc(sentence)
     head = head_word(thing) if thing else ""
     clauses = clauses_of(text)
@@ -107,10 +110,8 @@ def fills_count(slot: Slot, question: str, thing: str, sentence: str) -> bool:
     """Whether ``sentence`` fills the slot of the 多少/几 ``question`` counting ``thing``: a share or a
     list of it, or the slot filled (a number in the asked unit) by an amount of the thing
     (:func:`answers_count`)."""
-    if shares_or_lists(sentence, thing):
-        return True
-    return slot_filled(slot, sentence, question) and answers_count(
-        sentence, question, thing, measured=bool(slot.unit), units=implied_units(thing))
+    return shares_or_lists(sentence, thing) or (slot_filled(slot, sentence, question) and _states_amount(
+        sentence, question, thing, bool(slot.unit), implied_units(thing)))
 
 
 def shares_or_lists(sentence: str, thing: str) -> bool:
@@ -138,7 +139,7 @@ def _vague(pre: str, number: str) -> bool:
     return bool(pre) and (pre in "数几上" or all(ch in "十百千万亿" for ch in number))
 
 
-def _counts(clause: str, end: int, thing: str, near: int) -> bool:
+def _heads_phrase(clause: str, end: int, thing: str, near: int) -> bool:
     """Whether the amount whose unit ends at ``end`` counts ``thing``: the thing follows within
     ``near`` characters of modifiers and is the head of that noun phrase, not a modifier of a
     noun after it (「34个社区」 and 「8个城市社区」 count 社区; 「2095名社区党员」 does not)."""

@@ -3,9 +3,9 @@
 
 Only nouns of a measured dimension count, right beside the interrogative: 面积 is always an area,
 while 多高 alone is not always a height (「级别有多高」) and 多久 is answered by dates as often as by
-durations (「直到19世纪」), so those stay vague. On CMRC 2018 TRIAL every answer to a question
-naming one of these nouns states a number in a unit of its class (see
-``tests/answering/test_slots.py``). Chinese question grammar, written once; no evaluated question's
+durations (「直到19世纪」), so those stay vague. On CMRC 2018 TRIAL every answer sentence of a
+question naming one of these nouns states a number in a unit of its class
+(``python -m bench.slot_fill``). Chinese question grammar, written once; no evaluated question's
 words.
 """
 

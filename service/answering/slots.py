@@ -188,7 +188,7 @@ def _quantity_slot(q: str) -> Slot:
         measure = None  # the start of a noun, not a measure word (多少人口, 几年级)
     if measure is None:
         thing = _thing(after)
-        if thing and thing.endswith(_PERSON_NOUN_ENDS) and not thing.endswith("收入"):
+        if thing and implied_units(thing) == PERSONS:
             head = head_word(thing)
             return Slot("quantity", confident=False, unit_class="person", units=PERSONS, thing=thing, head=head)
         return Slot("quantity", confident=False, thing=thing, head=head_word(thing) if thing else "")
@@ -210,11 +210,7 @@ def counted_thing(question: str) -> str:
     word = _QUANTITY_WORD.search(q)
     if word is None:
         return ""
-    after = q[word.end():]
-    measure = _MEASURE_AFTER.match(after)
-    if measure is not None and len(pos_tags(after)[0][0]) <= len(measure.group(1)):
-        after = after[len(measure.group(1)):]
-    return _thing(after) or _last_noun(q[: word.start()])
+    return _quantity_slot(q).thing or _last_noun(q[: word.start()])
 
 
 def implied_units(thing: str) -> tuple[str, ...]:
