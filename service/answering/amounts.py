@@ -99,9 +99,10 @@ def _states_amount(sentence: str, question: str, thing: str, measured: bool, uni
                 if not unit or not units or unit in units:
                     return True
                 continue
+            if units and unit not in units:
+                continue  # 「分为六类」 is no count of 公务员 (名)
             noun = _counted_noun(clause[m.end():])
-            # the same noun, or one sharing a character with it (子女 for 孩子; not 高校 for 中学)
-            if not noun or not head or head in noun or noun in thing or set(noun) & set(head):
+            if not noun or not head or head in noun or noun in thing or _kin(noun, head):
                 return True
     return False
 
@@ -110,8 +111,9 @@ def fills_count(slot: Slot, question: str, thing: str, sentence: str) -> bool:
     """Whether ``sentence`` fills the slot of the 多少/几 ``question`` counting ``thing``: a share or a
     list of it, or the slot filled (a number in the asked unit) by an amount of the thing
     (:func:`answers_count`)."""
+    units = slot.units if slot.unit else implied_units(thing)
     return shares_or_lists(sentence, thing) or (slot_filled(slot, sentence, question) and _states_amount(
-        sentence, question, thing, bool(slot.unit), implied_units(thing)))
+        sentence, question, thing, bool(slot.unit), units))
 
 
 def shares_or_lists(sentence: str, thing: str) -> bool:
@@ -121,6 +123,15 @@ def shares_or_lists(sentence: str, thing: str) -> bool:
     head = head_word(thing) if thing else ""
     return bool(_SHARE.search(text)) or (bool(head) and any(
         c.count(head) >= 2 and "、" in c for c in clauses_of(text)))
+
+
+def _kin(noun: str, head: str) -> bool:
+    """Whether two nouns may name the same thing: they share a character (子女 for 孩子; not 高校
+    for 中学), other than a class suffix ending both (党员 is not 公务员, 人员 not 会员)."""
+    shared = set(noun) & set(head)
+    if noun[-1] == head[-1]:
+        shared.discard(noun[-1])
+    return bool(shared)
 
 
 def _counted_noun(rest: str) -> str:

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from indexer.text.zh import norm
-from service.answering.amounts import answers_count, stated_amounts
+from service.answering.amounts import answers_count, fills_count, stated_amounts
 from service.answering.checks import is_heading
 from service.answering.engine import engine_for
-from service.answering.slots import counted_thing, implied_units
+from service.answering.slots import counted_thing, implied_units, parse_slot
 from service.answering.types import NOT_FOUND, Answer
 
 ASK_TOP_K = 5
@@ -152,6 +152,7 @@ def test_single_fact_questions_stay_facts(engine: Any) -> None:
         ("辖区有12所高校及20万师生。", "辖区有几所中学？", True, False),
         ("辖区有3所中学、12所高校。", "辖区有几所中学？", True, True),
         ("他已婚，育有3名子女。", "他有几个孩子？", True, True),  # a noun sharing a character
+        ("镇上有15名党员。", "镇上有多少名公务员？", True, False),  # a class suffix (员) is not kin
         ("一半以上病人在首个小时内死亡。", "有多少病人死亡？", False, True),  # a share
         ("他兼任甲骑士团、乙骑士团的团长。", "他兼任几家骑士团的团长？", True, True),  # a list of the thing
         ("注册资本为30亿越南盾。", "注册资本是多少？", False, True),  # an unknown unit
@@ -162,6 +163,21 @@ def test_single_fact_questions_stay_facts(engine: Any) -> None:
 def test_answers_count(sentence: str, question: str, measured: bool, counts: bool) -> None:
     thing = counted_thing(question)
     assert answers_count(sentence, question, thing, measured=measured, units=implied_units(thing)) is counts
+
+
+@pytest.mark.parametrize(
+    ("sentence", "fills"),
+    [
+        ("镇上的15名党员把村民分为六类。", False),  # 15名 counts 党员; 六类 is no count of persons
+        ("镇上有公务员42名，党员300人。", True),
+        ("镇上有公务员、党员共40余人。", True),  # the thing listed in the clause of the amount
+    ],
+)
+def test_fills_count_binds_the_unit_to_the_counted_thing(sentence: str, fills: bool) -> None:
+    question = "镇上有多少名公务员？"
+    slot = parse_slot(question)
+    assert slot is not None
+    assert fills_count(slot, question, counted_thing(question), sentence) is fills
 
 
 @pytest.mark.parametrize(
