@@ -65,6 +65,11 @@ def stated_amounts(sentence: str, thing: str = "", near: int = 4) -> list[tuple[
 _SHARE = re.compile(r"[一过大多]半|半数|多数|少数(?!民族)|大部分|小部分|分之[一二三四五六七八九十\d]|\d+(?:\.\d+)?%")
 
 
+# a share counts the thing it is followed by within this many characters (「一半以上病人」, 「95%的党员」),
+# not a rate before it (「满意率达到95%」)
+_SHARE_NEAR = 8
+
+
 def answers_count(sentence: str, question: str, thing: str, *, measured: bool = False,
                   units: tuple[str, ...] = ()) -> bool:
     """Whether ``sentence`` can answer the 多少/几 ``question`` counting ``thing``: it states a new
@@ -102,6 +107,7 @@ def _states_amount(sentence: str, question: str, thing: str, measured: bool, uni
             if units and unit not in units:
                 continue  # 「分为六类」 is no count of 公务员 (名)
             noun = _counted_noun(clause[m.end():])
+            # no noun after it: the thing is the sentence's topic (「水栖昆虫…约有30,000种」)
             if not noun or not head or head in noun or noun in thing or _kin(noun, head):
                 return True
     return False
@@ -121,15 +127,25 @@ def shares_or_lists(sentence: str, thing: str) -> bool:
     (一半以上, 大多数) or a list of the thing (「A骑士团、B骑士团」)."""
     text = nfkc(sentence)
     head = head_word(thing) if thing else ""
-    return bool(_SHARE.search(text)) or (bool(head) and any(
-        c.count(head) >= 2 and "、" in c for c in clauses_of(text)))
+    if not head:
+        return bool(_SHARE.search(text))
+    items = re.compile(re.escape(head) + r"[”\"」』]?、")  # 「甲骑士团、乙骑士团」: items ending in the thing
+    return any(
+        any(head in c[m.end() : m.end() + _SHARE_NEAR] for m in _SHARE.finditer(c))
+        or (items.search(c) and c.count(head) >= 2)
+        for c in clauses_of(text)
+    )
+
+
+_PERSON_SUFFIXES = "员者人士师生工手"
 
 
 def _kin(noun: str, head: str) -> bool:
     """Whether two nouns may name the same thing: they share a character (子女 for 孩子; not 高校
-    for 中学), other than a class suffix ending both (党员 is not 公务员, 人员 not 会员)."""
+    for 中学), other than a person suffix ending both: counted in 名 or 人, every noun is a
+    person, so 员 says nothing (党员 is not 公务员, 人员 not 会员)."""
     shared = set(noun) & set(head)
-    if noun[-1] == head[-1]:
+    if noun[-1] == head[-1] and noun[-1] in _PERSON_SUFFIXES:
         shared.discard(noun[-1])
     return bool(shared)
 

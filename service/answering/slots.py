@@ -27,6 +27,7 @@ from indexer.ingest.cleaning import pos_tags
 from indexer.text.zh import extract_numbers, nfkc
 from service.answering.checks import _has_person, _new_numbers, expected_type, type_present
 from service.answering.dimensions import DIMENSION_CLASSES, asked_dimension
+from service.answering.persons import asked_role, names_role_holder
 from service.answering.units import DIMENSION_UNITS, MONEY, PERSONS, UNIT_CLASSES
 
 SlotKind = Literal["quantity", "date", "person", "name"]
@@ -155,7 +156,7 @@ def parse_slot(question: str) -> Slot | None:
                 return Slot("date", confident=True, granularity=granularity)
         return Slot("date", confident=bool(_DATE_ANY.search(q)))  # 什么时候: some time expression
     if kind == "person":
-        return Slot("person", confident=bool(_NAME_ASKED.search(q) or _PERSON_NAME_ASKED.search(q)))
+        return Slot("person", confident=bool(_NAME_ASKED.search(q) or _PERSON_NAME_ASKED.search(q) or asked_role(q)))
     if kind == "name":
         return Slot("name", confident=False)
     if kind == "quantity" and (_QUANTITY_WORD.search(q) or _VAGUE_QUANTITY.search(q)):
@@ -228,6 +229,9 @@ def _thing(text: str) -> str:
     words: list[str] = []
     for i, (word, flag) in enumerate(tags := pos_tags(text)):
         if (flag.startswith(_THING_FLAGS) and not flag.startswith(("nr", "ns"))) or (flag == "nr" and words):
+            words.append(word)
+            continue
+        if words and flag in ("zg", "g", "ng") and len(word) == 1:  # a bound suffix: 网格 + 员
             words.append(word)
             continue
         # a qualifying verb before the noun (在编公务员), not a copula (是村改居社区)
@@ -305,7 +309,7 @@ def slot_filled(slot: Slot, sentence: str, question: str) -> bool:
             return bool(_DAY.search(text))
         return type_present("date", text, question) or bool(_YEAR.search(text) or _WHEN.search(text))
     if slot.kind == "person":
-        return _has_person(text) or bool(_FOREIGN_NAME.search(text))
+        return _has_person(text) or bool(_FOREIGN_NAME.search(text)) or names_role_holder(text, asked_role(question))
     return type_present("name", text, question)
 
 

@@ -152,7 +152,9 @@ def test_single_fact_questions_stay_facts(engine: Any) -> None:
         ("辖区有12所高校及20万师生。", "辖区有几所中学？", True, False),
         ("辖区有3所中学、12所高校。", "辖区有几所中学？", True, True),
         ("他已婚，育有3名子女。", "他有几个孩子？", True, True),  # a noun sharing a character
-        ("镇上有15名党员。", "镇上有多少名公务员？", True, False),  # a class suffix (员) is not kin
+        ("镇上有15名党员。", "镇上有多少名公务员？", True, False),  # a person suffix (员) is not kin
+        ("他管辖6个非都市区。", "他管辖几个管理区？", True, True),  # 区 is not a person suffix
+        ("推行网格化管理、网格化服务。", "街道有多少名网格员？", True, False),  # no list of 网格员
         ("一半以上病人在首个小时内死亡。", "有多少病人死亡？", False, True),  # a share
         ("他兼任甲骑士团、乙骑士团的团长。", "他兼任几家骑士团的团长？", True, True),  # a list of the thing
         ("注册资本为30亿越南盾。", "注册资本是多少？", False, True),  # an unknown unit
@@ -171,6 +173,8 @@ def test_answers_count(sentence: str, question: str, measured: bool, counts: boo
         ("镇上的15名党员把村民分为六类。", False),  # 15名 counts 党员; 六类 is no count of persons
         ("镇上有公务员42名，党员300人。", True),
         ("镇上有公务员、党员共40余人。", True),  # the thing listed in the clause of the amount
+        ("镇上公务员的满意率达到95%。", False),  # a rate, not a share of them
+        ("一半以上公务员参加了培训。", True),  # a share of them
     ],
 )
 def test_fills_count_binds_the_unit_to_the_counted_thing(sentence: str, fills: bool) -> None:

@@ -29,6 +29,12 @@ ASK_TOP_K = 5  # zhiwen.settings.Settings.ask_top_k's default
         ("王哥庄街道的人口有多少？", "王哥庄街道人口"),
         # 什么时候: no sentence about the centre holds a time expression
         ("九水街道的党群服务中心什么时候建成的？", "九水街道党群服务中心建成的时间"),
+        # 「15名党员」 is no count of 公务员 (员 is only a person suffix), 「分为六类」 none of persons
+        ("崮云湖街道有多少名在编公务员？", "崮云湖街道在编公务员的人数"),
+        # 网格员: 网格 + the suffix 员; 「网格化…、网格化…」 is no list of them, 「21个社区网格」 no persons
+        ("湖岛街道有多少名网格员？", "湖岛街道网格员的人数"),
+        # a role's holder is asked (是谁): the sentences about the community name nobody
+        ("胜利庄社区党委书记是谁？", "胜利庄社区党委书记的姓名"),
     ],
 )
 def test_an_on_topic_question_without_its_fact_is_refused(
