@@ -104,11 +104,12 @@ def _states_amount(sentence: str, question: str, thing: str, measured: bool, uni
                 if not unit or not units or unit in units:
                     return True
                 continue
-            if units and unit not in units:
-                continue  # 「分为六类」 is no count of 公务员 (名)
             noun = _counted_noun(clause[m.end():])
+            of_thing = bool(noun) and bool(head) and (head in noun or noun in thing or _kin(noun, head))
+            if units and unit not in units and not (of_thing and not unit):
+                continue  # 「分为六类」 is no count of 公务员 (名); 「20万师生」 counts 师生
             # no noun after it: the thing is the sentence's topic (「水栖昆虫…约有30,000种」)
-            if not noun or not head or head in noun or noun in thing or _kin(noun, head):
+            if not noun or not head or of_thing:
                 return True
     return False
 

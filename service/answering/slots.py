@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from indexer.ingest.cleaning import pos_tags
@@ -197,7 +197,8 @@ def _quantity_slot(q: str) -> Slot:
     if unit == "个" and after[1:2] == "月":
         unit = "个月"
     unit_class, units = UNIT_CLASSES[unit]
-    thing = _thing(after[len(unit):])
+    # after a measure word a word jieba tags as a name is the counted noun (多少名师生: 师生 nr)
+    thing = _thing(after[len(unit):], names=True)
     if not thing:
         thing = _last_noun(before)
     return Slot("quantity", confident=True, unit=unit, unit_class=unit_class, units=units,
@@ -224,11 +225,12 @@ def implied_units(thing: str) -> tuple[str, ...]:
     return ()
 
 
-def _thing(text: str) -> str:
-    """The noun phrase at the start of ``text`` (「五星级酒店被评为…」 → 五星级酒店)."""
+def _thing(text: str, *, names: bool = False) -> str:
+    """The noun phrase at the start of ``text`` (「五星级酒店被评为…」 → 五星级酒店); a word tagged as
+    a person's name starts it only with ``names``."""
     words: list[str] = []
     for i, (word, flag) in enumerate(tags := pos_tags(text)):
-        if (flag.startswith(_THING_FLAGS) and not flag.startswith(("nr", "ns"))) or (flag == "nr" and words):
+        if (flag.startswith(_THING_FLAGS) and not flag.startswith(("nr", "ns"))) or (flag == "nr" and (words or names)):
             words.append(word)
             continue
         if words and flag in ("zg", "g", "ng") and len(word) == 1:  # a bound suffix: 网格 + 员
@@ -295,6 +297,8 @@ def slot_filled(slot: Slot, sentence: str, question: str) -> bool:
         if not slot.units:
             return bool(_new_numbers(text, question))
         clauses = clauses_of(text)
+        # a number right before the counted noun counts it with no measure word (「20万师生」)
+        slot = replace(slot, units=slot.units + tuple(n for n in (slot.thing, slot.head) if n))
         for name in (slot.thing, slot.head):
             if name and name in text:
                 clauses = [c for c in clauses if name in c]

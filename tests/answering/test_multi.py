@@ -241,3 +241,18 @@ def test_the_llm_gets_the_evidence_grouped_by_report(searcher: Any, embedder: An
     assert answer.composer == "llm"
     assert answer.answer_kind == "list"
     assert [g.doc_id for g in answer.groups] == [c.doc_id for c in answer.citations[:1]]
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "fills"),
+    [
+        # 名师 is a jieba word, and 师生 is tagged as a name: the counted noun is still 师生
+        ("辖区有多少名师生？", "辖区有12所高校及20万师生。", True),
+        ("辖区有多少名师生？", "辖区有12所高校。", False),
+        ("全村有多少名党员？", "全村3000党员参加了活动。", True),  # no measure word before the noun
+    ],
+)
+def test_a_number_right_before_the_counted_noun_counts_it(question: str, sentence: str, fills: bool) -> None:
+    slot = parse_slot(question)
+    assert slot is not None
+    assert fills_count(slot, question, counted_thing(question), sentence) is fills
