@@ -20,14 +20,13 @@ import re
 from indexer.ingest.cleaning import pos_tags
 from indexer.text.zh import nfkc
 
-__all__ = ["asked_role", "names_role_holder"]
+__all__ = ["PERSON_NOUN", "asked_role", "names_role_holder"]
 
-# a person noun ending the phrase before 是谁 (社长, 党委书记, 作者); what 「…是谁」 asks of
-ROLE_END = (
-    r"(?:[人者员长师家手生士官帝王后妃子女父母妻夫兄弟姐妹儿孙]|书记|主任|委员|代表|老板|主人|作者|"
-    r"主席|总裁|经理|总监|领袖|首领|教练|导演|编剧|主编|校长|院长|局长|市长|馆长|社长)"
-)
-_ROLE_WHO = re.compile(r"(?P<role>[\u4e00-\u9fff]{0,4}?" + ROLE_END + r")(?:分别|到底|究竟)?(?:是|为)谁")
+# a noun naming a person, before 叫什么名字 (``slots``) or 是谁
+PERSON_NOUN = r"(?:[人者员长师家手生士官帝王后妃子女父母妻夫兄弟姐妹儿孙]|书记|主任|委员|代表|老板|主人|作者)"
+# a role ending the phrase before 是谁 (社长, 党委书记, 作者); what 「…是谁」 asks the holder of
+_ROLE_END = PERSON_NOUN[:-1] + "|主席|总裁|经理|总监|领袖|首领|教练|导演|编剧|主编|校长|院长|局长|市长|馆长|社长)"
+_ROLE_WHO = re.compile(r"(?P<role>[\u4e00-\u9fff]{0,4}?" + _ROLE_END + r")(?:分别|到底|究竟)?(?:是|为)谁")
 _CLAUSE_END = re.compile(r"[，,。；;！!？?）)、]|$")
 _NOUN_FLAGS = ("n", "nr", "nrfg", "nrt", "nz", "ns", "eng")
 _LEAD_NAME = re.compile(r"^[\u4e00-\u9fff]{2,4}[，,（(]")

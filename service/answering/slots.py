@@ -27,7 +27,7 @@ from indexer.ingest.cleaning import pos_tags
 from indexer.text.zh import extract_numbers, nfkc
 from service.answering.checks import _has_person, _new_numbers, expected_type, type_present
 from service.answering.dimensions import DIMENSION_CLASSES, asked_dimension
-from service.answering.persons import asked_role, names_role_holder
+from service.answering.persons import PERSON_NOUN, asked_role, names_role_holder
 from service.answering.units import DIMENSION_UNITS, MONEY, PERSONS, UNIT_CLASSES
 
 SlotKind = Literal["quantity", "date", "person", "name"]
@@ -67,10 +67,7 @@ _WHEN = re.compile(
 # 谁 is answered by roles and bodies as often (由谁委任 → 总督; 归谁所有 → a company): on CMRC 2018
 # TRIAL 16 of 71 answer sentences of 谁 questions name no person, so 谁 alone is not confident.
 _NAME_ASKED = re.compile(r"姓名|哪一?位(?![置于])")
-_PERSON_NAME_ASKED = re.compile(
-    r"(?:[人者员长师家手生士官帝王后妃子女父母妻夫兄弟姐妹儿孙]|书记|主任|委员|代表|老板|主人|作者)"
-    r"(?:的名字)?(?:叫什么名字|叫什么|名字是什么|的名字叫什么)"
-)
+_PERSON_NAME_ASKED = re.compile(PERSON_NOUN + r"(?:的名字)?(?:叫什么名字|叫什么|名字是什么|的名字叫什么)")
 # the interrogative a refusal's phrase is cut at, by slot kind (most specific first)
 _INTERROGATIVES: dict[SlotKind, re.Pattern[str]] = {
     "quantity": re.compile(r"多少|(?<!好)几(?![乎何经度近多])|多大|多高|多长|多久|多远|多重|百分之"),
@@ -132,7 +129,8 @@ class Slot:
 
     ``unit`` is the measure word or unit noun it names ("" for a bare 多少), ``unit_class`` its
     class ("person", "money", "家" …), ``units`` the units that answer it; ``thing`` the noun
-    phrase it counts (党员, 五星级酒店) and ``head`` its last word (酒店); ``granularity`` how fine
+    phrase it counts (党员, 五星级酒店) and ``head`` its last word (酒店), or for 「…社长是谁」 the role
+    whose holder is asked (社长); ``granularity`` how fine
     a date it wants; ``confident``: no sentence without it can answer the question."""
 
     kind: SlotKind
@@ -156,7 +154,9 @@ def parse_slot(question: str) -> Slot | None:
                 return Slot("date", confident=True, granularity=granularity)
         return Slot("date", confident=bool(_DATE_ANY.search(q)))  # 什么时候: some time expression
     if kind == "person":
-        return Slot("person", confident=bool(_NAME_ASKED.search(q) or _PERSON_NAME_ASKED.search(q) or asked_role(q)))
+        role = asked_role(q)  # 「…社长是谁」: the role whose holder a sentence must name
+        return Slot("person", confident=bool(_NAME_ASKED.search(q) or _PERSON_NAME_ASKED.search(q) or role),
+                    thing=role)
     if kind == "name":
         return Slot("name", confident=False)
     if kind == "quantity" and (_QUANTITY_WORD.search(q) or _VAGUE_QUANTITY.search(q)):
@@ -313,7 +313,7 @@ def slot_filled(slot: Slot, sentence: str, question: str) -> bool:
             return bool(_DAY.search(text))
         return type_present("date", text, question) or bool(_YEAR.search(text) or _WHEN.search(text))
     if slot.kind == "person":
-        return _has_person(text) or bool(_FOREIGN_NAME.search(text)) or names_role_holder(text, asked_role(question))
+        return _has_person(text) or bool(_FOREIGN_NAME.search(text)) or names_role_holder(text, slot.thing)
     return type_present("name", text, question)
 
 
